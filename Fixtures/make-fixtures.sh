@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Regenerates every committed fixture in Fixtures/ from real tools, on a private Docker engine
+# that this script starts and stops itself (scripts/docker-engine.sh). Needs root, dockerd,
+# docker, skopeo, python3 and a static busybox (/bin/busybox, or $BUSYBOX). No registry is used:
+# every image is built FROM scratch or crafted by Fixtures/make_fixtures.py.
+#
+#   Fixtures/make-fixtures.sh            # writes the fixtures into Fixtures/
+#   Fixtures/make-fixtures.sh OUTDIR     # writes them elsewhere
+#
+# Everything is made in a temp directory and checked (docker load, create, export, compare)
+# before it is moved into place, so a failed run leaves the old fixtures alone.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+repo=$(dirname "$here")
+out=${1:-$here}
+BUSYBOX=${BUSYBOX:-/bin/busybox}
+DOCKER=${DOCKER:-docker}
+PY=${PYTHON:-python3}
+engine="$repo/scripts/docker-engine.sh"
+compare="$repo/scripts/compare_exports.py"
+helper="$here/make_fixtures.py"
+
+BB_REF=whittle-fixture/busybox-app:1
+CORNERS_REF=whittle-fixture/corners:1
+
+for tool in dockerd "$DOCKER" skopeo "$PY"; do
+    command -v "$tool" >/dev/null || { echo "make-fixtures: $tool is not installed" >&2; exit 1; }
+done
+[ -x "$BUSYBOX" ] || { echo "make-fixtures: no static busybox at $BUSYBOX" >&2; exit 1; }
+[ "$(head -c 4 "$BUSYBOX" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] ||
+    { echo "make-fixtures: $BUSYBOX is not an ELF binary" >&2; exit 1; }
+
+engine_dir=$(mktemp -d /tmp/wd.XXXX)
+work=$(mktemp -d /tmp/wf.XXXX)
+cleanup() {
+    "$engine" stop "$engine_dir" || echo "make-fixtures: could not stop the engine in $engine_dir" >&2
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+docker() { command "$DOCKER" "$@"; }
+
+DOCKER_HOST=$("$engine" start "$engine_dir")
+export DOCKER_HOST
+export DOCKER_BUILDKIT=0
+mkdir -p "$work/new" "$work/check"
+new="$work/new"
+
+# ---------------------------------------------------------------------------------------------
+step "busybox-app: docker build FROM scratch"
+mkdir "$work/ctx"
+cp "$here/busybox-app/Dockerfile" "$here/busybox-app/run.sh" "$work/ctx/"
+cp "$BUSYBOX" "$work/ctx/busybox"
+chmod 0755 "$work/ctx/busybox"
+chmod 0644 "$work/ctx/run.sh" "$work/ctx/Dockerfile"
+docker build --network host --no-cache -t "$BB_REF" "$work/ctx" >"$work/build.log" 2>&1 ||
+    { cat "$work/build.log" >&2; exit 1; }
+
+step "busybox-app: docker save (Docker 20.10 layout)"
+docker save -o "$new/busybox-app.docker.tar" "$BB_REF"
+
+step "busybox-app: skopeo copy to an oci-archive with gzip layers"
+skopeo copy -q --dest-compress-format gzip \
+    "docker-archive:$new/busybox-app.docker.tar" "oci-archive:$new/busybox-app.oci-gzip.tar:$BB_REF"
+
+step "busybox-app: the Docker 25+ layout (oci-layout, index.json, blobs/, manifest.json)"
+"$PY" "$helper" docker25 "$new/busybox-app.docker.tar" "$new/busybox-app.docker25.tar"
+
+# ---------------------------------------------------------------------------------------------
+step "corners: crafted layers as a docker save archive"
+"$PY" "$helper" corners "$new/corners.docker.tar"
+
+step "corners: skopeo copy to oci-archives (gzip, zstd, Docker media types)"
+skopeo copy -q \
+    "docker-archive:$new/corners.docker.tar" "oci-archive:$new/corners.oci.tar:$CORNERS_REF"
+skopeo copy -q --dest-compress-format zstd \
+    "docker-archive:$new/corners.docker.tar" "oci-archive:$new/corners.oci-zstd.tar:$CORNERS_REF"
+skopeo copy -q --format v2s2 \
+    "docker-archive:$new/corners.docker.tar" "oci-archive:$new/corners.oci-v2s2.tar:$CORNERS_REF"
+
+# ---------------------------------------------------------------------------------------------
+# Checks: every fixture loads, and every layout of an image gives the same tree in Docker.
+
+image_id() { docker image inspect --format '{{.Id}}' "$1"; }
+
+# export IMAGE FILE: docker create (never started) + docker export.
+export_image() {
+    local id
+    id=$(docker create --network none "$1" /x)
+    docker export -o "$2" "$id"
+    docker rm "$id" >/dev/null
+}
+
+# docker load FILE, printing the loaded reference.
+load() {
+    docker load -i "$1" | sed -n 's/^Loaded image: //p; s/^Loaded image ID: //p' | tail -n 1
+}
+
+# An oci-archive cannot be loaded by Docker 20.10: copy it to a docker-archive first (through a
+# gzip oci-archive, since skopeo will not put zstd layers into a docker-archive).
+load_oci() {
+    local base
+    base="$work/check/$(basename "$1" .tar)"
+    skopeo copy -q --dest-compress-format gzip "oci-archive:$1" "oci-archive:$base.gzip.tar:$2"
+    skopeo copy -q "oci-archive:$base.gzip.tar" "docker-archive:$base.as-docker.tar:$2"
+    load "$base.as-docker.tar"
+}
+
+check_same_tree() { # name reference-export other-image
+    export_image "$3" "$work/check/$1.export.tar"
+    "$PY" "$compare" "$2" "$work/check/$1.export.tar" >"$work/check/$1.compare" ||
+        { cat "$work/check/$1.compare" >&2; echo "make-fixtures: $1 differs" >&2; exit 1; }
+    echo "   $1: $(tail -n 1 "$work/check/$1.compare")" >&2
+}
+
+step "check: busybox-app"
+bb_id=$(image_id "$BB_REF")
+docker rmi -f "$BB_REF" >/dev/null
+[ "$(load "$new/busybox-app.docker.tar")" = "$BB_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+[ "$(image_id "$BB_REF")" = "$bb_id" ] || { echo "make-fixtures: busybox-app.docker.tar: other image ID" >&2; exit 1; }
+docker run --rm --network none "$BB_REF" >"$new/busybox-app.expected-output.txt"
+export_image "$BB_REF" "$work/check/bb.export.tar"
+"$PY" "$compare" --dump "$work/check/bb.export.tar" >"$new/busybox-app.expected.json"
+check_same_tree busybox-app.docker.tar "$work/check/bb.export.tar" "$BB_REF"
+
+docker rmi -f "$BB_REF" >/dev/null
+load "$new/busybox-app.docker25.tar" >/dev/null
+[ "$(image_id "$BB_REF")" = "$bb_id" ] || { echo "make-fixtures: busybox-app.docker25.tar: other image ID" >&2; exit 1; }
+check_same_tree busybox-app.docker25.tar "$work/check/bb.export.tar" "$BB_REF"
+
+load_oci "$new/busybox-app.oci-gzip.tar" whittle-check/bb-oci:1 >/dev/null
+check_same_tree busybox-app.oci-gzip.tar "$work/check/bb.export.tar" whittle-check/bb-oci:1
+out_oci=$(docker run --rm --network none whittle-check/bb-oci:1)
+[ "$out_oci" = "$(cat "$new/busybox-app.expected-output.txt")" ] ||
+    { echo "make-fixtures: busybox-app.oci-gzip.tar prints other output" >&2; exit 1; }
+
+step "check: corners"
+[ "$(load "$new/corners.docker.tar")" = "$CORNERS_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+export_image "$CORNERS_REF" "$work/check/corners.export.tar"
+"$PY" "$compare" --dump "$work/check/corners.export.tar" >"$new/corners.expected.json"
+for variant in oci oci-zstd oci-v2s2; do
+    load_oci "$new/corners.$variant.tar" "whittle-check/corners-$variant:1" >/dev/null
+    check_same_tree "corners.$variant.tar" "$work/check/corners.export.tar" "whittle-check/corners-$variant:1"
+done
+
+step "check: compare_exports.py tells different trees apart"
+if "$PY" "$compare" "$work/check/bb.export.tar" "$work/check/corners.export.tar" >"$work/check/diff.txt"; then
+    echo "make-fixtures: compare_exports.py found no difference between two different images" >&2
+    exit 1
+fi
+echo "   busybox-app vs corners: $(tail -n 1 "$work/check/diff.txt")" >&2
+
+# ---------------------------------------------------------------------------------------------
+step "install into $out"
+mkdir -p "$out"
+for f in "$new"/*; do
+    chmod 0644 "$f"
+    mv -f "$f" "$out/"
+done
+ls -l "$out" >&2
+du -sh "$out" >&2

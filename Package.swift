@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "whittle",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "whittle", targets: ["whittle"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries at the edges, linked through pkg-config.
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]),
+
+        // Tar reading and writing on top of libarchive.
+        .target(name: "WhittleArchive", dependencies: ["CArchive"]),
+        // Byte streams: hashing, gzip and zstd decoding, parallel gzip encoding.
+        .target(
+            name: "WhittleCompression",
+            dependencies: ["CZlib", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
+        // Reading saved images: docker-archive, oci-archive, OCI layout directories.
+        .target(
+            name: "WhittleImage",
+            dependencies: ["WhittleArchive", "WhittleCompression", .product(name: "Crypto", package: "swift-crypto")]),
+        // Applying layer changesets into one tree.
+        .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleImage"]),
+        // Writing the single-layer image tarball.
+        .target(
+            name: "WhittleOutput",
+            dependencies: [
+                "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // The command tree.
+        .target(
+            name: "WhittleCommands",
+            dependencies: [
+                "WhittleImage", "WhittleFlatten", "WhittleOutput",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
+        .testTarget(
+            name: "WhittleTests",
+            dependencies: [
+                "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
+                "WhittleOutput", "WhittleCommands",
+            ],
+            resources: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,22 @@
+import ArgumentParser
+
+/// The `whittle` command tree. The executable target only calls `main()`.
+public struct WhittleCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "whittle",
+        abstract: "Make container images small, without a Docker daemon.",
+        discussion: """
+            whittle reads an image saved with `docker save` (or an OCI archive or layout), \
+            flattens its layers exactly as Docker applies them, and writes a single-layer \
+            image tarball that `docker load` takes.
+
+            Examples:
+              whittle slim app.tar -o app-slim.tar
+              whittle slim app.tar -o app-slim.tar --tag app:slim --compression gzip
+              docker load -i app-slim.tar
+            """,
+        version: "0.1.0",
+        subcommands: [SlimCommand.self])
+
+    public init() {}
+}

@@ -1,0 +1,204 @@
+import WhittleArchive
+import WhittleImage
+
+/// Where a regular file's bytes are: inside the input file (uncompressed layers are read
+/// in place) or inside the spool file that compressed layers are copied to.
+public struct ContentRef: Sendable {
+    public let file: OpenFile
+    public let offset: Int64
+    public let length: Int64
+}
+
+/// Owner, permissions, time and xattrs: what `docker export` shows of any entry.
+public struct Attributes: Sendable, Equatable {
+    public var permissions: UInt32
+    public var uid: Int64
+    public var gid: Int64
+    public var mtimeSeconds: Int64
+    public var mtimeNanoseconds: Int64
+    public var xattrs: [ExtendedAttribute]
+
+    init(_ entry: TarEntry) {
+        permissions = entry.permissions
+        uid = entry.uid
+        gid = entry.gid
+        mtimeSeconds = entry.mtimeSeconds
+        mtimeNanoseconds = entry.mtimeNanoseconds
+        // overlayfs bookkeeping must never reach an output layer.
+        xattrs = entry.xattrs.filter { !$0.name.hasPrefix("trusted.overlay.") }
+    }
+
+    /// A directory Docker had to create for an entry whose parent the layer did not list.
+    static let implicitDirectory = Attributes(permissions: 0o755)
+
+    init(permissions: UInt32) {
+        self.permissions = permissions
+        uid = 0
+        gid = 0
+        mtimeSeconds = 0
+        mtimeNanoseconds = 0
+        xattrs = []
+    }
+
+    /// Applies an upper entry's attributes over these, as Docker's applier does: owner,
+    /// mode and time are replaced, xattrs are set one by one over the existing ones.
+    mutating func overlay(_ upper: Attributes, keepModeAndTime: Bool = false) {
+        uid = upper.uid
+        gid = upper.gid
+        if !keepModeAndTime {
+            permissions = upper.permissions
+            mtimeSeconds = upper.mtimeSeconds
+            mtimeNanoseconds = upper.mtimeNanoseconds
+        }
+        for xattr in upper.xattrs {
+            if let index = xattrs.firstIndex(where: { $0.name == xattr.name }) {
+                xattrs[index] = xattr
+            } else {
+                xattrs.append(xattr)
+            }
+        }
+    }
+}
+
+/// A non-directory file object. Hardlinked names share one inode, so replacing or deleting
+/// one name leaves the others with the old content, as on a real filesystem.
+public final class Inode {
+    public let kind: TarEntryKind
+    public var attributes: Attributes
+    public let size: Int64
+    public let linkTarget: String
+    public let deviceMajor: UInt32
+    public let deviceMinor: UInt32
+    public let content: ContentRef?
+
+    init(entry: TarEntry, content: ContentRef?) {
+        kind = entry.kind
+        attributes = Attributes(entry)
+        size = entry.kind == .regular ? entry.size : 0
+        linkTarget = entry.kind == .symlink ? entry.linkTarget : ""
+        deviceMajor = entry.deviceMajor
+        deviceMinor = entry.deviceMinor
+        self.content = content
+    }
+}
+
+/// One name in the flattened tree.
+public final class Node {
+    public let name: String
+    /// Children by name; non-nil exactly for directories.
+    public internal(set) var children: [String: Node]?
+    /// Directory attributes (non-directories keep theirs in `inode`).
+    public internal(set) var directoryAttributes: Attributes
+    public let inode: Inode?
+    /// The layer (1-based; 0 for the root) that last wrote this name. Whiteouts and opaque
+    /// markers only hide names from lower layers.
+    var layer: Int
+
+    init(directory name: String, attributes: Attributes, layer: Int) {
+        self.name = name
+        children = [:]
+        directoryAttributes = attributes
+        inode = nil
+        self.layer = layer
+    }
+
+    init(name: String, inode: Inode, layer: Int) {
+        self.name = name
+        children = nil
+        directoryAttributes = Attributes(permissions: 0)
+        self.inode = inode
+        self.layer = layer
+    }
+
+    public var isDirectory: Bool { children != nil }
+
+    public var attributes: Attributes { inode?.attributes ?? directoryAttributes }
+
+    /// Children in byte order of their names, the order entries are written in.
+    public var sortedChildren: [Node] {
+        (children ?? [:]).values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    }
+}
+
+/// The flattened image: one node per path.
+public final class FileTree {
+    public let root = Node(directory: "", attributes: Attributes(permissions: 0o755), layer: 0)
+
+    public init() {}
+
+    /// Visits every node below the root, parents before children, siblings in byte order.
+    /// `path` has no leading slash.
+    public func walk(_ visit: (_ path: String, _ node: Node) throws -> Void) rethrows {
+        func descend(_ node: Node, prefix: String) throws {
+            for child in node.sortedChildren {
+                let path = prefix.isEmpty ? child.name : prefix + "/" + child.name
+                try visit(path, child)
+                if child.isDirectory { try descend(child, prefix: path) }
+            }
+        }
+        try descend(root, prefix: "")
+    }
+
+    /// The node at a path, following symlinks on the way but not a final one.
+    public func lookup(_ path: String) -> Node? {
+        guard let components = try? cleanPath(path, layer: 0), let name = components.last else {
+            return path.isEmpty || path == "/" ? root : nil
+        }
+        guard let parent = try? resolveDirectory(components.dropLast(), createMissingIn: nil) else { return nil }
+        return parent.children?[name]
+    }
+
+    /// Walks to the directory named by `components`, following symlinks the way a process
+    /// chrooted into the image would: absolute targets restart at the image root and `..`
+    /// never climbs above it. With `createMissingIn`, missing directories are made (as
+    /// Docker does); otherwise a missing one gives nil.
+    func resolveDirectory<C: Collection>(_ components: C, createMissingIn layer: Int?) throws -> Node?
+    where C.Element == String {
+        var stack: [Node] = [root]
+        var pending = Array(components.reversed())
+        var symlinkHops = 0
+        while let component = pending.popLast() {
+            if component == "." || component.isEmpty { continue }
+            if component == ".." {
+                if stack.count > 1 { stack.removeLast() }
+                continue
+            }
+            guard let current = stack.last, let children = current.children else { return nil }
+            if let child = children[component] {
+                if child.isDirectory {
+                    stack.append(child)
+                } else if let inode = child.inode, inode.kind == .symlink {
+                    symlinkHops += 1
+                    guard symlinkHops <= 40 else { throw FlattenError.symlinkLoop(path: inode.linkTarget) }
+                    if inode.linkTarget.hasPrefix("/") { stack = [root] }
+                    pending.append(contentsOf: inode.linkTarget.split(separator: "/").map(String.init).reversed())
+                } else {
+                    throw FlattenError.notADirectory(path: component)
+                }
+            } else if let layer {
+                let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
+                current.children?[component] = made
+                stack.append(made)
+            } else {
+                return nil
+            }
+        }
+        return stack.last
+    }
+}
+
+/// Cleans an entry name lexically, as Docker joins it onto the root: a leading `/` or `./`
+/// is dropped, `.` and `..` are folded. A name that climbs out of the root is refused.
+func cleanPath(_ path: String, layer: Int) throws -> [String] {
+    var parts: [String] = []
+    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+        if part == "." { continue }
+        if part == ".." {
+            guard !parts.isEmpty else { throw FlattenError.escapesRoot(layer: layer, path: path) }
+            parts.removeLast()
+            continue
+        }
+        parts.append(String(part))
+    }
+    return parts
+}

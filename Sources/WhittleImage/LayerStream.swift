@@ -1,0 +1,78 @@
+import WhittleArchive
+import WhittleCompression
+
+/// How a layer blob is compressed, from its first bytes (media types are not always given:
+/// a legacy `docker save` names layers only `layer.tar`).
+public enum LayerCompression: Sendable {
+    case none, gzip, zstd
+
+    static func sniff(_ slice: FileSlice) throws -> LayerCompression {
+        var magic = [UInt8](repeating: 0, count: 4)
+        let got = try magic.withUnsafeMutableBytes { try slice.file.read(at: slice.offset, into: $0) }
+        let head = Array(magic.prefix(min(got, Int(slice.length))))
+        if head.starts(with: [0x1f, 0x8b]) { return .gzip }
+        if head.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { return .zstd }
+        return .none
+    }
+}
+
+/// One layer opened for a single pass: a tar reader over the decompressed stream, with
+/// the blob digest and the diff_id computed along the way and checked by `verify()`.
+public final class LayerStream {
+    public let location: LayerLocation
+    public let compression: LayerCompression
+    public let tar: TarReader
+    private let blobHash: HashingSource
+    private let diffHash: HashingSource
+
+    public init(_ location: LayerLocation) throws {
+        self.location = location
+        compression = try LayerCompression.sniff(location.slice)
+        let slice = location.slice
+        blobHash = HashingSource(upstream: FileSliceSource(
+            fileDescriptor: slice.file.descriptor, offset: slice.offset, length: slice.length))
+        switch compression {
+        // Uncompressed, the blob digest and the diff_id hash the same bytes: hash once.
+        case .none: diffHash = blobHash
+        case .gzip: diffHash = HashingSource(upstream: GzipDecodingSource(upstream: blobHash))
+        case .zstd: diffHash = HashingSource(upstream: ZstdDecodingSource(upstream: blobHash))
+        }
+        let hash = diffHash
+        let layer = location.index
+        tar = try TarReader(name: "layer \(layer + 1) (\(location.name))") { buffer in
+            do {
+                return try hash.read(into: buffer)
+            } catch let error as CompressionError {
+                throw ImageError.corruptLayer(layer: layer, reason: "\(error)")
+            }
+        }
+    }
+
+    /// For an uncompressed layer, entry data lives in the input file itself: at
+    /// `directOffset + tar.consumedBytes` right after its header. Nil when compressed.
+    public var directFile: (file: OpenFile, baseOffset: Int64)? {
+        compression == .none ? (location.slice.file, location.slice.offset) : nil
+    }
+
+    /// Reads whatever follows the tar's end marker, then checks both digests. Call after
+    /// `tar.nextEntry()` returned nil.
+    public func verify() throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            while try diffHash.read(into: buffer) > 0 {}
+        } catch let error as CompressionError {
+            throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")
+        }
+        if let expected = location.blobDigest {
+            let actual = "sha256:" + blobHash.hexDigest
+            guard actual == expected else {
+                throw ImageError.digestMismatch(name: location.name, expected: expected, actual: actual)
+            }
+        }
+        let actual = "sha256:" + diffHash.hexDigest
+        guard actual == location.diffID else {
+            throw ImageError.diffIDMismatch(layer: location.index, expected: location.diffID, actual: actual)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import WhittleCommands
+
+WhittleCommand.main()
