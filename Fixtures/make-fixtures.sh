@@ -6,13 +6,21 @@
 #
 #   Fixtures/make-fixtures.sh            # writes the fixtures into Fixtures/
 #   Fixtures/make-fixtures.sh OUTDIR     # writes them elsewhere
+#   Fixtures/make-fixtures.sh --check    # only checks the fixtures in Fixtures/ (changes nothing)
 #
 # Everything is made in a temp directory and checked (docker load, create, export, compare)
-# before it is moved into place, so a failed run leaves the old fixtures alone.
+# before it is moved into place, so a failed run leaves the old fixtures alone. --check runs
+# the same checks on the committed files, and also that the expected-* files still match what
+# Docker makes of them and that corners.docker.tar is rebuilt byte for byte.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd -P)
 repo=$(dirname "$here")
+mode=generate
+if [ "${1:-}" = "--check" ]; then
+    mode=check
+    shift
+fi
 out=${1:-$here}
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 DOCKER=${DOCKER:-docker}
@@ -27,9 +35,11 @@ CORNERS_REF=whittle-fixture/corners:1
 for tool in dockerd "$DOCKER" skopeo "$PY"; do
     command -v "$tool" >/dev/null || { echo "make-fixtures: $tool is not installed" >&2; exit 1; }
 done
-[ -x "$BUSYBOX" ] || { echo "make-fixtures: no static busybox at $BUSYBOX" >&2; exit 1; }
-[ "$(head -c 4 "$BUSYBOX" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] ||
-    { echo "make-fixtures: $BUSYBOX is not an ELF binary" >&2; exit 1; }
+if [ "$mode" = generate ]; then
+    [ -x "$BUSYBOX" ] || { echo "make-fixtures: no static busybox at $BUSYBOX" >&2; exit 1; }
+    [ "$(head -c 4 "$BUSYBOX" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] ||
+        { echo "make-fixtures: $BUSYBOX is not an ELF binary" >&2; exit 1; }
+fi
 
 engine_dir=$(mktemp -d /tmp/wd.XXXX)
 work=$(mktemp -d /tmp/wf.XXXX)
@@ -49,6 +59,7 @@ export DOCKER_BUILDKIT=0
 mkdir -p "$work/new" "$work/check"
 new="$work/new"
 
+if [ "$mode" = generate ]; then
 # ---------------------------------------------------------------------------------------------
 step "busybox-app: docker build FROM scratch"
 mkdir "$work/ctx"
@@ -80,6 +91,16 @@ skopeo copy -q --dest-compress-format zstd \
     "docker-archive:$new/corners.docker.tar" "oci-archive:$new/corners.oci-zstd.tar:$CORNERS_REF"
 skopeo copy -q --format v2s2 \
     "docker-archive:$new/corners.docker.tar" "oci-archive:$new/corners.oci-v2s2.tar:$CORNERS_REF"
+
+else
+    # --check: the committed fixtures are the ones to check; expected files go to $new for cmp.
+    step "check mode: corners.docker.tar is reproducible"
+    "$PY" "$helper" corners "$work/check/corners.docker.tar"
+    cmp "$work/check/corners.docker.tar" "$here/corners.docker.tar" ||
+        { echo "make-fixtures: make_fixtures.py corners no longer gives corners.docker.tar" >&2; exit 1; }
+    fixtures="$here"
+fi
+fixtures=${fixtures:-$new}
 
 # ---------------------------------------------------------------------------------------------
 # Checks: every fixture loads, and every layout of an image gives the same tree in Docker.
@@ -117,9 +138,17 @@ check_same_tree() { # name reference-export other-image
 }
 
 step "check: busybox-app"
-bb_id=$(image_id "$BB_REF")
-docker rmi -f "$BB_REF" >/dev/null
-[ "$(load "$new/busybox-app.docker.tar")" = "$BB_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+if [ "$mode" = generate ]; then
+    bb_id=$(image_id "$BB_REF")
+    docker rmi -f "$BB_REF" >/dev/null
+fi
+[ "$(load "$fixtures/busybox-app.docker.tar")" = "$BB_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+if [ "$mode" = check ]; then
+    bb_id=$(image_id "$BB_REF")
+    manifest_config=$(tar -xOf "$fixtures/busybox-app.docker.tar" manifest.json |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["Config"].split(".")[0])')
+    [ "$bb_id" = "sha256:$manifest_config" ] || { echo "make-fixtures: busybox-app: unexpected image ID $bb_id" >&2; exit 1; }
+fi
 [ "$(image_id "$BB_REF")" = "$bb_id" ] || { echo "make-fixtures: busybox-app.docker.tar: other image ID" >&2; exit 1; }
 docker run --rm --network none "$BB_REF" >"$new/busybox-app.expected-output.txt"
 export_image "$BB_REF" "$work/check/bb.export.tar"
@@ -127,22 +156,22 @@ export_image "$BB_REF" "$work/check/bb.export.tar"
 check_same_tree busybox-app.docker.tar "$work/check/bb.export.tar" "$BB_REF"
 
 docker rmi -f "$BB_REF" >/dev/null
-load "$new/busybox-app.docker25.tar" >/dev/null
+load "$fixtures/busybox-app.docker25.tar" >/dev/null
 [ "$(image_id "$BB_REF")" = "$bb_id" ] || { echo "make-fixtures: busybox-app.docker25.tar: other image ID" >&2; exit 1; }
 check_same_tree busybox-app.docker25.tar "$work/check/bb.export.tar" "$BB_REF"
 
-load_oci "$new/busybox-app.oci-gzip.tar" whittle-check/bb-oci:1 >/dev/null
+load_oci "$fixtures/busybox-app.oci-gzip.tar" whittle-check/bb-oci:1 >/dev/null
 check_same_tree busybox-app.oci-gzip.tar "$work/check/bb.export.tar" whittle-check/bb-oci:1
 out_oci=$(docker run --rm --network none whittle-check/bb-oci:1)
 [ "$out_oci" = "$(cat "$new/busybox-app.expected-output.txt")" ] ||
     { echo "make-fixtures: busybox-app.oci-gzip.tar prints other output" >&2; exit 1; }
 
 step "check: corners"
-[ "$(load "$new/corners.docker.tar")" = "$CORNERS_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+[ "$(load "$fixtures/corners.docker.tar")" = "$CORNERS_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
 export_image "$CORNERS_REF" "$work/check/corners.export.tar"
 "$PY" "$compare" --dump "$work/check/corners.export.tar" >"$new/corners.expected.json"
 for variant in oci oci-zstd oci-v2s2; do
-    load_oci "$new/corners.$variant.tar" "whittle-check/corners-$variant:1" >/dev/null
+    load_oci "$fixtures/corners.$variant.tar" "whittle-check/corners-$variant:1" >/dev/null
     check_same_tree "corners.$variant.tar" "$work/check/corners.export.tar" "whittle-check/corners-$variant:1"
 done
 
@@ -154,6 +183,20 @@ fi
 echo "   busybox-app vs corners: $(tail -n 1 "$work/check/diff.txt")" >&2
 
 # ---------------------------------------------------------------------------------------------
+if [ "$mode" = check ]; then
+    step "check: expected files"
+    for f in busybox-app.expected-output.txt busybox-app.expected.json corners.expected.json; do
+        if ! cmp -s "$new/$f" "$here/$f"; then
+            diff -u "$here/$f" "$new/$f" | head -n 40 >&2
+            echo "make-fixtures: Fixtures/$f does not match what Docker makes of the fixtures" >&2
+            exit 1
+        fi
+        echo "   $f: matches" >&2
+    done
+    echo "make-fixtures: all fixtures check out" >&2
+    exit 0
+fi
+
 step "install into $out"
 mkdir -p "$out"
 for f in "$new"/*; do

@@ -28,6 +28,14 @@ usage() {
 cmd=$1
 dir=$2
 
+# True while process $1 exists and is not a zombie.
+alive() {
+    kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || echo X)
+    [ "$state" != Z ] && [ "$state" != X ]
+}
+
 log_tail() {
     if [ -f "$dir/log" ]; then
         echo "---- last lines of $dir/log ----" >&2
@@ -65,7 +73,7 @@ start() {
         if "$DOCKER" -H "unix://$sock" info >/dev/null 2>&1; then
             break
         fi
-        if ! kill -0 "$launched" 2>/dev/null; then
+        if ! alive "$launched"; then
             echo "$0: dockerd exited during start-up" >&2
             log_tail
             exit 1
@@ -91,7 +99,7 @@ stop_engine() {
         pid=$(cat "$dir/launcher.pid")
     fi
     [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
+    alive "$pid" || return 0
     # Only signal the process if it really is a dockerd using this directory.
     if ! tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--data-root $dir/root"; then
         echo "$0: pid $pid is not the engine of $dir; not signalling it" >&2
@@ -100,13 +108,13 @@ stop_engine() {
     kill -TERM "$pid" 2>/dev/null || true
     local i
     for i in $(seq 1 120); do   # up to 30 s for a clean shutdown
-        kill -0 "$pid" 2>/dev/null || return 0
+        alive "$pid" || return 0
         sleep 0.25
     done
     echo "$0: dockerd (pid $pid) did not stop after 30s; killing it" >&2
     kill -KILL "$pid" 2>/dev/null || true
     for i in $(seq 1 40); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        alive "$pid" || return 0
         sleep 0.25
     done
     echo "$0: dockerd (pid $pid) is still alive" >&2

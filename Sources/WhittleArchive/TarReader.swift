@@ -151,7 +151,14 @@ private func decodeEntry(_ raw: OpaquePointer) -> TarEntry {
         while archive_entry_xattr_next(raw, &name, &value, &size) == ARCHIVE_OK {
             guard let name else { continue }
             let bytes = value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) } ?? []
-            xattrs.append(ExtendedAttribute(name: String(cString: name), value: bytes))
+            let attribute = ExtendedAttribute(name: String(cString: name), value: bytes)
+            // libarchive's own PAX output states each xattr twice (LIBARCHIVE.xattr and
+            // SCHILY.xattr); one name has one value.
+            if let index = xattrs.firstIndex(where: { $0.name == attribute.name }) {
+                xattrs[index] = attribute
+            } else {
+                xattrs.append(attribute)
+            }
         }
     }
     let isDevice = kind == .characterDevice || kind == .blockDevice

@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import WhittleFlatten
+import WhittleImage
+
+@Suite("Reading saved images")
+struct SavedImageTests {
+    static let layouts = [
+        "busybox-app.docker.tar", "busybox-app.docker25.tar", "busybox-app.oci-gzip.tar",
+        "corners.docker.tar", "corners.oci.tar", "corners.oci-zstd.tar", "corners.oci-v2s2.tar",
+    ]
+
+    @Test("every committed fixture layout reads, with its tag and verified layers", arguments: layouts)
+    func readsFixture(name: String) throws {
+        let scratch = try ScratchDirectory()
+        let image = try SavedImage(path: fixture(name), scratch: scratch)
+        #expect(image.tags.first?.hasPrefix("whittle-fixture/") == true)
+        #expect(!image.layers.isEmpty)
+        let flattener = Flattener(scratch: scratch)
+        try flattener.apply(image)
+        #expect(flattener.layers.count == image.layers.count)
+    }
+
+    @Test("the three layouts of one image flatten to the same tree")
+    func layoutsAgree() throws {
+        var listings: [[String]] = []
+        for name in ["busybox-app.docker.tar", "busybox-app.docker25.tar", "busybox-app.oci-gzip.tar"] {
+            let scratch = try ScratchDirectory()
+            let flattener = Flattener(scratch: scratch)
+            try flattener.apply(SavedImage(path: fixture(name), scratch: scratch))
+            var listing: [String] = []
+            flattener.tree.walk { path, node in
+                listing.append("\(path) \(node.attributes.permissions) \(node.inode?.size ?? -1)")
+            }
+            listings.append(listing)
+        }
+        #expect(listings[0] == listings[1])
+        #expect(listings[0] == listings[2])
+    }
+
+    @Test("a gzip-compressed docker save reads like the plain one")
+    func gzippedOuterTar() throws {
+        let directory = try TestDirectory()
+        let copy = directory.path("image.tar")
+        try FileManager.default.copyItem(atPath: fixture("corners.docker.tar"), toPath: copy)
+        try run("/bin/gzip", ["-n", copy])
+        let image = try SavedImage(path: copy + ".gz", scratch: try ScratchDirectory())
+        #expect(image.tags == ["whittle-fixture/corners:1"])
+    }
+
+    @Test("an image is chosen by name; an unknown name lists what is there")
+    func chooseByName() throws {
+        let scratch = try ScratchDirectory()
+        let chosen = try SavedImage(
+            path: fixture("corners.docker.tar"), selection: ImageSelection(name: "whittle-fixture/corners:1"),
+            scratch: scratch)
+        #expect(chosen.tags == ["whittle-fixture/corners:1"])
+        #expect {
+            _ = try SavedImage(path: fixture("corners.docker.tar"), selection: ImageSelection(name: "nope:1"),
+                               scratch: scratch)
+        } throws: { error in
+            "\(error)".contains("no image named 'nope:1'") && "\(error)".contains("whittle-fixture/corners:1")
+        }
+    }
+
+    @Test("a platform the image lacks is named in the error")
+    func missingPlatform() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.file("x", "x")
+        let layout = try TestImageBuilder(layers: [layer]).writeOCILayout(in: directory.url)
+        // Wrap the manifest in a one-platform index, as a multi-platform image would be.
+        let indexURL = URL(fileURLWithPath: layout + "/index.json")
+        var index = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: indexURL))
+        guard case var .object(descriptor)? = index["manifests"]?.arrayValue?.first else {
+            Issue.record("no descriptor")
+            return
+        }
+        descriptor["platform"] = .object(["os": .string("linux"), "architecture": .string("amd64")])
+        let nested = try canonicalJSON(JSONValue.object([
+            "schemaVersion": .integer(2), "mediaType": .string(MediaType.ociIndex),
+            "manifests": .array([.object(descriptor)]),
+        ]))
+        let nestedDigest = sha256Digest(of: nested)
+        try Data(nested).write(to: URL(fileURLWithPath: layout + "/blobs/sha256/" + nestedDigest.dropFirst(7)))
+        index["manifests"] = .array([.object([
+            "mediaType": .string(MediaType.ociIndex), "digest": .string(nestedDigest),
+            "size": .integer(Int64(nested.count)),
+        ])])
+        try Data(try canonicalJSON(index)).write(to: indexURL)
+        let scratch = try ScratchDirectory()
+        let found = try SavedImage(path: layout, selection: ImageSelection(platform: Platform(architecture: "amd64", os: "linux")), scratch: scratch)
+        #expect(found.layers.count == 1)
+        #expect {
+            _ = try SavedImage(path: layout, selection: ImageSelection(platform: Platform(architecture: "arm64", os: "linux")),
+                               scratch: scratch)
+        } throws: { error in
+            "\(error)".contains("no variant for platform linux/arm64") && "\(error)".contains("linux/amd64")
+        }
+    }
+}
+
+@Suite("Bad input is refused with a message that names the problem")
+struct BadInputTests {
+    private func expectFailure(_ path: String, mentioning text: String) throws {
+        let scratch = try ScratchDirectory()
+        #expect {
+            let image = try SavedImage(path: path, scratch: scratch)
+            try Flattener(scratch: scratch).apply(image)
+        } throws: { error in
+            let message = "\(error)"
+            if !message.contains(text) { Issue.record("message '\(message)' does not mention '\(text)'") }
+            return true
+        }
+    }
+
+    @Test func notATar() throws {
+        let directory = try TestDirectory()
+        let path = directory.path("junk.tar")
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }).write(to: URL(fileURLWithPath: path))
+        try expectFailure(path, mentioning: "is not a saved image")
+    }
+
+    @Test func missingFile() throws {
+        try expectFailure("/nonexistent/image.tar", mentioning: "no such file")
+    }
+
+    @Test func truncatedArchive() throws {
+        let directory = try TestDirectory()
+        let path = directory.path("cut.tar")
+        let whole = try Data(contentsOf: URL(fileURLWithPath: fixture("busybox-app.docker.tar")))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: path))
+        try expectFailure(path, mentioning: "truncated")
+    }
+
+    @Test func missingManifest() throws {
+        let directory = try TestDirectory()
+        let path = directory.path("empty-image.tar")
+        let folder = directory.path("content")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data("hello".utf8).write(to: URL(fileURLWithPath: folder + "/README"))
+        try run("/bin/tar", ["-C", folder, "-cf", path, "."])
+        try expectFailure(path, mentioning: "neither manifest.json nor index.json")
+    }
+
+    @Test func missingBlob() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.file("x", "x")
+        let layout = try TestImageBuilder(layers: [layer]).writeOCILayout(in: directory.url)
+        let image = try SavedImage(path: layout, scratch: try ScratchDirectory())
+        try FileManager.default.removeItem(atPath: layout + "/" + image.layers[0].name)
+        try expectFailure(layout, mentioning: "has no blobs/sha256/")
+    }
+
+    @Test func digestMismatch() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.file("x", "some content")
+        let layout = try TestImageBuilder(layers: [layer]).writeOCILayout(in: directory.url)
+        let image = try SavedImage(path: layout, scratch: try ScratchDirectory())
+        let blob = URL(fileURLWithPath: layout + "/" + image.layers[0].name)
+        var bytes = try Data(contentsOf: blob)
+        bytes[600] ^= 0xff
+        try bytes.write(to: blob)
+        try expectFailure(layout, mentioning: "digest mismatch for blobs/sha256/")
+    }
+
+    @Test func corruptGzip() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.gzip = true
+        layer.file("x", String(repeating: "compressible ", count: 500))
+        var builder = TestImageBuilder(layers: [layer])
+        builder.damageBlob = { bytes in
+            for index in 20..<40 { bytes[index] ^= 0x5a }
+        }
+        try expectFailure(try builder.writeOCILayout(in: directory.url), mentioning: "layer 1 is corrupt")
+    }
+
+    @Test func unknownMediaType() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.file("x", "x")
+        var builder = TestImageBuilder(layers: [layer])
+        builder.layerMediaType = "application/x-mystery"
+        try expectFailure(try builder.writeOCILayout(in: directory.url), mentioning: "unknown media type 'application/x-mystery'")
+    }
+
+    @Test func wrongDiffID() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.file("x", "x")
+        var builder = TestImageBuilder(layers: [layer])
+        builder.extraConfig["rootfs"] = .object([
+            "type": .string("layers"), "diff_ids": .array([.string("sha256:" + String(repeating: "0", count: 64))]),
+        ])
+        try expectFailure(try builder.writeOCILayout(in: directory.url), mentioning: "does not match its diff_id")
+    }
+}
