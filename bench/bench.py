@@ -245,6 +245,7 @@ def main() -> int:
     gzip_runs = a.gzip_runs or a.runs
     whittle = a.whittle if a.whittle and a.whittle.exists() else None
 
+    load_start = " ".join(open("/proc/loadavg").read().split()[0:3])
     log(f"input {naive} ({mib(size_of(naive))}, {layer_count(naive)} layers)")
     warm_cache(naive)
 
@@ -310,7 +311,8 @@ def main() -> int:
         "# whittle benchmark results",
         "",
         f"Date: {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {os.cpu_count()} CPUs ({cpu}), "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, {platform.platform()}.",
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, {platform.platform()}; "
+        f"load average at start {load_start}, at end {' '.join(open('/proc/loadavg').read().split()[0:3])}.",
         "",
         "## Inputs",
         "",

@@ -41,8 +41,8 @@ fi
 
 CTX=""
 cleanup() {
-    engine_stop
     [ -n "$CTX" ] && rm -rf "$CTX"
+    engine_stop || true
 }
 trap cleanup EXIT
 

@@ -64,6 +64,6 @@ engine_stop() {
     for m in $(awk -v d="$ENGINE_DIR/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
     done
-    rm -rf --one-file-system "$ENGINE_DIR"
+    rm -rf --one-file-system "$ENGINE_DIR" || log "could not remove $ENGINE_DIR"
     ENGINE_DIR=""
 }

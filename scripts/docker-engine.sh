@@ -57,14 +57,21 @@ start() {
         exit 1
     fi
     mkdir -p "$dir/root" "$dir/exec"
-    "$DOCKERD" \
-        --iptables=false --bridge=none \
-        --storage-driver=vfs \
-        --data-root "$dir/root" \
-        --exec-root "$dir/exec" \
-        --pidfile "$dir/pid" \
-        -H "unix://$sock" \
-        >"$dir/log" 2>&1 </dev/null &
+    # The engine outlives this script, so it must not inherit any descriptor but its log:
+    # a caller's pipe held open by dockerd would make that caller wait for ever.
+    (
+        for fd in /proc/self/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec "$DOCKERD" \
+            --iptables=false --bridge=none \
+            --storage-driver=vfs \
+            --data-root "$dir/root" \
+            --exec-root "$dir/exec" \
+            --pidfile "$dir/pid" \
+            -H "unix://$sock"
+    ) >"$dir/log" 2>&1 </dev/null &
     local launched=$!
     echo "$launched" >"$dir/launcher.pid"
 

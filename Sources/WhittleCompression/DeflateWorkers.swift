@@ -203,7 +203,7 @@ private final class BlockCompressor {
             job.failure = initFailure
             return
         }
-        job.checksum = UInt32(crc32(0, job.data.bindMemory(), uInt(job.data.count)))
+        job.checksum = UInt32(crc32(0, job.data.zlibBytes, uInt(job.data.count)))
         do {
             try deflateBlock(job)
         } catch let error as CompressionError {
@@ -219,13 +219,13 @@ private final class BlockCompressor {
         }
         let dictionary = job.dictionary
         if !dictionary.isEmpty {
-            guard deflateSetDictionary(stream, dictionary.bindMemory(), uInt(dictionary.count)) == Z_OK else {
+            guard deflateSetDictionary(stream, dictionary.zlibBytes, uInt(dictionary.count)) == Z_OK else {
                 throw CompressionError.libraryFailure(library: "zlib", detail: "deflateSetDictionary failed")
             }
         }
 
         let data = job.data
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: data.bindMemory())
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: data.zlibBytes)
         stream.pointee.avail_in = uInt(data.count)
         // A block that is not last ends on a byte boundary with an empty stored block
         // (sync flush), so the blocks concatenate into one valid deflate stream.
@@ -260,7 +260,7 @@ private final class BlockCompressor {
 
 private extension UnsafeRawBufferPointer {
     /// zlib wants `Bytef *`; an empty buffer may have no address, which zlib accepts with length 0.
-    func bindMemory() -> UnsafePointer<Bytef>? {
+    var zlibBytes: UnsafePointer<Bytef>? {
         baseAddress?.assumingMemoryBound(to: Bytef.self)
     }
 }

@@ -9,6 +9,7 @@ public final class GzipDecodingSource: ByteSource {
     private static let inputCapacity = 256 * 1024
     /// 15 = the largest window; +32 lets zlib detect the gzip (or zlib) header itself.
     private static let windowBits: Int32 = 15 + 32
+    private static let gzipMagicFirstByte: Bytef = 0x1f
 
     private let upstream: ByteSource
     /// zlib keeps a pointer back to its `z_stream`, so it lives at a fixed address.
@@ -17,6 +18,8 @@ public final class GzipDecodingSource: ByteSource {
     private var isStreamInitialized = false
     private var upstreamEnded = false
     /// True between members: the previous one ended and the next has not started.
+    /// Decoding starts inside a member because an empty input is not a gzip stream:
+    /// running out of input there reports truncation.
     private var atMemberBoundary = false
     private var finished = false
 
@@ -91,8 +94,6 @@ public final class GzipDecodingSource: ByteSource {
             throw CompressionError.libraryFailure(
                 library: "zlib", detail: "inflateInit2 returned \(result)")
         }
-        // An empty input is not a gzip stream, so decoding starts inside a member
-        // and running out of input there reports truncation.
         isStreamInitialized = true
     }
 
@@ -125,6 +126,9 @@ public final class GzipDecodingSource: ByteSource {
         }
         if skippedPadding {
             throw CompressionError.corruptGzip("unexpected data after the zero padding that follows the last member")
+        }
+        guard stream.pointee.next_in?.pointee == Self.gzipMagicFirstByte else {
+            throw CompressionError.corruptGzip("unexpected data after the end of the last member")
         }
         guard inflateReset(stream) == Z_OK else {
             throw CompressionError.libraryFailure(library: "zlib", detail: "inflateReset failed")

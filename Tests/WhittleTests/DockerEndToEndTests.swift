@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+
+/// A private Docker engine for the end-to-end test: its own socket, data root and pidfile
+/// under a short temporary directory, stopped by pid when the test ends.
+final class PrivateDockerEngine {
+    let directory: String
+    let host: String
+
+    /// Docker needs root and the `dockerd` binary. Locally the test skips without them;
+    /// under CI=true it must run, so there the test fails instead.
+    static var available: Bool {
+        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/dockerd")
+            || FileManager.default.isExecutableFile(atPath: "/usr/bin/dockerd")
+    }
+
+    static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+
+    init() throws {
+        directory = try run("/usr/bin/mktemp", ["-d", "/tmp/wd.XXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        host = try run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path,
+                                     "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func stop() {
+        _ = try? run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path, "stop", directory])
+    }
+
+    @discardableResult
+    func docker(_ arguments: String...) throws -> String {
+        try run("/usr/bin/env", ["docker", "-H", host] + arguments)
+    }
+}
+
+/// Builds (once) and returns the whittle executable the tests drive as a user would.
+func whittleExecutable() throws -> String {
+    let candidates = [".build/debug/whittle", ".build/release/whittle"].map {
+        repositoryRoot.appendingPathComponent($0).path
+    }
+    if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
+    try run("/usr/bin/env", ["swift", "build", "--package-path", repositoryRoot.path, "--product", "whittle"])
+    return candidates[0]
+}
+
+@Suite("End to end against a real Docker engine", .serialized)
+struct DockerEndToEndTests {
+    struct Case: Sendable, CustomStringConvertible {
+        let input: String
+        /// The `docker save` form of the same image, which Docker 20.10 can load as the reference.
+        let reference: String
+        let referenceTag: String
+        let compression: String
+        var description: String { "\(input) (\(compression))" }
+    }
+
+    static let busybox = "whittle-fixture/busybox-app:1"
+    static let corners = "whittle-fixture/corners:1"
+    static let cases: [Case] = [
+        Case(input: "busybox-app.docker.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "none"),
+        Case(input: "busybox-app.docker25.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "none"),
+        Case(input: "busybox-app.oci-gzip.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "gzip"),
+        Case(input: "corners.docker.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+        Case(input: "corners.docker.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "gzip"),
+        Case(input: "corners.oci.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+        Case(input: "corners.oci-zstd.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+        Case(input: "corners.oci-v2s2.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+    ]
+
+    @Test("slimmed fixtures load, run, keep their config, and export exactly like their inputs",
+          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    func exportsMatch() throws {
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+
+        // Reference exports, one per reference image, taken from Docker's own load.
+        var referenceExports: [String: String] = [:]
+        var referenceConfigs: [String: String] = [:]
+        var referenceOutputs: [String: String] = [:]
+        for reference in Set(Self.cases.map(\.reference)).sorted() {
+            let tag = Self.cases.first { $0.reference == reference }?.referenceTag ?? ""
+            try engine.docker("load", "-q", "-i", fixture(reference))
+            referenceExports[reference] = try export(tag, engine: engine, to: work.path("ref-\(reference)"))
+            referenceConfigs[reference] = try engine.docker("image", "inspect", "--format", "{{json .Config}}", tag)
+            if tag == Self.busybox {
+                referenceOutputs[reference] = try engine.docker("run", "--rm", "--network", "none", tag)
+            }
+            try engine.docker("rmi", "-f", tag)
+        }
+
+        for (number, testCase) in Self.cases.enumerated() {
+            let output = work.path("out-\(number).tar")
+            let tag = "whittle-e2e/case\(number):slim"
+            try run(whittle, ["slim", fixture(testCase.input), "-o", output, "--tag", tag,
+                              "--compression", testCase.compression])
+            try run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:" + output])
+            try run("/usr/bin/env", ["skopeo", "inspect", "docker-archive:" + output])
+            let loaded = try engine.docker("load", "-i", output)
+            #expect(loaded.contains(tag), "\(testCase): docker load said \(loaded)")
+
+            let exported = try export(tag, engine: engine, to: work.path("out-\(number)-export.tar"))
+            let comparison = Result {
+                try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("scripts/compare_exports.py").path,
+                                         referenceExports[testCase.reference] ?? "", exported])
+            }
+            switch comparison {
+            case let .success(summary):
+                #expect(summary.contains(" 0 differences"), "\(testCase): \(summary)")
+            case let .failure(error):
+                Issue.record("\(testCase): docker export differs from the input's:\n\(error)")
+            }
+
+            let history = try engine.docker("image", "history", "-q", "--no-trunc", tag)
+            #expect(history.split(separator: "\n").contains { $0 != "<missing>" }, "\(testCase): no layer in history")
+            if testCase.input.hasPrefix("busybox-app.docker") {
+                let config = try engine.docker("image", "inspect", "--format", "{{json .Config}}", tag)
+                #expect(config == referenceConfigs[testCase.reference], "\(testCase): config changed")
+            }
+            if testCase.referenceTag == Self.busybox {
+                let programOutput = try engine.docker("run", "--rm", "--network", "none", tag)
+                let expected = try String(contentsOfFile: fixture("busybox-app.expected-output.txt"), encoding: .utf8)
+                #expect(programOutput == referenceOutputs[testCase.reference], "\(testCase): program output differs")
+                #expect(programOutput == expected, "\(testCase): program output differs from the committed one")
+            }
+            try engine.docker("rmi", "-f", tag)
+        }
+    }
+
+    private func export(_ tag: String, engine: PrivateDockerEngine, to path: String) throws -> String {
+        let container = try engine.docker("create", "--network", "none", tag, "/x")
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? engine.docker("rm", "-f", container) }
+        try engine.docker("export", "-o", path, container)
+        return path
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages whittle builds and tests with, only those missing.
+# Debian/Ubuntu, as root (or with sudo).
+set -euo pipefail
+
+packages=(pkg-config libarchive-dev zlib1g-dev libzstd-dev libseccomp-dev
+          docker.io skopeo busybox-static python3 tar gzip ca-certificates)
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
+    echo "note: add /opt/swift/usr/bin to PATH" >&2
+fi
