@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries at the edges, linked through pkg-config.
@@ -35,6 +36,16 @@ let package = Package(
             dependencies: ["WhittleArchive", "WhittleCompression", .product(name: "Crypto", package: "swift-crypto")]),
         // Applying layer changesets into one tree.
         .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleImage"]),
+        // Named removal profiles: the YAML documents in Profiles/ and path patterns.
+        .target(name: "WhittleProfiles", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
+        .target(name: "WhittleELF", dependencies: ["WhittleFlatten", "WhittleImage"]),
+        // Facts about an image: wasted bytes across layers, OS package ownership.
+        .target(name: "WhittleAnalysis", dependencies: ["WhittleArchive", "WhittleFlatten", "WhittleImage"]),
+        // Deciding what stays: profiles, globs, protected paths, with a reason for each.
+        .target(
+            name: "WhittleSelect",
+            dependencies: ["WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF"]),
         // Writing the single-layer image tarball.
         .target(
             name: "WhittleOutput",
@@ -46,7 +57,8 @@ let package = Package(
         .target(
             name: "WhittleCommands",
             dependencies: [
-                "WhittleImage", "WhittleFlatten", "WhittleOutput",
+                "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
+                "WhittleAnalysis", "WhittleSelect",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -54,7 +66,8 @@ let package = Package(
             name: "WhittleTests",
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
-                "WhittleOutput", "WhittleCommands",
+                "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
+                "WhittleSelect",
             ],
             resources: []),
     ],

@@ -26,6 +26,10 @@ public final class Flattener {
     private var spoolEnd: Int64 = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
+    /// Called with each entry before it is applied, while the tree still shows the layers
+    /// below it (analyses such as wasted bytes need that view). Layer numbers are 1-based.
+    public var entryObserver: ((_ layer: Int, _ entry: TarEntry, _ tree: FileTree) -> Void)?
+
     public init(scratch: ScratchDirectory) {
         self.scratch = scratch
     }
@@ -52,6 +56,7 @@ public final class Flattener {
         while let entry = try stream.tar.nextEntry() {
             entries += 1
             let dataStart = stream.tar.consumedBytes
+            entryObserver?(layer, entry, tree)
             let components = try cleanPath(entry.path, layer: layer)
             // Docker skips the root's own entry.
             guard let name = components.last else { continue }
