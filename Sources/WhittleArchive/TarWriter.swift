@@ -48,6 +48,28 @@ public final class TarWriter {
         }
     }
 
+    /// The bytes libarchive writes for one header (with any PAX extension before it), for
+    /// callers that place a header in front of data they already wrote.
+    public static func encodeHeader(_ entry: TarEntry) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        var captured = false
+        let writer = try TarWriter(name: entry.path) { chunk in
+            // Once the header is taken, refuse the zero padding libarchive would write for
+            // the data that is never given (gigabytes for a large layer).
+            if captured { throw HeaderCaptured() }
+            bytes.append(contentsOf: chunk)
+        }
+        // The writer must outlive the capture: freeing it closes the entry.
+        try withExtendedLifetime(writer) {
+            try writer.writeHeader(entry)
+            try writer.context.flush()
+            captured = true
+        }
+        return bytes
+    }
+
+    private struct HeaderCaptured: Error {}
+
     public func writeData(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try writeData($0) }
     }

@@ -34,7 +34,7 @@ public struct SlimJob {
             progress?("applied layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
         }
         progress?("writing \(output)")
-        let written = try ImageWriter(scratch: scratch).write(
+        let written = try ImageWriter().write(
             flattener.tree, from: image, to: output, options: options)
         return Result(inputLayers: count, written: written)
     }

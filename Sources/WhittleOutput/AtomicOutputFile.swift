@@ -47,6 +47,28 @@ final class AtomicOutputFile {
         committed = true
     }
 
+    func seek(to offset: Int64) throws {
+        guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
+            throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+        }
+    }
+
+    /// Writes at a position without moving the file offset.
+    func write(_ bytes: [UInt8], at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return pwrite(descriptor, base + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+            }
+            done += written
+        }
+    }
+
     var size: Int64 {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return 0 }

@@ -44,11 +44,7 @@ public struct WriteResult: Sendable {
 /// `manifest.json` in one tar, which Docker 20.10, skopeo, podman and containerd all load
 /// (design notes §4). The tar is assembled under a temporary name and renamed into place.
 public struct ImageWriter {
-    private let scratch: ScratchDirectory
-
-    public init(scratch: ScratchDirectory) {
-        self.scratch = scratch
-    }
+    public init() {}
 
     public func write(
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
@@ -56,17 +52,41 @@ public struct ImageWriter {
     ) throws -> WriteResult {
         let tag = try resolveTag(options.tag, image: image)
 
-        // 1. The layer, to scratch space: its digest names it inside the outer tar.
-        let layerFile = try scratch.createFile(named: "layer")
-        let fileSink = FileSink(fileDescriptor: layerFile.descriptor)
+        // 1. The layer, streamed straight into the output file after a reserved space. Its
+        //    tar header names it by a digest known only at the end, so the header is
+        //    filled in afterwards; this saves writing and re-reading the layer once more.
+        let output = try AtomicOutputFile(destination: path)
+        try output.seek(to: Self.reservedHeaderSpace)
+        let fileSink = output.sink
         let blobHash = HashingSink(downstream: fileSink)
         let encoder = options.compression == .gzip ? ParallelGzipEncoder(downstream: blobHash) : nil
-        let diffHash = HashingSink(downstream: encoder ?? blobHash)
+        // Uncompressed, the blob digest and the diff_id are the same hash: compute it once.
+        let diffHash = encoder.map { HashingSink(downstream: $0) } ?? blobHash
         let layer = try LayerWriter().write(tree, to: diffHash, filter: filter)
         try encoder?.finish()
         let diffID = "sha256:" + diffHash.hexDigest
         let layerDigest = "sha256:" + blobHash.hexDigest
         let layerSize = blobHash.byteCount
+        try writePadding(after: layerSize, to: fileSink)
+        let layerHeader = try TarWriter.encodeHeader(TarEntry(
+            path: "blobs/sha256/" + hex(layerDigest), kind: .regular, permissions: 0o644, size: layerSize))
+        let directories = try ["blobs/", "blobs/sha256/"].map {
+            try TarWriter.encodeHeader(TarEntry(path: $0, kind: .directory, permissions: 0o755))
+        }
+        // The reserved space holds the two directory headers and a plain 512-byte layer
+        // header; a layer over 8 GiB needs a PAX size record, which fills it alone.
+        let front: [UInt8]
+        let directoriesInFront: Bool
+        if layerHeader.count + directories.joined().count == Int(Self.reservedHeaderSpace) {
+            front = Array(directories.joined()) + layerHeader
+            directoriesInFront = true
+        } else if layerHeader.count == Int(Self.reservedHeaderSpace) {
+            front = layerHeader
+            directoriesInFront = false
+        } else {
+            throw OutputError.writeFailed(path: path, reason: "the layer's tar header does not fit its reserved space")
+        }
+        try output.write(front, at: 0)
 
         // 2. Config: every original field kept, with one layer and an honest history.
         let config = try canonicalJSON(newConfig(image.config, diffID: diffID, options: options))
@@ -91,15 +111,15 @@ public struct ImageWriter {
         let dockerManifest = try canonicalJSON([DockerManifestDocument(
             config: "blobs/sha256/" + hex(configDigest), repoTags: [tag], layers: ["blobs/sha256/" + hex(layerDigest)])])
 
-        // 3. The outer tar, atomically.
-        let output = try AtomicOutputFile(destination: path)
+        // 3. The rest of the outer tar, after the layer.
         let outputSink = output.sink
         let tar = try TarWriter(name: path) { try outputSink.write($0) }
-        try writeDirectory("blobs/", to: tar)
-        try writeDirectory("blobs/sha256/", to: tar)
+        if !directoriesInFront {
+            try writeDirectory("blobs/", to: tar)
+            try writeDirectory("blobs/sha256/", to: tar)
+        }
         try writeFile("blobs/sha256/" + hex(configDigest), bytes: config, to: tar)
         try writeFile("blobs/sha256/" + hex(manifestDigest), bytes: manifest, to: tar)
-        try copyFile("blobs/sha256/" + hex(layerDigest), from: layerFile, length: layerSize, to: tar)
         try writeFile("index.json", bytes: index, to: tar)
         try writeFile("manifest.json", bytes: dockerManifest, to: tar)
         try writeFile("oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: tar)
@@ -153,18 +173,15 @@ public struct ImageWriter {
         try tar.writeData(bytes)
     }
 
-    private func copyFile(_ name: String, from file: OpenFile, length: Int64, to tar: TarWriter) throws {
-        try tar.writeHeader(TarEntry(path: name, kind: .regular, permissions: 0o644, size: length))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        var done: Int64 = 0
-        while done < length {
-            let got = try file.read(at: done, into: buffer)
-            guard got > 0 else { throw OutputError.writeFailed(path: file.path, reason: "layer file is short") }
-            try tar.writeData(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-            done += Int64(got)
-        }
+    private func writePadding(after length: Int64, to sink: ByteSink) throws {
+        let remainder = Int(length % 512)
+        guard remainder != 0 else { return }
+        let zeros = [UInt8](repeating: 0, count: 512 - remainder)
+        try zeros.withUnsafeBytes { try sink.write($0) }
     }
+
+    /// Room for the layer's header at the start of the output file.
+    static let reservedHeaderSpace: Int64 = 1536
 }
 
 /// `manifest.md`, as written.

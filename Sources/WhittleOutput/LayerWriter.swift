@@ -7,6 +7,8 @@ import WhittleImage
 public struct LayerWriteSummary: Sendable {
     public var entries = 0
     public var regularFiles = 0
+    /// Entries that are not directories: files, links, devices, fifos.
+    public var nonDirectories = 0
     /// Sum of regular file sizes written (each hardlinked inode once).
     public var fileBytes: Int64 = 0
 }
@@ -37,6 +39,7 @@ public struct LayerWriter {
                     try visit(child, prefix: path)
                     continue
                 }
+                summary.nonDirectories += 1
                 let identity = ObjectIdentifier(inode)
                 if let first = firstNames[identity] {
                     var link = header(path, kind: .hardlink, attributes: inode.attributes)
