@@ -46,6 +46,8 @@ let package = Package(
         .target(
             name: "WhittleSelect",
             dependencies: ["WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF"]),
+        // Before/after figures: the report printed after a run and written as JSON or Markdown.
+        .target(name: "WhittleReport", dependencies: ["WhittleFlatten", "WhittleSelect"]),
         // Writing the single-layer image tarball.
         .target(
             name: "WhittleOutput",
@@ -58,7 +60,7 @@ let package = Package(
             name: "WhittleCommands",
             dependencies: [
                 "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
-                "WhittleAnalysis", "WhittleSelect",
+                "WhittleAnalysis", "WhittleSelect", "WhittleReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -67,7 +69,7 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
-                "WhittleSelect",
+                "WhittleSelect", "WhittleReport",
             ],
             resources: []),
     ],

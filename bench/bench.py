@@ -52,10 +52,14 @@ class Case:
     stdout_to: Path | None = None  # for pigz -c
     walls: list[float] = field(default_factory=list)
     rss_kib: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)   # user + sys seconds
     error: str | None = None
 
     def median_wall(self) -> float | None:
         return statistics.median(self.walls) if self.walls else None
+
+    def median_cpu(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu else None
 
     def peak_rss(self) -> int | None:
         return max(self.rss_kib) if self.rss_kib else None
@@ -93,9 +97,13 @@ def run_once(case: Case, timeout: float | None) -> None:
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
     if not m:
         raise RuntimeError(f"no RSS in {time_log}:\n{text}")
+    user = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    syst = re.search(r"System time \(seconds\): ([\d.]+)", text)
+    cpu = float(user.group(1)) + float(syst.group(1)) if user and syst else float("nan")
     case.walls.append(wall)
     case.rss_kib.append(int(m.group(1)))
-    log(f"  {case.label}: {wall:.2f} s, {int(m.group(1)) / 1024:.0f} MiB RSS, "
+    case.cpu.append(cpu)
+    log(f"  {case.label}: {wall:.2f} s, {cpu:.2f} s CPU, {int(m.group(1)) / 1024:.0f} MiB RSS, "
         f"output {mib(size_of(case.stdout_to or case.output))}")
 
 
@@ -112,7 +120,7 @@ def run_rounds(cases: list[Case], runs: int, timeout: float | None) -> None:
                 c.error = f"timed out after {timeout:.0f} s"
                 log(f"  {c.label}: {c.error}")
             except Exception as e:  # keep going with the other tool
-                c.error = str(e).splitlines()[0]
+                c.error = " ".join(l.strip() for l in str(e).splitlines() if l.strip())[:300]
                 log(f"  {c.label}: FAILED: {e}")
 
 
@@ -213,6 +221,12 @@ def check_health(tag: str, wait_s: float = 90) -> str:
 
 
 # ---------------------------------------------------------------- report
+def ocisq_version(exe: Path) -> str:
+    venv = exe.resolve().parent.parent
+    found = sorted(venv.glob("lib/python*/site-packages/oci_squash-*.dist-info"))
+    return found[-1].name.split("-")[1].removesuffix(".dist") if found else str(exe)
+
+
 def fmt_s(v: float | None) -> str:
     return f"{v:.2f}" if v is not None else "n/a"
 
@@ -229,6 +243,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--whittle", type=Path, help="whittle binary (omit if not built)")
+    ap.add_argument("--whittle-desc", default="", help="where the whittle binary came from (for the report)")
     ap.add_argument("--oci-squash", type=Path, required=True)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--squash-runs", type=int, help="runs for the whittle/oci-squash pair (default --runs)")
@@ -314,6 +329,9 @@ def main() -> int:
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM, {platform.platform()}; "
         f"load average at start {load_start}, at end {' '.join(open('/proc/loadavg').read().split()[0:3])}.",
         "",
+        f"whittle: {a.whittle_desc or (str(whittle) if whittle else 'not available')}; "
+        f"oci-squash: {ocisq_version(a.oci_squash)}; pigz: {subprocess.run(['pigz', '--version'], capture_output=True, text=True).stdout.strip() or subprocess.run(['pigz', '--version'], capture_output=True, text=True).stderr.strip()}.",
+        "",
         "## Inputs",
         "",
         "| image | file | size | layers |",
@@ -327,16 +345,17 @@ def main() -> int:
         f"Same input file (flask-naive.tar, docker-archive as written by `docker save`), {squash_runs} runs each, "
         "interleaved; page cache warm; `sync` between runs, outside the timing.",
         "",
-        "| tool | runs | median wall (s) | min-max (s) | peak RSS (MiB) | output size |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| tool | runs | median wall (s) | min-max (s) | median CPU user+sys (s) | peak RSS (MiB) | output size |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
 
     def row(c: Case) -> str:
         if not c.walls:
-            return f"| {c.label} | 0 | n/a | n/a | n/a | {c.error or ''} |"
+            return f"| {c.label} | 0 | n/a | n/a | n/a | n/a | {c.error or ''} |"
         outp = c.stdout_to or c.output
         return (f"| {c.label} | {len(c.walls)} | {fmt_s(c.median_wall())} | "
-                f"{min(c.walls):.2f}-{max(c.walls):.2f} | {fmt_rss(c.peak_rss())} | {mib(size_of(outp))} |"
+                f"{min(c.walls):.2f}-{max(c.walls):.2f} | {fmt_s(c.median_cpu())} | {fmt_rss(c.peak_rss())} | "
+                f"{mib(size_of(outp))} |"
                 + (f" ({c.error})" if c.error else ""))
 
     lines += [row(w_plain), row(o_sq), "",
@@ -346,17 +365,20 @@ def main() -> int:
               f"flattened layer tar (the layer blob of {layer_src.label if layer_src else 'n/a'}'s output, "
               f"{mib(size_of(layer))}), extracted outside the timing. {gzip_runs} runs each.",
               "",
-              "| tool | runs | median wall (s) | min-max (s) | peak RSS (MiB) | output size |",
-              "| --- | ---: | ---: | ---: | ---: | ---: |",
+              "| tool | runs | median wall (s) | min-max (s) | median CPU user+sys (s) | peak RSS (MiB) | output size |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
               row(w_gz), row(pigz), "",
               "## Ratios (medians; peak RSS = max over runs)",
               "",
-              "| ratio | wall time | peak RSS |",
-              "| --- | ---: | ---: |",
+              "Wall time on this 2-core machine is sensitive to other load (see the load averages above); "
+              "CPU time (user+sys) is the steadier figure when the machine is shared.",
+              "",
+              "| ratio | wall time | CPU time | peak RSS |",
+              "| --- | ---: | ---: | ---: |",
               f"| oci-squash / whittle | {ratio(o_sq.median_wall(), w_plain.median_wall())} | "
-              f"{ratio(o_sq.peak_rss(), w_plain.peak_rss())} |",
+              f"{ratio(o_sq.median_cpu(), w_plain.median_cpu())} | {ratio(o_sq.peak_rss(), w_plain.peak_rss())} |",
               f"| whittle-gzip / pigz | {ratio(w_gz.median_wall(), pigz.median_wall())} | "
-              f"{ratio(w_gz.peak_rss(), pigz.peak_rss())} |",
+              f"{ratio(w_gz.median_cpu(), pigz.median_cpu())} | {ratio(w_gz.peak_rss(), pigz.peak_rss())} |",
               ""]
     if checks:
         lines += ["## Output checks (not timed)", "", "| output | result |", "| --- | --- |"]

@@ -47,8 +47,11 @@ log "oci-squash $("$VENV/bin/pip" show oci-squash 2>/dev/null | sed -n 's/^Versi
 # ---- whittle ----
 WHITTLE=${WHITTLE:-$REPO_DIR/.build/release/whittle}
 if [ -x "$WHITTLE" ]; then
-    log "whittle: $WHITTLE"
-    PYARGS+=(--whittle "$WHITTLE")
+    # Time a private copy, so a rebuild during the run cannot swap the binary.
+    cp "$WHITTLE" "$WORKDIR/whittle.bin"
+    WDESC="$WHITTLE, version $("$WORKDIR/whittle.bin" --version 2>/dev/null || echo '?'), built $(date -r "$WHITTLE" '+%F %T'), work tree at $(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')"
+    log "whittle: $WDESC"
+    PYARGS+=(--whittle "$WORKDIR/whittle.bin" --whittle-desc "$WDESC")
 else
     log "WARNING: no whittle binary at $WHITTLE (build: swift build -c release); timing the other tools only"
 fi

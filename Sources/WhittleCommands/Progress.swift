@@ -1,4 +1,5 @@
 import Foundation
+import WhittleReport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,14 +27,7 @@ final class Progress {
     }
 }
 
-/// Sizes the way people read them.
+/// Sizes the way people read them (the report's rendering, shared by every command).
 func formatBytes(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while abs(value) >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    humanBytes(bytes)
 }

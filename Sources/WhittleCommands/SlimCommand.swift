@@ -1,28 +1,43 @@
 import ArgumentParser
 import Foundation
 import WhittleOutput
+import WhittleReport
 
 extension OutputCompression: ExpressibleByArgument {}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
 
 struct SlimCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slim",
-        abstract: "Flatten an image into a single-layer image tarball.",
+        abstract: "Flatten an image into one layer, removing what the app does not need.",
         discussion: """
+            With no profile and no glob, slim only flattens. Profiles name known waste (see \
+            `whittle profiles list`); --keep beats every removal, and the entrypoint, its \
+            interpreter and libraries, /etc/passwd and /etc/group survive every profile \
+            unless an explicit --remove names them.
+
             The output is written under a temporary name and renamed into place, so a failed \
             run leaves nothing behind. The same input and flags always give the same bytes.
 
             Examples:
               whittle slim app.tar -o app-slim.tar
-              whittle slim app.tar -o app-slim.tar --tag app:slim
+              whittle slim app.tar -o app-slim.tar --profile safe --tag app:slim
+              whittle slim app.tar --dry-run --profile apt-cache,pycache,docs
+              whittle slim app.tar --dry-run --profile tests --format json > removals.json
+              whittle slim app.tar -o slim.tar --profile safe --remove '/opt/big/**' --keep '/opt/big/needed'
+              whittle slim app.tar -o slim.tar --profile safe --report report.md
               whittle slim oci-app.tar -o app-slim.tar --compression gzip
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar
             """)
 
     @OptionGroup var input: InputOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the image tarball.", valueName: "out.tar"))
-    var output: String
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "Where to write the image tarball (not needed with --dry-run).", valueName: "out.tar"))
+    var output: String?
 
     @Option(help: ArgumentHelp("Name of the output image (default: the input's first tag).", valueName: "name:tag"))
     var tag: String?
@@ -30,14 +45,56 @@ struct SlimCommand: ParsableCommand {
     @Option(help: "How to store the layer: none (default, fastest) or gzip (smaller, uses every core).")
     var compression: OutputCompression = .none
 
+    @Option(name: .customLong("profile"), parsing: .singleValue, help: ArgumentHelp(
+        "Removal profiles to apply, comma-separated or repeated (see `whittle profiles list`).",
+        valueName: "a,b,…"))
+    var profiles: [String] = []
+
+    @Option(name: .customLong("profile-file"), parsing: .singleValue, help: ArgumentHelp(
+        "A profile file of your own (the format of Profiles/README.md); may be repeated.", valueName: "file.yaml"))
+    var profileFiles: [String] = []
+
+    @Option(name: .customLong("keep"), parsing: .singleValue, help: ArgumentHelp(
+        "Keep paths matching this glob, whatever removes them (*, ** and ?; anchored at /).", valueName: "glob"))
+    var keep: [String] = []
+
+    @Option(name: .customLong("remove"), parsing: .singleValue, help: ArgumentHelp(
+        "Remove paths matching this glob, protected ones included.", valueName: "glob"))
+    var remove: [String] = []
+
+    @Flag(name: .customLong("dry-run"), help: "List every removal with its size and rule; write no image.")
+    var dryRun = false
+
+    @Option(help: "Output format of the dry-run list and the report on stdout: text or json.")
+    var format: OutputFormat = .text
+
+    @Option(help: ArgumentHelp("Also write the before/after report to a file: .json or .md.", valueName: "file"))
+    var report: String?
+
+    func validate() throws {
+        if output == nil, !dryRun {
+            throw ValidationError("missing -o/--output OUT.tar (or use --dry-run to only list removals)")
+        }
+        if let report, !(report.hasSuffix(".json") || report.hasSuffix(".md")) {
+            throw ValidationError("--report takes a file ending in .json or .md; got '\(report)'")
+        }
+    }
+
     func run() throws {
+        let names = profiles.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
         // Only what shapes the content goes into the history: paths would make the same
         // input written to two places differ.
-        let recorded = compression == .none ? "whittle slim" : "whittle slim --compression \(compression.rawValue)"
+        var recorded = "whittle slim"
+        if compression != .none { recorded += " --compression \(compression.rawValue)" }
+        if !names.isEmpty { recorded += " --profile " + names.joined(separator: ",") }
+        for glob in keep { recorded += " --keep '\(glob)'" }
+        for glob in remove { recorded += " --remove '\(glob)'" }
         let job = SlimJob(
-            input: input.image, output: output, selection: try input.selection(),
+            input: input.image, output: dryRun ? nil : output, selection: try input.selection(),
             options: WriteOptions(tag: tag, compression: compression, createdBy: recorded,
-                                  comment: "flattened by whittle"))
+                                  comment: "flattened by whittle"),
+            removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove))
         let progress = Progress()
         let result: SlimJob.Result
         do {
@@ -47,12 +104,36 @@ struct SlimCommand: ParsableCommand {
             throw error
         }
         progress.clear()
-        let written = result.written
-        print("""
-            wrote \(written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
-            \(written.layer.entries) entries, \(formatBytes(written.layer.fileBytes)) of files, \
-            \(formatBytes(written.outputSize)) tarball
-            load it with: docker load -i \(written.path)
-            """)
+        if let report { try write(result.report, to: report) }
+        if dryRun {
+            let listing = DryRunListing(result.selection)
+            switch format {
+            case .text: print(listing.text())
+            case .json: print(String(decoding: try listing.json(), as: UTF8.self))
+            }
+            return
+        }
+        switch format {
+        case .json:
+            print(String(decoding: try result.report.json(), as: UTF8.self))
+        case .text:
+            guard let written = result.written else { return }
+            print(result.report.text())
+            print("""
+
+                wrote \(written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
+                \(written.outputSize) bytes
+                load it with: docker load -i \(written.path)
+                """)
+        }
+    }
+
+    private func write(_ report: SlimReport, to path: String) throws {
+        let data = path.hasSuffix(".md") ? Data(report.markdown().utf8) : try report.json()
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ValidationError("cannot write the report to \(path): \(error.localizedDescription)")
+        }
     }
 }

@@ -2,28 +2,78 @@ import Foundation
 import WhittleFlatten
 import WhittleImage
 import WhittleOutput
+import WhittleProfiles
+import WhittleReport
+import WhittleSelect
 
-/// One `whittle slim` run: read, flatten, write. Kept apart from argument parsing so tests
-/// can drive it directly.
+/// What to remove: named profiles, a user's profile files, and command-line globs.
+public struct RemovalRequest: Sendable {
+    public var profiles: [String]
+    public var profileFiles: [String]
+    public var keep: [String]
+    public var remove: [String]
+
+    public init(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = []) {
+        self.profiles = profiles
+        self.profileFiles = profileFiles
+        self.keep = keep
+        self.remove = remove
+    }
+
+    public var isEmpty: Bool { profiles.isEmpty && profileFiles.isEmpty && keep.isEmpty && remove.isEmpty }
+
+    /// Loads the profiles and compiles the globs, before any image is read, so a typo
+    /// fails fast.
+    func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern]) {
+        var loaded: [Profile] = []
+        if !profiles.isEmpty {
+            guard let directory = ProfileCatalog.defaultDirectory() else {
+                throw SlimJobError.noProfileDirectory
+            }
+            loaded += try ProfileCatalog.load(directory: directory).expand(profiles)
+        }
+        for file in profileFiles { loaded.append(try ProfileCatalog.loadFile(file)) }
+        return (loaded, try keep.map(PathPattern.init), try remove.map(PathPattern.init))
+    }
+}
+
+enum SlimJobError: Error, CustomStringConvertible {
+    case noProfileDirectory
+
+    var description: String {
+        "cannot find the named profiles: set WHITTLE_PROFILES to the Profiles directory"
+    }
+}
+
+/// One `whittle slim` run: read, flatten, select, then write (or only list, in a dry run).
+/// Kept apart from argument parsing so tests can drive it directly.
 public struct SlimJob {
     public var input: String
-    public var output: String
+    /// Nil for a dry run.
+    public var output: String?
     public var selection: ImageSelection
     public var options: WriteOptions
+    public var removal: RemovalRequest
 
-    public init(input: String, output: String, selection: ImageSelection = ImageSelection(), options: WriteOptions) {
+    public init(input: String, output: String?, selection: ImageSelection = ImageSelection(),
+                options: WriteOptions, removal: RemovalRequest = RemovalRequest()) {
         self.input = input
         self.output = output
         self.selection = selection
         self.options = options
+        self.removal = removal
     }
 
-    public struct Result: Sendable {
+    public struct Result {
         public let inputLayers: Int
-        public let written: WriteResult
+        public let selection: Selection
+        public var report: SlimReport
+        /// Nil in a dry run.
+        public let written: WriteResult?
     }
 
     public func run(progress: ((String) -> Void)? = nil) throws -> Result {
+        let parts = try removal.policyParts()
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(input)")
@@ -33,9 +83,22 @@ public struct SlimJob {
         try flattener.apply(image) { layer in
             progress?("applied layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
         }
+        let tree = flattener.tree
+        let protected = ProtectedPaths.find(config: image.config, tree: tree)
+        let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove, protected: protected)
+        progress?("selecting what to remove")
+        let chosen = Selector(policy: policy).select(tree)
+        var report = SlimReport(
+            input: input, layerCount: count, layerContentBytes: flattener.layers.reduce(0) { $0 + $1.fileBytes },
+            tree: tree, selection: chosen)
+        guard let output else {
+            return Result(inputLayers: count, selection: chosen, report: report, written: nil)
+        }
         progress?("writing \(output)")
         let written = try ImageWriter().write(
-            flattener.tree, from: image, to: output, options: options)
-        return Result(inputLayers: count, written: written)
+            tree, from: image, to: output, options: options, filter: { _, node in chosen.keeps(node) })
+        report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize,
+                            files: written.layer.nonDirectories, bytes: written.layer.fileBytes)
+        return Result(inputLayers: count, selection: chosen, report: report, written: written)
     }
 }

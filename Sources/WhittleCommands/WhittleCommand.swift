@@ -16,7 +16,7 @@ public struct WhittleCommand: ParsableCommand {
               docker load -i app-slim.tar
             """,
         version: "0.1.0",
-        subcommands: [SlimCommand.self])
+        subcommands: [SlimCommand.self, InspectCommand.self, ProfilesCommand.self])
 
     public init() {}
 }

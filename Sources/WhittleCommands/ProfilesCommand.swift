@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import WhittleProfiles
+
+/// `whittle profiles`: what the named removal profiles are and what each one removes.
+public struct ProfilesCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "profiles",
+        abstract: "List the named removal profiles, or show one.",
+        discussion: """
+            A removal profile is a YAML file of path patterns to remove and to keep, with a \
+            note on what removing them could break. The shipped profiles are read from \
+            $WHITTLE_PROFILES, from ../share/whittle/profiles next to the whittle \
+            executable, or from the source tree's Profiles/ directory, in that order. \
+            Profiles/README.md describes the file format.
+
+            Examples:
+              whittle profiles list
+              whittle profiles show pycache
+              whittle profiles show safe
+              whittle profiles list --profiles-dir ./my-profiles
+            """,
+        subcommands: [List.self, Show.self])
+
+    public init() {}
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list",
+            abstract: "List every profile with its description and risk.",
+            discussion: """
+                One line per profile: its name, the first line of its description and the \
+                first line of its risk note. Composite profiles list what they include.
+
+                Examples:
+                  whittle profiles list
+                  WHITTLE_PROFILES=/opt/whittle/profiles whittle profiles list
+                """)
+
+        @OptionGroup var source: ProfileSourceOptions
+
+        func run() throws {
+            print(try ProfileListing.table(try source.catalog()), terminator: "")
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "show",
+            abstract: "Print one profile's file, and for a composite what it expands to.",
+            discussion: """
+                Prints the profile's YAML file as written, comments included. For a \
+                composite profile, a final comment lists the concrete profiles it expands \
+                to, in the order they apply.
+
+                Examples:
+                  whittle profiles show docs
+                  whittle profiles show all
+                """)
+
+        @Argument(help: ArgumentHelp("The profile to show, as listed by `whittle profiles list`.", valueName: "name"))
+        var name: String
+
+        @OptionGroup var source: ProfileSourceOptions
+
+        func run() throws {
+            print(try ProfileListing.show(name, in: try source.catalog()), terminator: "")
+        }
+    }
+}
+
+/// Where the profiles come from, shared by the `profiles` subcommands.
+struct ProfileSourceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Read profiles from this directory instead of the shipped ones.", valueName: "directory"))
+    var profilesDir: String?
+
+    func catalog() throws -> ProfileCatalog {
+        guard let directory = profilesDir ?? ProfileCatalog.defaultDirectory() else {
+            throw ValidationError("""
+                cannot find the shipped profiles; set WHITTLE_PROFILES to the whittle Profiles \
+                directory or pass --profiles-dir
+                """)
+        }
+        return try ProfileCatalog.load(directory: directory)
+    }
+}
+
+/// Text for the `profiles` subcommands, kept apart from argument parsing so tests can
+/// check it directly.
+enum ProfileListing {
+    /// A table with a header row: name, description summary, risk summary.
+    static func table(_ catalog: ProfileCatalog) throws -> String {
+        var rows = [["NAME", "DESCRIPTION", "RISK"]]
+        for name in catalog.names {
+            let profile = try catalog.profile(named: name)
+            var description = profile.summary
+            if !profile.include.isEmpty {
+                description += " (includes \(profile.include.joined(separator: ", ")))"
+            }
+            rows.append([name, description, profile.riskSummary])
+        }
+        let widths = (0..<2).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        return rows.map { row in
+            row[0].padding(toLength: widths[0] + 2, withPad: " ", startingAt: 0)
+                + row[1].padding(toLength: widths[1] + 2, withPad: " ", startingAt: 0)
+                + row[2] + "\n"
+        }.joined()
+    }
+
+    /// The profile's file as written, plus, for a composite, what it expands to.
+    static func show(_ name: String, in catalog: ProfileCatalog) throws -> String {
+        let profile = try catalog.profile(named: name)
+        var text: String
+        if let file = profile.file, let contents = try? String(contentsOfFile: file, encoding: .utf8) {
+            text = "# \(file)\n" + contents
+        } else {
+            // A profile built in code has no file: render the same fields.
+            text = render(profile)
+        }
+        if !text.hasSuffix("\n") { text += "\n" }
+        if !profile.include.isEmpty {
+            let expanded = try catalog.expand([name]).map(\.name)
+            text += "# '\(name)' expands to: \(expanded.joined(separator: ", "))\n"
+        }
+        return text
+    }
+
+    private static func render(_ profile: Profile) -> String {
+        func block(_ text: String) -> String {
+            text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
+        }
+        func list(_ key: String, _ items: [String]) -> String {
+            items.isEmpty ? "" : "\(key):\n" + items.map { "  - \"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"\n" }.joined()
+        }
+        return "version: 1\nname: \(profile.name)\n"
+            + "description: |\n\(block(profile.description))\n"
+            + "risk: |\n\(block(profile.risk))\n"
+            + list("remove", profile.remove.map(\.text))
+            + list("keep", profile.keep.map(\.text))
+            + list("include", profile.include)
+    }
+}

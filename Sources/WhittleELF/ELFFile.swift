@@ -1,0 +1,335 @@
+import WhittleFlatten
+import WhittleImage
+
+/// An ELF `e_machine` value. Only the machines whose library directories whittle knows are
+/// named; any other value still parses and is compared as a number.
+public struct ELFMachine: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt16
+
+    public init(rawValue: UInt16) {
+        self.rawValue = rawValue
+    }
+
+    public static let sparc = ELFMachine(rawValue: 2)
+    public static let x86 = ELFMachine(rawValue: 3)
+    public static let mips = ELFMachine(rawValue: 8)
+    public static let powerPC = ELFMachine(rawValue: 20)
+    public static let powerPC64 = ELFMachine(rawValue: 21)
+    public static let s390 = ELFMachine(rawValue: 22)
+    public static let arm = ELFMachine(rawValue: 40)
+    public static let sparcV9 = ELFMachine(rawValue: 43)
+    public static let ia64 = ELFMachine(rawValue: 50)
+    public static let x86_64 = ELFMachine(rawValue: 62)
+    public static let aarch64 = ELFMachine(rawValue: 183)
+    public static let riscV = ELFMachine(rawValue: 243)
+    public static let loongArch = ELFMachine(rawValue: 258)
+
+    public var description: String {
+        switch self {
+        case .sparc: return "sparc"
+        case .x86: return "i386"
+        case .mips: return "mips"
+        case .powerPC: return "ppc"
+        case .powerPC64: return "ppc64"
+        case .s390: return "s390"
+        case .arm: return "arm"
+        case .sparcV9: return "sparc64"
+        case .ia64: return "ia64"
+        case .x86_64: return "x86_64"
+        case .aarch64: return "aarch64"
+        case .riscV: return "riscv"
+        case .loongArch: return "loongarch"
+        default: return "machine \(rawValue)"
+        }
+    }
+}
+
+/// What the dynamic loader needs to know about one ELF file: its interpreter, the libraries
+/// it names and where it asks for them to be searched. Only the ELF header, the program
+/// headers, `PT_INTERP`, `PT_DYNAMIC` and the strings those name are read.
+public struct ELFFile: Sendable, Equatable {
+    public enum Class: Sendable, Equatable {
+        case elf32, elf64
+    }
+
+    public enum ByteOrder: Sendable, Equatable {
+        case littleEndian, bigEndian
+    }
+
+    public enum FileType: Sendable, Equatable {
+        case relocatable, executable, sharedObject, core
+        case other(UInt16)
+    }
+
+    public let elfClass: Class
+    public let byteOrder: ByteOrder
+    public let osABI: UInt8
+    public let fileType: FileType
+    public let machine: ELFMachine
+    /// `e_flags`: ABI details such as ARM hard-float or MIPS NaN encoding.
+    public let flags: UInt32
+    /// `PT_INTERP`: the loader the kernel maps before running the program.
+    public let interpreter: String?
+    /// Whether there is a `PT_DYNAMIC` segment; without it no library is loaded.
+    public let isDynamic: Bool
+    /// `DT_NEEDED`, in file order (the loader's breadth-first order starts from it).
+    public let needed: [String]
+    public let soname: String?
+    /// `DT_RPATH` as written, colon-separated and unexpanded.
+    public let rpath: String?
+    /// `DT_RUNPATH` as written, colon-separated and unexpanded.
+    public let runpath: String?
+    /// `DF_1_NODEFLIB`: the cache and the default directories are not searched for this
+    /// object's dependencies.
+    public let noDefaultLibraries: Bool
+
+    public init(
+        elfClass: Class, byteOrder: ByteOrder, osABI: UInt8 = 0, fileType: FileType, machine: ELFMachine,
+        flags: UInt32 = 0, interpreter: String? = nil, isDynamic: Bool = false, needed: [String] = [],
+        soname: String? = nil, rpath: String? = nil, runpath: String? = nil, noDefaultLibraries: Bool = false
+    ) {
+        self.elfClass = elfClass
+        self.byteOrder = byteOrder
+        self.osABI = osABI
+        self.fileType = fileType
+        self.machine = machine
+        self.flags = flags
+        self.interpreter = interpreter
+        self.isDynamic = isDynamic
+        self.needed = needed
+        self.soname = soname
+        self.rpath = rpath
+        self.runpath = runpath
+        self.noDefaultLibraries = noDefaultLibraries
+    }
+
+    /// Whether a loader running `self` would accept `library`: same class, byte order and
+    /// machine. glibc skips a mismatching file and keeps searching, as this resolver does.
+    public func canLoad(_ library: ELFFile) -> Bool {
+        library.elfClass == elfClass && library.byteOrder == byteOrder && library.machine == machine
+    }
+
+    /// Whether the interpreter is musl's, whose search rules differ from glibc's.
+    public var usesMusl: Bool {
+        interpreter.map { $0.split(separator: "/").last?.hasPrefix("ld-musl-") ?? false } ?? false
+    }
+}
+
+// MARK: - Parsing
+
+extension ELFFile {
+    /// Parses a file of the flattened tree. Returns nil when the file is not ELF at all
+    /// (a script, data); throws `ELFError` when it starts like ELF but is damaged.
+    /// `name` (the tree path) is only used in error messages.
+    public static func parse(_ content: ContentRef, name: String) throws -> ELFFile? {
+        try parse(ByteReader(content: content, name: name))
+    }
+
+    /// Parses `length` bytes of an open file starting at `offset` (the whole file by default).
+    public static func parse(file: OpenFile, offset: Int64 = 0, length: Int64? = nil, name: String? = nil) throws
+        -> ELFFile?
+    {
+        let length = length ?? max(file.size - offset, 0)
+        return try parse(ByteReader(file: file, offset: offset, length: length, name: name ?? file.path))
+    }
+
+    /// Parses bytes held in memory.
+    public static func parse(bytes: [UInt8], name: String = "ELF data") throws -> ELFFile? {
+        try parse(ByteReader(bytes: bytes, name: name))
+    }
+
+    static let magic: [UInt8] = [0x7f, 0x45, 0x4c, 0x46]
+
+    // Limits no real file comes near; they keep a hostile header from costing much.
+    static let maxProgramHeaderBytes = 1 << 20
+    static let maxDynamicBytes: UInt64 = 1 << 20
+    static let maxInterpreterBytes: UInt64 = 4096
+
+    struct Segment {
+        var type: UInt32
+        var offset: UInt64
+        var virtualAddress: UInt64
+        var fileSize: UInt64
+    }
+
+    static func parse(_ reader: ByteReader) throws -> ELFFile? {
+        guard let start = try reader.bytes(at: 0, count: 4), start == magic else { return nil }
+        let file = reader.name
+        func truncated(_ structure: String) -> ELFError { .truncated(file: file, structure: structure) }
+        func malformed(_ reason: String) -> ELFError { .malformed(file: file, reason: reason) }
+
+        guard let ident = try reader.bytes(at: 0, count: 16) else { throw truncated("identification bytes") }
+        let elfClass: Class
+        switch ident[4] {
+        case 1: elfClass = .elf32
+        case 2: elfClass = .elf64
+        default: throw malformed("unknown ELF class \(ident[4]) (1 is 32-bit, 2 is 64-bit)")
+        }
+        let byteOrder: ByteOrder
+        switch ident[5] {
+        case 1: byteOrder = .littleEndian
+        case 2: byteOrder = .bigEndian
+        default: throw malformed("unknown byte order \(ident[5]) (1 is little-endian, 2 is big-endian)")
+        }
+        guard ident[6] == 1 else { throw malformed("unknown ELF version \(ident[6])") }
+        let wide = elfClass == .elf64
+        let bigEndian = byteOrder == .bigEndian
+
+        guard let headerBytes = try reader.bytes(at: 0, count: wide ? 64 : 52) else { throw truncated("ELF header") }
+        let header = Fields(bytes: headerBytes, bigEndian: bigEndian)
+        let fileType: FileType
+        switch header.u16(16) {
+        case 1: fileType = .relocatable
+        case 2: fileType = .executable
+        case 3: fileType = .sharedObject
+        case 4: fileType = .core
+        case let other: fileType = .other(other)
+        }
+        let machine = ELFMachine(rawValue: header.u16(18))
+        let programHeaderOffset = header.word(wide ? 32 : 28, wide: wide)
+        let sectionHeaderOffset = header.word(wide ? 40 : 32, wide: wide)
+        let flags = header.u32(wide ? 48 : 36)
+        let programHeaderSize = Int(header.u16(wide ? 54 : 42))
+        var programHeaderCount = Int(header.u16(wide ? 56 : 44))
+        let sectionHeaderSize = Int(header.u16(wide ? 58 : 46))
+
+        if programHeaderCount == 0xffff {
+            // PN_XNUM: the real count is in the first section header's sh_info.
+            let size = wide ? 64 : 40
+            guard sectionHeaderSize >= size else {
+                throw malformed("it has over 65534 program headers but no usable section header to count them")
+            }
+            guard let first = try reader.bytes(at: sectionHeaderOffset, count: size) else {
+                throw truncated("first section header (it holds the program header count)")
+            }
+            programHeaderCount = Int(Fields(bytes: first, bigEndian: bigEndian).u32(wide ? 44 : 28))
+        }
+
+        var segments: [Segment] = []
+        if programHeaderCount > 0 {
+            let entrySize = wide ? 56 : 32
+            guard programHeaderSize >= entrySize else {
+                throw malformed("its program headers are \(programHeaderSize) bytes each, "
+                    + "fewer than the \(entrySize) a \(wide ? 64 : 32)-bit header needs")
+            }
+            let (tableSize, overflow) = programHeaderCount.multipliedReportingOverflow(by: programHeaderSize)
+            guard !overflow, tableSize <= maxProgramHeaderBytes else {
+                throw malformed("its \(programHeaderCount) program headers are implausibly many")
+            }
+            guard let table = try reader.bytes(at: programHeaderOffset, count: tableSize) else {
+                throw truncated("program header table")
+            }
+            let fields = Fields(bytes: table, bigEndian: bigEndian)
+            for index in 0..<programHeaderCount {
+                let base = index * programHeaderSize
+                segments.append(Segment(
+                    type: fields.u32(base),
+                    offset: fields.word(base + (wide ? 8 : 4), wide: wide),
+                    virtualAddress: fields.word(base + (wide ? 16 : 8), wide: wide),
+                    fileSize: fields.word(base + (wide ? 32 : 16), wide: wide)))
+            }
+        }
+
+        // The loader uses the first PT_INTERP and the first PT_DYNAMIC.
+        var interpreter: String?
+        if let segment = segments.first(where: { $0.type == 3 }) {
+            guard segment.fileSize <= maxInterpreterBytes else {
+                throw malformed("its interpreter path is \(segment.fileSize) bytes long")
+            }
+            guard let bytes = try reader.bytes(at: segment.offset, count: Int(segment.fileSize)) else {
+                throw truncated("interpreter path (PT_INTERP)")
+            }
+            let path = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            guard !path.isEmpty else { throw malformed("its interpreter path (PT_INTERP) is empty") }
+            interpreter = path
+        }
+
+        guard let dynamicSegment = segments.first(where: { $0.type == 2 }) else {
+            return ELFFile(elfClass: elfClass, byteOrder: byteOrder, osABI: ident[7], fileType: fileType,
+                           machine: machine, flags: flags, interpreter: interpreter)
+        }
+        guard dynamicSegment.fileSize <= maxDynamicBytes else {
+            throw malformed("its dynamic section is \(dynamicSegment.fileSize) bytes long")
+        }
+        guard let dynamicBytes = try reader.bytes(at: dynamicSegment.offset, count: Int(dynamicSegment.fileSize))
+        else { throw truncated("dynamic section (PT_DYNAMIC)") }
+        let dynamic = Fields(bytes: dynamicBytes, bigEndian: bigEndian)
+        let entrySize = wide ? 16 : 8
+        var neededOffsets: [UInt64] = []
+        var sonameOffset: UInt64?
+        var rpathOffset: UInt64?
+        var runpathOffset: UInt64?
+        var stringTableAddress: UInt64?
+        var stringTableSize: UInt64?
+        var flags1: UInt64 = 0
+        for index in 0..<(dynamicBytes.count / entrySize) {
+            let tag = dynamic.word(index * entrySize, wide: wide)
+            let value = dynamic.word(index * entrySize + entrySize / 2, wide: wide)
+            if tag == 0 { break }  // DT_NULL ends the array.
+            switch tag {
+            case 1: neededOffsets.append(value)
+            case 5: stringTableAddress = value
+            case 10: stringTableSize = value
+            case 14: sonameOffset = value
+            case 15: rpathOffset = value
+            case 29: runpathOffset = value
+            case 0x6fff_fffb: flags1 = value
+            default: break
+            }
+        }
+
+        var needed: [String] = []
+        var soname: String?
+        var rpath: String?
+        var runpath: String?
+        let wantsStrings = !neededOffsets.isEmpty || sonameOffset != nil || rpathOffset != nil || runpathOffset != nil
+        if wantsStrings {
+            guard let stringTableAddress else {
+                throw malformed("it names libraries but has no string table (DT_STRTAB)")
+            }
+            guard let (tableOffset, segmentEnd) = fileOffset(of: stringTableAddress, in: segments) else {
+                throw malformed("its string table address 0x\(String(stringTableAddress, radix: 16)) "
+                    + "lies outside every loadable segment")
+            }
+            var tableEnd = segmentEnd
+            if let stringTableSize {
+                let (end, overflow) = tableOffset.addingReportingOverflow(stringTableSize)
+                if !overflow { tableEnd = min(tableEnd, end) }
+            }
+            func string(_ index: UInt64, _ what: String) throws -> String {
+                let (position, overflow) = tableOffset.addingReportingOverflow(index)
+                guard !overflow, position < tableEnd else {
+                    throw malformed("its \(what) string index \(index) lies outside the string table")
+                }
+                guard position < reader.length else { throw truncated("string table (\(what))") }
+                guard let text = try reader.string(at: position, end: tableEnd) else {
+                    throw malformed("its \(what) string at index \(index) does not end inside the string table")
+                }
+                return text
+            }
+            needed = try neededOffsets.map { try string($0, "DT_NEEDED") }
+            soname = try sonameOffset.map { try string($0, "DT_SONAME") }
+            rpath = try rpathOffset.map { try string($0, "DT_RPATH") }
+            runpath = try runpathOffset.map { try string($0, "DT_RUNPATH") }
+        }
+        return ELFFile(elfClass: elfClass, byteOrder: byteOrder, osABI: ident[7], fileType: fileType,
+                       machine: machine, flags: flags, interpreter: interpreter, isDynamic: true,
+                       needed: needed, soname: soname, rpath: rpath, runpath: runpath,
+                       noDefaultLibraries: flags1 & 0x800 != 0)
+    }
+
+    /// Maps a virtual address to a file offset through the `PT_LOAD` segment holding it;
+    /// also returns where that segment's file bytes end.
+    static func fileOffset(of address: UInt64, in segments: [Segment]) -> (offset: UInt64, end: UInt64)? {
+        for segment in segments where segment.type == 1 {
+            guard address >= segment.virtualAddress else { continue }
+            let delta = address - segment.virtualAddress
+            guard delta < segment.fileSize else { continue }
+            let (offset, overflow) = segment.offset.addingReportingOverflow(delta)
+            let (end, endOverflow) = segment.offset.addingReportingOverflow(segment.fileSize)
+            guard !overflow, !endOverflow else { continue }
+            return (offset, end)
+        }
+        return nil
+    }
+}

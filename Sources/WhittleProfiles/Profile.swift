@@ -1,0 +1,71 @@
+/// A named removal profile: which paths it takes out of an image, which it spares, and what
+/// that could break. Written as a YAML document (see `Profiles/README.md`).
+///
+/// A pattern that matches a directory applies to the directory and everything below it,
+/// for `remove` and `keep` alike. `keep` wins over `remove`, and only over this profile's
+/// own `remove` patterns (and, after `ProfileCatalog.expand`, those of the composites that
+/// include it): it does not protect a path from other profiles.
+public struct Profile: Sendable {
+    /// The name used on the command line and in `include` lists.
+    public var name: String
+    /// What the profile removes. The first line is the one-line summary.
+    public var description: String
+    /// What could break. The first line is the one-line summary.
+    public var risk: String
+    /// Paths to remove.
+    public var remove: [PathPattern]
+    /// Paths to spare even though a `remove` pattern matches them or a directory above them.
+    public var keep: [PathPattern]
+    /// Names of other profiles this one stands for (a composite).
+    public var include: [String]
+    /// The file the profile was read from, if any.
+    public var file: String?
+
+    public init(name: String, description: String = "", risk: String = "", remove: [PathPattern] = [],
+                keep: [PathPattern] = [], include: [String] = [], file: String? = nil) {
+        self.name = name
+        self.description = description
+        self.risk = risk
+        self.remove = remove
+        self.keep = keep
+        self.include = include
+        self.file = file
+    }
+
+    /// The `remove` pattern that takes `path` out of the image, or nil when none applies or
+    /// a `keep` pattern spares it. A pattern applies when it matches `path` or one of its
+    /// ancestor directories.
+    ///
+    /// A directory this returns a pattern for may still have to stay as the parent of a
+    /// kept path below it: ask `keep` patterns with `PathPattern.mayMatchBelow` before
+    /// dropping a whole subtree. Tree walks that visit parents first can also avoid the
+    /// per-ancestor work done here.
+    public func removingPattern(for path: String) -> PathPattern? {
+        guard !remove.isEmpty else { return nil }
+        return withPathBytes(path) { bytes in
+            guard let (start, end) = trimmed(bytes) else { return nil }
+            var found: PathPattern?
+            // The path itself first, then each ancestor (each prefix ending before a '/').
+            var stop = end
+            while stop > start {
+                if found == nil {
+                    found = remove.first { $0.matches(bytes: bytes, start: start, end: stop) }
+                }
+                if keep.contains(where: { $0.matches(bytes: bytes, start: start, end: stop) }) { return nil }
+                stop -= 1
+                while stop > start, bytes[stop] != UInt8(ascii: "/") { stop -= 1 }
+            }
+            return found
+        }
+    }
+
+    /// The first line of `description`, for tables.
+    public var summary: String { firstLine(description) }
+
+    /// The first line of `risk`, for tables.
+    public var riskSummary: String { firstLine(risk) }
+}
+
+private func firstLine(_ text: String) -> String {
+    String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: true).first ?? "")
+}

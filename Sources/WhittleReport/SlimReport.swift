@@ -1,0 +1,118 @@
+import Foundation
+import WhittleFlatten
+import WhittleSelect
+
+/// The before/after figures of one `whittle slim` run (or dry run), in a form that renders
+/// as a terminal table, JSON, or Markdown. All sizes are bytes, uncompressed unless named
+/// otherwise.
+public struct SlimReport: Codable, Sendable {
+    public struct Side: Codable, Sendable {
+        public var layers: Int
+        /// Entries that are not directories.
+        public var files: Int
+        /// File content, each hardlinked inode once.
+        public var bytes: Int64
+    }
+
+    public struct Saving: Codable, Sendable {
+        public var name: String
+        public var entries: Int
+        public var bytes: Int64
+    }
+
+    public struct Waste: Codable, Sendable {
+        public var bytes: Int64
+        public var efficiency: Double
+        public var userWastedPercent: Double
+    }
+
+    public struct PackageLoss: Codable, Sendable {
+        public var package: String
+        public var files: Int
+        public var bytes: Int64
+    }
+
+    public var input: String
+    public var output: String?
+    public var tag: String?
+    public var dryRun: Bool
+    public var before: Side
+    /// The sum of every layer's file content, overwritten and deleted files included.
+    public var layerContentBytes: Int64
+    public var after: Side
+    /// The exact size of the output tarball; nil in a dry run.
+    public var outputTarballBytes: Int64?
+    public var removedEntries: Int
+    public var removedBytes: Int64
+    public var byProfile: [Saving]
+    public var byRule: [Saving]
+    public var topDirectories: [Saving]
+    public var danglingSymlinks: [String]
+    /// Bytes the input wastes across layers, with dive's definitions.
+    public var wasted: Waste?
+    /// OS packages that lost files, most bytes first.
+    public var packages: [PackageLoss]
+
+    /// Builds the figures from the flattened tree and the selection applied to it.
+    public init(input: String, layerCount: Int, layerContentBytes: Int64, tree: FileTree, selection: Selection) {
+        self.input = input
+        dryRun = true
+        before = Self.measure(tree) { _ in true }
+        self.layerContentBytes = layerContentBytes
+        let kept = Self.measure(tree, keeps: selection.keeps)
+        after = Side(layers: 1, files: kept.files, bytes: kept.bytes)
+        removedEntries = selection.removedEntries
+        removedBytes = selection.removedBytes
+        byRule = Self.group(selection.removals) { $0.rule }
+        byProfile = Self.group(selection.removals) { removal in
+            String(removal.rule[..<(removal.rule.firstIndex(of: ":") ?? removal.rule.endIndex)])
+        }
+        topDirectories = Array(Self.group(selection.removals) { removal in
+            removal.isDirectory ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))
+        }.prefix(20))
+        danglingSymlinks = selection.danglingSymlinks
+        packages = []
+        before.layers = layerCount
+    }
+
+    /// Records what the real run wrote.
+    public mutating func recordOutput(path: String, tag: String, tarballBytes: Int64, files: Int, bytes: Int64) {
+        dryRun = false
+        output = path
+        self.tag = tag
+        outputTarballBytes = tarballBytes
+        // The writer's own count is the truth; it must agree with the selection's.
+        after.files = files
+        after.bytes = bytes
+    }
+
+    private static func measure(_ tree: FileTree, keeps: (Node) -> Bool) -> Side {
+        var files = 0
+        var bytes: Int64 = 0
+        var seen = Set<ObjectIdentifier>()
+        func descend(_ node: Node) {
+            for child in node.sortedChildren where keeps(child) {
+                if let inode = child.inode {
+                    files += 1
+                    if seen.insert(ObjectIdentifier(inode)).inserted { bytes += inode.size }
+                } else {
+                    descend(child)
+                }
+            }
+        }
+        descend(tree.root)
+        return Side(layers: 1, files: files, bytes: bytes)
+    }
+
+    private static func group(_ removals: [Removal], by key: (Removal) -> String) -> [Saving] {
+        var totals: [String: Saving] = [:]
+        for removal in removals {
+            let name = key(removal)
+            var saving = totals[name] ?? Saving(name: name.isEmpty ? "/" : name, entries: 0, bytes: 0)
+            saving.entries += removal.entries
+            saving.bytes += removal.bytes
+            totals[name] = saving
+        }
+        return totals.values.sorted { ($0.bytes, $1.name) > ($1.bytes, $0.name) }
+    }
+}

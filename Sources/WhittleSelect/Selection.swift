@@ -1,0 +1,204 @@
+import WhittleFlatten
+import WhittleImage
+
+/// One removal decision. A removed directory stands for its whole subtree.
+public struct Removal: Sendable, Equatable {
+    public let path: String
+    public let isDirectory: Bool
+    /// Non-directory entries removed (the directory's whole subtree for a directory).
+    public let entries: Int
+    /// Bytes of file content the removal saves. A hardlinked file whose other name is kept
+    /// saves nothing; each inode counts once.
+    public let bytes: Int64
+    /// `profile:pattern`, the rule that chose it.
+    public let rule: String
+}
+
+/// The outcome of applying a policy to a tree: what goes, why, and what it costs.
+public struct Selection: Sendable {
+    public let removals: [Removal]
+    /// Kept symlinks whose target was removed.
+    public let danglingSymlinks: [String]
+    private let removedNodes: Set<ObjectIdentifier>
+
+    init(removals: [Removal], danglingSymlinks: [String], removedNodes: Set<ObjectIdentifier>) {
+        self.removals = removals
+        self.danglingSymlinks = danglingSymlinks
+        self.removedNodes = removedNodes
+    }
+
+    /// Whether the writer keeps this node; false for a directory skips its subtree.
+    public func keeps(_ node: Node) -> Bool {
+        !removedNodes.contains(ObjectIdentifier(node))
+    }
+
+    public var removedBytes: Int64 { removals.reduce(0) { $0 + $1.bytes } }
+    public var removedEntries: Int { removals.reduce(0) { $0 + $1.entries } }
+
+    /// The selection that removes nothing.
+    public static let none = Selection(removals: [], danglingSymlinks: [], removedNodes: [])
+}
+
+/// Applies a `SelectionPolicy` to a flattened tree.
+///
+/// Order of precedence, per path: a keep rule beats any remove rule; a protected path
+/// survives every profile and yields only to an explicit `--remove`; otherwise the first
+/// matching remove rule (explicit ones first) removes the path and its subtree. When a
+/// keep rule or a protected path may lie inside a directory that is being removed, the
+/// walk goes into it and removes around what must stay.
+public struct Selector {
+    private let policy: SelectionPolicy
+    private let keepRules: [Rule]
+    private let removeRules: [Rule]
+    /// Every directory that holds a protected path, so removal can step around it.
+    private let protectedAncestors: Set<String>
+
+    public init(policy: SelectionPolicy) {
+        self.policy = policy
+        keepRules = policy.rules.filter { $0.action == .keep }.sorted { $0.isExplicit && !$1.isExplicit }
+        removeRules = policy.rules.filter { $0.action == .remove }.sorted { $0.isExplicit && !$1.isExplicit }
+        var ancestors = Set<String>()
+        for path in policy.protected.keys {
+            var parts = path.split(separator: "/").dropLast()
+            while !parts.isEmpty {
+                ancestors.insert(parts.joined(separator: "/"))
+                parts = parts.dropLast()
+            }
+        }
+        protectedAncestors = ancestors
+    }
+
+    public func select(_ tree: FileTree) -> Selection {
+        guard !policy.rules.isEmpty else { return .none }
+        var state = WalkState()
+        for child in tree.root.sortedChildren {
+            _ = visit(child, path: child.name, inherited: nil, state: &state)
+        }
+        let removals = account(state.decisions, tree: tree, removed: state.removedNodes)
+        let dangling = danglingSymlinks(in: tree, removedPaths: Set(removals.map(\.path)), removed: state.removedNodes)
+        return Selection(removals: removals, danglingSymlinks: dangling, removedNodes: state.removedNodes)
+    }
+
+    private struct Decision {
+        let path: String
+        let node: Node
+        let rule: Rule
+    }
+
+    private struct WalkState {
+        var decisions: [Decision] = []
+        var removedNodes = Set<ObjectIdentifier>()
+    }
+
+    /// Returns whether anything of `node` stays.
+    private func visit(_ node: Node, path: String, inherited: Rule?, state: inout WalkState) -> Bool {
+        if keepRules.contains(where: { $0.pattern.matches(path) }) { return true }
+        let rule = removeRules.first { $0.pattern.matches(path) } ?? inherited
+        if policy.protected[path] != nil, !(rule?.isExplicit ?? false) {
+            // A protected directory keeps its subtree as it is.
+            return true
+        }
+        guard let rule else {
+            for child in node.sortedChildren {
+                _ = visit(child, path: path + "/" + child.name, inherited: nil, state: &state)
+            }
+            return true
+        }
+        let mustLookInside = node.isDirectory
+            && (keepRules.contains { $0.pattern.mayMatchBelow(path) }
+                || (protectedAncestors.contains(path) && !rule.isExplicit))
+        if mustLookInside {
+            let mark = state.decisions.count
+            let removedBefore = state.removedNodes
+            var anythingKept = false
+            for child in node.sortedChildren where visit(child, path: path + "/" + child.name, inherited: rule, state: &state) {
+                anythingKept = true
+            }
+            if anythingKept { return true }
+            // Nothing inside stays: one decision for the whole directory reads better.
+            state.decisions.removeSubrange(mark...)
+            state.removedNodes = removedBefore
+        }
+        state.decisions.append(Decision(path: path, node: node, rule: rule))
+        state.removedNodes.insert(ObjectIdentifier(node))
+        return false
+    }
+
+    /// Sizes each decision. Inodes still reachable through a kept name save nothing.
+    private func account(_ decisions: [Decision], tree: FileTree, removed: Set<ObjectIdentifier>) -> [Removal] {
+        var keptInodes = Set<ObjectIdentifier>()
+        func collectKept(_ node: Node) {
+            for child in node.sortedChildren where !removed.contains(ObjectIdentifier(child)) {
+                if let inode = child.inode { keptInodes.insert(ObjectIdentifier(inode)) }
+                if child.isDirectory { collectKept(child) }
+            }
+        }
+        collectKept(tree.root)
+        var counted = Set<ObjectIdentifier>()
+        return decisions.map { decision in
+            var entries = 0
+            var bytes: Int64 = 0
+            func measure(_ node: Node) {
+                if let inode = node.inode {
+                    entries += 1
+                    let identity = ObjectIdentifier(inode)
+                    if !keptInodes.contains(identity), counted.insert(identity).inserted { bytes += inode.size }
+                } else {
+                    for child in node.sortedChildren { measure(child) }
+                }
+            }
+            measure(decision.node)
+            return Removal(path: decision.path, isDirectory: decision.node.isDirectory, entries: entries,
+                           bytes: bytes, rule: decision.rule.label)
+        }
+    }
+
+    /// Kept symlinks whose target lies in something removed.
+    private func danglingSymlinks(in tree: FileTree, removedPaths: Set<String>, removed: Set<ObjectIdentifier>) -> [String] {
+        guard !removedPaths.isEmpty else { return [] }
+        var dangling: [String] = []
+        func isRemoved(_ path: String) -> Bool {
+            var parts = path.split(separator: "/")
+            while !parts.isEmpty {
+                if removedPaths.contains(parts.joined(separator: "/")) { return true }
+                parts.removeLast()
+            }
+            return false
+        }
+        tree.walkKept({ !removed.contains(ObjectIdentifier($0)) }) { path, node in
+            guard let inode = node.inode, inode.kind == .symlink else { return }
+            let base = inode.linkTarget.hasPrefix("/") ? "" : String(path.split(separator: "/").dropLast().joined(separator: "/"))
+            let target = lexicallyJoined(base, inode.linkTarget)
+            if isRemoved(target) { dangling.append(path) }
+        }
+        return dangling
+    }
+}
+
+/// Joins a relative target onto a directory, folding `.` and `..` without climbing above the root.
+func lexicallyJoined(_ base: String, _ target: String) -> String {
+    var parts = base.split(separator: "/").map(String.init)
+    for part in target.split(separator: "/") {
+        if part == "." { continue }
+        if part == ".." {
+            if !parts.isEmpty { parts.removeLast() }
+            continue
+        }
+        parts.append(String(part))
+    }
+    return parts.joined(separator: "/")
+}
+
+extension FileTree {
+    /// Like `walk`, but does not enter nodes for which `keeps` is false.
+    func walkKept(_ keeps: (Node) -> Bool, _ visit: (String, Node) -> Void) {
+        func descend(_ node: Node, prefix: String) {
+            for child in node.sortedChildren where keeps(child) {
+                let path = prefix.isEmpty ? child.name : prefix + "/" + child.name
+                visit(path, child)
+                if child.isDirectory { descend(child, prefix: path) }
+            }
+        }
+        descend(root, prefix: "")
+    }
+}
