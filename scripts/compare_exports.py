@@ -3,6 +3,8 @@
 
     scripts/compare_exports.py A.tar B.tar      # exit 0: identical, 1: differences, 2: usage/read error
     scripts/compare_exports.py --dump A.tar     # print the normalized tree of A.tar as JSON
+    scripts/compare_exports.py --removed LIST.json A.tar B.tar
+                                                # B must be A minus a whittle dry-run's removals
 
 Each path (normalized: no leading "./" or "/", no trailing "/") is compared on:
 type, mode (permission bits with setuid/setgid/sticky), uid, gid, content (sha256 and size of
@@ -177,13 +179,33 @@ FIELDS = ("type", "mode", "uid", "gid", "size", "sha256", "target", "dev", "xatt
           "problem")
 
 
-def compare(a_path: str, b_path: str, ignore_mtime: bool) -> int:
+def removed_paths(listing_path: str) -> list[str]:
+    """The paths of a `whittle slim --dry-run --format json` listing, normalized."""
+    with open(listing_path, encoding="utf-8") as handle:
+        listing = json.load(handle)
+    return [item["path"].strip("/") for item in listing["removals"]]
+
+
+def compare(a_path: str, b_path: str, ignore_mtime: bool, removed: list[str] | None = None) -> int:
     a = load(a_path)
     b = load(b_path)
     raw_a, raw_b = dict(a), dict(b)
     drop_docker_entries(a)
     drop_docker_entries(b)
     differences: list[str] = []
+    # With a removal list, B must equal A minus exactly those paths and their subtrees.
+    for path in removed or []:
+        if path not in a:
+            differences.append(f"listed as removed but not in A: {path}")
+        for name in [n for n in a if n == path or n.startswith(path + "/")]:
+            del a[name]
+    if removed:
+        # A hardlink group loses its removed names; the names left keep the content.
+        for entry in a.values():
+            if entry.get("links"):
+                entry["links"] = [n for n in entry["links"] if n in a]
+                if not entry["links"]:
+                    del entry["links"]
     only_a = only_b = skipped = 0
     for name in sorted(set(a) | set(b)):
         if name not in b or name not in a:
@@ -250,6 +272,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dump", action="store_true",
                         help="print the normalized tree of one tarball as JSON instead of comparing")
     parser.add_argument("--ignore-mtime", action="store_true", help="do not compare mtimes")
+    parser.add_argument("--removed", metavar="LISTING.json",
+                        help="a `whittle slim --dry-run --format json` listing: B must be A without those paths")
     parser.add_argument("tarballs", nargs="+", metavar="TAR")
     args = parser.parse_args(argv)
     try:
@@ -259,7 +283,8 @@ def main(argv: list[str]) -> int:
             return dump(args.tarballs[0])
         if len(args.tarballs) != 2:
             parser.error("give two tarballs: A.tar B.tar")
-        return compare(args.tarballs[0], args.tarballs[1], args.ignore_mtime)
+        removed = removed_paths(args.removed) if args.removed else None
+        return compare(args.tarballs[0], args.tarballs[1], args.ignore_mtime, removed)
     except ReadError as error:
         print(f"compare_exports: {error}", file=sys.stderr)
         return 2

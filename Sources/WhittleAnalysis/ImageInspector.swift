@@ -56,14 +56,18 @@ public struct RemovalRule {
         public var removeMayMatchBelow: (String) -> Bool
         /// The same for `keep`.
         public var keepMayMatchBelow: (String) -> Bool
+        /// Parts with the same key select the same paths, so one walk serves them all (a
+        /// composite profile repeats the parts it includes). Nil: never shared.
+        public var key: String?
 
         public init(remove: @escaping (String) -> Bool, keep: @escaping (String) -> Bool = { _ in false },
                     removeMayMatchBelow: @escaping (String) -> Bool = { _ in true },
-                    keepMayMatchBelow: @escaping (String) -> Bool = { _ in true }) {
+                    keepMayMatchBelow: @escaping (String) -> Bool = { _ in true }, key: String? = nil) {
             self.remove = remove
             self.keep = keep
             self.removeMayMatchBelow = removeMayMatchBelow
             self.keepMayMatchBelow = keepMayMatchBelow
+            self.key = key
         }
     }
 
@@ -174,7 +178,10 @@ public struct ImageInspector {
         let tree = flattener.tree
         let inodes = InodeCensus(tree)
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
-        let estimates = rules?.map { Self.estimate($0, tree: tree, census: inodes, ownership: ownership) }
+        var walks: [String: RemovedNames] = [:]
+        let estimates = rules?.map {
+            Self.estimate($0, tree: tree, census: inodes, ownership: ownership, walks: &walks)
+        }
         return ImageInspection(
             image: path, tags: image.tags, layers: layers,
             totals: ImageTotals(
@@ -202,14 +209,47 @@ public struct ImageInspector {
         }
     }
 
-    /// Walks the tree once per part of the rule, parents first, so each path is matched
-    /// only against its own name: what is above it is carried down.
-    static func estimate(_ rule: RemovalRule, tree: FileTree, census: InodeCensus, ownership: PackageOwnership?)
-        -> RemovalEstimate
+    typealias RemovedNames = [ObjectIdentifier: (path: String, inode: Inode)]
+
+    /// Walks the tree once per part of the rule (unless `walks` has the part already),
+    /// parents first, so each path is matched only against its own name: what is above
+    /// it is carried down.
+    static func estimate(_ rule: RemovalRule, tree: FileTree, census: InodeCensus, ownership: PackageOwnership?,
+                         walks: inout [String: RemovedNames]) -> RemovalEstimate
     {
-        var removed: [ObjectIdentifier: (path: String, inode: Inode)] = [:]
+        var removed: RemovedNames = [:]
+        for part in rule.parts {
+            let names: RemovedNames
+            if let key = part.key, let known = walks[key] {
+                names = known
+            } else {
+                names = removedNames(part, tree: tree)
+                if let key = part.key { walks[key] = names }
+            }
+            removed.merge(names) { first, _ in first }
+        }
+
+        var namesPerInode: [ObjectIdentifier: Int] = [:]
+        var removedSizes: [String: Int64] = [:]
+        for (path, inode) in removed.values {
+            namesPerInode[ObjectIdentifier(inode), default: 0] += 1
+            removedSizes[path] = inode.size
+        }
+        var bytes: Int64 = 0
+        for (inode, count) in namesPerInode where census.linkCount[inode] == count {
+            bytes += census.size[inode] ?? 0
+        }
+        return RemovalEstimate(
+            name: rule.name, summary: rule.summary, files: removed.count, bytes: bytes,
+            packages: ownership.map { $0.losses(removing: removedSizes) })
+    }
+
+    /// The non-directory names one part removes. Order does not matter here, so children
+    /// are taken unsorted.
+    static func removedNames(_ part: RemovalRule.Part, tree: FileTree) -> RemovedNames {
+        var removed: RemovedNames = [:]
         func takeAll(_ node: Node, path: String) {
-            for child in node.sortedChildren {
+            for child in (node.children ?? [:]).values {
                 let childPath = path + "/" + child.name
                 if let inode = child.inode {
                     removed[ObjectIdentifier(child)] = (childPath, inode)
@@ -218,8 +258,8 @@ public struct ImageInspector {
                 }
             }
         }
-        func walk(_ node: Node, path: String, part: RemovalRule.Part, removedAbove: Bool) {
-            for child in node.sortedChildren {
+        func walk(_ node: Node, path: String, removedAbove: Bool) {
+            for child in (node.children ?? [:]).values {
                 let childPath = path.isEmpty ? child.name : path + "/" + child.name
                 // A kept path spares everything below it.
                 if part.keep(childPath) { continue }
@@ -231,25 +271,12 @@ public struct ImageInspector {
                 if isRemoved && !part.keepMayMatchBelow(childPath) {
                     takeAll(child, path: childPath)
                 } else if isRemoved || part.removeMayMatchBelow(childPath) {
-                    walk(child, path: childPath, part: part, removedAbove: isRemoved)
+                    walk(child, path: childPath, removedAbove: isRemoved)
                 }
             }
         }
-        for part in rule.parts { walk(tree.root, path: "", part: part, removedAbove: false) }
-
-        var removedNames: [ObjectIdentifier: Int] = [:]
-        var removedSizes: [String: Int64] = [:]
-        for (path, inode) in removed.values {
-            removedNames[ObjectIdentifier(inode), default: 0] += 1
-            removedSizes[path] = inode.size
-        }
-        var bytes: Int64 = 0
-        for (inode, count) in removedNames where census.linkCount[inode] == count {
-            bytes += census.size[inode] ?? 0
-        }
-        return RemovalEstimate(
-            name: rule.name, summary: rule.summary, files: removed.count, bytes: bytes,
-            packages: ownership.map { $0.losses(removing: removedSizes) })
+        walk(tree.root, path: "", removedAbove: false)
+        return removed
     }
 }
 

@@ -58,8 +58,8 @@ public struct WasteReport: Codable, Sendable, Equatable {
 ///
 /// Feed it through `Flattener.entryObserver` (see `attach(to:)`) and call `endLayer(_:)`
 /// after each layer. It keeps its own path-keyed model of the layers instead of reading the
-/// flattened tree, because dive's model differs from Docker's applier on purpose-free but
-/// visible points, and agreement with dive is the point of these figures:
+/// flattened tree, because dive's model differs from Docker's applier in ways that show in
+/// the figures, and agreement with dive is the point of them:
 /// - a path is keyed by its literal name in the tar, never resolved through symlinks;
 /// - opaque markers (`.wh..wh..opq`) are ignored, so they delete nothing;
 /// - a whiteout of a directory counts the sizes in dive's stacked tree below it, where a
@@ -73,6 +73,7 @@ public final class WasteAnalyzer {
     /// Dive's stacked tree of every finished layer.
     private var stacked = ModelNode()
     private var current: (number: Int, tree: ModelNode)?
+    private var currentLayerSize: Int64 = 0
     private var finishedLayers = 0
     private var layerSizes: [Int64] = []
     private var statistics: [String: PathStatistics] = [:]
@@ -81,10 +82,10 @@ public final class WasteAnalyzer {
 
     public init() {}
 
-    /// Sets `flattener.entryObserver` to feed this analyzer. Call `endLayer(_:)` after each
-    /// `flattener.apply(_:)`.
+    /// Sets `flattener.entryObserver` to feed this analyzer (which the flattener then keeps
+    /// alive). Call `endLayer(_:)` after each `flattener.apply(_:)`.
     public func attach(to flattener: Flattener) {
-        flattener.entryObserver = { [unowned self] layer, entry, _ in
+        flattener.entryObserver = { layer, entry, _ in
             self.observe(layer: layer, entry: entry)
         }
     }
@@ -101,8 +102,6 @@ public final class WasteAnalyzer {
         currentLayerSize += entry.size
         tree.add(components, size: entry.size, isDirectory: entry.kind == .directory)
     }
-
-    private var currentLayerSize: Int64 = 0
 
     /// Finishes layer `layer` (1-based): counts its leaves and stacks it. Layers not seen
     /// before it are finished as empty ones.

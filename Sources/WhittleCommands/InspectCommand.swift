@@ -68,15 +68,22 @@ struct InspectCommand: ParsableCommand {
     /// not subtracted, so the figures are what the profile's patterns alone would take.
     func profileRules() throws -> [RemovalRule]? {
         guard let directory = ProfileCatalog.defaultDirectory() else { return nil }
-        let catalog = try ProfileCatalog.load(directory: directory)
-        return try catalog.names.map { name in
+        return try Self.rules(from: ProfileCatalog.load(directory: directory))
+    }
+
+    /// A rule per profile of `catalog`; a composite is the union of what it stands for,
+    /// each part with its own keeps (as `ProfileCatalog.expand` hands them out).
+    static func rules(from catalog: ProfileCatalog) throws -> [RemovalRule] {
+        try catalog.names.map { name in
             let profile = try catalog.profile(named: name)
             let parts = try catalog.expand([name]).map { part in
                 RemovalRule.Part(
                     remove: { path in part.remove.contains { $0.matches(path) } },
                     keep: { path in part.keep.contains { $0.matches(path) } },
                     removeMayMatchBelow: { path in part.remove.contains { $0.mayMatchBelow(path) } },
-                    keepMayMatchBelow: { path in part.keep.contains { $0.mayMatchBelow(path) } })
+                    keepMayMatchBelow: { path in part.keep.contains { $0.mayMatchBelow(path) } },
+                    key: ([part.name] + part.remove.map(\.text) + ["keep:"] + part.keep.map(\.text))
+                        .joined(separator: "\n"))
             }
             return RemovalRule(name: name, summary: profile.summary, parts: parts)
         }

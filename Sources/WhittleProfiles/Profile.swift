@@ -38,25 +38,22 @@ public struct Profile: Sendable {
     ///
     /// A directory this returns a pattern for may still have to stay as the parent of a
     /// kept path below it: ask `keep` patterns with `PathPattern.mayMatchBelow` before
-    /// dropping a whole subtree. Tree walks that visit parents first can also avoid the
-    /// per-ancestor work done here.
+    /// dropping a whole subtree. Each pattern takes one pass over the path, ancestors
+    /// included.
     public func removingPattern(for path: String) -> PathPattern? {
         guard !remove.isEmpty else { return nil }
-        return withPathBytes(path) { bytes in
+        let found: Int? = withPathBytes(path) { bytes in
             guard let (start, end) = trimmed(bytes) else { return nil }
-            var found: PathPattern?
-            // The path itself first, then each ancestor (each prefix ending before a '/').
-            var stop = end
-            while stop > start {
-                if found == nil {
-                    found = remove.first { $0.matches(bytes: bytes, start: start, end: stop) }
+            // Patterns are read in place through buffers: copying each one out of its array
+            // would cost a reference count per pattern.
+            return remove.withUnsafeBufferPointer { remove in
+                keep.withUnsafeBufferPointer { keep in
+                    guard let found = firstMatch(remove, bytes, start, end) else { return nil }
+                    return firstMatch(keep, bytes, start, end) == nil ? found : nil
                 }
-                if keep.contains(where: { $0.matches(bytes: bytes, start: start, end: stop) }) { return nil }
-                stop -= 1
-                while stop > start, bytes[stop] != UInt8(ascii: "/") { stop -= 1 }
             }
-            return found
         }
+        return found.map { remove[$0] }
     }
 
     /// The first line of `description`, for tables.
@@ -64,6 +61,16 @@ public struct Profile: Sendable {
 
     /// The first line of `risk`, for tables.
     public var riskSummary: String { firstLine(risk) }
+}
+
+private func firstMatch(_ patterns: UnsafeBufferPointer<PathPattern>, _ bytes: UnsafeBufferPointer<UInt8>,
+                        _ start: Int, _ end: Int) -> Int? {
+    var index = 0
+    while index < patterns.count {
+        if patterns[index].matchesSelfOrAncestor(bytes: bytes, start: start, end: end) { return index }
+        index += 1
+    }
+    return nil
 }
 
 private func firstLine(_ text: String) -> String {

@@ -4,6 +4,7 @@ import WhittleAnalysis
 @testable import WhittleCommands
 import WhittleFlatten
 import WhittleImage
+import WhittleProfiles
 
 /// The dive-compatible waste figures of a test image, read the way `inspect` reads.
 private func waste(_ builder: TestImageBuilder) throws -> WasteReport {
@@ -206,6 +207,7 @@ struct PackageOwnershipAnalysisTests {
         base.directory("usr/share/doc")
         base.directory("usr/share/doc/libfoo1")
         base.file("usr/share/doc/libfoo1/copyright", bytes(3))
+        base.file("usr/share/doc/libfoo1/changelog.gz", bytes(20))
         base.directory("usr/share/doc/tool")
         base.file("usr/share/doc/tool/copyright", bytes(5))
         base.directory("var")
@@ -223,6 +225,7 @@ struct PackageOwnershipAnalysisTests {
             /usr/share/doc
             /usr/share/doc/libfoo1
             /usr/share/doc/libfoo1/copyright
+            /usr/share/doc/libfoo1/changelog.gz
 
             """)
         base.file("var/lib/dpkg/info/tool.list", """
@@ -250,8 +253,8 @@ struct PackageOwnershipAnalysisTests {
         #expect(ownership.owners["lib/x86_64-linux-gnu/libfoo.so.1"] == nil)
         #expect(ownership.managers == ["libfoo1:amd64": "dpkg", "tool": "dpkg"])
         #expect(ownership.packageTotals.map(\.package) == ["libfoo1:amd64", "tool"])
-        #expect(ownership.packageTotals.first?.bytesOwned == 103)
-        #expect(ownership.packageTotals.first?.filesOwned == 3)
+        #expect(ownership.packageTotals.first?.bytesOwned == 123)
+        #expect(ownership.packageTotals.first?.filesOwned == 4)
     }
 
     @Test("removing paths is summed per package, largest loss first, with what no package owns")
@@ -266,7 +269,7 @@ struct PackageOwnershipAnalysisTests {
         ])
         #expect(summary.packages == [
             PackageLoss(package: "libfoo1:amd64", manager: "dpkg", filesLost: 2, bytesLost: 103,
-                        filesOwned: 3, bytesOwned: 103),
+                        filesOwned: 4, bytesOwned: 123),
             PackageLoss(package: "tool", manager: "dpkg", filesLost: 2, bytesLost: 45, filesOwned: 2, bytesOwned: 45),
         ])
         #expect(summary.unownedFilesLost == 1)
@@ -345,8 +348,14 @@ struct InspectAnalysisTests {
         #expect(Set(json.keys) == ["image", "tags", "layers", "totals", "waste", "profiles", "packages"])
         #expect(json["image"] as? String == path)
         #expect(json["tags"] as? [String] == ["test/app:1"])
-        #expect(json["profiles"] is NSNull)
         #expect(json["packages"] is NSNull)
+        // The shipped profiles are found from the source tree in a development build.
+        let profiles = try #require(json["profiles"] as? [[String: Any]])
+        #expect(!profiles.isEmpty)
+        for profile in profiles {
+            #expect(Set(profile.keys) == ["name", "summary", "files", "bytes", "packages"])
+            #expect(profile["packages"] is NSNull)
+        }
 
         let layers = try #require(json["layers"] as? [[String: Any]])
         #expect(layers.count == 2)
@@ -400,7 +409,7 @@ struct InspectAnalysisTests {
         let json = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
         let packages = try #require(json["packages"] as? [[String: Any]])
         #expect(packages.map { $0["package"] as? String } == ["libfoo1:amd64", "tool"])
-        #expect(packages.first?["bytesOwned"] as? Int == 103)
+        #expect(packages.first?["bytesOwned"] as? Int == 123)
     }
 
     @Test("the text report names the layers, the totals and the waste")
@@ -424,9 +433,9 @@ struct InspectAnalysisTests {
         let report = try ImageInspector(path: path, readPackages: true).run(rules: [docs])
         let estimate = try #require(report.profiles?.first)
         #expect(estimate.name == "docs")
-        #expect(estimate.files == 2)
-        #expect(estimate.bytes == 8)
-        #expect(estimate.packages?.packages.map(\.package) == ["tool", "libfoo1:amd64"])
+        #expect(estimate.files == 3)
+        #expect(estimate.bytes == 28)
+        #expect(estimate.packages?.packages.map(\.package) == ["libfoo1:amd64", "tool"])
 
         var layer = TestLayer()
         layer.file("keep/target", bytes(10))
@@ -437,5 +446,32 @@ struct InspectAnalysisTests {
         // The other name keeps the inode: nothing is freed.
         #expect(shared.files == 1)
         #expect(shared.bytes == 0)
+    }
+
+    @Test("profiles become rules: keeps spare paths, composites add up their parts, packages are named")
+    func profileRules() throws {
+        let catalog = try ProfileCatalog(profiles: [
+            Profile(name: "docs", remove: [try PathPattern("usr/share/doc/**")],
+                    keep: [try PathPattern("usr/share/doc/*/copyright")]),
+            Profile(name: "tools", remove: [try PathPattern("usr/bin/tool")]),
+            Profile(name: "both", include: ["docs", "tools"]),
+        ])
+        let rules = try InspectCommand.rules(from: catalog)
+        #expect(rules.map(\.name) == ["both", "docs", "tools"])
+        let directory = try TestDirectory()
+        let path = try PackageOwnershipAnalysisTests.debianTreeBuilder().writeOCILayout(in: directory.url)
+        let report = try ImageInspector(path: path, readPackages: true).run(rules: rules)
+        let estimates = Dictionary(uniqueKeysWithValues: (report.profiles ?? []).map { ($0.name, $0) })
+        // docs: only the changelog; both copyright files stay.
+        #expect(estimates["docs"]?.files == 1)
+        #expect(estimates["docs"]?.bytes == 20)
+        #expect(estimates["docs"]?.packages?.packages == [
+            PackageLoss(package: "libfoo1:amd64", manager: "dpkg", filesLost: 1, bytesLost: 20,
+                        filesOwned: 4, bytesOwned: 123),
+        ])
+        #expect(estimates["tools"]?.bytes == 40)
+        #expect(estimates["both"]?.files == 2)
+        #expect(estimates["both"]?.bytes == 60)
+        #expect(estimates["both"]?.packages?.packages.map(\.package) == ["tool", "libfoo1:amd64"])
     }
 }

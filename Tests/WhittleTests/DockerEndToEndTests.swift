@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittleImage
 
 /// A private Docker engine for the end-to-end test: its own socket, data root and pidfile
 /// under a short temporary directory, stopped by pid when the test ends.
@@ -125,6 +126,50 @@ struct DockerEndToEndTests {
             }
             try engine.docker("rmi", "-f", tag)
         }
+    }
+
+    @Test("a profile-slimmed image loads, runs, and exports as its input minus exactly the dry run's removals",
+          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    func profilesRemoveExactlyTheDryRunList() throws {
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+        let builder = try BloatImage.builder()
+        let input = try builder.writeArchive(in: work.url)
+        let flags = ["--profile", "apt-cache,pip-cache,pycache,tests,docs,locales,dev-tools,safe"]
+
+        let listing = work.path("removals.json")
+        try run(whittle, ["slim", input, "--dry-run", "--format", "json"] + flags)
+            .write(toFile: listing, atomically: true, encoding: .utf8)
+        let output = work.path("slim.tar")
+        let report = work.path("report.json")
+        try run(whittle, ["slim", input, "-o", output, "--tag", "whittle-e2e/bloat:slim", "--report", report] + flags)
+
+        try engine.docker("load", "-q", "-i", input)
+        let inputExport = try export(builder.tag, engine: engine, to: work.path("in-export.tar"))
+        try engine.docker("load", "-q", "-i", output)
+        let outputExport = try export("whittle-e2e/bloat:slim", engine: engine, to: work.path("out-export.tar"))
+        let ran = try engine.docker("run", "--rm", "--network", "none", "whittle-e2e/bloat:slim")
+        #expect(ran == BloatImage.message)
+
+        // Kept files are byte-identical and nothing else went: B == A minus the listing.
+        let comparison = Result {
+            try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("scripts/compare_exports.py").path,
+                                     "--removed", listing, inputExport, outputExport])
+        }
+        switch comparison {
+        case let .success(summary): #expect(summary.contains(" 0 differences"), "\(summary)")
+        case let .failure(error): Issue.record("the slimmed export is not the input minus the dry run:\n\(error)")
+        }
+
+        // The report's figures are the output's.
+        let figures = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: report)))
+        let size = try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int
+        #expect(figures["outputTarballBytes"] == .integer(Int64(size ?? -1)))
+        #expect(figures["danglingSymlinks"] == .array([.string("app/manual")]))
+        let removed = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: URL(fileURLWithPath: listing)))
+        #expect(figures["removedBytes"] == removed["totalBytes"])
     }
 
     private func export(_ tag: String, engine: PrivateDockerEngine, to path: String) throws -> String {

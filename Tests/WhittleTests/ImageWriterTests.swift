@@ -37,12 +37,12 @@ struct ImageWriterTests {
     }
 
     static func slim(_ builder: TestImageBuilder, tag: String? = nil, compression: OutputCompression = .none,
-                     in directory: TestDirectory, name: String = "out.tar") throws -> (String, SlimJob.Result) {
+                     in directory: TestDirectory, name: String = "out.tar") throws -> (String, WriteResult) {
         let input = try builder.writeArchive(in: directory.url)
         let output = directory.path(name)
         let result = try SlimJob(input: input, output: output,
                                  options: WriteOptions(tag: tag, compression: compression)).run()
-        return (output, result)
+        return (output, try #require(result.written))
     }
 
     static func open(_ path: String) throws -> Output {
@@ -82,8 +82,8 @@ struct ImageWriterTests {
         #expect(output.index["manifests"]?.arrayValue?.first?["annotations"]?["io.containerd.image.name"]
                 == .string("docker.io/test/app:1"))
         let diffIDs = output.config["rootfs"]?["diff_ids"]?.arrayValue
-        #expect(diffIDs == [.string(result.written.diffID)])
-        #expect(result.written.outputSize == Int64(try Data(contentsOf: URL(fileURLWithPath: path)).count))
+        #expect(diffIDs == [.string(result.diffID)])
+        #expect(result.outputSize == Int64(try Data(contentsOf: URL(fileURLWithPath: path)).count))
     }
 
     @Test("every config field is kept, unknown ones too, and history has one non-empty entry")
@@ -141,8 +141,8 @@ struct ImageWriterTests {
         let directory = try TestDirectory()
         let (path, result) = try Self.slim(Self.sampleBuilder(), compression: .gzip, in: directory)
         let output = try Self.open(path)
-        #expect(result.written.layerDigest != result.written.diffID)
-        let layerBlob = try #require(output.members["blobs/sha256/" + result.written.layerDigest.dropFirst(7)])
+        #expect(result.layerDigest != result.diffID)
+        let layerBlob = try #require(output.members["blobs/sha256/" + result.layerDigest.dropFirst(7)])
         #expect(layerBlob.starts(with: [0x1f, 0x8b]))
         #expect(output.layer.contains { $0.entry.path == "bin/app" })
     }

@@ -19,6 +19,11 @@ struct TestLayer {
                                  size: Int64(bytes.count), xattrs: xattrs), bytes))
     }
 
+    mutating func file(_ path: String, bytes: [UInt8], mode: UInt32 = 0o755) {
+        entries.append((TarEntry(path: path, kind: .regular, permissions: mode, mtimeSeconds: 1_000,
+                                 size: Int64(bytes.count)), bytes))
+    }
+
     mutating func symlink(_ path: String, to target: String) {
         entries.append((TarEntry(path: path, kind: .symlink, permissions: 0o777, mtimeSeconds: 1_000, linkTarget: target), []))
     }
@@ -111,6 +116,14 @@ struct TestImageBuilder {
             ])]),
         ]))
         try Data(index).write(to: root.appendingPathComponent("index.json"))
+        // Docker's manifest.json beside the OCI index (the Docker 25 layout), which lets
+        // Docker 20.10 load the image too.
+        let dockerManifest = try canonicalJSON(JSONValue.array([.object([
+            "Config": .string("blobs/sha256/" + configDigest.dropFirst(7)),
+            "RepoTags": .array([.string(tag)]),
+            "Layers": .array(layerDescriptors.map { .string("blobs/sha256/" + $0.digest.dropFirst(7)) }),
+        ])]))
+        try Data(dockerManifest).write(to: root.appendingPathComponent("manifest.json"))
         try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: root.appendingPathComponent("oci-layout"))
         return root.path
     }

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import WhittleCommands
+import WhittleOutput
+import WhittleSelect
+
+/// Whether a removal list covers a path (a removed directory stands for its subtree).
+func isCovered(_ path: String, by removals: [Removal]) -> Bool {
+    removals.contains { path == $0.path || path.hasPrefix($0.path + "/") }
+}
+
+@Suite("Profiles and globs choose what goes")
+struct SelectionTests {
+    static func dryRun(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [],
+                       remove: [String] = []) throws -> SlimJob.Result {
+        let directory = try TestDirectory()
+        let input = try BloatImage.builder().writeArchive(in: directory.url)
+        return try SlimJob(input: input, output: nil, options: WriteOptions(),
+                           removal: RemovalRequest(profiles: profiles, profileFiles: profileFiles, keep: keep,
+                                                   remove: remove)).run()
+    }
+
+    @Test("each named profile removes what it targets and nothing that must stay",
+          arguments: BloatImage.removedBy.keys.sorted())
+    func profileRemovesItsTargets(profile: String) throws {
+        let result = try Self.dryRun(profiles: [profile])
+        let removals = result.selection.removals
+        for path in BloatImage.removedBy[profile] ?? [] {
+            #expect(isCovered(path, by: removals), "\(profile) left \(path)")
+        }
+        for path in BloatImage.alwaysKept {
+            #expect(!isCovered(path, by: removals), "\(profile) removed \(path)")
+        }
+        for (other, paths) in BloatImage.removedBy where other != profile {
+            for path in paths { #expect(!isCovered(path, by: removals), "\(profile) removed \(other)'s \(path)") }
+        }
+        #expect(removals.allSatisfy { $0.rule.hasPrefix(profile + ":") })
+    }
+
+    @Test("the safe set removes caches, pycache and docs, and no tests, tools or locales")
+    func safeSet() throws {
+        let removals = try Self.dryRun(profiles: ["safe"]).selection.removals
+        for profile in ["apt-cache", "pip-cache", "npm-cache", "pycache", "docs"] {
+            for path in BloatImage.removedBy[profile] ?? [] { #expect(isCovered(path, by: removals), "\(path)") }
+        }
+        for profile in ["tests", "dev-tools", "locales"] {
+            for path in BloatImage.removedBy[profile] ?? [] { #expect(!isCovered(path, by: removals), "\(path)") }
+        }
+    }
+
+    @Test("--keep beats every removal; --remove adds removals with the cli rule")
+    func commandLineGlobs() throws {
+        let result = try Self.dryRun(profiles: ["docs"], keep: ["/usr/share/man/**"], remove: ["app/message.txt"])
+        let removals = result.selection.removals
+        #expect(!isCovered("usr/share/man/man1/curl.1.gz", by: removals))
+        #expect(isCovered("usr/share/info/curl.info.gz", by: removals))
+        #expect(removals.first { $0.path == "app/message.txt" }?.rule == "cli:app/message.txt")
+    }
+
+    @Test("the entrypoint, its symlinks and the account files survive any profile, but not an explicit --remove")
+    func protectedPaths() throws {
+        let directory = try TestDirectory()
+        let greedy = directory.path("greedy.yaml")
+        try """
+            version: 1
+            name: greedy
+            description: removes binaries and configuration
+            risk: breaks everything
+            remove:
+              - bin/**
+              - etc/**
+            """.write(toFile: greedy, atomically: true, encoding: .utf8)
+        let removals = try Self.dryRun(profileFiles: [greedy]).selection.removals
+        for path in ["bin/busybox", "etc/passwd", "etc/group"] {
+            #expect(!isCovered(path, by: removals), "\(path) was removed")
+        }
+        let explicit = try Self.dryRun(profileFiles: [greedy], remove: ["etc/passwd"]).selection.removals
+        #expect(isCovered("etc/passwd", by: explicit))
+        #expect(!isCovered("bin/busybox", by: explicit))
+    }
+
+    @Test("a removed symlink target is reported as dangling; sizes count each inode once")
+    func danglingAndSizes() throws {
+        let result = try Self.dryRun(profiles: ["docs"])
+        #expect(result.selection.danglingSymlinks == ["app/manual"])
+        // README.gz is also app/LICENSE, which stays: removing it saves nothing.
+        let readme = try #require(result.selection.removals.first { "usr/share/doc/curl/README.gz".hasPrefix($0.path) })
+        let expected = (BloatImage.removedBy["docs"] ?? []).filter { $0 != "usr/share/doc/curl/README.gz" }
+            .map { Int64(("content of /\($0)\n" + String(repeating: "x", count: 1000)).utf8.count) }
+            .reduce(0, +)
+        #expect(result.selection.removedBytes == expected, "\(readme)")
+    }
+
+    @Test("the dry run's figures are the real run's figures")
+    func dryRunMatchesRealRun() throws {
+        let directory = try TestDirectory()
+        let input = try BloatImage.builder().writeArchive(in: directory.url)
+        let removal = RemovalRequest(profiles: ["all"])
+        let dry = try SlimJob(input: input, output: nil, options: WriteOptions(), removal: removal).run()
+        let real = try SlimJob(input: input, output: directory.path("out.tar"), options: WriteOptions(),
+                               removal: removal).run()
+        #expect(dry.selection.removals == real.selection.removals)
+        #expect(dry.report.after.files == real.report.after.files)
+        #expect(dry.report.after.bytes == real.report.after.bytes)
+        let size = try FileManager.default.attributesOfItem(atPath: directory.path("out.tar"))[.size] as? Int
+        #expect(real.report.outputTarballBytes.map(Int.init) == size)
+    }
+}
