@@ -1,4 +1,5 @@
 import Foundation
+import WhittleAnalysis
 import WhittleFlatten
 import WhittleImage
 import WhittleOutput
@@ -79,6 +80,8 @@ public struct SlimJob {
         progress?("reading \(input)")
         let image = try SavedImage(path: input, selection: selection, scratch: scratch)
         let flattener = Flattener(scratch: scratch)
+        let waste = WasteAnalyzer()
+        waste.attach(to: flattener)
         let count = image.layers.count
         try flattener.apply(image) { layer in
             progress?("applied layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
@@ -91,6 +94,10 @@ public struct SlimJob {
         var report = SlimReport(
             input: input, layerCount: count, layerContentBytes: flattener.layers.reduce(0) { $0 + $1.fileBytes },
             tree: tree, selection: chosen)
+        let wasted = waste.report()
+        report.wasted = SlimReport.Waste(
+            bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
+        report.packages = try packageLosses(tree: tree, selection: chosen)
         guard let output else {
             return Result(inputLayers: count, selection: chosen, report: report, written: nil)
         }
@@ -100,5 +107,30 @@ public struct SlimJob {
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize,
                             files: written.layer.nonDirectories, bytes: written.layer.fileBytes)
         return Result(inputLayers: count, selection: chosen, report: report, written: written)
+    }
+
+    /// Which OS packages (dpkg, apk) lose files to the removals, so users can judge the risk.
+    private func packageLosses(tree: FileTree, selection: Selection) throws -> [SlimReport.PackageLoss] {
+        guard !selection.removals.isEmpty else { return [] }
+        let ownership = try PackageOwnership(tree: tree)
+        guard !ownership.isEmpty else { return [] }
+        var removedFiles: [String: Int64] = [:]
+        for removal in selection.removals {
+            guard let node = tree.lookup(removal.path) else { continue }
+            if let inode = node.inode {
+                removedFiles[removal.path] = inode.size
+                continue
+            }
+            func collect(_ directory: Node, prefix: String) {
+                for child in directory.sortedChildren {
+                    let path = prefix + "/" + child.name
+                    if let inode = child.inode { removedFiles[path] = inode.size } else { collect(child, prefix: path) }
+                }
+            }
+            collect(node, prefix: removal.path)
+        }
+        return ownership.losses(removing: removedFiles).packages.map {
+            SlimReport.PackageLoss(package: $0.package, files: $0.filesLost, bytes: $0.bytesLost)
+        }
     }
 }

@@ -23,13 +23,26 @@ public struct SlimReport: Codable, Sendable {
     public struct Waste: Codable, Sendable {
         public var bytes: Int64
         public var efficiency: Double
-        public var userWastedPercent: Double
+        /// Wasted bytes as a percentage of every layer but the first; nil with one layer.
+        public var userWastedPercent: Double?
+
+        public init(bytes: Int64, efficiency: Double, userWastedPercent: Double?) {
+            self.bytes = bytes
+            self.efficiency = efficiency
+            self.userWastedPercent = userWastedPercent
+        }
     }
 
     public struct PackageLoss: Codable, Sendable {
         public var package: String
         public var files: Int
         public var bytes: Int64
+
+        public init(package: String, files: Int, bytes: Int64) {
+            self.package = package
+            self.files = files
+            self.bytes = bytes
+        }
     }
 
     public var input: String

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 @testable import WhittleCommands
-import WhittleProfiles
+@testable import WhittleProfiles
 
 @Suite("ProfilesTests")
 struct ProfilesTests {
@@ -138,6 +138,48 @@ struct ProfilesTests {
         #expect(try PathPattern("a/*") != PathPattern("a/**"))
         #expect(try Set([PathPattern("/x"), PathPattern("x")]).count == 1)
         #expect(try PathPattern("/x").description == "/x")
+    }
+
+    @Test("the compiled matcher agrees with a plain recursive matcher on generated paths")
+    func agreesWithReference() throws {
+        let catalog = try Self.shipped()
+        var texts = Set(try catalog.names.flatMap { name in
+            let profile = try catalog.profile(named: name)
+            return (profile.remove + profile.keep).map(\.text)
+        })
+        texts.formUnion([
+            "a/**/b/**/c", "**/b/**", "**/a/b/**/c/d", "?", "*é", "a*/**/?b*", "**/*a*/**/tests",
+            "**", "a/**", "**/a", "a/*/b", "*/*", "**/__pycache__/**", "usr/**/lib/**/*.a",
+        ])
+        let patterns = try texts.sorted().map { try PathPattern($0) }
+        let names = [
+            "usr", "lib", "local", "share", "doc", "python3.11", "python3", "lib64", "site-packages",
+            "dist-packages", "numpy", "tests", "test", "testing", "__pycache__", "a", "b", "c", "d",
+            "x.pyc", "lib.a", "lists", "var", "apt", "locale", "en_GB", "de", "LC_MESSAGES", "copyright",
+            "é", "aé", "node_modules", "@scope", "gems", "spec", "bin", "gcc", "cache", ".cache", "pip",
+        ]
+        var random = SplitMix64(seed: 7)
+        let paths = (0..<700).map { _ in
+            (0..<(1 + Int(random.next() % 7))).map { _ in names[Int(random.next() % UInt64(names.count))] }
+        }
+        for pattern in patterns {
+            let parts = pattern.text.split(separator: "/").map(String.init)
+            for components in paths {
+                let path = components.joined(separator: "/")
+                let expected = referenceMatch(parts[...], components[...])
+                #expect(pattern.matches(path) == expected, "\(pattern) on \(path)")
+                let ancestorExpected = (1...components.count).contains {
+                    referenceMatch(parts[...], components.prefix($0))
+                }
+                #expect(pattern.matchesSelfOrAncestor(path) == ancestorExpected, "\(pattern) on \(path) or above")
+                if expected {
+                    for depth in 0..<components.count {
+                        let directory = components.prefix(depth).joined(separator: "/")
+                        #expect(pattern.mayMatchBelow(directory), "\(pattern) below \(directory)")
+                    }
+                }
+            }
+        }
     }
 
     @Test("matching is fast enough for every path of a large image")
@@ -552,5 +594,41 @@ struct ProfilesTests {
         let directory = Self.shippedDirectory()
         var command = try ProfilesCommand.parseAsRoot(["show", "nope", "--profiles-dir", directory])
         #expect(throws: ProfileError.self) { try command.run() }
+    }
+}
+
+/// The pattern semantics written as directly as possible, to check the compiled matcher.
+private func referenceMatch(_ pattern: ArraySlice<String>, _ path: ArraySlice<String>) -> Bool {
+    guard let first = pattern.first else { return path.isEmpty }
+    if first == "**" {
+        // At the end, one or more components; elsewhere, zero or more.
+        if pattern.count == 1 { return !path.isEmpty }
+        return (0...path.count).contains { referenceMatch(pattern.dropFirst(), path.dropFirst($0)) }
+    }
+    guard let component = path.first,
+          referenceGlob(Array(first.unicodeScalars)[...], Array(component.unicodeScalars)[...])
+    else { return false }
+    return referenceMatch(pattern.dropFirst(), path.dropFirst())
+}
+
+private func referenceGlob(_ pattern: ArraySlice<Unicode.Scalar>, _ name: ArraySlice<Unicode.Scalar>) -> Bool {
+    guard let first = pattern.first else { return name.isEmpty }
+    if first == "*" {
+        return (0...name.count).contains { referenceGlob(pattern.dropFirst(), name.dropFirst($0)) }
+    }
+    guard let character = name.first, first == "?" || first == character else { return false }
+    return referenceGlob(pattern.dropFirst(), name.dropFirst())
+}
+
+/// A small deterministic generator, so generated cases are the same on every run.
+private struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var value = state
+        value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+        return value ^ (value >> 31)
     }
 }
