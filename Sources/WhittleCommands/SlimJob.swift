@@ -114,22 +114,7 @@ public struct SlimJob {
         guard !selection.removals.isEmpty else { return [] }
         let ownership = try PackageOwnership(tree: tree)
         guard !ownership.isEmpty else { return [] }
-        var removedFiles: [String: Int64] = [:]
-        for removal in selection.removals {
-            guard let node = tree.lookup(removal.path) else { continue }
-            if let inode = node.inode {
-                removedFiles[removal.path] = inode.size
-                continue
-            }
-            func collect(_ directory: Node, prefix: String) {
-                for child in directory.sortedChildren {
-                    let path = prefix + "/" + child.name
-                    if let inode = child.inode { removedFiles[path] = inode.size } else { collect(child, prefix: path) }
-                }
-            }
-            collect(node, prefix: removal.path)
-        }
-        return ownership.losses(removing: removedFiles).packages.map {
+        return ownership.losses(removing: selection.removedFiles(in: tree)).packages.map {
             SlimReport.PackageLoss(package: $0.package, files: $0.filesLost, bytes: $0.bytesLost)
         }
     }

@@ -32,9 +32,9 @@ public struct Profile: Sendable {
         self.file = file
     }
 
-    /// The `remove` pattern that takes `path` out of the image, or nil when none applies or
-    /// a `keep` pattern spares it. A pattern applies when it matches `path` or one of its
-    /// ancestor directories.
+    /// The first `remove` pattern (in list order) that takes `path` out of the image, or nil
+    /// when none applies or a `keep` pattern spares it. A pattern applies when it matches
+    /// `path` or one of its ancestor directories.
     ///
     /// A directory this returns a pattern for may still have to stay as the parent of a
     /// kept path below it: ask `keep` patterns with `PathPattern.mayMatchBelow` before

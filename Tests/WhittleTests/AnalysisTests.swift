@@ -4,7 +4,9 @@ import WhittleAnalysis
 @testable import WhittleCommands
 import WhittleFlatten
 import WhittleImage
+import WhittleOutput
 import WhittleProfiles
+import WhittleSelect
 
 /// The dive-compatible waste figures of a test image, read the way `inspect` reads.
 private func waste(_ builder: TestImageBuilder) throws -> WasteReport {
@@ -425,14 +427,22 @@ struct InspectAnalysisTests {
         #expect(output.contains("/app/a"))
     }
 
-    @Test("a removal rule's estimate takes whole subtrees, counts shared inodes once, and names packages")
+    /// What `inspect` estimates for each of `named` on the image at `path`.
+    static func estimates(_ named: [InspectCommand.NamedProfiles], path: String,
+                          readPackages: Bool = false) throws -> [String: RemovalEstimate] {
+        let report = try ImageInspector(path: path, readPackages: readPackages)
+            .run(estimate: InspectCommand.estimator(for: named))
+        return Dictionary(uniqueKeysWithValues: (report.profiles ?? []).map { ($0.name, $0) })
+    }
+
+    @Test("an estimate takes whole subtrees, counts shared inodes once, and names packages")
     func removalEstimate() throws {
         let directory = try TestDirectory()
         let path = try PackageOwnershipAnalysisTests.debianTreeBuilder().writeOCILayout(in: directory.url)
-        let docs = RemovalRule(name: "docs") { $0 == "usr/share/doc" }
-        let report = try ImageInspector(path: path, readPackages: true).run(rules: [docs])
-        let estimate = try #require(report.profiles?.first)
-        #expect(estimate.name == "docs")
+        let docs = [Profile(name: "docs", remove: [try PathPattern("usr/share/doc")])]
+        let estimate = try #require(
+            try Self.estimates([(name: "docs", summary: "docs", profiles: docs)], path: path, readPackages: true)["docs"])
+        #expect(estimate.summary == "docs")
         #expect(estimate.files == 3)
         #expect(estimate.bytes == 28)
         #expect(estimate.packages?.packages.map(\.package) == ["libfoo1:amd64", "tool"])
@@ -441,27 +451,31 @@ struct InspectAnalysisTests {
         layer.file("keep/target", bytes(10))
         layer.hardlink("drop/link", to: "keep/target")
         let linked = try TestImageBuilder(layers: [layer]).writeOCILayout(in: directory.url)
-        let drop = RemovalRule(name: "drop") { $0 == "drop" }
-        let shared = try #require(try ImageInspector(path: linked).run(rules: [drop]).profiles?.first)
+        let drop = [Profile(name: "drop", remove: [try PathPattern("drop")])]
+        let shared = try #require(try Self.estimates([(name: "drop", summary: "", profiles: drop)], path: linked)["drop"])
         // The other name keeps the inode: nothing is freed.
         #expect(shared.files == 1)
         #expect(shared.bytes == 0)
+        // Without --packages there is no package summary.
+        #expect(shared.packages == nil)
     }
 
-    @Test("profiles become rules: keeps spare paths, composites add up their parts, packages are named")
-    func profileRules() throws {
+    @Test("profiles are estimated as slim selects: every keep against every remove, composites add up")
+    func profileEstimates() throws {
         let catalog = try ProfileCatalog(profiles: [
-            Profile(name: "docs", remove: [try PathPattern("usr/share/doc/**")],
+            Profile(name: "docs", description: "Documentation", remove: [try PathPattern("usr/share/doc/**")],
                     keep: [try PathPattern("usr/share/doc/*/copyright")]),
             Profile(name: "tools", remove: [try PathPattern("usr/bin/tool")]),
+            Profile(name: "share", remove: [try PathPattern("usr/share")]),
             Profile(name: "both", include: ["docs", "tools"]),
+            Profile(name: "docs-and-share", include: ["docs", "share"]),
         ])
-        let rules = try InspectCommand.rules(from: catalog)
-        #expect(rules.map(\.name) == ["both", "docs", "tools"])
+        let named = try InspectCommand.namedProfiles(from: catalog)
+        #expect(named.map(\.name) == ["both", "docs", "docs-and-share", "share", "tools"])
+        #expect(named.first { $0.name == "docs" }?.summary == "Documentation")
         let directory = try TestDirectory()
         let path = try PackageOwnershipAnalysisTests.debianTreeBuilder().writeOCILayout(in: directory.url)
-        let report = try ImageInspector(path: path, readPackages: true).run(rules: rules)
-        let estimates = Dictionary(uniqueKeysWithValues: (report.profiles ?? []).map { ($0.name, $0) })
+        let estimates = try Self.estimates(named, path: path, readPackages: true)
         // docs: only the changelog; both copyright files stay.
         #expect(estimates["docs"]?.files == 1)
         #expect(estimates["docs"]?.bytes == 20)
@@ -473,5 +487,57 @@ struct InspectAnalysisTests {
         #expect(estimates["both"]?.files == 2)
         #expect(estimates["both"]?.bytes == 60)
         #expect(estimates["both"]?.packages?.packages.map(\.package) == ["tool", "libfoo1:amd64"])
+        // share alone takes all of usr/share/doc; with docs beside it, docs' keeps spare the
+        // copyright files from share too, as the Selector applies every keep to every remove.
+        #expect(estimates["share"]?.files == 3)
+        #expect(estimates["share"]?.bytes == 28)
+        #expect(estimates["docs-and-share"]?.files == 1)
+        #expect(estimates["docs-and-share"]?.bytes == 20)
+    }
+
+    @Test("an estimate leaves the entrypoint and the account files, as slim does")
+    func protectedPathsStay() throws {
+        var builder = PackageOwnershipAnalysisTests.debianTreeBuilder()
+        var accounts = TestLayer()
+        accounts.directory("etc")
+        accounts.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+        accounts.file("etc/group", "root:x:0:\n")
+        accounts.file("etc/motd", "hello\n")
+        builder.layers.append(accounts)
+        builder.extraConfig["config"] = .object(["Entrypoint": .array([.string("/usr/bin/tool")])])
+        let directory = try TestDirectory()
+        let path = try builder.writeOCILayout(in: directory.url)
+        let greedy = [Profile(name: "greedy", remove: [try PathPattern("usr/bin"), try PathPattern("etc")])]
+        let estimate = try #require(
+            try Self.estimates([(name: "greedy", summary: "", profiles: greedy)], path: path, readPackages: true)["greedy"])
+        // usr/bin/orphan and etc/motd go; usr/bin/tool (the entrypoint) and the account files stay.
+        #expect(estimate.files == 2)
+        #expect(estimate.bytes == 7 + 6)
+        #expect(estimate.packages?.packages.isEmpty == true)
+        #expect(estimate.packages?.unownedFilesLost == 2)
+    }
+
+    @Test("inspect estimates exactly what a dry run of slim --profile NAME removes, for every shipped profile")
+    func inspectAgreesWithDryRun() throws {
+        let directory = try TestDirectory()
+        let input = try BloatImage.builder().writeArchive(in: directory.url)
+        let estimator = try #require(try InspectCommand.shippedProfilesEstimator())
+        let report = try ImageInspector(path: input, readPackages: true).run(estimate: estimator)
+        let estimates = try #require(report.profiles)
+        let catalog = try ProfileCatalog.load(directory: try #require(ProfileCatalog.defaultDirectory()))
+        #expect(estimates.map(\.name) == catalog.names)
+        for estimate in estimates {
+            let dry = try SlimJob(input: input, output: nil, options: WriteOptions(),
+                                  removal: RemovalRequest(profiles: [estimate.name])).run()
+            #expect(estimate.bytes == dry.selection.removedBytes, "\(estimate.name)")
+            #expect(estimate.files == dry.selection.removedEntries, "\(estimate.name)")
+            #expect(estimate.packages?.packages.map(\.package) == dry.report.packages.map(\.package), "\(estimate.name)")
+        }
+        // The image is built so that the figures say something: docs frees bytes, and
+        // README.gz (hardlinked to the kept app/LICENSE) is counted as a name but frees nothing.
+        let docs = try #require(estimates.first { $0.name == "docs" })
+        #expect(docs.files == (BloatImage.removedBy["docs"] ?? []).count)
+        #expect(docs.bytes > 0)
+        #expect(estimates.first { $0.name == "all" }.map { $0.bytes > docs.bytes } == true)
     }
 }
