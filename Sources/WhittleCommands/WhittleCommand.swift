@@ -11,8 +11,11 @@ public struct WhittleCommand: ParsableCommand {
             image tarball that `docker load` takes.
 
             Examples:
-              whittle slim app.tar -o app-slim.tar
-              whittle slim app.tar -o app-slim.tar --tag app:slim --compression gzip
+              whittle inspect app.tar
+              whittle slim app.tar --dry-run --profile safe
+              whittle slim app.tar -o app-slim.tar --profile safe --tag app:slim
+              whittle slim app.tar -o app-slim.tar --compression gzip
+              whittle profiles list
               docker load -i app-slim.tar
             """,
         version: "0.1.0",
