@@ -2,9 +2,9 @@
 /// that could break. Written as a YAML document (see `Profiles/README.md`).
 ///
 /// A pattern that matches a directory applies to the directory and everything below it,
-/// for `remove` and `keep` alike. `keep` wins over `remove`, and only over this profile's
-/// own `remove` patterns (and, after `ProfileCatalog.expand`, those of the composites that
-/// include it): it does not protect a path from other profiles.
+/// for `remove` and `keep` alike, and `keep` wins over `remove`. whittle's selection applies
+/// the `keep` patterns of every profile in a run to the whole run, so a path kept by one
+/// profile is not removed by another.
 public struct Profile: Sendable {
     /// The name used on the command line and in `include` lists.
     public var name: String

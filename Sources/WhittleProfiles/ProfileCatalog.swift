@@ -85,12 +85,11 @@ public struct ProfileCatalog: Sendable {
     /// The concrete profiles (those with `remove` patterns) that `names` stand for: each
     /// name, and recursively what it includes, in the order first met, each once.
     ///
-    /// The `keep` patterns of a composite protect paths from the profiles it includes: each
-    /// returned profile's `keep` gains the composite keeps that apply on every route by which
-    /// it was reached, since a route without them would remove those paths anyway.
+    /// A composite is not returned itself, so its own `keep` patterns are added to the
+    /// `keep` of every profile it includes, directly or not.
     public func expand(_ names: [String]) throws -> [Profile] {
         var order: [String] = []
-        var routes: [String: [[PathPattern]]] = [:]
+        var inheritedKeeps: [String: [PathPattern]] = [:]
 
         func visit(_ name: String, inherited: [PathPattern], stack: [String]) throws {
             if let loopStart = stack.firstIndex(of: name) {
@@ -100,8 +99,8 @@ public struct ProfileCatalog: Sendable {
                 throw ProfileError.unknownProfile(name, known: self.names, referencedBy: stack.last)
             }
             if !profile.remove.isEmpty {
-                if routes[name] == nil { order.append(name) }
-                routes[name, default: []].append(inherited)
+                if inheritedKeeps[name] == nil { order.append(name) }
+                inheritedKeeps[name, default: []] += inherited
             }
             for included in profile.include {
                 try visit(included, inherited: inherited + profile.keep, stack: stack + [name])
@@ -112,12 +111,10 @@ public struct ProfileCatalog: Sendable {
             try visit(name, inherited: [], stack: [])
         }
         return order.compactMap { name in
-            guard var profile = byName[name], let reached = routes[name], let first = reached.first else { return nil }
-            let everywhere = reached.dropFirst().reduce(Set(first)) { $0.intersection($1) }
+            guard var profile = byName[name] else { return nil }
             var seen = Set(profile.keep)
-            for pattern in first where everywhere.contains(pattern) && !seen.contains(pattern) {
+            for pattern in inheritedKeeps[name] ?? [] where seen.insert(pattern).inserted {
                 profile.keep.append(pattern)
-                seen.insert(pattern)
             }
             return profile
         }

@@ -82,9 +82,6 @@ enum ProfileDocument {
                 profile '\(name)' removes nothing; give it 'remove' patterns or 'include' other profiles
                 """)
         }
-        if profile.remove.isEmpty && !profile.keep.isEmpty && profile.include.isEmpty {
-            throw ProfileError.malformed(file: file, reason: "'keep' only limits 'remove' patterns, and there are none")
-        }
         return profile
     }
 

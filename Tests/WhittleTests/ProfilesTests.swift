@@ -332,6 +332,8 @@ struct ProfilesTests {
         ("tests", "usr/lib64/python3.12/site-packages/yaml/tests", true),
         ("tests", "opt/venv/lib/python3.12/site-packages/scipy/special/tests/data/x.npz", true),
         ("tests", "usr/lib/python3/dist-packages/ansible/plugins/test/core.py", false),
+        ("tests", "usr/lib/python3/dist-packages/ansible/plugins/test/succeeded.yml", false),
+        ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/tests/test_utils.py", false),
         ("tests", "app/node_modules/qs/test/parse.js", true),
         ("tests", "app/node_modules/@babel/core/test/x.js", true),
         ("tests", "app/node_modules/@scope/test/index.js", false),
@@ -400,6 +402,23 @@ struct ProfilesTests {
     func shippedProfileDecisions(profile name: String, path: String, removed: Bool) throws {
         let profile = try Self.shipped().profile(named: name)
         #expect((profile.removingPattern(for: path) != nil) == removed)
+    }
+
+    @Test("keep patterns, which count for the whole run, do not spare other profiles' targets", arguments: [
+        "usr/local/lib/python3.11/site-packages/numpy/testing/__pycache__/utils.cpython-311.pyc",
+        "usr/local/lib/python3.11/site-packages/django/test/__pycache__/client.cpython-311.pyc",
+        "usr/local/lib/python3.11/site-packages/pandas/_testing/__pycache__/asserters.cpython-311.pyc",
+        "usr/share/doc/libstdc++6/README.gz",
+        "usr/share/man/man3/std::vector.3cxx.gz",
+        "usr/share/locale/de/LC_MESSAGES/libstdc++.mo",
+        "usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h",
+        "root/.cache/pip/http-v2/0/1/2",
+    ])
+    func keepsDoNotLeak(path: String) throws {
+        let expanded = try Self.shipped().expand(["all"])
+        #expect(expanded.contains { $0.removingPattern(for: path) != nil })
+        let keeps = expanded.flatMap(\.keep)
+        #expect(!keeps.contains { $0.matchesSelfOrAncestor(path) }, "\(path) is spared by a keep pattern")
     }
 
     @Test("a keep pattern spares a path inside a removed directory, and its parent stays reachable")
@@ -550,22 +569,20 @@ struct ProfilesTests {
         #expect(throws: ProfileError.self) { try catalog.expand(["safe", "nope"]) }
     }
 
-    @Test("a composite's keep patterns protect paths from the profiles it includes")
+    @Test("a composite's keep patterns are carried by the profiles it includes")
     func compositeKeeps() throws {
         let base = try Self.shipped()
-        let user = Profile(name: "mine", remove: [], keep: [try PathPattern("usr/share/locale/de/**")],
-                           include: ["all"])
+        let user = Profile(name: "mine", keep: [try PathPattern("usr/share/locale/de/**")], include: ["all"])
         let catalog = try base.adding(user)
-        let expanded = try catalog.expand(["mine"])
-        let locales = try #require(expanded.first { $0.name == "locales" })
-        #expect(locales.removingPattern(for: "usr/share/locale/de/LC_MESSAGES/x.mo") == nil)
-        #expect(locales.removingPattern(for: "usr/share/locale/fr/LC_MESSAGES/x.mo") != nil)
-
-        // Asked for directly as well, locales removes German again: a keep applies only
-        // when every route to the profile carries it.
-        let both = try catalog.expand(["mine", "locales"])
-        let direct = try #require(both.first { $0.name == "locales" })
-        #expect(direct.removingPattern(for: "usr/share/locale/de/LC_MESSAGES/x.mo") != nil)
+        for request in [["mine"], ["locales", "mine"]] {
+            let locales = try #require(try catalog.expand(request).first { $0.name == "locales" })
+            #expect(locales.keep.contains(try PathPattern("usr/share/locale/de/**")))
+            #expect(locales.removingPattern(for: "usr/share/locale/de/LC_MESSAGES/x.mo") == nil)
+            #expect(locales.removingPattern(for: "usr/share/locale/fr/LC_MESSAGES/x.mo") != nil)
+        }
+        // Without the composite, the shipped profile is unchanged.
+        let plain = try #require(try catalog.expand(["locales"]).first)
+        #expect(plain.removingPattern(for: "usr/share/locale/de/LC_MESSAGES/x.mo") != nil)
     }
 
     // MARK: The profiles command
