@@ -55,12 +55,18 @@ let package = Package(
                 "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // Runtime tracing: everything between fork and exec, and the seccomp notification loop.
+        .target(name: "CWhittleTrace", linkerSettings: [.linkedLibrary("seccomp")]),
+        // Running an image's command in its own namespaces and recording the files it touches.
+        .target(
+            name: "WhittleTrace",
+            dependencies: ["CWhittleTrace", "WhittleImage", "WhittleFlatten", "WhittleArchive"]),
         // The command tree.
         .target(
             name: "WhittleCommands",
             dependencies: [
                 "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
-                "WhittleAnalysis", "WhittleSelect", "WhittleReport",
+                "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -69,7 +75,7 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
-                "WhittleSelect", "WhittleReport",
+                "WhittleSelect", "WhittleReport", "WhittleTrace",
             ],
             resources: []),
     ],

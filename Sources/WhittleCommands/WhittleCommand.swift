@@ -19,7 +19,7 @@ public struct WhittleCommand: ParsableCommand {
               docker load -i app-slim.tar
             """,
         version: "0.1.0",
-        subcommands: [SlimCommand.self, InspectCommand.self, ProfilesCommand.self])
+        subcommands: [SlimCommand.self, InspectCommand.self, ProfilesCommand.self, TraceCommand.self])
 
     public init() {}
 }

@@ -1,0 +1,159 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The trace file: what a run of an image touched. Version 1:
+///
+/// ```json
+/// {
+///   "version": 1,
+///   "image": "app.tar",
+///   "command": ["/bin/app", "--serve"],
+///   "entries": [
+///     {"path": "/etc/passwd", "operations": ["openat"], "existed": true}
+///   ]
+/// }
+/// ```
+///
+/// - `path`: an absolute path inside the image, as the process named it, made absolute
+///   against its working directory (or the directory fd of an `*at` call), with `.`, `..`
+///   and repeated slashes folded lexically. When a path passes through symlinks of the
+///   image, its resolved form is listed too, with the operation `resolved`, and every
+///   symlink passed with `symlink`.
+/// - `operations`: the system calls that named it (`openat`, `execve`, `newfstatat`…),
+///   sorted.
+/// - `existed`: whether the path was in the image before the run (as named: a final
+///   symlink counts, not its target). Files the app created are listed with `false`.
+/// - `runs` (optional): when traces were merged, the image and command of each run.
+///
+/// Entries are sorted by path (bytewise), keys are sorted, so the same run gives the same
+/// bytes. Traces merge by path: operations are united, and `existed` is true if any run saw
+/// the path in its image.
+public struct TraceDocument: Codable, Sendable, Equatable {
+    public static let currentVersion = 1
+
+    public struct Entry: Codable, Sendable, Equatable {
+        public var path: String
+        public var operations: [String]
+        public var existed: Bool
+
+        public init(path: String, operations: [String], existed: Bool) {
+            self.path = path
+            self.operations = operations
+            self.existed = existed
+        }
+    }
+
+    public struct Run: Codable, Sendable, Equatable {
+        public var image: String
+        public var command: [String]
+    }
+
+    public var version: Int
+    public var image: String
+    public var command: [String]
+    public var entries: [Entry]
+    public var runs: [Run]?
+
+    public init(image: String, command: [String], entries: [Entry]) {
+        version = Self.currentVersion
+        self.image = image
+        self.command = command
+        self.entries = entries
+        runs = nil
+        normalize()
+    }
+
+    /// Sorts entries and operations, and folds duplicate paths.
+    public mutating func normalize() {
+        var byPath: [String: Entry] = [:]
+        for entry in entries {
+            if var existing = byPath[entry.path] {
+                existing.operations += entry.operations
+                existing.existed = existing.existed || entry.existed
+                byPath[entry.path] = existing
+            } else {
+                byPath[entry.path] = entry
+            }
+        }
+        entries = byPath.values.map { entry in
+            var entry = entry
+            entry.operations = Array(Set(entry.operations)).sorted()
+            return entry
+        }.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+    }
+
+    /// Every path of `other` added to this trace.
+    public mutating func merge(_ other: TraceDocument) {
+        var allRuns = runs ?? [Run(image: image, command: command)]
+        for run in other.runs ?? [Run(image: other.image, command: other.command)] where !allRuns.contains(run) {
+            allRuns.append(run)
+        }
+        runs = allRuns.count > 1 ? allRuns : nil
+        entries += other.entries
+        normalize()
+    }
+
+    /// Paths that existed in the image, in order.
+    public var existingPaths: [String] { entries.filter(\.existed).map(\.path) }
+
+    public static func load(path: String) throws -> TraceDocument {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw TraceError.io(path: path, reason: "cannot read the trace file: \(error.localizedDescription)")
+        }
+        struct VersionOnly: Decodable { var version: Int? }
+        guard let probe = try? JSONDecoder().decode(VersionOnly.self, from: data) else {
+            throw TraceError.badTraceFile(path: path, reason: "it is not a JSON object")
+        }
+        guard let version = probe.version else {
+            throw TraceError.badTraceFile(path: path, reason: "it has no \"version\" field")
+        }
+        guard version == currentVersion else { throw TraceError.unsupportedTraceVersion(path: path, version: version) }
+        do {
+            var document = try JSONDecoder().decode(TraceDocument.self, from: data)
+            document.normalize()
+            return document
+        } catch {
+            throw TraceError.badTraceFile(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Loads several traces and merges them into one.
+    public static func load(paths: [String]) throws -> TraceDocument? {
+        var merged: TraceDocument?
+        for path in paths {
+            let document = try load(path: path)
+            if merged == nil { merged = document } else { merged?.merge(document) }
+        }
+        return merged
+    }
+
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        var data = try encoder.encode(self)
+        data.append(0x0a)
+        return data
+    }
+
+    /// Writes the trace to a temporary file beside `path` and renames it into place.
+    public func save(path: String) throws {
+        let data = try encoded()
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        do {
+            try data.write(to: temporary)
+            guard rename(temporary.path, path) == 0 else {
+                throw TraceError.io(path: path, reason: String(cString: strerror(errno)))
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw TraceError.io(path: path, reason: "cannot write the trace file: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,71 @@
+/// What can go wrong while tracing, each with what to do about it.
+public enum TraceError: Error, CustomStringConvertible, Equatable {
+    /// Tracing needs root (CAP_SYS_ADMIN for namespaces, mounts and the seccomp listener).
+    case notRoot(euid: UInt32)
+    /// The kernel or libseccomp lacks user notification.
+    case seccompUnsupported(apiLevel: Int)
+    /// Seccomp user notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE needs Linux 5.5.
+    case kernelTooOld(release: String)
+    case filter(reason: String)
+    /// A namespace or mount step in the child failed.
+    case setup(stage: String, reason: String)
+    /// The command could not be started inside the root.
+    case commandNotFound(command: [String], reason: String)
+    case noCommand
+    case unsafeEntry(path: String, reason: String)
+    case extraction(path: String, reason: String)
+    case invalidUser(user: String, reason: String)
+    case invalidURL(String)
+    case probeNeedsHostNetwork(url: String)
+    case io(path: String, reason: String)
+    case badTraceFile(path: String, reason: String)
+    case unsupportedTraceVersion(path: String, version: Int)
+    case internalFailure(String)
+    case interrupted
+
+    public var description: String {
+        switch self {
+        case let .notRoot(euid):
+            return "whittle trace must run as root (it makes mount and PID namespaces, mounts an overlay and "
+                + "installs a seccomp listener); it runs as uid \(euid). Run it with sudo."
+        case let .seccompUnsupported(level):
+            return "this kernel or libseccomp lacks seccomp user notification (libseccomp API level \(level), "
+                + "5 or more is needed: Linux 5.5+ with CONFIG_SECCOMP_FILTER and libseccomp 2.5+)"
+        case let .kernelTooOld(release):
+            return "whittle trace needs Linux 5.5 or later (seccomp user notification that lets a syscall "
+                + "continue); this kernel is \(release)"
+        case let .filter(reason):
+            return "cannot build the seccomp filter: \(reason)"
+        case let .setup(stage, reason):
+            return "cannot set up the traced root: \(stage) failed: \(reason)"
+                + (reason.contains("Operation not permitted")
+                    ? " (is whittle inside a container without CAP_SYS_ADMIN, or is unprivileged namespace use blocked?)"
+                    : "")
+        case let .commandNotFound(command, reason):
+            return "cannot run \(command.joined(separator: " ")) inside the image: \(reason); "
+                + "check the image's Entrypoint/Cmd and PATH, or give the command after --"
+        case .noCommand:
+            return "the image has neither Entrypoint nor Cmd: give the command to trace after --"
+        case let .unsafeEntry(path, reason):
+            return "refused to extract '\(path)': \(reason)"
+        case let .extraction(path, reason):
+            return "cannot extract '\(path)' into the temporary root: \(reason)"
+        case let .invalidUser(user, reason):
+            return "cannot run as the image's User '\(user)': \(reason)"
+        case let .invalidURL(url):
+            return "--probe-http takes an http:// URL such as http://127.0.0.1:8080/health; got '\(url)'"
+        case let .probeNeedsHostNetwork(url):
+            return "--probe-http \(url) cannot reach an app with --network none; use --network host"
+        case let .io(path, reason):
+            return "\(path): \(reason)"
+        case let .badTraceFile(path, reason):
+            return "\(path) is not a whittle trace file: \(reason)"
+        case let .unsupportedTraceVersion(path, version):
+            return "\(path) is a version \(version) trace file; this whittle reads version \(TraceDocument.currentVersion)"
+        case .interrupted:
+            return "interrupted before the command started; nothing was written"
+        case let .internalFailure(reason):
+            return "trace failed: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,455 @@
+import Crypto
+import Foundation
+import Testing
+import WhittleFlatten
+import WhittleImage
+@testable import WhittleCommands
+@testable import WhittleTrace
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tracing needs root; locally without it these tests are skipped, under CI=true they run
+/// (and fail with the message naming what is missing).
+private let canTrace = geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
+
+/// The app's standard output, captured in a file.
+private final class CapturedOutput {
+    let directory: TestDirectory
+    let fd: Int32
+    let path: String
+
+    init() throws {
+        directory = try TestDirectory()
+        path = directory.path("stdout")
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    }
+
+    deinit { close(fd) }
+
+    var text: String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+}
+
+/// Hashes of everything below a directory: type, mode, owner, size, mtime and content.
+private func snapshot(_ root: String) throws -> [String: String] {
+    var result: [String: String] = [:]
+    guard let enumerator = FileManager.default.enumerator(atPath: root) else { return result }
+    while let relative = enumerator.nextObject() as? String {
+        let path = root + "/" + relative
+        var info = stat()
+        guard lstat(path, &info) == 0 else { continue }
+        var line = "\(info.st_mode) \(info.st_uid):\(info.st_gid) \(info.st_size) \(info.st_mtim.tv_sec)"
+        if (info.st_mode & S_IFMT) == S_IFREG {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            line += " " + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        } else if (info.st_mode & S_IFMT) == S_IFLNK {
+            line += " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? "?")
+        }
+        result[relative] = line
+    }
+    return result
+}
+
+/// A small image: a static busybox from the host, a few files, symlinks and a script.
+private func busyboxImage() throws -> TestImageBuilder {
+    let busybox = Array(try Data(contentsOf: URL(fileURLWithPath: "/bin/busybox")))
+    var base = TestLayer()
+    for directory in ["bin", "etc", "app", "app/data", "usr", "usr/lib", "tmp"] { base.directory(directory) }
+    base.file("bin/busybox", bytes: busybox)
+    base.symlink("bin/sh", to: "busybox")
+    base.symlink("bin/cat", to: "/bin/busybox")
+    base.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+    base.file("etc/group", "root:x:0:\n")
+    base.file("app/message.txt", "hello from the trace test\n")
+    base.file("app/data/numbers.txt", "1\n2\n3\n")
+    base.file("app/unused.txt", "never read\n")
+    base.symlink("app/current", to: "data")
+    base.symlink("usr/lib/libfake.so.1", to: "../../app/data/numbers.txt")
+    base.file("app/run.sh", """
+        cat /app/message.txt
+        cat /app/current/numbers.txt | busybox wc -l
+        busybox ls /app/data
+        busybox stat -c %s /usr/lib/libfake.so.1
+        test -e /app/missing || echo missing
+        busybox readlink /app/current
+        busybox touch /tmp/created
+        busybox mkdir -p /app/newdir
+        echo written > /app/newdir/file
+        cd /app/data && busybox cat ./numbers.txt > /dev/null
+        """, mode: 0o755)
+    var builder = TestImageBuilder(layers: [base])
+    builder.tag = "whittle-test/trace:1"
+    builder.extraConfig["config"] = .object([
+        "Entrypoint": .array([.string("/bin/sh"), .string("/app/run.sh")]),
+        "Env": .array([.string("PATH=/bin")]),
+        "WorkingDir": .string("/app"),
+    ])
+    return builder
+}
+
+@Suite("Trace documents")
+struct TraceDocumentTests {
+    @Test func mergeUnitesOperationsAndKeepsSortedOrder() throws {
+        var first = TraceDocument(image: "a.tar", command: ["/a"], entries: [
+            .init(path: "/b", operations: ["openat"], existed: true),
+            .init(path: "/a", operations: ["stat", "execve"], existed: true),
+        ])
+        let second = TraceDocument(image: "a.tar", command: ["/a", "--other"], entries: [
+            .init(path: "/b", operations: ["access"], existed: false),
+            .init(path: "/c", operations: ["openat"], existed: false),
+        ])
+        first.merge(second)
+        #expect(first.entries.map(\.path) == ["/a", "/b", "/c"])
+        #expect(first.entries[0].operations == ["execve", "stat"])
+        #expect(first.entries[1].operations == ["access", "openat"])
+        #expect(first.entries[1].existed)
+        #expect(first.runs?.count == 2)
+    }
+
+    @Test func saveAndLoadRoundTrip() throws {
+        let directory = try TestDirectory()
+        let document = TraceDocument(image: "x.tar", command: ["/bin/x"], entries: [
+            .init(path: "/etc/passwd", operations: ["openat"], existed: true),
+        ])
+        let path = directory.path("t.json")
+        try document.save(path: path)
+        #expect(try TraceDocument.load(path: path) == document)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.contains("\"version\" : 1"))
+        try Data("{\"version\":2,\"entries\":[]}".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(throws: TraceError.unsupportedTraceVersion(path: path, version: 2)) {
+            try TraceDocument.load(path: path)
+        }
+    }
+
+    @Test(arguments: [
+        ("/a/./b//c/../d", "/a/b/d"), ("/../x", "/x"), ("/", "/"), ("/a/b/", "/a/b"),
+    ])
+    func lexicalFolding(input: String, expected: String) {
+        #expect(PathRecorder.lexical(input) == expected)
+    }
+}
+
+@Suite("Runtime trace", .serialized, .enabled(if: canTrace, "needs root (runs under CI=true)"))
+struct TraceTests {
+    @Test func busyboxFixtureRunsAsDockerWould() throws {
+        let output = try CapturedOutput()
+        var options = TraceOptions(imagePath: fixture("busybox-app.docker.tar"), timeoutSeconds: 60)
+        options.stdoutFD = output.fd
+        let result = try Tracer(options: options).run()
+        let expected = try String(contentsOfFile: fixture("busybox-app.expected-output.txt"), encoding: .utf8)
+        #expect(result.stop == .commandExited(code: 0))
+        #expect(output.text == expected)
+        let paths = Set(result.document.existingPaths)
+        for path in ["/bin/sh", "/app/run.sh", "/app/msg.txt", "/etc/passwd", "/app/dated.txt"] {
+            #expect(paths.contains(path), "\(path) missing from the trace")
+        }
+        #expect(result.notifications > 0)
+    }
+
+    /// What strace records for the same command in the same root (a copy of it, run with
+    /// chroot) must all be in the trace; the extracted image must not change; nothing of the
+    /// trace may stay on the host (mounts, temporary files).
+    @Test func recordsEverythingStraceSeesAndTouchesNothing() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        let command = ["/bin/sh", "-c", "cd /app && exec /bin/sh /app/run.sh"]
+        let mountsBefore = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let temporary = FileManager.default.temporaryDirectory.path
+        let temporaryBefore = Set(try FileManager.default.contentsOfDirectory(atPath: temporary))
+
+        final class Observations: @unchecked Sendable {
+            var before: [String: String] = [:]
+            var after: [String: String] = [:]
+            var stracePaths: [String] = []
+            var straceOutput = ""
+            var error: String?
+        }
+        let seen = Observations()
+        let straceLog = work.path("strace.log")
+        let copy = work.path("copy")
+        var options = TraceOptions(imagePath: imagePath, command: command, timeoutSeconds: 60)
+        let output = try CapturedOutput()
+        options.stdoutFD = output.fd
+        options.inspectRoot = { directory, afterRun in
+            do {
+                if afterRun {
+                    seen.after = try snapshot(directory)
+                    return
+                }
+                seen.before = try snapshot(directory)
+                try run("/bin/cp", ["-a", directory, copy])
+                // The same root as the trace sees: /proc, /dev and /tmp mounted, in a
+                // private mount namespace so nothing stays behind.
+                let quoted = command.map { "'" + $0 + "'" }.joined(separator: " ")
+                seen.straceOutput = try run("/usr/bin/unshare", [
+                    "--mount", "--propagation", "private", "/bin/sh", "-c", """
+                    mkdir -p \(copy)/proc \(copy)/dev && mount -t proc proc \(copy)/proc \
+                    && mount --rbind /dev \(copy)/dev && mount -t tmpfs tmpfs \(copy)/tmp \
+                    && exec /usr/bin/strace -f -qq -e trace=%file -o \(straceLog) \
+                    /usr/bin/env -i PATH=/bin /usr/sbin/chroot \(copy) \(quoted)
+                    """,
+                ])
+            } catch {
+                seen.error = "\(error)"
+            }
+        }
+        let result = try Tracer(options: options).run()
+        if let debug = ProcessInfo.processInfo.environment["WHITTLE_TRACE_DEBUG"] {
+            try result.document.save(path: debug + "/trace.json")
+            try? FileManager.default.copyItem(atPath: straceLog, toPath: debug + "/strace.log")
+        }
+        #expect(seen.error == nil)
+        #expect(result.stop == .commandExited(code: 0))
+        #expect(output.text == seen.straceOutput, "the traced run printed something else than the chroot run")
+        #expect(output.text.contains("hello from the trace test"))
+
+        // The extracted image is unchanged, and the host keeps no mount and no temp files.
+        #expect(!seen.before.isEmpty)
+        #expect(seen.before == seen.after)
+        let mountsAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let added = Set(mountsAfter.split(separator: "\n")).subtracting(mountsBefore.split(separator: "\n"))
+        #expect(added.isEmpty, "mounts left: \(added)")
+        let temporaryAfter = Set(try FileManager.default.contentsOfDirectory(atPath: temporary))
+        #expect(temporaryAfter.subtracting(temporaryBefore).filter { $0.hasPrefix("whittle.") }.isEmpty)
+
+        // strace's paths that exist in the image are all in the trace.
+        let scratch = try ScratchDirectory()
+        let image = try SavedImage(path: imagePath, scratch: scratch)
+        let flattener = Flattener(scratch: scratch)
+        try flattener.apply(image)
+        let straced = Self.straceFilePaths(try String(contentsOfFile: straceLog, encoding: .utf8))
+        let existing = Set(straced.filter { PathResolver.resolve($0, in: flattener.tree, followFinal: false).node != nil })
+        let traced = Set(result.document.entries.map(\.path))
+        #expect(existing.count >= 8, "strace saw too little: \(existing.sorted())")
+        #expect(existing.subtracting(traced).isEmpty, "missed: \(existing.subtracting(traced).sorted())")
+        for path in ["/app/message.txt", "/app/current", "/app/data/numbers.txt", "/usr/lib/libfake.so.1", "/bin/busybox"] {
+            #expect(traced.contains(path), "\(path) missing")
+        }
+        #expect(!traced.contains("/app/unused.txt"))
+        // Created by the run, so recorded as not in the image.
+        #expect(result.document.entries.first { $0.path == "/app/newdir/file" }?.existed == false)
+    }
+
+    /// Absolute paths named in `strace -f -e trace=%file` output after the chroot, with
+    /// relative ones made absolute against the last successful chdir.
+    static func straceFilePaths(_ log: String) -> [String] {
+        var paths: [String] = []
+        var inRoot = false
+        var cwd = "/"
+        for line in log.split(separator: "\n") {
+            if line.contains("chroot(") { inRoot = true; continue }
+            guard inRoot else { continue }
+            let pieces = line.split(separator: "\"", omittingEmptySubsequences: false)
+            guard pieces.count >= 3 else { continue }
+            let isTwoPath = ["rename", "link(", "linkat", "symlink"].contains { line.contains($0) }
+            var names = [String(pieces[1])]
+            if isTwoPath, pieces.count >= 5 { names.append(String(pieces[3])) }
+            for name in names where !name.isEmpty {
+                let absolute = name.hasPrefix("/") ? name : (cwd == "/" ? "/" : cwd + "/") + name
+                paths.append(PathRecorder.lexical(absolute))
+            }
+            if line.contains(" chdir(") || line.hasPrefix("chdir("), line.hasSuffix("= 0"), let first = names.first {
+                cwd = PathRecorder.lexical(first.hasPrefix("/") ? first : cwd + "/" + first)
+            }
+        }
+        return paths
+    }
+
+    /// A server traced with an HTTP probe and an exec probe: the run stops once both are
+    /// done, the pages served and the probe's files are in the trace.
+    @Test func probesEndAServerRun() throws {
+        let work = try TestDirectory()
+        var builder = try busyboxImage()
+        var web = TestLayer()
+        web.directory("www")
+        web.file("www/index.html", "<h1>traced</h1>\n")
+        web.file("www/health", "ok\n")
+        web.file("app/probe.txt", "read by the exec probe\n")
+        builder.layers.append(web)
+        let port = 20_000 + Int(getpid() % 10_000)
+        builder.extraConfig["config"] = .object([
+            "Entrypoint": .array(["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", "/www"].map(JSONValue.string)),
+            "Env": .array([.string("PATH=/bin")]),
+        ])
+        let imagePath = try builder.writeArchive(in: work.url)
+        var options = TraceOptions(
+            imagePath: imagePath, httpProbes: ["http://127.0.0.1:\(port)/health", "http://127.0.0.1:\(port)/index.html"],
+            execProbes: ["/bin/busybox cat /app/probe.txt"], timeoutSeconds: 30)
+        let output = try CapturedOutput()
+        options.stdoutFD = output.fd
+        let started = Date()
+        let result = try Tracer(options: options).run()
+        #expect(result.stop == .probesDone)
+        #expect(Date().timeIntervalSince(started) < 15)
+        #expect(result.probeResults.contains("GET http://127.0.0.1:\(port)/index.html: 200"), "\(result.probeResults)")
+        #expect(output.text.contains("read by the exec probe"))
+        let paths = Set(result.document.existingPaths)
+        for path in ["/www/index.html", "/www/health", "/app/probe.txt", "/bin/busybox"] {
+            #expect(paths.contains(path), "\(path) missing")
+        }
+        // The server is gone: nothing answers any more.
+        #expect(try HTTPProbe(url: "http://127.0.0.1:\(port)/health").request(timeoutSeconds: 1) == nil)
+    }
+
+    @Test func timeoutStopsALongRun() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        let options = TraceOptions(
+            imagePath: imagePath, command: ["/bin/busybox", "sh", "-c", "cat /app/message.txt; sleep 100"],
+            timeoutSeconds: 1)
+        let started = Date()
+        let result = try Tracer(options: options).run()
+        #expect(result.stop == .timeout)
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(result.document.existingPaths.contains("/app/message.txt"))
+    }
+
+    @Test func missingCommandSaysSo() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        let options = TraceOptions(imagePath: imagePath, command: ["/no/such/program"], timeoutSeconds: 10)
+        #expect(throws: TraceError.commandNotFound(command: ["/no/such/program"], reason: "No such file or directory")) {
+            try Tracer(options: options).run()
+        }
+    }
+
+    @Test func privateCopyWorksToo() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        var options = TraceOptions(imagePath: imagePath, command: ["/bin/sh", "/app/run.sh"], timeoutSeconds: 30)
+        options.forceCopy = true
+        let output = try CapturedOutput()
+        options.stdoutFD = output.fd
+        let result = try Tracer(options: options).run()
+        #expect(result.rootMode == "copy")
+        #expect(result.stop == .commandExited(code: 0))
+        #expect(output.text.hasPrefix("hello from the trace test"))
+    }
+
+    /// Symlinks that point at the host, used as parents by later entries and as mount
+    /// points, stay inside the root: nothing lands in the host directory they name.
+    @Test func hostileSymlinksStayInside() throws {
+        let work = try TestDirectory()
+        // Outside /tmp, which the traced root covers with its own tmpfs.
+        let host = URL(fileURLWithPath: "/var/tmp/whittle-hostile-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: host, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: host) }
+        try Data("host file\n".utf8).write(to: host.appendingPathComponent("keep.txt"))
+        let hostBefore = try snapshot(host.path)
+        var builder = try busyboxImage()
+        var evil = TestLayer()
+        evil.symlink("escape", to: host.path)
+        evil.symlink("app/climb", to: "../../../../../../../.." + host.path)
+        evil.symlink("sys", to: host.path)
+        evil.symlink("dev", to: host.path)
+        var over = TestLayer()
+        over.file("escape/pwned", "written through a symlink\n")
+        over.file("app/climb/pwned-too", "written through a relative symlink\n")
+        builder.layers += [evil, over]
+        let imagePath = try builder.writeArchive(in: work.url)
+        var options = TraceOptions(
+            imagePath: imagePath,
+            command: ["/bin/sh", "-c", "echo x > /escape/at-run; echo y > /app/climb/at-run2; cat /escape/pwned; ls /sys /dev >/dev/null"],
+            timeoutSeconds: 30, network: .none)
+        let output = try CapturedOutput()
+        options.stdoutFD = output.fd
+        let result = try Tracer(options: options).run()
+        #expect(result.stop == .commandExited(code: 0))
+        #expect(output.text == "written through a symlink\n")
+        #expect(try snapshot(host.path) == hostBefore)
+        #expect(result.document.existingPaths.contains("/escape"))
+    }
+
+    /// The command as a user runs it: options in, trace file out; a missing WorkingDir is
+    /// made, as Docker does.
+    @Test func traceCommandWritesTheFile() throws {
+        let work = try TestDirectory()
+        var builder = try busyboxImage()
+        builder.extraConfig["config"] = .object([
+            "Entrypoint": .array([.string("/bin/sh"), .string("-c"), .string("pwd > /dev/null; cat /app/message.txt > /dev/null")]),
+            "Env": .array([.string("PATH=/bin")]),
+            "WorkingDir": .string("/srv/missing/dir"),
+        ])
+        let imagePath = try builder.writeArchive(in: work.url)
+        let tracePath = work.path("out.trace.json")
+        let command = try TraceCommand.parse([imagePath, "-o", tracePath, "--timeout", "30"])
+        try command.run()
+        let document = try TraceDocument.load(path: tracePath)
+        #expect(document.version == 1)
+        #expect(document.image == imagePath)
+        #expect(document.existingPaths.contains("/app/message.txt"))
+        let overridden = try TraceCommand.parse([imagePath, "-o", tracePath, "--", "/bin/busybox", "true"])
+        #expect(overridden.command == ["/bin/busybox", "true"])
+    }
+
+    /// Ctrl-C (SIGINT to whittle) ends the run cleanly, and the trace so far is kept.
+    @Test func interruptStopsAndCleansUp() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        let mountsBefore = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        var options = TraceOptions(
+            imagePath: imagePath, command: ["/bin/busybox", "sh", "-c", "cat /app/message.txt; sleep 100"],
+            timeoutSeconds: 30)
+        let output = try CapturedOutput()
+        options.stdoutFD = output.fd
+        options.inspectRoot = { _, afterRun in
+            guard !afterRun else { return }
+            let pid = getpid()
+            Thread.detachNewThread {
+                Thread.sleep(forTimeInterval: 0.5)
+                kill(pid, SIGINT)
+            }
+        }
+        let started = Date()
+        let result = try Tracer(options: options).run()
+        #expect(result.stop == .interrupted)
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(result.document.existingPaths.contains("/app/message.txt"))
+        let mountsAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let added = Set(mountsAfter.split(separator: "\n")).subtracting(mountsBefore.split(separator: "\n"))
+        #expect(added.isEmpty, "mounts left: \(added)")
+    }
+}
+
+/// Cost per notified syscall, against strace on the same loop: `WHITTLE_TRACE_BENCH=1`.
+@Suite("Trace cost", .enabled(if: ProcessInfo.processInfo.environment["WHITTLE_TRACE_BENCH"] != nil && geteuid() == 0))
+struct TraceCostTests {
+    @Test func costPerNotifiedSyscall() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        let count = 50_000
+        let loop = "i=0; while [ $i -lt \(count) ]; do [ -e /etc/passwd ]; i=$((i+1)); done"
+        func timed(_ body: () throws -> Void) rethrows -> Double {
+            let start = Date()
+            try body()
+            return Date().timeIntervalSince(start)
+        }
+        var short = TraceOptions(imagePath: imagePath, command: ["/bin/sh", "-c", "i=0"], timeoutSeconds: 60)
+        short.forceCopy = false
+        let baseline = try timed { _ = try Tracer(options: short).run() }
+        var result: TraceResult?
+        let traced = try timed {
+            result = try Tracer(options: TraceOptions(imagePath: imagePath, command: ["/bin/sh", "-c", loop], timeoutSeconds: 120)).run()
+        }
+        let root = try TestDirectory()
+        let scratch = try ScratchDirectory()
+        let flattener = Flattener(scratch: scratch)
+        try flattener.apply(try SavedImage(path: imagePath, scratch: scratch))
+        try RootWriter(tree: flattener.tree).write(into: root.url.path)
+        let plain = try timed { try run("/usr/sbin/chroot", [root.url.path, "/bin/sh", "-c", loop]) }
+        let straced = try timed {
+            try run("/usr/bin/strace", ["-f", "-qq", "-e", "trace=%file", "-o", "/dev/null",
+                                        "/usr/sbin/chroot", root.url.path, "/bin/sh", "-c", loop])
+        }
+        let notifications = Double(result?.notifications ?? 0)
+        let perCall = (traced - baseline - plain) / notifications * 1e6
+        let stracePerCall = (straced - plain) / Double(count) * 1e6
+        print("""
+            trace cost: \(Int(notifications)) notifications; whittle run \(traced) s (setup \(baseline) s), \
+            plain \(plain) s, strace \(straced) s; ≈ \(perCall) µs per notified call under whittle, \
+            \(stracePerCall) µs under strace
+            """)
+        #expect(notifications >= Double(count))
+    }
+}
