@@ -29,6 +29,8 @@ struct SlimCommand: ParsableCommand {
               whittle slim app.tar --dry-run --profile tests --format json > removals.json
               whittle slim app.tar -o slim.tar --profile safe --remove '/opt/big/**' --keep '/opt/big/needed'
               whittle slim app.tar -o slim.tar --profile safe --report report.md
+              whittle trace app.tar -o app.trace.json --probe-http http://127.0.0.1:8080/health
+              whittle slim app.tar -o slim.tar --trace app.trace.json --dry-run
               whittle slim oci-app.tar -o app-slim.tar --compression gzip
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar
             """)
@@ -62,6 +64,11 @@ struct SlimCommand: ParsableCommand {
         "Remove paths matching this glob, protected ones included.", valueName: "glob"))
     var remove: [String] = []
 
+    @Option(name: .customLong("trace"), parsing: .singleValue, help: ArgumentHelp(
+        "Keep only what this trace (from `whittle trace`) shows the app uses, plus its closure; may be repeated.",
+        valueName: "trace.json"))
+    var traces: [String] = []
+
     @Flag(name: .customLong("dry-run"), help: "List every removal with its size and rule; write no image.")
     var dryRun = false
 
@@ -90,11 +97,13 @@ struct SlimCommand: ParsableCommand {
         if !names.isEmpty { recorded += " --profile " + names.joined(separator: ",") }
         for glob in keep { recorded += " --keep '\(glob)'" }
         for glob in remove { recorded += " --remove '\(glob)'" }
+        if !traces.isEmpty { recorded += " --trace" }
         let job = SlimJob(
             input: input.image, output: dryRun ? nil : output, selection: try input.selection(),
             options: WriteOptions(tag: tag, compression: compression, createdBy: recorded,
                                   comment: "flattened by whittle"),
-            removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove))
+            removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
+                                    traces: traces))
         let progress = Progress()
         let result: SlimJob.Result
         do {

@@ -6,6 +6,7 @@ import WhittleOutput
 import WhittleProfiles
 import WhittleReport
 import WhittleSelect
+import WhittleTrace
 
 /// What to remove: named profiles, a user's profile files, and command-line globs.
 public struct RemovalRequest: Sendable {
@@ -13,19 +14,25 @@ public struct RemovalRequest: Sendable {
     public var profileFiles: [String]
     public var keep: [String]
     public var remove: [String]
+    /// Trace files from `whittle trace`: keep what they show (and its closure), remove the rest.
+    public var traces: [String]
 
-    public init(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = []) {
+    public init(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = [],
+                traces: [String] = []) {
         self.profiles = profiles
         self.profileFiles = profileFiles
         self.keep = keep
         self.remove = remove
+        self.traces = traces
     }
 
-    public var isEmpty: Bool { profiles.isEmpty && profileFiles.isEmpty && keep.isEmpty && remove.isEmpty }
+    public var isEmpty: Bool {
+        profiles.isEmpty && profileFiles.isEmpty && keep.isEmpty && remove.isEmpty && traces.isEmpty
+    }
 
     /// Loads the profiles and compiles the globs, before any image is read, so a typo
     /// fails fast.
-    func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern]) {
+    func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern], trace: TraceDocument?) {
         var loaded: [Profile] = []
         if !profiles.isEmpty {
             guard let directory = ProfileCatalog.defaultDirectory() else {
@@ -34,7 +41,8 @@ public struct RemovalRequest: Sendable {
             loaded += try ProfileCatalog.load(directory: directory).expand(profiles)
         }
         for file in profileFiles { loaded.append(try ProfileCatalog.loadFile(file)) }
-        return (loaded, try keep.map(PathPattern.init), try remove.map(PathPattern.init))
+        return (loaded, try keep.map(PathPattern.init), try remove.map(PathPattern.init),
+                try TraceDocument.load(paths: traces))
     }
 }
 
@@ -88,7 +96,9 @@ public struct SlimJob {
         }
         let tree = flattener.tree
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
-        let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove, protected: protected)
+        let traceKeep = parts.trace.map { TraceKeepSet(traced: $0.existingPaths, tree: tree) }
+        let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
+                                     protected: protected, traceKeep: traceKeep)
         progress?("selecting what to remove")
         let chosen = Selector(policy: policy).select(tree)
         var report = SlimReport(

@@ -55,6 +55,10 @@ extension SlimReport {
             out.append("\n" + table(["rule", "entries", "saved"],
                                     byRule.map { [$0.name, "\($0.entries)", humanBytes($0.bytes)] }))
         }
+        if !keptByReason.isEmpty {
+            out.append("\n" + table(["kept by reason", "entries", "kept"],
+                                    keptByReason.map { [$0.name, "\($0.entries)", humanBytes($0.bytes)] }))
+        }
         if !topDirectories.isEmpty {
             out.append("\n" + table(["top directories removed", "entries", "saved"],
                                     topDirectories.map { [$0.name, "\($0.entries)", humanBytes($0.bytes)] }))
@@ -91,6 +95,10 @@ extension SlimReport {
                     "", "## Savings per rule", "",
                     mdTable(["rule", "entries", "bytes"], byRule.map { ["`\($0.name)`", "\($0.entries)", "\($0.bytes)"] })]
         }
+        if !keptByReason.isEmpty {
+            out += ["", "## Kept by reason", "",
+                    mdTable(["reason", "entries", "bytes"], keptByReason.map { [$0.name, "\($0.entries)", "\($0.bytes)"] })]
+        }
         if !topDirectories.isEmpty {
             out += ["", "## Top directories by bytes removed", "",
                     mdTable(["directory", "entries", "bytes"],
@@ -122,9 +130,18 @@ public struct DryRunListing: Encodable {
         public let rule: String
     }
 
+    /// With a trace: every kept file and why it stayed.
+    public struct KeptItem: Encodable {
+        public let path: String
+        public let size: Int64
+        public let reason: String
+    }
+
     public let removals: [Item]
     public let totalBytes: Int64
     public let totalEntries: Int
+    public let kept: [KeptItem]?
+    public let keptByReason: [SlimReport.Saving]?
 
     public init(_ selection: Selection) {
         removals = selection.removals.map {
@@ -133,6 +150,8 @@ public struct DryRunListing: Encodable {
         }
         totalBytes = selection.removedBytes
         totalEntries = selection.removedEntries
+        kept = selection.kept.isEmpty ? nil : selection.kept.map { KeptItem(path: "/" + $0.path, size: $0.bytes, reason: $0.reason) }
+        keptByReason = selection.kept.isEmpty ? nil : SlimReport.keptSavings(selection)
     }
 
     public func text() -> String {
@@ -142,6 +161,16 @@ public struct DryRunListing: Encodable {
                 + "  " + item.path + (item.type == "directory" ? "/" : "") + "  [" + item.rule + "]"
         }
         lines.append("\(removals.count) removals, \(totalEntries) entries, \(humanBytes(totalBytes)) (\(totalBytes) bytes)")
+        if let kept, let keptByReason {
+            lines.append("\nkept, with the reason for each:")
+            lines += kept.map { item in
+                let size = humanBytes(item.size)
+                return size.padding(toLength: max(size.count, 10), withPad: " ", startingAt: 0) + "  " + item.path
+                    + "  [" + item.reason + "]"
+            }
+            lines.append("\n" + table(["kept by reason", "entries", "bytes"],
+                                       keptByReason.map { [$0.name, "\($0.entries)", humanBytes($0.bytes)] }))
+        }
         return lines.joined(separator: "\n")
     }
 

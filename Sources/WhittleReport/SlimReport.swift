@@ -61,6 +61,8 @@ public struct SlimReport: Codable, Sendable {
     public var byRule: [Saving]
     public var topDirectories: [Saving]
     public var danglingSymlinks: [String]
+    /// With a trace: how much each reason (`trace`, `closure:elf`, …) kept.
+    public var keptByReason: [Saving]
     /// Bytes the input wastes across layers, with dive's definitions.
     public var wasted: Waste?
     /// OS packages that lost files, most bytes first.
@@ -84,6 +86,7 @@ public struct SlimReport: Codable, Sendable {
             removal.isDirectory ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))
         }.prefix(20))
         danglingSymlinks = selection.danglingSymlinks
+        keptByReason = Self.keptSavings(selection)
         packages = []
         before.layers = layerCount
     }
@@ -97,6 +100,10 @@ public struct SlimReport: Codable, Sendable {
         // The writer's own count is the truth; it must agree with the selection's.
         after.files = files
         after.bytes = bytes
+    }
+
+    static func keptSavings(_ selection: Selection) -> [Saving] {
+        selection.keptByReason.map { Saving(name: $0.reason, entries: $0.entries, bytes: $0.bytes) }
     }
 
     private static func measure(_ tree: FileTree, keeps: (Node) -> Bool) -> Side {

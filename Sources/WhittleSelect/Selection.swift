@@ -1,5 +1,6 @@
 import WhittleFlatten
 import WhittleImage
+import WhittleProfiles
 
 /// One removal decision. A removed directory stands for its whole subtree.
 public struct Removal: Sendable, Equatable {
@@ -14,15 +15,28 @@ public struct Removal: Sendable, Equatable {
     public let rule: String
 }
 
+/// A path a trace selection kept, and why: `trace`, `closure:elf`, `closure:symlink`,
+/// `closure:python`, `closure:shebang`, `closure:essential`, `closure:parent`, `keep`
+/// (a keep rule) or `protected:…`.
+public struct KeptPath: Sendable, Equatable {
+    public let path: String
+    /// File content kept under this path (a kept directory tree counts whole).
+    public let bytes: Int64
+    public let reason: String
+}
+
 /// The outcome of applying a policy to a tree: what goes, why, and what it costs.
 public struct Selection: Sendable {
     public let removals: [Removal]
+    /// With a trace: every kept non-directory and why it stayed. Empty otherwise.
+    public let kept: [KeptPath]
     /// Kept symlinks whose target was removed.
     public let danglingSymlinks: [String]
     private let removedNodes: Set<ObjectIdentifier>
 
-    init(removals: [Removal], danglingSymlinks: [String], removedNodes: Set<ObjectIdentifier>) {
+    init(removals: [Removal], kept: [KeptPath] = [], danglingSymlinks: [String], removedNodes: Set<ObjectIdentifier>) {
         self.removals = removals
+        self.kept = kept
         self.danglingSymlinks = danglingSymlinks
         self.removedNodes = removedNodes
     }
@@ -34,6 +48,17 @@ public struct Selection: Sendable {
 
     public var removedBytes: Int64 { removals.reduce(0) { $0 + $1.bytes } }
     public var removedEntries: Int { removals.reduce(0) { $0 + $1.entries } }
+
+    /// Kept bytes per reason, most first (trace selections only).
+    public var keptByReason: [(reason: String, entries: Int, bytes: Int64)] {
+        var totals: [String: (Int, Int64)] = [:]
+        for item in kept {
+            let total = totals[item.reason] ?? (0, 0)
+            totals[item.reason] = (total.0 + 1, total.1 + item.bytes)
+        }
+        return totals.map { (reason: $0.key, entries: $0.value.0, bytes: $0.value.1) }
+            .sorted { ($0.bytes, $1.reason) > ($1.bytes, $0.reason) }
+    }
 
     /// The selection that removes nothing.
     public static let none = Selection(removals: [], danglingSymlinks: [], removedNodes: [])
@@ -69,14 +94,15 @@ public struct Selector {
     }
 
     public func select(_ tree: FileTree) -> Selection {
-        guard !policy.rules.isEmpty else { return .none }
+        guard !policy.isEmpty else { return .none }
         var state = WalkState()
         for child in tree.root.sortedChildren {
             _ = visit(child, path: child.name, inherited: nil, state: &state)
         }
         let removals = account(state.decisions, tree: tree, removed: state.removedNodes)
         let dangling = danglingSymlinks(in: tree, removedPaths: Set(removals.map(\.path)), removed: state.removedNodes)
-        return Selection(removals: removals, danglingSymlinks: dangling, removedNodes: state.removedNodes)
+        let kept = policy.traceKeep == nil ? [] : keptReasons(tree: tree, removed: state.removedNodes)
+        return Selection(removals: removals, kept: kept, danglingSymlinks: dangling, removedNodes: state.removedNodes)
     }
 
     private struct Decision {
@@ -98,7 +124,9 @@ public struct Selector {
             // A protected directory keeps its subtree as it is.
             return true
         }
-        guard let rule else {
+        // A directory a trace keeps whole (package metadata) is not looked into.
+        if rule == nil, policy.traceKeep?.subtrees.contains(path) == true { return true }
+        guard let rule = rule ?? traceRule(for: path) else {
             for child in node.sortedChildren {
                 _ = visit(child, path: path + "/" + child.name, inherited: nil, state: &state)
             }
@@ -106,7 +134,8 @@ public struct Selector {
         }
         let mustLookInside = node.isDirectory
             && (keepRules.contains { $0.pattern.mayMatchBelow(path) }
-                || (protectedAncestors.contains(path) && !rule.isExplicit))
+                || (protectedAncestors.contains(path) && !rule.isExplicit)
+                || (policy.traceKeep?.ancestors.contains(path) ?? false))
         if mustLookInside {
             let mark = state.decisions.count
             let removedBefore = state.removedNodes
@@ -122,6 +151,42 @@ public struct Selector {
         state.decisions.append(Decision(path: path, node: node, rule: rule))
         state.removedNodes.insert(ObjectIdentifier(node))
         return false
+    }
+
+    /// With a trace, what no rule decides goes unless the trace (or its closure) needs it.
+    /// Nil means keep: a kept path, a kept directory tree, or a directory above one.
+    private func traceRule(for path: String) -> Rule? {
+        guard let keep = policy.traceKeep else { return nil }
+        if keep.reasons[path] != nil || keep.ancestors.contains(path) || protectedAncestors.contains(path) {
+            return nil
+        }
+        return Self.unused
+    }
+
+    /// The decision a trace makes about what the app never touched. Its pattern is never
+    /// matched; `traceRule` applies it.
+    private static let unused: Rule? = (try? PathPattern("**")).map {
+        Rule(action: .remove, pattern: $0, source: "trace", label: "trace:unused")
+    }
+
+    /// Why each kept non-directory stayed, with the nearest reason on its path.
+    private func keptReasons(tree: FileTree, removed: Set<ObjectIdentifier>) -> [KeptPath] {
+        guard let keep = policy.traceKeep else { return [] }
+        var kept: [KeptPath] = []
+        func descend(_ node: Node, prefix: String, inherited: String?) {
+            for child in node.sortedChildren where !removed.contains(ObjectIdentifier(child)) {
+                let path = prefix.isEmpty ? child.name : prefix + "/" + child.name
+                let reason = keep.reasons[path] ?? policy.protected[path] ?? inherited
+                if let inode = child.inode {
+                    let why = reason ?? (keepRules.contains { $0.pattern.matches(path) } ? "keep" : "closure:parent")
+                    kept.append(KeptPath(path: path, bytes: inode.size, reason: why))
+                } else {
+                    descend(child, prefix: path, inherited: keep.subtrees.contains(path) ? reason : inherited)
+                }
+            }
+        }
+        descend(tree.root, prefix: "", inherited: nil)
+        return kept
     }
 
     /// Sizes each decision. Inodes still reachable through a kept name save nothing.

@@ -172,6 +172,31 @@ struct DockerEndToEndTests {
         #expect(figures["removedBytes"] == removed["totalBytes"])
     }
 
+    @Test("an image slimmed by its own trace loads and still runs, holding little more than what it used",
+          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    func traceThenSlim() throws {
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+        let input = try BloatImage.builder().writeArchive(in: work.url)
+        let trace = work.path("trace.json")
+        try run(whittle, ["trace", input, "-o", trace, "--network", "none", "--timeout", "60"])
+        let output = work.path("traced.tar")
+        try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", "whittle-e2e/traced:1"])
+        try engine.docker("load", "-q", "-i", output)
+        let ran = try engine.docker("run", "--rm", "--network", "none", "whittle-e2e/traced:1")
+        #expect(ran == BloatImage.message)
+        let exported = try readTar(path: try export("whittle-e2e/traced:1", engine: engine, to: work.path("export.tar")))
+        let files = Set(exported.filter { $0.entry.kind != .directory }.map { $0.entry.path })
+        for path in ["bin/busybox", "app/message.txt", "etc/passwd", "etc/group"] {
+            #expect(files.contains(path), "\(path) is missing")
+        }
+        for path in ["usr/bin/gcc-12", "usr/share/doc/curl/copyright", "var/cache/apt/pkgcache.bin"] {
+            #expect(!files.contains(path), "\(path) was kept")
+        }
+    }
+
     private func export(_ tag: String, engine: PrivateDockerEngine, to path: String) throws -> String {
         let container = try engine.docker("create", "--network", "none", tag, "/x")
             .trimmingCharacters(in: .whitespacesAndNewlines)

@@ -3,6 +3,7 @@ import Testing
 import WhittleCommands
 import WhittleOutput
 import WhittleSelect
+import WhittleImage
 
 /// Whether a removal list covers a path (a removed directory stands for its subtree).
 func isCovered(_ path: String, by removals: [Removal]) -> Bool {
@@ -164,5 +165,53 @@ struct ProtectedLibraryTests {
             #expect(!isCovered(path, by: removals), "\(path) was removed")
         }
         #expect(isCovered("usr/lib/x86_64-linux-gnu/libunused.so.1", by: removals))
+    }
+}
+
+@Suite("A trace keeps what the app used, with its closure")
+struct TraceSelectionTests {
+    @Test("untraced paths go; traced ones, their symlinks and essentials stay, each with its reason")
+    func traceKeepsClosure() throws {
+        let directory = try TestDirectory()
+        var builder = try BloatImage.builder()
+        var metadata = TestLayer()
+        metadata.directory("usr/local/lib/python3.11/site-packages/requests-2.31.dist-info")
+        metadata.file("usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA", "Name: requests\n")
+        builder.layers.append(metadata)
+        let input = try builder.writeArchive(in: directory.url)
+        let trace = directory.path("trace.json")
+        try TraceFixture.write(paths: ["/bin/sh", "/app/message.txt",
+                                       "/usr/local/lib/python3.11/site-packages/requests/api.py"], to: trace)
+        let result = try SlimJob(input: input, output: nil, options: WriteOptions(),
+                                 removal: RemovalRequest(traces: [trace])).run()
+        let reasons = Dictionary(result.selection.kept.map { ($0.path, $0.reason) }, uniquingKeysWith: { a, _ in a })
+        #expect(reasons["bin/sh"] == "trace")
+        #expect(reasons["bin/busybox"] == "closure:symlink")
+        #expect(reasons["app/message.txt"] == "trace")
+        #expect(reasons["etc/passwd"] == "closure:essential")
+        #expect(reasons["usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA"] == "closure:python")
+        let removals = result.selection.removals
+        #expect(removals.allSatisfy { $0.rule == "trace:unused" })
+        for path in ["usr/share/doc/curl/copyright", "var/lib/apt/lists", "usr/bin/gcc-12", "app/manual",
+                     "usr/local/lib/python3.11/site-packages/numpy"] {
+            #expect(isCovered(path, by: removals), "\(path) stayed")
+        }
+        #expect(Set(reasons.keys) == ["bin/sh", "bin/busybox", "app/message.txt", "etc/passwd", "etc/group",
+                                      "usr/local/lib/python3.11/site-packages/requests/api.py",
+                                      "usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA"])
+        #expect(result.report.keptByReason.contains { $0.name == "trace" })
+    }
+}
+
+/// Writes a trace file as `whittle trace` would, for paths that existed.
+enum TraceFixture {
+    static func write(paths: [String], to file: String) throws {
+        let entries = paths.map { path in
+            JSONValue.object(["path": .string(path), "operations": .array([.string("openat")]), "existed": .bool(true)])
+        }
+        let document = JSONValue.object([
+            "version": .integer(1), "image": .string("test"), "command": .array([]), "entries": .array(entries),
+        ])
+        try Data(try canonicalJSON(document)).write(to: URL(fileURLWithPath: file))
     }
 }

@@ -1,0 +1,96 @@
+import WhittleELF
+import WhittleFlatten
+import WhittleImage
+
+/// What a runtime trace says the app needs, closed over what a trace cannot see (design
+/// notes §5): symlinks on each path, ELF interpreters and libraries, `#!` interpreters,
+/// Python sources and package metadata, and files no app asks for until it fails.
+/// Every path carries the reason it is kept.
+public struct TraceKeepSet: Sendable {
+    /// Tree path (no leading slash) → reason: `trace`, `closure:symlink`, `closure:elf`, …
+    public private(set) var reasons: [String: String] = [:]
+    /// Directories kept whole (package metadata), a subset of `reasons`.
+    public private(set) var subtrees: Set<String> = []
+    /// Every directory above a kept path: kept as a parent, entered by the selection.
+    public private(set) var ancestors: Set<String> = []
+
+    static let essentials = [
+        "etc/passwd", "etc/group", "etc/nsswitch.conf", "etc/hosts", "etc/resolv.conf", "etc/host.conf",
+        "etc/ssl/certs/ca-certificates.crt", "etc/pki/tls/certs/ca-bundle.crt", "etc/ssl/cert.pem",
+    ]
+
+    /// - Parameter traced: absolute or relative image paths the app touched (that existed).
+    public init(traced: [String], tree: FileTree) {
+        for path in traced { keepResolved(path, reason: "trace", tree: tree) }
+        for path in Self.essentials { keepResolved(path, reason: "closure:essential", tree: tree) }
+        addPythonClosure(tree: tree)
+        addLoaderClosure(tree: tree)
+        for path in reasons.keys { addAncestors(of: path) }
+    }
+
+    /// Keeps a path as the app names it: each symlink on the way, the symlink itself when
+    /// it is the last component, and what it finally leads to.
+    private mutating func keepResolved(_ path: String, reason: String, tree: FileTree) {
+        let own = tree.resolve(path, followFinal: false)
+        guard let ownPath = own.path, own.node != nil else { return }
+        for link in own.symlinks { add(link, "closure:symlink") }
+        add(ownPath, reason)
+        let final = tree.resolve(path, followFinal: true)
+        if let finalPath = final.path, final.node != nil, finalPath != ownPath {
+            for link in final.symlinks { add(link, "closure:symlink") }
+            add(finalPath, "closure:symlink")
+        }
+    }
+
+    /// A kept `__pycache__/x.*.pyc` keeps `x.py`; a site directory with anything kept keeps
+    /// all its `*.dist-info`/`*.egg-info` (entry points and `importlib.metadata` read them).
+    private mutating func addPythonClosure(tree: FileTree) {
+        var sites = Set<String>()
+        for path in Array(reasons.keys) {
+            let parts = path.split(separator: "/").map(String.init)
+            if let index = parts.lastIndex(where: { $0 == "site-packages" || $0 == "dist-packages" }) {
+                sites.insert(parts[...index].joined(separator: "/"))
+            }
+            if parts.count >= 2, parts[parts.count - 2] == "__pycache__", parts[parts.count - 1].hasSuffix(".pyc"),
+               let module = parts[parts.count - 1].split(separator: ".").first {
+                let source = (parts.dropLast(2) + [module + ".py"]).joined(separator: "/")
+                if tree.lookup(source)?.inode != nil { add(source, "closure:python") }
+            }
+        }
+        for site in sites {
+            guard let directory = tree.lookup(site), directory.isDirectory else { continue }
+            for child in directory.sortedChildren
+            where child.isDirectory && (child.name.hasSuffix(".dist-info") || child.name.hasSuffix(".egg-info")) {
+                add(site + "/" + child.name, "closure:python")
+                subtrees.insert(site + "/" + child.name)
+            }
+        }
+    }
+
+    /// ELF interpreters and libraries, and `#!` interpreters, of every kept file.
+    private mutating func addLoaderClosure(tree: FileTree) {
+        let files = reasons.keys.filter { tree.lookup($0)?.inode?.kind == .regular }.sorted()
+        for dependency in DependencyResolver(tree: tree).closure(of: files).dependencies {
+            switch dependency.reason {
+            case .requested: continue
+            case .interpreter, .needed: add(dependency.path, "closure:elf")
+            case .shebang, .shebangCommand: add(dependency.path, "closure:shebang")
+            case .symlink: add(dependency.path, "closure:symlink")
+            }
+        }
+    }
+
+    private mutating func add(_ path: String, _ reason: String) {
+        let clean = String(path.drop { $0 == "/" })
+        guard !clean.isEmpty, reasons[clean] == nil else { return }
+        reasons[clean] = reason
+    }
+
+    private mutating func addAncestors(of path: String) {
+        var parts = path.split(separator: "/").dropLast()
+        while !parts.isEmpty {
+            guard ancestors.insert(parts.joined(separator: "/")).inserted else { return }
+            parts = parts.dropLast()
+        }
+    }
+}
