@@ -414,34 +414,22 @@ private final class Program: @unchecked Sendable {
     /// segments before `i` are matched). Any state short of the end can still be completed
     /// by some longer path, since every segment accepts some name.
     func mayMatchBelow(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
-        let accept: UInt64 = 1 << UInt64(segments.count)
-        var states = closure(1)
-        var position = start
-        while position <= end {
-            let componentStop = componentEnd(bytes, position, end)
-            var next: UInt64 = 0
-            var pending = states & ~accept
-            while pending != 0 {
-                let index = pending.trailingZeroBitCount
-                pending &= pending - 1
-                if segments[index].kind == .globstar {
-                    next |= 1 << UInt64(index)
-                } else if matchesSegment(index, bytes, position, componentStop) {
-                    next |= 1 << UInt64(index + 1)
-                }
-            }
-            states = closure(next)
-            if states == 0 { return false }
-            position = componentStop + 1
-        }
-        return states & ~accept != 0
+        runStates(bytes, start, end, stopAtLastSegment: false)
     }
 
     /// Whether some prefix of the path that ends at a component boundary (the path or an
-    /// ancestor) matches, in one pass: the state machine of `mayMatchBelow`, stopping as
-    /// soon as the last segment consumes a component. A final `**` accepts only once it has
-    /// consumed one, so `a/**` does not accept `a`.
+    /// ancestor) matches, in one pass: the same state machine, stopping as soon as the last
+    /// segment consumes a component. A final `**` accepts only once it has consumed one, so
+    /// `a/**` does not accept `a`.
     func matchesSelfOrAncestor(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        runStates(bytes, start, end, stopAtLastSegment: true)
+    }
+
+    /// The state machine both questions share. With `stopAtLastSegment`, it answers true as
+    /// soon as the last segment consumes a component; otherwise it answers, at the end,
+    /// whether some state short of acceptance is still alive.
+    private func runStates(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
+                           stopAtLastSegment: Bool) -> Bool {
         let last = segments.count - 1
         let accept: UInt64 = 1 << UInt64(segments.count)
         var states = closure(1)
@@ -453,19 +441,17 @@ private final class Program: @unchecked Sendable {
             while pending != 0 {
                 let index = pending.trailingZeroBitCount
                 pending &= pending - 1
-                if segments[index].kind == .globstar {
-                    if index == last { return true }
-                    next |= 1 << UInt64(index)
-                } else if matchesSegment(index, bytes, position, componentStop) {
-                    if index == last { return true }
-                    next |= 1 << UInt64(index + 1)
-                }
+                let isGlobstar = segments[index].kind == .globstar
+                guard isGlobstar || matchesSegment(index, bytes, position, componentStop) else { continue }
+                if stopAtLastSegment && index == last { return true }
+                // A `**` stays in its state to take more components; any other segment moves on.
+                next |= 1 << UInt64(isGlobstar ? index : index + 1)
             }
             states = closure(next)
             if states == 0 { return false }
             position = componentStop + 1
         }
-        return false
+        return stopAtLastSegment ? false : states & ~accept != 0
     }
 
     /// Adds the states reached by letting a `**` match nothing. Repeated `**` are folded at
