@@ -6,17 +6,23 @@
 # Both start from the same Debian 12 (bookworm) minbase root made with
 # mmdebstrap from this machine's apt sources and loaded with `docker import`.
 #
-# usage: bench/build-image.sh [--force] [OUTDIR]     (OUTDIR default bench/work)
+# usage: bench/build-image.sh [--force] [--batch] [OUTDIR]  (OUTDIR default bench/work)
 # Outputs that already exist are reused unless --force is given.
+# --batch builds only OUTDIR/batch-naive.tar (image/Dockerfile.batch: python3,
+# pip, pandas + scikit-learn, a job training a small model on a CSV; for the
+# trace section), leaving the two flask images alone; with --force it
+# rebuilds only that one.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FORCE=0
+BATCH=0
 OUTDIR=""
 for a in "$@"; do
     case "$a" in
         --force) FORCE=1 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --batch) BATCH=1 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         -*) die "unknown option $a" ;;
         *) OUTDIR=$a ;;
     esac
@@ -31,6 +37,18 @@ MULTI_TAR=$OUTDIR/flask-multistage.tar
 BASE_REF=whittle-bench/bookworm-base:latest
 NAIVE_REF=whittle-bench/flask-naive:latest
 MULTI_REF=whittle-bench/flask-multistage:latest
+BATCH_TAR=$OUTDIR/batch-naive.tar
+BATCH_REF=whittle-bench/batch-naive:latest
+
+if [ "$BATCH" = 1 ]; then
+    if [ "$FORCE" = 0 ] && [ -s "$BATCH_TAR" ]; then
+        log "cached: $BATCH_TAR exists (use --force --batch to rebuild)"
+        ls -l "$BATCH_TAR"
+        exit 0
+    fi
+    rm -f "$BATCH_TAR"
+    FORCE=0    # --force --batch rebuilds the batch image only
+else
 
 if [ "$FORCE" = 0 ] && [ -s "$NAIVE_TAR" ] && [ -s "$MULTI_TAR" ]; then
     log "cached: $NAIVE_TAR and $MULTI_TAR exist (use --force to rebuild)"
@@ -38,6 +56,7 @@ if [ "$FORCE" = 0 ] && [ -s "$NAIVE_TAR" ] && [ -s "$MULTI_TAR" ]; then
     exit 0
 fi
 [ "$FORCE" = 1 ] && rm -f "$BASE_TAR" "$NAIVE_TAR" "$MULTI_TAR"
+fi
 
 CTX=""
 cleanup() {
@@ -85,7 +104,8 @@ docker import "$BASE_TAR" "$BASE_REF" >/dev/null
 # ---- 3. build context outside the repo, with this machine's settings ----
 CTX=$(mktemp -d /tmp/wb-ctx.XXXX)
 cp "$BENCH_DIR/image/app.py" "$BENCH_DIR/image/Dockerfile.naive" \
-   "$BENCH_DIR/image/Dockerfile.multistage" "$CTX/"
+   "$BENCH_DIR/image/Dockerfile.multistage" "$BENCH_DIR/image/Dockerfile.batch" \
+   "$BENCH_DIR/image/make_data.py" "$BENCH_DIR/image/batch.py" "$CTX/"
 mkdir -p "$CTX/host/apt.conf.d"
 cp /etc/apt/apt.conf.d/* "$CTX/host/apt.conf.d/" 2>/dev/null || true
 [ -s /etc/ssl/certs/ca-certificates.crt ] || die "no /etc/ssl/certs/ca-certificates.crt"
@@ -114,6 +134,17 @@ build() { # dockerfile ref log
         die "build of $2 failed"
     fi
 }
+
+# ---- 4b. batch-job image (--batch only) ----
+if [ "$BATCH" = 1 ]; then
+    build Dockerfile.batch "$BATCH_REF" "$OUTDIR/build-batch.log"
+    docker history "$BATCH_REF" >"$OUTDIR/history-batch.txt"
+    log "docker save $BATCH_REF -> $BATCH_TAR"
+    docker save -o "$BATCH_TAR.partial" "$BATCH_REF"
+    mv "$BATCH_TAR.partial" "$BATCH_TAR"
+    ls -l "$BATCH_TAR"
+    exit 0
+fi
 
 # ---- 4. naive image ----
 if [ ! -s "$NAIVE_TAR" ]; then

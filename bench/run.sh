@@ -3,24 +3,27 @@
 #   compare   whittle vs oci-squash (flatten) and whittle gzip vs pigz (compress)
 #   profiles  whittle slim with removal profiles vs the multi-stage image
 #             (bench/profiles.sh; results in WORKDIR/results-profiles.md)
+#   trace     whittle trace + slim --trace on the web app and a batch job
+#             (bench/trace.sh; results in WORKDIR/results-trace.md)
 #
-# usage: bench/run.sh [--only compare|profiles] [--runs N] [--squash-runs N]
+# usage: bench/run.sh [--only compare|profiles|trace] [--runs N] [--squash-runs N]
 #                     [--gzip-runs N] [--profile-runs N] [--timeout SECONDS]
 #                     [--no-docker] [--workdir DIR]
-#   --only S         run one section (default: both)
+#   --only S         run one section (default: all three)
 #   --runs N         runs per tool in `compare` (default 5); --squash-runs /
 #                    --gzip-runs override it for one pair
 #   --profile-runs N timed runs in `profiles` (default 3)
 #   --no-docker      skip the docker load / run checks (and the engine)
 # Environment: WHITTLE=path/to/whittle (default .build/release/whittle)
-# Results: printed, and written to WORKDIR/results.md and WORKDIR/results-profiles.md
-# (default WORKDIR bench/work).
+# Results: printed, and written to WORKDIR/results.md, WORKDIR/results-profiles.md
+# and WORKDIR/results-trace.md (default WORKDIR bench/work).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 WORKDIR=$BENCH_DIR/work
 PYARGS=()       # bench.py (compare)
 PROFARGS=()     # profiles.sh
+TRACEARGS=()    # trace.sh
 NO_DOCKER=0
 ONLY=all
 while [ $# -gt 0 ]; do
@@ -29,13 +32,13 @@ while [ $# -gt 0 ]; do
         --timeout) PYARGS+=("$1" "$2"); PROFARGS+=("$1" "$2"); shift 2 ;;
         --profile-runs) PROFARGS+=(--runs "$2"); shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        --no-docker) NO_DOCKER=1; PYARGS+=("$1"); PROFARGS+=("$1"); shift ;;
+        --no-docker) NO_DOCKER=1; PYARGS+=("$1"); PROFARGS+=("$1"); TRACEARGS+=("$1"); shift ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) die "unknown argument $1" ;;
     esac
 done
-case "$ONLY" in all|compare|profiles) ;; *) die "--only takes compare or profiles, not $ONLY" ;; esac
+case "$ONLY" in all|compare|profiles|trace) ;; *) die "--only takes compare, profiles or trace, not $ONLY" ;; esac
 want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 mkdir -p "$WORKDIR"
 WORKDIR=$(cd "$WORKDIR" && pwd)
@@ -83,6 +86,14 @@ if want profiles; then
     else
         log "profiles section skipped: it needs a whittle binary"
         [ "$ONLY" = profiles ] && rc=1
+    fi
+fi
+if want trace; then
+    if [ -n "${BENCH_WHITTLE_BIN:-}" ]; then
+        "$BENCH_DIR/trace.sh" --workdir "$WORKDIR" "${TRACEARGS[@]}" || rc=$?
+    else
+        log "trace section skipped: it needs a whittle binary"
+        [ "$ONLY" = trace ] && rc=1
     fi
 fi
 exit $rc
