@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WhittleReport
 import WhittleAnalysis
 import WhittleProfiles
 import WhittleSelect
@@ -115,27 +116,27 @@ struct InspectCommand: ParsableCommand {
         var rows = [["#", "stored", "files", "entries", "created by"]]
         for layer in report.layers {
             rows.append([
-                "\(layer.index)", formatBytes(layer.storedBytes)
+                "\(layer.index)", humanBytes(layer.storedBytes)
                     + (layer.compression == "none" ? "" : " " + layer.compression),
-                formatBytes(layer.fileBytes), "\(layer.entries)", shortCommand(layer.createdBy),
+                humanBytes(layer.fileBytes), "\(layer.entries)", shortCommand(layer.createdBy),
             ])
         }
         lines += table(rows, rightAligned: [0, 1, 2, 3]).map { "  " + $0 }
         let totals = report.totals
         lines.append("")
         lines.append("""
-            Total: \(totals.layers) layers, \(totals.entries) entries, \(formatBytes(totals.layerFileBytes)) \
-            of files in layers, \(formatBytes(totals.storedBytes)) stored
+            Total: \(totals.layers) layers, \(totals.entries) entries, \(humanBytes(totals.layerFileBytes)) \
+            of files in layers, \(humanBytes(totals.storedBytes)) stored
             """)
         lines.append("""
-            Flattened: \(totals.flattenedFiles) files, \(formatBytes(totals.flattenedBytes)) \
-            (\(formatBytes(totals.layerFileBytes - totals.flattenedBytes)) less than the layers hold)
+            Flattened: \(totals.flattenedFiles) files, \(humanBytes(totals.flattenedBytes)) \
+            (\(humanBytes(totals.layerFileBytes - totals.flattenedBytes)) less than the layers hold)
             """)
 
         let waste = report.waste
         lines.append("")
         lines.append("Wasted space (dive's definitions)")
-        lines.append("  wasted bytes:        \(waste.wastedBytes) (\(formatBytes(waste.wastedBytes)))")
+        lines.append("  wasted bytes:        \(waste.wastedBytes) (\(humanBytes(waste.wastedBytes)))")
         lines.append("  efficiency:          \(String(format: "%.4f", waste.efficiency * 100)) %")
         lines.append("  user wasted percent: "
             + (waste.userWastedPercent.map { String(format: "%.4f", $0) + " %" } ?? "n/a (no layers above the first)"))
@@ -145,7 +146,7 @@ struct InspectCommand: ParsableCommand {
                 + (shown < waste.inefficientPathCount ? ", largest \(shown) shown" : "") + "):")
             var wasteRows = [["count", "wasted", "path"]]
             for entry in waste.inefficientPaths {
-                wasteRows.append(["\(entry.count)", formatBytes(entry.cumulativeBytes), entry.path])
+                wasteRows.append(["\(entry.count)", humanBytes(entry.cumulativeBytes), entry.path])
             }
             lines += table(wasteRows, rightAligned: [0, 1]).map { "    " + $0 }
         }
@@ -157,13 +158,13 @@ struct InspectCommand: ParsableCommand {
             for profile in profiles {
                 let share = totals.flattenedBytes > 0
                     ? String(format: "%.1f %%", Double(profile.bytes) / Double(totals.flattenedBytes) * 100) : "-"
-                profileRows.append([profile.name, "\(profile.files)", formatBytes(profile.bytes), share, profile.summary])
+                profileRows.append([profile.name, "\(profile.files)", humanBytes(profile.bytes), share, profile.summary])
             }
             lines += table(profileRows, rightAligned: [1, 2, 3]).map { "  " + $0 }
             let lossRows = profiles.filter { !($0.packages?.packages.isEmpty ?? true) }
             for profile in lossRows {
                 guard let summary = profile.packages else { continue }
-                let hit = summary.packages.prefix(5).map { "\($0.package) (\(formatBytes($0.bytesLost)))" }
+                let hit = summary.packages.prefix(5).map { "\($0.package) (\(humanBytes($0.bytesLost)))" }
                 lines.append("    \(profile.name) takes from \(summary.packages.count) packages: "
                     + hit.joined(separator: ", ") + (summary.packages.count > 5 ? ", …" : ""))
             }
@@ -177,10 +178,10 @@ struct InspectCommand: ParsableCommand {
                 lines.append("OS packages: no dpkg or apk database found.")
             } else {
                 let owned = packages.reduce(Int64(0)) { $0 + $1.bytesOwned }
-                lines.append("OS packages: \(packages.count), owning \(formatBytes(owned)); largest:")
+                lines.append("OS packages: \(packages.count), owning \(humanBytes(owned)); largest:")
                 var packageRows = [["package", "files", "bytes"]]
                 for package in packages.prefix(limit) {
-                    packageRows.append([package.package, "\(package.filesOwned)", formatBytes(package.bytesOwned)])
+                    packageRows.append([package.package, "\(package.filesOwned)", humanBytes(package.bytesOwned)])
                 }
                 lines += table(packageRows, rightAligned: [1, 2]).map { "  " + $0 }
             }

@@ -1,5 +1,4 @@
 import Foundation
-import WhittleReport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +26,3 @@ final class Progress {
     }
 }
 
-/// Sizes the way people read them (the report's rendering, shared by every command).
-func formatBytes(_ bytes: Int64) -> String {
-    humanBytes(bytes)
-}

@@ -86,7 +86,12 @@ public final class Inode {
 public final class Node {
     public let name: String
     /// Children by name; non-nil exactly for directories.
-    public internal(set) var children: [String: Node]?
+    public internal(set) var children: [String: Node]? {
+        didSet { sortedCache = nil }
+    }
+    /// The sorted children, kept between walks: a slim walks the finished tree several times
+    /// (selection, sizes, report, writing), and sorting each directory every time adds up.
+    private var sortedCache: [Node]?
     /// Directory attributes (non-directories keep theirs in `inode`).
     public internal(set) var directoryAttributes: Attributes
     public let inode: Inode?
@@ -116,7 +121,10 @@ public final class Node {
 
     /// Children in byte order of their names, the order entries are written in.
     public var sortedChildren: [Node] {
-        (children ?? [:]).values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        if let sortedCache { return sortedCache }
+        let sorted = (children ?? [:]).values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        sortedCache = sorted
+        return sorted
     }
 }
 
