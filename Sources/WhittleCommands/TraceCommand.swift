@@ -25,6 +25,7 @@ struct TraceCommand: ParsableCommand {
             Examples:
               whittle trace app.tar -o app.trace.json
               whittle trace web.tar -o web.trace.json --probe-http http://127.0.0.1:8080/health
+              whittle trace web.tar -o web.trace.json -e PORT=9090 --probe-http http://127.0.0.1:9090/health
               whittle trace app.tar -o t.json -- /bin/sh -c 'ls /app'
             """)
 
@@ -32,6 +33,10 @@ struct TraceCommand: ParsableCommand {
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace file.", valueName: "trace.json"))
     var output: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp(
+        "Set or override a variable of the image's Env (repeatable; KEY alone unsets it).", valueName: "KEY=VALUE"))
+    var env: [String] = []
 
     @Option(name: .customLong("probe-http"), help: ArgumentHelp(
         "Wait until this URL answers, then request it (repeatable).", valueName: "url"))
@@ -60,6 +65,7 @@ struct TraceCommand: ParsableCommand {
         var options = TraceOptions(
             imagePath: input.image, selection: try input.selection(), command: command, httpProbes: probeHTTP,
             execProbes: probeExec, timeoutSeconds: timeout, network: network)
+        options.environment = env
         options.stdoutFD = nil
         let standardError = FileHandle.standardError
         func log(_ line: String) { standardError.write(Data(("whittle: " + line + "\n").utf8)) }

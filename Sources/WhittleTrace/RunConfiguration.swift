@@ -14,7 +14,9 @@ public struct RunConfiguration: Sendable, Equatable {
 
     /// - Parameter override: the command given after `--`, which replaces Cmd (and the
     ///   Entrypoint, as `docker run --entrypoint` would, so the trace runs exactly it).
-    public init(config: JSONValue, tree: FileTree, override: [String]) throws {
+    /// - Parameter extraEnvironment: `KEY=VALUE` (or `KEY` alone, which unsets it) laid over
+    ///   the image's Env, as `docker run -e` does.
+    public init(config: JSONValue, tree: FileTree, override: [String], environment extraEnvironment: [String] = []) throws {
         let settings: JSONValue = config["config"] ?? .object([:])
         func strings(_ key: String) -> [String] {
             settings[key]?.arrayValue?.compactMap { $0.stringValue } ?? []
@@ -22,6 +24,12 @@ public struct RunConfiguration: Sendable, Equatable {
         command = override.isEmpty ? strings("Entrypoint") + strings("Cmd") : override
         guard !command.isEmpty else { throw TraceError.noCommand }
         environment = strings("Env")
+        for setting in extraEnvironment {
+            let key = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            guard !key.isEmpty else { throw TraceError.invalidEnvironment(setting) }
+            environment.removeAll { $0 == key || $0.hasPrefix(key + "=") }
+            if setting.contains("=") { environment.append(setting) }
+        }
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) {
             environment.append("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         }

@@ -19,6 +19,8 @@ public struct TraceOptions: Sendable {
     public var selection: ImageSelection
     /// Replaces Entrypoint and Cmd when not empty.
     public var command: [String]
+    /// `KEY=VALUE` settings laid over the image's Env, as `docker run -e` does.
+    public var environment: [String]
     public var httpProbes: [String]
     /// Commands run inside the root once the HTTP probes answered, split on whitespace.
     public var execProbes: [String]
@@ -39,6 +41,7 @@ public struct TraceOptions: Sendable {
         self.imagePath = imagePath
         self.selection = selection
         self.command = command
+        environment = []
         self.httpProbes = httpProbes
         self.execProbes = execProbes
         self.timeoutSeconds = timeoutSeconds
@@ -117,7 +120,8 @@ public final class Tracer {
         let flattener = Flattener(scratch: scratch)
         try flattener.apply(image)
         let tree = flattener.tree
-        let configuration = try RunConfiguration(config: image.config, tree: tree, override: options.command)
+        let configuration = try RunConfiguration(
+            config: image.config, tree: tree, override: options.command, environment: options.environment)
 
         let lower = scratch.path + "/image"
         let mountPoint = scratch.path + "/root"

@@ -122,6 +122,20 @@ struct TraceDocumentTests {
         }
     }
 
+    @Test func envOptionOverridesAddsAndUnsetsLikeDockerRun() throws {
+        let image = try Flattened(busyboxImage())
+        var config = image.image.config
+        config["config"] = .object(["Cmd": .array([.string("/bin/sh")]),
+                                    "Env": .array([.string("PATH=/bin"), .string("PORT=8080"), .string("DEBUG=1")])])
+        let run = try RunConfiguration(config: config, tree: image.tree, override: [],
+                                       environment: ["PORT=9090", "EXTRA=a=b", "DEBUG"])
+        #expect(run.environment.filter { !$0.hasPrefix("HOSTNAME=") && !$0.hasPrefix("HOME=") }
+            == ["PATH=/bin", "PORT=9090", "EXTRA=a=b"])
+        #expect(throws: TraceError.invalidEnvironment("=x")) {
+            try RunConfiguration(config: config, tree: image.tree, override: [], environment: ["=x"])
+        }
+    }
+
     @Test(arguments: [
         ("/a/./b//c/../d", "/a/b/d"), ("/../x", "/x"), ("/", "/"), ("/a/b/", "/a/b"),
     ])

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where `bench/build-image.sh --images flask-naive,batch-naive` left the realistic images:
+/// Debian 12 with python3, pip and the PyPI packages, hundreds of MB each. Building them takes
+/// 15–25 minutes, so `scripts/test.sh` does it only under CI=true (or WHITTLE_ACCEPTANCE=1)
+/// and passes the directory in WHITTLE_ACCEPTANCE_IMAGES.
+private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
+private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
+
+/// The acceptance scenarios of `whittle trace` + `slim --trace`: a naive Flask image and a
+/// pandas + scikit-learn batch job, traced, slimmed, loaded into a real engine and run.
+@Suite("Trace acceptance on realistic images", .serialized,
+       .enabled(if: (acceptanceImages != nil && geteuid() == 0) || ciRun,
+                "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
+struct TraceAcceptanceTests {
+    /// The input image, or a recorded issue saying how to build it.
+    private func image(_ name: String) throws -> String {
+        guard let directory = acceptanceImages else {
+            throw AcceptanceSetupError(message: """
+                WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh, which builds \
+                the images with bench/build-image.sh --images flask-naive,batch-naive
+                """)
+        }
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(name).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AcceptanceSetupError(message: "\(path) is missing (bench/build-image.sh --images flask-naive,batch-naive)")
+        }
+        return path
+    }
+
+    @Test("a naive Flask image traced through its health URL shrinks at least 15x and still answers")
+    func webApp() throws {
+        let input = try image("flask-naive.tar")
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+
+        // The image's Env says PORT=8080; a free port keeps the host-network run clear of others.
+        let tracePort = try freeLocalPort()
+        let trace = work.path("flask.trace.json")
+        try run(whittle, ["trace", input, "-o", trace, "--timeout", "300", "-e", "PORT=\(tracePort)",
+                          "--probe-http", "http://127.0.0.1:\(tracePort)/health",
+                          "--probe-http", "http://127.0.0.1:\(tracePort)/"])
+        let output = work.path("flask-traced.tar")
+        try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", "whittle-e2e/flask-traced:1"])
+
+        let outputBytes = try fileSize(output)
+        let ratio = try fileSize(input) / outputBytes
+        #expect(ratio >= 15, "only \(String(format: "%.1f", ratio))x smaller (\(Int(outputBytes)) bytes)")
+
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        try engine.docker("load", "-q", "-i", output)
+        let port = try freeLocalPort()
+        let container = try engine.docker("run", "-d", "--network", "host", "-e", "PORT=\(port)",
+                                          "whittle-e2e/flask-traced:1").trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? engine.docker("rm", "-f", container) }
+        let health = try httpGet("http://127.0.0.1:\(port)/health", waitingUpTo: 90)
+        #expect(health.status == 200, "GET /health: \(health); logs: \((try? engine.docker("logs", container)) ?? "")")
+        #expect(health.body.contains("ok"))
+        let index = try httpGet("http://127.0.0.1:\(port)/", waitingUpTo: 10)
+        #expect(index.status == 200 && index.body.contains("whittle-bench"), "GET /: \(index)")
+    }
+
+    @Test("a pandas + scikit-learn batch job traced to its exit shrinks at least 6x and prints the same")
+    func batchJob() throws {
+        let input = try image("batch-naive.tar")
+        let expected = try String(contentsOfFile: try image("batch-naive.expected-stdout"), encoding: .utf8)
+        #expect(expected.contains("forest accuracy="), "the reference output looks wrong: \(expected)")
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+
+        // The job's own output goes to whittle's stdout during the trace.
+        let trace = work.path("batch.trace.json")
+        let tracedRun = try run(whittle, ["trace", input, "-o", trace, "--network", "none", "--timeout", "600"])
+        #expect(tracedRun == expected, "the job printed something else under trace")
+        let output = work.path("batch-traced.tar")
+        try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", "whittle-e2e/batch-traced:1"])
+
+        let outputBytes = try fileSize(output)
+        let ratio = try fileSize(input) / outputBytes
+        #expect(ratio >= 6, "only \(String(format: "%.1f", ratio))x smaller (\(Int(outputBytes)) bytes)")
+
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        try engine.docker("load", "-q", "-i", output)
+        let printed = try engine.docker("run", "--rm", "--network", "none", "whittle-e2e/batch-traced:1")
+        #expect(printed == expected)
+    }
+}
+
+private struct AcceptanceSetupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+private func fileSize(_ path: String) throws -> Double {
+    Double(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0)
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+func freeLocalPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw AcceptanceSetupError(message: "socket: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+            bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+        }
+    }
+    guard bound else { throw AcceptanceSetupError(message: "bind: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// GETs `url` with python3's urllib (the status even for 4xx/5xx), retrying until the
+/// server answers or `seconds` pass.
+func httpGet(_ url: String, waitingUpTo seconds: Double) throws -> (status: Int, body: String) {
+    let script = """
+        import sys, urllib.request, urllib.error
+        try:
+            r = urllib.request.urlopen(sys.argv[1], timeout=5); print(r.status); print(r.read().decode())
+        except urllib.error.HTTPError as e:
+            print(e.code); print(e.read().decode())
+        """
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+        do {
+            let answer = try run("/usr/bin/env", ["python3", "-c", script, url])
+            let lines = answer.split(separator: "\n", maxSplits: 1).map(String.init)
+            return (Int(lines.first ?? "") ?? -1, lines.count > 1 ? lines[1] : "")
+        } catch {
+            if Date() > deadline { throw error }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+}
