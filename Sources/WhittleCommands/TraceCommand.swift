@@ -43,7 +43,7 @@ struct TraceCommand: ParsableCommand {
     var probeHTTP: [String] = []
 
     @Option(name: .customLong("probe-exec"), help: ArgumentHelp(
-        "Run this command inside the same root once the app is up (repeatable; split on spaces).",
+        "Run this command inside the same root once the app is up (repeatable; words split as a shell would, with quotes).",
         valueName: "command"))
     var probeExec: [String] = []
 

@@ -22,7 +22,7 @@ public struct TraceOptions: Sendable {
     /// `KEY=VALUE` settings laid over the image's Env, as `docker run -e` does.
     public var environment: [String]
     public var httpProbes: [String]
-    /// Commands run inside the root once the HTTP probes answered, split on whitespace.
+    /// Commands run inside the root once the HTTP probes answered, split into words with quotes.
     public var execProbes: [String]
     public var timeoutSeconds: Double
     public var network: TraceNetwork
@@ -282,7 +282,16 @@ public final class Tracer {
             if wt_interrupted() != 0 { stop = .interrupted; break }
             if Date() >= deadline {
                 stop = .timeout
-                if hasProbes { warnings.append("the probes had not all finished at the timeout") }
+                if hasProbes {
+                    warnings.append("the probes had not all finished at the timeout")
+                } else {
+                    // Without probes the command is expected to end by itself (a batch job);
+                    // whatever it would have touched later is missing from the trace.
+                    warnings.append("""
+                        the command was still running at the \(Int(options.timeoutSeconds)) s timeout, so the \
+                        trace holds only what it touched until then; give a job that runs longer a larger --timeout
+                        """)
+                }
                 break
             }
             let (event, _) = try receive(control, timeoutMilliseconds: 50)
@@ -339,7 +348,7 @@ public final class Tracer {
                 } else {
                     let command = execQueue.removeFirst()
                     probeID += 1
-                    let words = command.split(whereSeparator: \.isWhitespace).map(String.init)
+                    let words = Self.commandWords(command)
                     let payload = Array(words.joined(separator: "\0").utf8) + [0]
                     let sent = payload.withUnsafeBufferPointer { buffer in
                         buffer.withMemoryRebound(to: CChar.self) { wt_send_probe(control, probeID, $0.baseAddress, Int32($0.count)) }
@@ -365,6 +374,54 @@ public final class Tracer {
         supervisor = nil
         return Outcome(stop: stop ?? .timeout, notifications: notifications, probeResults: probeResults,
                        warnings: warnings)
+    }
+
+    /// Splits a `--probe-exec` command into words as a shell would for plain words and
+    /// quotes: whitespace separates, '…' keeps everything, "…" keeps all but \" and \\,
+    /// and a backslash outside quotes escapes the next character. Nothing is expanded.
+    static func commandWords(_ command: String) -> [String] {
+        let characters = Array(command)
+        var words: [String] = []
+        var current = ""
+        var inWord = false
+        var quote: Character?
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            let next = index + 1 < characters.count ? characters[index + 1] : nil
+            index += 1
+            switch quote {
+            case "'":
+                if character == "'" { quote = nil } else { current.append(character) }
+            case "\"":
+                if character == "\"" {
+                    quote = nil
+                } else if character == "\\", let next, next == "\"" || next == "\\" {
+                    current.append(next)
+                    index += 1
+                } else {
+                    current.append(character)
+                }
+            default:
+                if character.isWhitespace {
+                    if inWord { words.append(current) }
+                    current = ""
+                    inWord = false
+                    continue
+                }
+                inWord = true
+                if character == "'" || character == "\"" {
+                    quote = character
+                } else if character == "\\", let next {
+                    current.append(next)
+                    index += 1
+                } else {
+                    current.append(character)
+                }
+            }
+        }
+        if inWord { words.append(current) }
+        return words
     }
 
     /// Whether the helper still runs; reaps it when it has ended.

@@ -122,6 +122,16 @@ struct TraceDocumentTests {
         }
     }
 
+    @Test(arguments: [
+        ("wget -q -O- http://127.0.0.1/", ["wget", "-q", "-O-", "http://127.0.0.1/"]),
+        ("  sh   -c 'echo a  b; ls'  ", ["sh", "-c", "echo a  b; ls"]),
+        (#"python3 -c "print(\"x y\")" ''"#, ["python3", "-c", #"print("x y")"#, ""]),
+        (#"a\ b c"#, ["a b", "c"]),
+    ])
+    func probeCommandsSplitLikeAShell(command: String, words: [String]) {
+        #expect(Tracer.commandWords(command) == words)
+    }
+
     @Test func envOptionOverridesAddsAndUnsetsLikeDockerRun() throws {
         let image = try Flattened(busyboxImage())
         var config = image.image.config
