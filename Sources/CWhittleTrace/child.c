@@ -234,6 +234,56 @@ static int make_directories(const char *path) {
     return 0;
 }
 
+/* The host's name-resolution files, read before pivot_root and written into the new root
+ * after it, as Docker gives a container its own copies: an app that resolves names during
+ * the trace then behaves as it will under Docker. Copies, not bind mounts, so the app can
+ * never write to the host's files; the writes land in the throwaway root. Best effort:
+ * a missing host file, or an image path that cannot take it (a dangling symlink, a
+ * directory, no /etc), leaves the image's own file alone. */
+struct host_file {
+    const char *path;
+    char content[16384];
+    ssize_t length;
+};
+static struct host_file host_files[] = {{"/etc/resolv.conf", {0}, -1}, {"/etc/hosts", {0}, -1}};
+
+static void read_host_files(void) {
+    for (size_t i = 0; i < sizeof host_files / sizeof host_files[0]; i++) {
+        struct host_file *f = &host_files[i];
+        int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t total = 0, n;
+        while (total < (ssize_t)sizeof f->content
+               && (n = read(fd, f->content + total, sizeof f->content - (size_t)total)) > 0)
+            total += n;
+        /* A file too large for the buffer is left out rather than cut short. */
+        if (n >= 0 && total < (ssize_t)sizeof f->content) f->length = total;
+        close(fd);
+    }
+}
+
+/* After pivot_root: every path resolves inside the new root. */
+static void write_host_files(void) {
+    for (size_t i = 0; i < sizeof host_files / sizeof host_files[0]; i++) {
+        struct host_file *f = &host_files[i];
+        if (f->length < 0) continue;
+        struct stat st;
+        int fd;
+        if (stat(f->path, &st) == 0) {
+            if (!S_ISREG(st.st_mode)) continue;
+            fd = open(f->path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        } else {
+            if (errno != ENOENT) continue;
+            fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        }
+        if (fd < 0) continue;
+        ssize_t written = 0, n;
+        while (written < f->length && (n = write(fd, f->content + written, (size_t)(f->length - written))) > 0)
+            written += n;
+        close(fd);
+    }
+}
+
 static void close_from(int first) {
     if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0) return;
     for (int fd = first; fd < 4096; fd++) close(fd);
@@ -308,10 +358,12 @@ static void pid1(const wt_spawn_config *c) {
         fail(WT_SOCK, WT_STAGE_TMP);
     if (setup_dev(c->root) != 0) fail(WT_SOCK, WT_STAGE_DEV);
 
+    read_host_files();
     if (chdir(c->root) != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
     if (syscall(SYS_pivot_root, ".", ".") != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
     if (umount2(".", MNT_DETACH) != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
     if (chdir("/") != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
+    write_host_files();
 
     if (c->new_network && loopback_up() != 0) fail(WT_SOCK, WT_STAGE_NETWORK);
     const char *workdir = c->workdir && c->workdir[0] ? c->workdir : "/";

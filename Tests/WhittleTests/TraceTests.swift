@@ -329,6 +329,26 @@ struct TraceTests {
         #expect(result.document.existingPaths.contains("/app/message.txt"))
     }
 
+    /// As Docker does, the app sees the host's resolv.conf and hosts (copies in the
+    /// throwaway root), and the timeout of a run without probes is called out.
+    @Test func hostNameFilesAreCopiedInAndTheTimeoutIsNamed() throws {
+        let work = try TestDirectory()
+        let imagePath = try busyboxImage().writeArchive(in: work.url)
+        let output = try CapturedOutput()
+        var options = TraceOptions(
+            imagePath: imagePath,
+            command: ["/bin/busybox", "sh", "-c", "cat /etc/hosts; echo changed > /etc/hosts; sleep 100"],
+            timeoutSeconds: 2)
+        options.stdoutFD = output.fd
+        let hostBefore = try String(contentsOfFile: "/etc/hosts", encoding: .utf8)
+        let result = try Tracer(options: options).run()
+        #expect(output.text == hostBefore)
+        #expect(try String(contentsOfFile: "/etc/hosts", encoding: .utf8) == hostBefore, "the host's /etc/hosts changed")
+        #expect(result.stop == .timeout)
+        #expect(result.warnings.contains { $0.contains("still running at the 2 s timeout") }, "\(result.warnings)")
+        #expect(result.document.entries.contains { $0.path == "/etc/hosts" && !$0.existed })
+    }
+
     @Test func missingCommandSaysSo() throws {
         let work = try TestDirectory()
         let imagePath = try busyboxImage().writeArchive(in: work.url)
