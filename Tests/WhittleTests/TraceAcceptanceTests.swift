@@ -50,6 +50,7 @@ struct TraceAcceptanceTests {
         let outputBytes = try fileSize(output)
         let ratio = try fileSize(input) / outputBytes
         #expect(ratio >= 15, "only \(String(format: "%.1f", ratio))x smaller (\(Int(outputBytes)) bytes)")
+        print("trace acceptance, web app: \(Int(try fileSize(input))) -> \(Int(outputBytes)) bytes, \(String(format: "%.1f", ratio))x smaller")
 
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -83,6 +84,7 @@ struct TraceAcceptanceTests {
         let outputBytes = try fileSize(output)
         let ratio = try fileSize(input) / outputBytes
         #expect(ratio >= 6, "only \(String(format: "%.1f", ratio))x smaller (\(Int(outputBytes)) bytes)")
+        print("trace acceptance, batch job: \(Int(try fileSize(input))) -> \(Int(outputBytes)) bytes, \(String(format: "%.1f", ratio))x smaller")
 
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
