@@ -11,7 +11,8 @@
 # Everything is made in a temp directory and checked (docker load, create, export, compare)
 # before it is moved into place, so a failed run leaves the old fixtures alone. --check runs
 # the same checks on the committed files, and also that the expected-* files still match what
-# Docker makes of them and that corners.docker.tar is rebuilt byte for byte.
+# Docker makes of them and that corners.docker.tar and corners.docker25.tar are rebuilt byte
+# for byte.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd -P)
@@ -77,12 +78,12 @@ step "busybox-app: skopeo copy to an oci-archive with gzip layers"
 skopeo copy -q --dest-compress-format gzip \
     "docker-archive:$new/busybox-app.docker.tar" "oci-archive:$new/busybox-app.oci-gzip.tar:$BB_REF"
 
-step "busybox-app: the Docker 25+ layout (oci-layout, index.json, blobs/, manifest.json)"
-"$PY" "$helper" docker25 "$new/busybox-app.docker.tar" "$new/busybox-app.docker25.tar"
-
 # ---------------------------------------------------------------------------------------------
 step "corners: crafted layers as a docker save archive"
 "$PY" "$helper" corners "$new/corners.docker.tar"
+
+step "corners: the Docker 25+ layout (oci-layout, index.json, blobs/, manifest.json)"
+"$PY" "$helper" docker25 "$new/corners.docker.tar" "$new/corners.docker25.tar"
 
 step "corners: skopeo copy to oci-archives (gzip, zstd, Docker media types)"
 skopeo copy -q \
@@ -94,10 +95,13 @@ skopeo copy -q --format v2s2 \
 
 else
     # --check: the committed fixtures are the ones to check; expected files go to $new for cmp.
-    step "check mode: corners.docker.tar is reproducible"
+    step "check mode: corners.docker.tar and corners.docker25.tar are reproducible"
     "$PY" "$helper" corners "$work/check/corners.docker.tar"
     cmp "$work/check/corners.docker.tar" "$here/corners.docker.tar" ||
         { echo "make-fixtures: make_fixtures.py corners no longer gives corners.docker.tar" >&2; exit 1; }
+    "$PY" "$helper" docker25 "$here/corners.docker.tar" "$work/check/corners.docker25.tar"
+    cmp "$work/check/corners.docker25.tar" "$here/corners.docker25.tar" ||
+        { echo "make-fixtures: make_fixtures.py docker25 no longer gives corners.docker25.tar" >&2; exit 1; }
     fixtures="$here"
 fi
 fixtures=${fixtures:-$new}
@@ -155,11 +159,6 @@ export_image "$BB_REF" "$work/check/bb.export.tar"
 "$PY" "$compare" --dump "$work/check/bb.export.tar" >"$new/busybox-app.expected.json"
 check_same_tree busybox-app.docker.tar "$work/check/bb.export.tar" "$BB_REF"
 
-docker rmi -f "$BB_REF" >/dev/null
-load "$fixtures/busybox-app.docker25.tar" >/dev/null
-[ "$(image_id "$BB_REF")" = "$bb_id" ] || { echo "make-fixtures: busybox-app.docker25.tar: other image ID" >&2; exit 1; }
-check_same_tree busybox-app.docker25.tar "$work/check/bb.export.tar" "$BB_REF"
-
 load_oci "$fixtures/busybox-app.oci-gzip.tar" whittle-check/bb-oci:1 >/dev/null
 check_same_tree busybox-app.oci-gzip.tar "$work/check/bb.export.tar" whittle-check/bb-oci:1
 out_oci=$(docker run --rm --network none whittle-check/bb-oci:1)
@@ -168,8 +167,18 @@ out_oci=$(docker run --rm --network none whittle-check/bb-oci:1)
 
 step "check: corners"
 [ "$(load "$fixtures/corners.docker.tar")" = "$CORNERS_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+corners_id=$(image_id "$CORNERS_REF")
+corners_config=$(tar -xOf "$fixtures/corners.docker.tar" manifest.json |
+    "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["Config"].split(".")[0])')
+[ "$corners_id" = "sha256:$corners_config" ] || { echo "make-fixtures: corners: unexpected image ID $corners_id" >&2; exit 1; }
 export_image "$CORNERS_REF" "$work/check/corners.export.tar"
 "$PY" "$compare" --dump "$work/check/corners.export.tar" >"$new/corners.expected.json"
+
+docker rmi -f "$CORNERS_REF" >/dev/null
+[ "$(load "$fixtures/corners.docker25.tar")" = "$CORNERS_REF" ] || { echo "make-fixtures: load failed" >&2; exit 1; }
+[ "$(image_id "$CORNERS_REF")" = "$corners_id" ] || { echo "make-fixtures: corners.docker25.tar: other image ID" >&2; exit 1; }
+check_same_tree corners.docker25.tar "$work/check/corners.export.tar" "$CORNERS_REF"
+
 for variant in oci oci-zstd oci-v2s2; do
     load_oci "$fixtures/corners.$variant.tar" "whittle-check/corners-$variant:1" >/dev/null
     check_same_tree "corners.$variant.tar" "$work/check/corners.export.tar" "whittle-check/corners-$variant:1"

@@ -11,6 +11,11 @@
         Docker 25: oci-layout, index.json, blobs/sha256/... (uncompressed layers, the config bytes
         unchanged), plus a manifest.json and a repositories file pointing into blobs/sha256/.
 
+    make_fixtures.py dive-copy ARCHIVE.tar OUT.tar
+        Writes a copy of a `docker save` archive that dive 0.13 reads: each layer gunzipped and
+        its leading PAX global headers cut off, which changes no entry (the blobs keep their
+        names, so their digests no longer match). dive refuses both in a docker-archive.
+
     make_fixtures.py describe ARCHIVE.tar
         Prints the members of an archive and of each layer in it (for eyeballing a fixture).
 """
@@ -465,6 +470,38 @@ def make_docker25(legacy: str, out: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# A copy for dive
+
+
+def without_global_headers(layer: bytes) -> bytes:
+    """The layer tar less its leading PAX global headers (type 'g'), cut out block by block."""
+    while len(layer) >= 512 and layer[156:157] == b"g":
+        size = int(layer[124:136].rstrip(b"\0 ") or b"0", 8)
+        layer = layer[512 + (size + 511) // 512 * 512:]
+    return layer
+
+
+def make_dive_copy(archive: str, out: str) -> None:
+    with tarfile.open(archive) as tar:
+        layer_paths = {path for item in json.loads(tar.extractfile("manifest.json").read())
+                       for path in item["Layers"]}
+        members: list[tuple[tarfile.TarInfo, bytes | None]] = []
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read() if member.isfile() else None
+            if data is not None and member.name in layer_paths:
+                if data[:2] == b"\x1f\x8b":
+                    data = gzip.decompress(data)
+                data = without_global_headers(data)
+                member.size = len(data)
+            members.append((member, data))
+    tmp = out + ".tmp"
+    with tarfile.open(tmp, "w", format=tarfile.USTAR_FORMAT) as copy:
+        for member, data in members:
+            copy.addfile(member, io.BytesIO(data) if data is not None else None)
+    os.replace(tmp, out)
+
+
+# ---------------------------------------------------------------------------------------------
 # describe
 
 
@@ -501,6 +538,8 @@ def main(argv: list[str]) -> int:
         make_corners(argv[1])
     elif len(argv) == 3 and argv[0] == "docker25":
         make_docker25(argv[1], argv[2])
+    elif len(argv) == 3 and argv[0] == "dive-copy":
+        make_dive_copy(argv[1], argv[2])
     elif len(argv) == 2 and argv[0] == "describe":
         describe(argv[1])
     else:

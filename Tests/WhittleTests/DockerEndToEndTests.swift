@@ -58,10 +58,10 @@ struct DockerEndToEndTests {
     static let corners = "whittle-fixture/corners:1"
     static let cases: [Case] = [
         Case(input: "busybox-app.docker.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "none"),
-        Case(input: "busybox-app.docker25.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "none"),
         Case(input: "busybox-app.oci-gzip.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "gzip"),
         Case(input: "corners.docker.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
         Case(input: "corners.docker.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "gzip"),
+        Case(input: "corners.docker25.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
         Case(input: "corners.oci.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
         Case(input: "corners.oci-zstd.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
         Case(input: "corners.oci-v2s2.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
@@ -114,7 +114,9 @@ struct DockerEndToEndTests {
 
             let history = try engine.docker("image", "history", "-q", "--no-trunc", tag)
             #expect(history.split(separator: "\n").contains { $0 != "<missing>" }, "\(testCase): no layer in history")
-            if testCase.input.hasPrefix("busybox-app.docker") {
+            // The docker save layouts (Docker <= 24 and 25+) carry the reference's config bytes;
+            // skopeo's oci-archives drop what the OCI schema has no field for.
+            if testCase.input.hasSuffix(".docker.tar") || testCase.input.hasSuffix(".docker25.tar") {
                 let config = try engine.docker("image", "inspect", "--format", "{{json .Config}}", tag)
                 #expect(config == referenceConfigs[testCase.reference], "\(testCase): config changed")
             }

@@ -6,8 +6,9 @@ import WhittleImage
 @Suite("Reading saved images")
 struct SavedImageTests {
     static let layouts = [
-        "busybox-app.docker.tar", "busybox-app.docker25.tar", "busybox-app.oci-gzip.tar",
-        "corners.docker.tar", "corners.oci.tar", "corners.oci-zstd.tar", "corners.oci-v2s2.tar",
+        "busybox-app.docker.tar", "busybox-app.oci-gzip.tar",
+        "corners.docker.tar", "corners.docker25.tar", "corners.oci.tar", "corners.oci-zstd.tar",
+        "corners.oci-v2s2.tar",
     ]
 
     @Test("every committed fixture layout reads, with its tag and verified layers", arguments: layouts)
@@ -21,10 +22,14 @@ struct SavedImageTests {
         #expect(flattener.layers.count == image.layers.count)
     }
 
-    @Test("the three layouts of one image flatten to the same tree")
-    func layoutsAgree() throws {
+    @Test("every layout of one image flattens to the same tree", arguments: [
+        ["busybox-app.docker.tar", "busybox-app.oci-gzip.tar"],
+        ["corners.docker.tar", "corners.docker25.tar", "corners.oci.tar", "corners.oci-zstd.tar",
+         "corners.oci-v2s2.tar"],
+    ])
+    func layoutsAgree(names: [String]) throws {
         var listings: [[String]] = []
-        for name in ["busybox-app.docker.tar", "busybox-app.docker25.tar", "busybox-app.oci-gzip.tar"] {
+        for name in names {
             let scratch = try ScratchDirectory()
             let flattener = Flattener(scratch: scratch)
             try flattener.apply(SavedImage(path: fixture(name), scratch: scratch))
@@ -34,8 +39,10 @@ struct SavedImageTests {
             }
             listings.append(listing)
         }
-        #expect(listings[0] == listings[1])
-        #expect(listings[0] == listings[2])
+        #expect(!listings[0].isEmpty)
+        for (name, listing) in zip(names, listings).dropFirst() {
+            #expect(listing == listings[0], "\(name) flattens unlike \(names[0])")
+        }
     }
 
     @Test("a gzip-compressed docker save reads like the plain one")
