@@ -86,12 +86,14 @@ record_batch_output() {
     docker run --rm --network none whittle-bench/batch-naive:latest >"$BATCH_STDOUT.partial"
     mv "$BATCH_STDOUT.partial" "$BATCH_STDOUT"
 }
-if [ "$REFERENCE_ONLY" = 1 ] && [ ${#TODO[@]} -eq 0 ]; then
-    engine_start
-    trap 'engine_stop || true' EXIT
+load_and_record_batch_output() {
     log "docker load $OUTDIR/batch-naive.tar (for its reference output only)"
     docker load -q -i "$OUTDIR/batch-naive.tar" >/dev/null
     record_batch_output
+}
+if [ "$REFERENCE_ONLY" = 1 ] && [ ${#TODO[@]} -eq 0 ]; then
+    engine_start
+    load_and_record_batch_output
     exit 0
 fi
 
@@ -187,3 +189,4 @@ for name in "${TODO[@]}"; do
     esac
     save "whittle-bench/$name:latest" "$name"
 done
+[ "$REFERENCE_ONLY" = 0 ] || load_and_record_batch_output
