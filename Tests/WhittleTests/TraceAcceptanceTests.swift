@@ -32,6 +32,19 @@ struct TraceAcceptanceTests {
         return path
     }
 
+    /// `whittle slim --trace`, expecting the output tarball to be at least `ratio` times
+    /// smaller than the input's; prints the figures for the log.
+    private func slim(_ input: String, trace: String, tag: String, in work: TestDirectory,
+                      atLeast ratio: Double) throws -> String {
+        let output = work.path("traced.tar")
+        try run(try whittleExecutable(), ["slim", input, "-o", output, "--trace", trace, "--tag", tag])
+        let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
+        let measured = String(format: "%.1f", inputBytes / outputBytes)
+        #expect(inputBytes / outputBytes >= ratio, "only \(measured)x smaller (\(Int(outputBytes)) bytes)")
+        print("trace acceptance, \(tag): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, \(measured)x smaller")
+        return output
+    }
+
     @Test("a naive Flask image traced through its health URL shrinks at least 15x and still answers")
     func webApp() throws {
         let input = try image("flask-naive.tar")
@@ -44,13 +57,7 @@ struct TraceAcceptanceTests {
         try run(whittle, ["trace", input, "-o", trace, "--timeout", "300", "-e", "PORT=\(tracePort)",
                           "--probe-http", "http://127.0.0.1:\(tracePort)/health",
                           "--probe-http", "http://127.0.0.1:\(tracePort)/"])
-        let output = work.path("flask-traced.tar")
-        try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", "whittle-e2e/flask-traced:1"])
-
-        let outputBytes = try fileSize(output)
-        let ratio = try fileSize(input) / outputBytes
-        #expect(ratio >= 15, "only \(String(format: "%.1f", ratio))x smaller (\(Int(outputBytes)) bytes)")
-        print("trace acceptance, web app: \(Int(try fileSize(input))) -> \(Int(outputBytes)) bytes, \(String(format: "%.1f", ratio))x smaller")
+        let output = try slim(input, trace: trace, tag: "whittle-e2e/flask-traced:1", in: work, atLeast: 15)
 
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -78,13 +85,7 @@ struct TraceAcceptanceTests {
         let trace = work.path("batch.trace.json")
         let tracedRun = try run(whittle, ["trace", input, "-o", trace, "--network", "none", "--timeout", "600"])
         #expect(tracedRun == expected, "the job printed something else under trace")
-        let output = work.path("batch-traced.tar")
-        try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", "whittle-e2e/batch-traced:1"])
-
-        let outputBytes = try fileSize(output)
-        let ratio = try fileSize(input) / outputBytes
-        #expect(ratio >= 6, "only \(String(format: "%.1f", ratio))x smaller (\(Int(outputBytes)) bytes)")
-        print("trace acceptance, batch job: \(Int(try fileSize(input))) -> \(Int(outputBytes)) bytes, \(String(format: "%.1f", ratio))x smaller")
+        let output = try slim(input, trace: trace, tag: "whittle-e2e/batch-traced:1", in: work, atLeast: 6)
 
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
