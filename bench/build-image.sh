@@ -159,12 +159,18 @@ cp /etc/ssl/certs/ca-certificates.crt "$CTX/host/ca-bundle.crt"
 log "pip.conf for the image:"; sed 's/^/    /' "$CTX/host/pip.conf" >&2
 
 build() { # dockerfile ref log
-    log "docker build $2 (log: $3)"
-    if ! DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=$BASE_REF" \
-            -f "$CTX/$1" -t "$2" "$CTX" >"$3" 2>&1; then
+    local attempt
+    for attempt in 1 2; do
+        log "docker build $2 (log: $3, attempt $attempt)"
+        if DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=$BASE_REF" \
+                -f "$CTX/$1" -t "$2" "$CTX" >"$3" 2>&1; then
+            return 0
+        fi
         tail -30 "$3" >&2
-        die "build of $2 failed"
-    fi
+        # A second attempt resumes from the engine's build cache: it only helps when a
+        # download from the Debian mirror or PyPI failed on the way.
+    done
+    die "build of $2 failed twice"
 }
 
 # save REF NAME: docker save REF to OUTDIR/NAME.tar, atomically.
