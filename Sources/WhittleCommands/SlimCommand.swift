@@ -113,6 +113,9 @@ struct SlimCommand: ParsableCommand {
             throw error
         }
         progress.clear()
+        for warning in result.warnings {
+            FileHandle.standardError.write(Data("whittle: warning: \(warning)\n".utf8))
+        }
         if let report { try write(result.report, to: report) }
         if dryRun {
             let listing = DryRunListing(result.selection)

@@ -32,7 +32,8 @@ public struct RemovalRequest: Sendable {
 
     /// Loads the profiles and compiles the globs, before any image is read, so a typo
     /// fails fast.
-    func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern], trace: TraceDocument?) {
+    func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
+                                  traces: [(path: String, document: TraceDocument)]) {
         var loaded: [Profile] = []
         if !profiles.isEmpty {
             guard let directory = ProfileCatalog.defaultDirectory() else {
@@ -42,7 +43,7 @@ public struct RemovalRequest: Sendable {
         }
         for file in profileFiles { loaded.append(try ProfileCatalog.loadFile(file)) }
         return (loaded, try keep.map(PathPattern.init), try remove.map(PathPattern.init),
-                try TraceDocument.load(paths: traces))
+                try traces.map { ($0, try TraceDocument.load(path: $0)) })
     }
 }
 
@@ -76,6 +77,8 @@ public struct SlimJob {
     public struct Result {
         public let inputLayers: Int
         public let selection: Selection
+        /// Things the user should know that do not stop the run (a trace of another image).
+        public let warnings: [String]
         public var report: SlimReport
         /// Nil in a dry run.
         public let written: WriteResult?
@@ -96,7 +99,13 @@ public struct SlimJob {
         }
         let tree = flattener.tree
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
-        let traceKeep = parts.trace.map { TraceKeepSet(traced: $0.existingPaths, tree: tree) }
+        let merged = parts.traces.map(\.document).reduce(nil as TraceDocument?) { merged, next in
+            guard var merged else { return next }
+            merged.merge(next)
+            return merged
+        }
+        let traceKeep = merged.map { TraceKeepSet(traced: $0.existingPaths, tree: tree) }
+        let warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)
         progress?("selecting what to remove")
@@ -109,14 +118,27 @@ public struct SlimJob {
             bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
         report.packages = try packageLosses(tree: tree, selection: chosen)
         guard let output else {
-            return Result(inputLayers: count, selection: chosen, report: report, written: nil)
+            return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: nil)
         }
         progress?("writing \(output)")
         let written = try ImageWriter().write(
             tree, from: image, to: output, options: options, filter: { _, node in chosen.keeps(node) })
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize,
                             files: written.layer.nonDirectories, bytes: written.layer.fileBytes)
-        return Result(inputLayers: count, selection: chosen, report: report, written: written)
+        return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: written)
+    }
+
+    /// A trace recorded on another image (another build of the app, say) may miss files
+    /// this image's app needs; the chain IDs tell, whatever layout either was saved in.
+    static func foreignTraces(_ traces: [(path: String, document: TraceDocument)], chainID: String) -> [String] {
+        traces.compactMap { path, document in
+            guard let other = document.tracedChainIDs.first(where: { $0 != chainID }) else { return nil }
+            return """
+                \(path) was recorded on another image (layers \(other.prefix(19))…, this one is \
+                \(chainID.prefix(19))…): files this image's app needs that the traced one did not touch \
+                are removed; trace this image to be sure
+                """
+        }
     }
 
     /// Which OS packages (dpkg, apk) lose files to the removals, so users can judge the risk.

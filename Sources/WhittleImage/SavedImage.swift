@@ -34,6 +34,13 @@ public final class SavedImage {
     /// Tags in familiar form (`app:1`), first one first.
     public let tags: [String]
     public let layers: [LayerLocation]
+    /// The OCI ChainID of the top layer: one digest for the whole filesystem, the same
+    /// whatever the layout or compression the image was saved in.
+    public var chainID: String {
+        layers.map(\.diffID).dropFirst().reduce(layers.first?.diffID ?? sha256Digest(of: [])) { chain, diffID in
+            sha256Digest(of: Array("\(chain) \(diffID)".utf8))
+        }
+    }
     /// Keeps the outer archive or its decompressed copy open while layers are read.
     private let store: BlobStore
 

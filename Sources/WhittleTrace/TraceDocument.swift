@@ -25,7 +25,9 @@ import Glibc
 ///   sorted.
 /// - `existed`: whether the path was in the image before the run (as named: a final
 ///   symlink counts, not its target). Files the app created are listed with `false`.
-/// - `runs` (optional): when traces were merged, the image and command of each run.
+/// - `chainID` (optional): the OCI ChainID of the traced image's layers, which names its
+///   filesystem whatever the layout it was saved in; `slim` warns when it differs.
+/// - `runs` (optional): when traces were merged, the image, chain ID and command of each run.
 ///
 /// Entries are sorted by path (bytewise), keys are sorted, so the same run gives the same
 /// bytes. Traces merge by path: operations are united, and `existed` is true if any run saw
@@ -47,18 +49,21 @@ public struct TraceDocument: Codable, Sendable, Equatable {
 
     public struct Run: Codable, Sendable, Equatable {
         public var image: String
+        public var chainID: String?
         public var command: [String]
     }
 
     public var version: Int
     public var image: String
+    public var chainID: String?
     public var command: [String]
     public var entries: [Entry]
     public var runs: [Run]?
 
-    public init(image: String, command: [String], entries: [Entry]) {
+    public init(image: String, chainID: String? = nil, command: [String], entries: [Entry]) {
         version = Self.currentVersion
         self.image = image
+        self.chainID = chainID
         self.command = command
         self.entries = entries
         runs = nil
@@ -86,13 +91,19 @@ public struct TraceDocument: Codable, Sendable, Equatable {
 
     /// Every path of `other` added to this trace.
     public mutating func merge(_ other: TraceDocument) {
-        var allRuns = runs ?? [Run(image: image, command: command)]
-        for run in other.runs ?? [Run(image: other.image, command: other.command)] where !allRuns.contains(run) {
+        var allRuns = runs ?? [Run(image: image, chainID: chainID, command: command)]
+        for run in other.runs ?? [Run(image: other.image, chainID: other.chainID, command: other.command)]
+        where !allRuns.contains(run) {
             allRuns.append(run)
         }
         runs = allRuns.count > 1 ? allRuns : nil
         entries += other.entries
         normalize()
+    }
+
+    /// The chain IDs of the images the runs traced (one per run when merged).
+    public var tracedChainIDs: [String] {
+        (runs?.compactMap(\.chainID) ?? chainID.map { [$0] } ?? [])
     }
 
     /// Paths that existed in the image, in order.
@@ -120,16 +131,6 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         } catch {
             throw TraceError.badTraceFile(path: path, reason: "\(error)")
         }
-    }
-
-    /// Loads several traces and merges them into one.
-    public static func load(paths: [String]) throws -> TraceDocument? {
-        var merged: TraceDocument?
-        for path in paths {
-            let document = try load(path: path)
-            if merged == nil { merged = document } else { merged?.merge(document) }
-        }
-        return merged
     }
 
     public func encoded() throws -> Data {

@@ -163,7 +163,8 @@ public final class Tracer {
         warnings += outcome.warnings
 
         let document = TraceDocument(
-            image: options.imagePath, command: configuration.command, entries: recorder.entries(tree: tree))
+            image: options.imagePath, chainID: image.chainID, command: configuration.command,
+            entries: recorder.entries(tree: tree))
         return TraceResult(
             document: document, stop: outcome.stop, notifications: outcome.notifications,
             seconds: Date().timeIntervalSince(started), rootMode: rootMode, probeResults: outcome.probeResults,

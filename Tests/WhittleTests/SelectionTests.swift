@@ -200,18 +200,37 @@ struct TraceSelectionTests {
                                       "usr/local/lib/python3.11/site-packages/requests/api.py",
                                       "usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA"])
         #expect(result.report.keptByReason.contains { $0.name == "trace" })
+        #expect(result.warnings.isEmpty, "a trace without a chain ID has nothing to compare")
+    }
+
+    @Test("a trace of another image is named in a warning; one of the same image in another layout is not")
+    func traceOfAnotherImageIsCalledOut() throws {
+        let directory = try TestDirectory()
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let cornersChain = try SavedImage(path: fixture("corners.oci.tar"), scratch: scratch).chainID
+        let sameImage = directory.path("same.json")
+        try TraceFixture.write(paths: ["/bin/sh"], chainID: cornersChain, to: sameImage)
+        let otherImage = directory.path("other.json")
+        try TraceFixture.write(paths: ["/bin/sh"], chainID: sha256Digest(of: Array("another".utf8)), to: otherImage)
+        let result = try SlimJob(input: fixture("corners.docker.tar"), output: nil, options: WriteOptions(),
+                                 removal: RemovalRequest(traces: [sameImage, otherImage])).run()
+        #expect(result.warnings.count == 1)
+        #expect(result.warnings.first?.hasPrefix("\(otherImage) was recorded on another image") == true,
+                "\(result.warnings)")
     }
 }
 
 /// Writes a trace file as `whittle trace` would, for paths that existed.
 enum TraceFixture {
-    static func write(paths: [String], to file: String) throws {
+    static func write(paths: [String], chainID: String? = nil, to file: String) throws {
         let entries = paths.map { path in
             JSONValue.object(["path": .string(path), "operations": .array([.string("openat")]), "existed": .bool(true)])
         }
-        let document = JSONValue.object([
+        var document = JSONValue.object([
             "version": .integer(1), "image": .string("test"), "command": .array([]), "entries": .array(entries),
         ])
+        if let chainID { document["chainID"] = .string(chainID) }
         try Data(try canonicalJSON(document)).write(to: URL(fileURLWithPath: file))
     }
 }

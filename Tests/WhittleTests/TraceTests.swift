@@ -169,6 +169,9 @@ struct TraceTests {
             #expect(paths.contains(path), "\(path) missing from the trace")
         }
         #expect(result.notifications > 0)
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        #expect(result.document.chainID == (try SavedImage(path: fixture("busybox-app.docker.tar"), scratch: scratch)).chainID)
     }
 
     /// What strace records for the same command in the same root (a copy of it, run with
