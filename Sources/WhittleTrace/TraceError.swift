@@ -17,6 +17,7 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
     case invalidUser(user: String, reason: String)
     case invalidURL(String)
     case invalidEnvironment(String)
+    case invalidProbeCommand(String)
     case probeNeedsHostNetwork(url: String)
     case io(path: String, reason: String)
     case badTraceFile(path: String, reason: String)
@@ -55,6 +56,8 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
             return "cannot run as the image's User '\(user)': \(reason)"
         case let .invalidEnvironment(setting):
             return "--env takes KEY=VALUE (or KEY to unset it); got '\(setting)'"
+        case let .invalidProbeCommand(command):
+            return "--probe-exec takes a command, with any quotes closed; got '\(command)'"
         case let .invalidURL(url):
             return "--probe-http takes an http:// URL such as http://127.0.0.1:8080/health; got '\(url)'"
         case let .probeNeedsHostNetwork(url):

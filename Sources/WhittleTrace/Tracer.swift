@@ -103,11 +103,14 @@ public final class Tracer {
     }
 
     public func run(log: (String) -> Void = { _ in }) throws -> TraceResult {
-        try Self.checkPrerequisites()
         for url in options.httpProbes {
             _ = try HTTPProbe(url: url)
             if options.network == .none { throw TraceError.probeNeedsHostNetwork(url: url) }
         }
+        for command in options.execProbes where (ProbeCommand.words(command) ?? []).isEmpty {
+            throw TraceError.invalidProbeCommand(command)
+        }
+        try Self.checkPrerequisites()
         let started = Date()
         // Ctrl-C and SIGTERM only set a flag, so the run below can clean up.
         wt_install_interrupt_handler()
@@ -349,7 +352,7 @@ public final class Tracer {
                 } else {
                     let command = execQueue.removeFirst()
                     probeID += 1
-                    let words = Self.commandWords(command)
+                    let words = ProbeCommand.words(command) ?? []  // checked in run()
                     let payload = Array(words.joined(separator: "\0").utf8) + [0]
                     let sent = payload.withUnsafeBufferPointer { buffer in
                         buffer.withMemoryRebound(to: CChar.self) { wt_send_probe(control, probeID, $0.baseAddress, Int32($0.count)) }
@@ -375,54 +378,6 @@ public final class Tracer {
         supervisor = nil
         return Outcome(stop: stop ?? .timeout, notifications: notifications, probeResults: probeResults,
                        warnings: warnings)
-    }
-
-    /// Splits a `--probe-exec` command into words as a shell would for plain words and
-    /// quotes: whitespace separates, '…' keeps everything, "…" keeps all but \" and \\,
-    /// and a backslash outside quotes escapes the next character. Nothing is expanded.
-    static func commandWords(_ command: String) -> [String] {
-        let characters = Array(command)
-        var words: [String] = []
-        var current = ""
-        var inWord = false
-        var quote: Character?
-        var index = 0
-        while index < characters.count {
-            let character = characters[index]
-            let next = index + 1 < characters.count ? characters[index + 1] : nil
-            index += 1
-            switch quote {
-            case "'":
-                if character == "'" { quote = nil } else { current.append(character) }
-            case "\"":
-                if character == "\"" {
-                    quote = nil
-                } else if character == "\\", let next, next == "\"" || next == "\\" {
-                    current.append(next)
-                    index += 1
-                } else {
-                    current.append(character)
-                }
-            default:
-                if character.isWhitespace {
-                    if inWord { words.append(current) }
-                    current = ""
-                    inWord = false
-                    continue
-                }
-                inWord = true
-                if character == "'" || character == "\"" {
-                    quote = character
-                } else if character == "\\", let next {
-                    current.append(next)
-                    index += 1
-                } else {
-                    current.append(character)
-                }
-            }
-        }
-        if inWord { words.append(current) }
-        return words
     }
 
     /// Whether the helper still runs; reaps it when it has ended.

@@ -129,7 +129,13 @@ struct TraceDocumentTests {
         (#"a\ b c"#, ["a b", "c"]),
     ])
     func probeCommandsSplitLikeAShell(command: String, words: [String]) {
-        #expect(Tracer.commandWords(command) == words)
+        #expect(ProbeCommand.words(command) == words)
+    }
+
+    @Test func probeCommandWithAnOpenQuoteIsRefused() throws {
+        #expect(ProbeCommand.words("sh -c 'echo") == nil)
+        let options = TraceOptions(imagePath: "/nonexistent.tar", execProbes: ["sh -c \"echo"])
+        #expect(throws: TraceError.invalidProbeCommand("sh -c \"echo")) { try Tracer(options: options).run() }
     }
 
     @Test func envOptionOverridesAddsAndUnsetsLikeDockerRun() throws {
