@@ -27,9 +27,11 @@ struct SlimCommand: ParsableCommand {
               whittle slim app.tar -o app-slim.tar --profile safe --tag app:slim
               whittle slim app.tar --dry-run --profile apt-cache,pycache,docs
               whittle slim app.tar --dry-run --profile tests --format json > removals.json
-              whittle slim app.tar -o slim.tar --profile safe --remove '/opt/big/**' --keep '/opt/big/needed'
+              whittle slim app.tar -o slim.tar --profile safe \\
+                  --remove '/opt/big/**' --keep '/opt/big/needed'
               whittle slim app.tar -o slim.tar --profile safe --report report.md
-              whittle trace app.tar -o app.trace.json --probe-http http://127.0.0.1:8080/health
+              whittle trace app.tar -o app.trace.json \\
+                  --probe-http http://127.0.0.1:8080/health
               whittle slim app.tar -o slim.tar --trace app.trace.json --dry-run
               whittle slim oci-app.tar -o app-slim.tar --compression gzip
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar

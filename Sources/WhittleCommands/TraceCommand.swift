@@ -10,22 +10,25 @@ struct TraceCommand: ParsableCommand {
         abstract: "Run an image's command and record every file it touches (needs root).",
         discussion: """
             The image is flattened into a private temporary directory and its Entrypoint+Cmd \
-            (or the command after --) runs there with the image's Env, WorkingDir and User, in \
-            its own mount and PID namespaces, on a throwaway overlay, with /proc, /dev, a \
-            read-only /sys and /tmp. Every path the app names (open, exec, stat, access, \
-            readlink… of every thread and child) is recorded with seccomp user notification.
+            (or the command after --) runs there with the image's Env (plus -e), WorkingDir and \
+            User, in its own mount and PID namespaces, on a throwaway overlay, with /proc, /dev, \
+            a read-only /sys, /tmp, and copies of the host's /etc/resolv.conf and /etc/hosts. \
+            Every path the app names (open, exec, stat, access, readlink… of every thread and \
+            child) is recorded with seccomp user notification.
 
             It stops when the command exits, after the probes succeed, or at the timeout, \
-            and then kills the whole process tree and removes its temporary files.
+            and then kills the whole process tree and removes its temporary files. Give a batch \
+            job a --timeout longer than it runs.
 
-            The trace file is versioned JSON: {"version":1,"image":…,"command":[…],\
-            "entries":[{"path":"/etc/passwd","operations":["openat"],"existed":true},…]}. \
-            The format is versioned, and traces of several runs merge into one.
+            The trace file is versioned JSON (see the README): each path with the calls that \
+            named it and whether it was in the image, and the image's chain ID. \
+            `whittle slim --trace` takes several and merges them.
 
             Examples:
-              whittle trace app.tar -o app.trace.json
-              whittle trace web.tar -o web.trace.json --probe-http http://127.0.0.1:8080/health
-              whittle trace web.tar -o web.trace.json -e PORT=9090 --probe-http http://127.0.0.1:9090/health
+              whittle trace app.tar -o app.json
+              whittle trace job.tar -o job.json --network none --timeout 900
+              whittle trace web.tar -o web.json -e PORT=9090 \\
+                  --probe-http http://127.0.0.1:9090/health
               whittle trace app.tar -o t.json -- /bin/sh -c 'ls /app'
             """)
 
