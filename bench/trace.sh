@@ -5,8 +5,9 @@
 #          result (--network host -e PORT=<free port>): GET /health and / -> 200;
 #          target >= 15x smaller
 #   batch  batch-naive.tar (built by `build-image.sh --batch` when missing):
-#          run the original for its stdout, trace to exit (--network none),
-#          slim, run the result: stdout identical byte for byte; target >= 6x
+#          trace to exit (--network none), slim, run the result: stdout
+#          identical byte for byte to what `docker run` of the original printed
+#          (batch-naive.expected-stdout, recorded by build-image.sh); target >= 6x
 #
 # usage: bench/trace.sh [--cases web,batch] [--timeout S] [--batch-timeout S]
 #                       [--no-docker] [--workdir DIR]
