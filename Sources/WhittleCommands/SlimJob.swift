@@ -99,11 +99,7 @@ public struct SlimJob {
         }
         let tree = flattener.tree
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
-        let merged = parts.traces.map(\.document).reduce(nil as TraceDocument?) { merged, next in
-            guard var merged else { return next }
-            merged.merge(next)
-            return merged
-        }
+        let merged = TraceDocument.merging(parts.traces.map(\.document))
         let traceKeep = merged.map { TraceKeepSet(traced: $0.existingPaths, tree: tree) }
         let warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,

@@ -106,6 +106,13 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         (runs?.compactMap(\.chainID) ?? chainID.map { [$0] } ?? [])
     }
 
+    /// All of `documents` merged into one, or nil when there are none.
+    public static func merging(_ documents: [TraceDocument]) -> TraceDocument? {
+        guard var merged = documents.first else { return nil }
+        for document in documents.dropFirst() { merged.merge(document) }
+        return merged
+    }
+
     /// Paths that existed in the image, in order.
     public var existingPaths: [String] { entries.filter(\.existed).map(\.path) }
 
