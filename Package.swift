@@ -60,7 +60,10 @@ let package = Package(
         // Running an image's command in its own namespaces and recording the files it touches.
         .target(
             name: "WhittleTrace",
-            dependencies: ["CWhittleTrace", "WhittleImage", "WhittleFlatten", "WhittleArchive"]),
+            dependencies: [
+                "CWhittleTrace", "WhittleImage", "WhittleFlatten", "WhittleArchive",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // The command tree.
         .target(
             name: "WhittleCommands",

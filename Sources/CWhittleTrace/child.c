@@ -35,8 +35,7 @@ const char *wt_stage_name(int stage) {
     case WT_STAGE_MOUNTPOINTS: return "creating mount points";
     case WT_STAGE_PROC: return "mounting /proc";
     case WT_STAGE_SYS: return "bind-mounting /sys read-only";
-    case WT_STAGE_TMP: return "mounting /tmp";
-    case WT_STAGE_DEV: return "setting up /dev";
+    case WT_STAGE_DEV: return "setting up /dev (tmpfs, devpts, shm, mqueue)";
     case WT_STAGE_PIVOT_ROOT: return "pivot_root";
     case WT_STAGE_NETWORK: return "bringing up loopback";
     case WT_STAGE_WORKDIR: return "changing to WorkingDir";
@@ -47,9 +46,9 @@ const char *wt_stage_name(int stage) {
     }
 }
 
-static int send_event(int sock, int32_t kind, int32_t a, int32_t b, int32_t stage, int fd) {
-    wt_event event = {kind, a, b, stage};
-    struct iovec iov = {&event, sizeof event};
+/* One message, with a descriptor attached when fd >= 0. */
+static int send_message(int sock, void *data, size_t length, int fd) {
+    struct iovec iov = {data, length};
     struct msghdr msg;
     memset(&msg, 0, sizeof msg);
     msg.msg_iov = &iov;
@@ -73,6 +72,11 @@ static int send_event(int sock, int32_t kind, int32_t a, int32_t b, int32_t stag
         sent = sendmsg(sock, &msg, MSG_NOSIGNAL);
     } while (sent < 0 && errno == EINTR);
     return sent < 0 ? -errno : 0;
+}
+
+static int send_event(int sock, int32_t kind, int32_t a, int32_t b, int32_t stage, int fd) {
+    wt_event event = {kind, a, b, stage};
+    return send_message(sock, &event, sizeof event, fd);
 }
 
 static void fail(int sock, int stage) {
@@ -194,9 +198,16 @@ static int setup_dev(const char *root) {
         if (join(path, sizeof path, dev, links[i].name) != 0) return -1;
         if (symlink(links[i].target, path) != 0) return -1;
     }
-    if (join(path, sizeof path, dev, "pts") != 0 || mkdir(path, 0755) != 0) return -1;
-    if (join(path, sizeof path, dev, "shm") != 0 || mkdir(path, 01777) != 0 || chmod(path, 01777) != 0) return -1;
-    if (join(path, sizeof path, dev, "mqueue") != 0 || mkdir(path, 0755) != 0) return -1;
+    /* The mounts Docker gives a container under /dev, with its options. */
+    if (join(path, sizeof path, dev, "pts") != 0 || mkdir(path, 0755) != 0
+        || mount("devpts", path, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5") != 0)
+        return -1;
+    if (join(path, sizeof path, dev, "shm") != 0 || mkdir(path, 01777) != 0
+        || mount("shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k") != 0)
+        return -1;
+    if (join(path, sizeof path, dev, "mqueue") != 0 || mkdir(path, 0755) != 0
+        || mount("mqueue", path, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+        return -1;
     return 0;
 }
 
@@ -245,7 +256,9 @@ struct host_file {
     char content[16384];
     ssize_t length;
 };
-static struct host_file host_files[] = {{"/etc/resolv.conf", {0}, -1}, {"/etc/hosts", {0}, -1}};
+static struct host_file host_files[] = {
+    {"/etc/resolv.conf", {0}, -1}, {"/etc/hosts", {0}, -1}, {"/etc/hostname", {0}, -1},
+};
 
 static void read_host_files(void) {
     for (size_t i = 0; i < sizeof host_files / sizeof host_files[0]; i++) {
@@ -289,9 +302,35 @@ static void close_from(int first) {
     for (int fd = first; fd < 4096; fd++) close(fd);
 }
 
+/* One message, and the descriptor attached to it (or -1). */
+static ssize_t recv_with_fd(int sock, char *buffer, size_t size, int *fd_out) {
+    *fd_out = -1;
+    struct iovec iov = {buffer, size};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.buf;
+    msg.msg_controllen = sizeof control.buf;
+    ssize_t got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (got < 0) return got;
+    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) memcpy(fd_out, CMSG_DATA(cmsg), sizeof(int));
+    }
+    return got;
+}
+
 /* Runs a command in a child of PID 1: the command, or a probe. Never returns. */
-static void run_child(const wt_spawn_config *c, char *const *argv, int32_t probe_id) {
+static void run_child(const wt_spawn_config *c, char *const *argv, int32_t probe_id, int stdout_fd) {
     reset_signals();
+    if (stdout_fd >= 0) {
+        dup2(stdout_fd, 1);
+        close(stdout_fd);
+    }
     if (become_user(c) != 0) {
         send_event(WT_SOCK, probe_id < 0 ? WT_EV_EXEC_ERROR : WT_EV_PROBE_EXEC_ERROR, errno, probe_id,
                    WT_STAGE_CREDENTIALS, -1);
@@ -341,7 +380,7 @@ static void pid1(const wt_spawn_config *c) {
     int rootfd = open(c->root, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (rootfd < 0) fail(WT_SOCK, WT_STAGE_MOUNTPOINTS);
     if (ensure_directory(rootfd, "proc", 0555) != 0 || ensure_directory(rootfd, "sys", 0555) != 0
-        || ensure_directory(rootfd, "dev", 0755) != 0 || ensure_directory(rootfd, "tmp", 01777) != 0)
+        || ensure_directory(rootfd, "dev", 0755) != 0)
         fail(WT_SOCK, WT_STAGE_MOUNTPOINTS);
     close(rootfd);
 
@@ -353,9 +392,8 @@ static void pid1(const wt_spawn_config *c) {
         || mount("/sys", path, NULL, MS_BIND, NULL) != 0
         || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         fail(WT_SOCK, WT_STAGE_SYS);
-    if (join(path, sizeof path, c->root, "tmp") != 0
-        || mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
-        fail(WT_SOCK, WT_STAGE_TMP);
+    /* No tmpfs on /tmp: Docker has none, so the app writes into the image's own /tmp
+     * (on the throwaway upper layer), and a slimmed image must still have it. */
     if (setup_dev(c->root) != 0) fail(WT_SOCK, WT_STAGE_DEV);
 
     read_host_files();
@@ -383,7 +421,7 @@ static void pid1(const wt_spawn_config *c) {
 
     pid_t app = fork();
     if (app < 0) fail(WT_SOCK, WT_STAGE_FORK);
-    if (app == 0) run_child(c, c->argv, -1);
+    if (app == 0) run_child(c, c->argv, -1, -1);
 
     /* Probes: pid by id. */
     pid_t probes[64];
@@ -412,12 +450,19 @@ static void pid1(const wt_spawn_config *c) {
         struct pollfd pfd = {WT_SOCK, POLLIN, 0};
         int ready = poll(&pfd, 1, 20);
         if (ready <= 0) continue;
-        ssize_t got = recv(WT_SOCK, message, WT_MAX_MESSAGE, 0);
+        int probe_stdout = -1;
+        ssize_t got = recv_with_fd(WT_SOCK, message, WT_MAX_MESSAGE, &probe_stdout);
         if (got == 0) _exit(0); /* the parent is gone */
-        if (got < (ssize_t)sizeof(wt_event)) continue;
+        if (got < (ssize_t)sizeof(wt_event)) {
+            if (probe_stdout >= 0) close(probe_stdout);
+            continue;
+        }
         wt_event event;
         memcpy(&event, message, sizeof event);
-        if (event.kind != WT_EV_PROBE || nprobes >= 64) continue;
+        if (event.kind != WT_EV_PROBE || nprobes >= 64) {
+            if (probe_stdout >= 0) close(probe_stdout);
+            continue;
+        }
         message[got] = 0;
         int argc = 0;
         char *p = message + sizeof event;
@@ -427,9 +472,13 @@ static void pid1(const wt_spawn_config *c) {
             p += wt_strlen(p) + 1;
         }
         probe_argv[argc] = NULL;
-        if (argc == 0) continue;
+        if (argc == 0) {
+            if (probe_stdout >= 0) close(probe_stdout);
+            continue;
+        }
         pid_t probe = fork();
-        if (probe == 0) run_child(c, probe_argv, event.b);
+        if (probe == 0) run_child(c, probe_argv, event.b, probe_stdout);
+        if (probe_stdout >= 0) close(probe_stdout);
         if (probe > 0) {
             probes[nprobes] = probe;
             probe_ids[nprobes] = event.b;
@@ -447,7 +496,8 @@ pid_t wt_spawn(const wt_spawn_config *c) {
 
     /* The helper: new namespaces, then PID 1. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int flags = CLONE_NEWNS | CLONE_NEWPID | (c->new_network ? CLONE_NEWNET : 0);
+    /* Its own IPC namespace, as Docker gives each container: /dev/mqueue and /dev/shm are its own. */
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (c->new_network ? CLONE_NEWNET : 0);
     if (unshare(flags) != 0) fail(c->sock, WT_STAGE_UNSHARE);
     pid_t init = fork();
     if (init < 0) fail(c->sock, WT_STAGE_FORK);
@@ -465,37 +515,20 @@ int wt_recv_event(int sock, int timeout_ms, wt_event *event, int *fd_out) {
     int ready = poll(&pfd, 1, timeout_ms);
     if (ready < 0) return -errno;
     if (ready == 0) return -EAGAIN;
-    struct iovec iov = {event, sizeof *event};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof msg);
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.buf;
-    msg.msg_controllen = sizeof control.buf;
-    ssize_t got = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    ssize_t got = recv_with_fd(sock, (char *)event, sizeof *event, fd_out);
     if (got < 0) return -errno;
     if (got == 0) return 0;
-    for (struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
-        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
-            memcpy(fd_out, CMSG_DATA(cmsg), sizeof(int));
-        }
-    }
     if (got < (ssize_t)sizeof *event) return -EPROTO;
     return 1;
 }
 
-int wt_send_probe(int sock, int32_t id, const char *payload, int length) {
+int wt_send_probe(int sock, int32_t id, const char *payload, int length, int stdout_fd) {
     if (length < 0 || length > WT_MAX_MESSAGE - (int)sizeof(wt_event)) return -E2BIG;
     static char message[WT_MAX_MESSAGE];
     wt_event event = {WT_EV_PROBE, 0, id, 0};
     memcpy(message, &event, sizeof event);
     memcpy(message + sizeof event, payload, (size_t)length);
-    ssize_t sent = send(sock, message, sizeof event + (size_t)length, MSG_NOSIGNAL);
-    return sent < 0 ? -errno : 0;
+    return send_message(sock, message, sizeof event + (size_t)length, stdout_fd);
 }
 
 int wt_exit_code(int status) {

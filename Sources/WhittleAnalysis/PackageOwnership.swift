@@ -163,13 +163,8 @@ public struct PackageOwnership: Sendable {
         }.sorted { $0.bytesOwned != $1.bytesOwned ? $0.bytesOwned > $1.bytesOwned : $0.package < $1.package }
     }
 
-    static func normalize(_ path: String) -> String {
-        var trimmed = Substring(path)
-        while trimmed.hasPrefix("/") || trimmed.hasPrefix("./") {
-            trimmed = trimmed.hasPrefix("/") ? trimmed.dropFirst() : trimmed.dropFirst(2)
-        }
-        return String(trimmed)
-    }
+    /// Package lists name paths as `/usr/bin/x` or `./usr/bin/x`; the tree names them `usr/bin/x`.
+    static func normalize(_ path: String) -> String { foldLexically("", [path]) }
 
     /// Database files are small text files; a huge one means a damaged image, not a
     /// reason to read gigabytes.

@@ -20,7 +20,10 @@ struct SlimCommand: ParsableCommand {
             unless an explicit --remove names them.
 
             The output is written under a temporary name and renamed into place, so a failed \
-            run leaves nothing behind. The same input and flags always give the same bytes.
+            run leaves nothing behind. The same input and flags always give the same bytes. \
+            With --verify (needs root), the output is first run the way each --trace ran the \
+            original and asked the same probes; it is put in place only if it answers the same \
+            (see `whittle verify --help`).
 
             Examples:
               whittle slim app.tar -o app-slim.tar
@@ -33,6 +36,7 @@ struct SlimCommand: ParsableCommand {
               whittle trace app.tar -o app.trace.json \\
                   --probe-http http://127.0.0.1:8080/health
               whittle slim app.tar -o slim.tar --trace app.trace.json --dry-run
+              whittle slim app.tar -o slim.tar --trace app.trace.json --verify
               whittle slim oci-app.tar -o app-slim.tar --compression gzip
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar
             """)
@@ -71,6 +75,9 @@ struct SlimCommand: ParsableCommand {
         valueName: "trace.json"))
     var traces: [String] = []
 
+    @Flag(help: "Run the output as each --trace ran the original, and keep it only if it answers the same.")
+    var verify = false
+
     @Flag(name: .customLong("dry-run"), help: "List every removal with its size and rule; write no image.")
     var dryRun = false
 
@@ -83,6 +90,9 @@ struct SlimCommand: ParsableCommand {
     func validate() throws {
         if output == nil, !dryRun {
             throw ValidationError("missing -o/--output OUT.tar (or use --dry-run to only list removals)")
+        }
+        if verify, traces.isEmpty || dryRun {
+            throw ValidationError("--verify replays the traces on the written image: it needs --trace and -o, not --dry-run")
         }
         if let report, !(report.hasSuffix(".json") || report.hasSuffix(".md")) {
             throw ValidationError("--report takes a file ending in .json or .md; got '\(report)'")
@@ -105,7 +115,8 @@ struct SlimCommand: ParsableCommand {
             options: WriteOptions(tag: tag, compression: compression, createdBy: recorded,
                                   comment: "flattened by whittle"),
             removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
-                                    traces: traces))
+                                    traces: traces),
+            verify: verify)
         let progress = Progress()
         let result: SlimJob.Result
         do {
@@ -115,9 +126,8 @@ struct SlimCommand: ParsableCommand {
             throw error
         }
         progress.clear()
-        for warning in result.warnings {
-            FileHandle.standardError.write(Data("whittle: warning: \(warning)\n".utf8))
-        }
+        for warning in result.warnings { say("warning: \(warning)") }
+        for line in result.verified { say(line) }
         if let report { try write(result.report, to: report) }
         if dryRun {
             let listing = DryRunListing(result.selection)
@@ -135,9 +145,9 @@ struct SlimCommand: ParsableCommand {
             print(result.report.text())
             print("""
 
-                wrote \(written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
+                wrote \(result.report.output ?? written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
                 \(written.outputSize) bytes
-                load it with: docker load -i \(written.path)
+                load it with: docker load -i \(result.report.output ?? written.path)
                 """)
         }
     }

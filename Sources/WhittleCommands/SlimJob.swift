@@ -64,14 +64,18 @@ public struct SlimJob {
     public var selection: ImageSelection
     public var options: WriteOptions
     public var removal: RemovalRequest
+    /// Run the output the way each trace ran its original, and put it in place only if it
+    /// answers the same.
+    public var verify: Bool
 
     public init(input: String, output: String?, selection: ImageSelection = ImageSelection(),
-                options: WriteOptions, removal: RemovalRequest = RemovalRequest()) {
+                options: WriteOptions, removal: RemovalRequest = RemovalRequest(), verify: Bool = false) {
         self.input = input
         self.output = output
         self.selection = selection
         self.options = options
         self.removal = removal
+        self.verify = verify
     }
 
     public struct Result {
@@ -82,10 +86,13 @@ public struct SlimJob {
         public var report: SlimReport
         /// Nil in a dry run.
         public let written: WriteResult?
+        /// With `verify`: one line per trace the output was checked against.
+        public var verified: [String] = []
     }
 
     public func run(progress: ((String) -> Void)? = nil) throws -> Result {
         let parts = try removal.policyParts()
+        if verify, output != nil { try Tracer.checkPrerequisites() }
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(input)")
@@ -100,7 +107,7 @@ public struct SlimJob {
         let tree = flattener.tree
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
         let merged = TraceDocument.merging(parts.traces.map(\.document))
-        let traceKeep = merged.map { TraceKeepSet(traced: $0.existingPaths, tree: tree) }
+        let traceKeep = merged.map { TraceKeepSet(traced: $0.entries.map(\.path), tree: tree) }
         let warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)
@@ -117,11 +124,46 @@ public struct SlimJob {
             return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: nil)
         }
         progress?("writing \(output)")
+        let target = verify ? Self.stagingPath(for: output) : output
         let written = try ImageWriter().write(
-            tree, from: image, to: output, options: options, filter: { _, node in chosen.keeps(node) })
+            tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) })
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize,
                             files: written.layer.nonDirectories, bytes: written.layer.fileBytes)
-        return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: written)
+        var result = Result(inputLayers: count, selection: chosen, warnings: warnings, report: report,
+                            written: written)
+        if verify {
+            result.verified = try Self.verify(target, against: parts.traces, thenMoveTo: output, progress: progress)
+        }
+        return result
+    }
+
+    /// Beside the output, hidden, so that only a verified image ever has the output's name.
+    static func stagingPath(for output: String) -> String {
+        let url = URL(fileURLWithPath: output)
+        return url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).verifying-\(getpid())").path
+    }
+
+    /// Replays each trace on the written image; renames it into place when every one
+    /// answers as the original did, and removes it otherwise.
+    static func verify(_ staged: String, against traces: [(path: String, document: TraceDocument)],
+                       thenMoveTo output: String, progress: ((String) -> Void)?) throws -> [String] {
+        var lines: [String] = []
+        do {
+            for (path, document) in traces {
+                progress?("verifying the output against \(path)")
+                let outcome = try Verifier(imagePath: staged, trace: document).run()
+                guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
+                lines.append(VerificationFailure.summary(of: outcome, trace: path))
+            }
+            guard rename(staged, output) == 0 else {
+                throw OutputError.writeFailed(path: output, reason: String(cString: strerror(errno)))
+            }
+        } catch {
+            unlink(staged)
+            throw error
+        }
+        return lines
     }
 
     /// A trace recorded on another image (another build of the app, say) may miss files

@@ -11,17 +11,23 @@ struct TraceCommand: ParsableCommand {
         discussion: """
             The image is flattened into a private temporary directory and its Entrypoint+Cmd \
             (or the command after --) runs there with the image's Env (plus -e), WorkingDir and \
-            User, in its own mount and PID namespaces, on a throwaway overlay, with /proc, /dev, \
-            a read-only /sys, /tmp, and copies of the host's /etc/resolv.conf and /etc/hosts. \
-            Every path the app names (open, exec, stat, access, readlink… of every thread and \
-            child) is recorded with seccomp user notification.
+            User, in its own mount, PID and IPC namespaces, on a throwaway overlay, with what \
+            Docker mounts for a container and nothing more: /proc, a read-only /sys, /dev with \
+            the usual nodes, /dev/pts, /dev/shm, /dev/mqueue, and copies of the host's \
+            /etc/hosts, /etc/resolv.conf and /etc/hostname. Every path the app names (open, \
+            exec, stat, access, readlink… of every thread and child) is recorded with seccomp \
+            user notification.
 
-            It stops when the command exits, after the probes succeed, or at the timeout, \
-            and then kills the whole process tree and removes its temporary files. Give a batch \
-            job a --timeout longer than it runs.
+            Probes run in order, each once the one before succeeded: every --probe-tcp until \
+            its port accepts, then every --probe-http until it answers, then every \
+            --probe-exec until it exits 0. Each answer is asked for twice and recorded, so \
+            `whittle verify` (or `slim --verify`) can check that a slimmed image answers the \
+            same. The run stops when the command exits, after the probes succeed, or at the \
+            timeout, and then kills the whole process tree and removes its temporary files. \
+            Give a batch job a --timeout longer than it runs.
 
-            The trace file is versioned JSON (see the README): each path with the calls that \
-            named it and whether it was in the image, and the image's chain ID. \
+            The app's standard output and error go to a log file beside the trace \
+            (TRACE.log, or --log). The trace file is versioned JSON (see the README). \
             `whittle slim --trace` takes several and merges them.
 
             Examples:
@@ -29,6 +35,8 @@ struct TraceCommand: ParsableCommand {
               whittle trace job.tar -o job.json --network none --timeout 900
               whittle trace web.tar -o web.json -e PORT=9090 \\
                   --probe-http http://127.0.0.1:9090/health
+              whittle trace db.tar -o db.json --probe-tcp 127.0.0.1:5432 \\
+                  --probe-exec "psql -h 127.0.0.1 -U postgres -c 'select 1'"
               whittle trace app.tar -o t.json -- /bin/sh -c 'ls /app'
             """)
 
@@ -37,16 +45,25 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace file.", valueName: "trace.json"))
     var output: String
 
+    @Option(help: ArgumentHelp(
+        "Where the app's standard output and error go (default: the trace file's name with .log).",
+        valueName: "file"))
+    var log: String?
+
     @Option(name: .shortAndLong, help: ArgumentHelp(
         "Set or override a variable of the image's Env (repeatable; KEY alone unsets it).", valueName: "KEY=VALUE"))
     var env: [String] = []
+
+    @Option(name: .customLong("probe-tcp"), help: ArgumentHelp(
+        "Wait until this port accepts a connection (repeatable).", valueName: "host:port"))
+    var probeTCP: [String] = []
 
     @Option(name: .customLong("probe-http"), help: ArgumentHelp(
         "Wait until this URL answers, then request it (repeatable).", valueName: "url"))
     var probeHTTP: [String] = []
 
     @Option(name: .customLong("probe-exec"), help: ArgumentHelp(
-        "Run this command inside the same root once the app is up (repeatable; words split as a shell would, with quotes).",
+        "Run this command inside the same root until it exits 0 (repeatable; words split as a shell would, with quotes).",
         valueName: "command"))
     var probeExec: [String] = []
 
@@ -64,30 +81,62 @@ struct TraceCommand: ParsableCommand {
         guard timeout > 0 else { throw ValidationError("--timeout takes a number of seconds above 0; got \(timeout)") }
     }
 
+    /// `web.json` → `web.log`; any other name gets `.log` added.
+    var logPath: String {
+        if let log { return log }
+        return output.hasSuffix(".json") ? String(output.dropLast(5)) + ".log" : output + ".log"
+    }
+
     func run() throws {
-        var options = TraceOptions(
-            imagePath: input.image, selection: try input.selection(), command: command, httpProbes: probeHTTP,
-            execProbes: probeExec, timeoutSeconds: timeout, network: network)
+        var options = try TraceOptions(
+            imagePath: input.image, selection: try input.selection(), command: command, tcpProbes: probeTCP,
+            httpProbes: probeHTTP, execProbes: probeExec, timeoutSeconds: timeout, network: network)
         options.environment = env
-        options.stdoutFD = nil
-        let standardError = FileHandle.standardError
-        func log(_ line: String) { standardError.write(Data(("whittle: " + line + "\n").utf8)) }
-        let result = try Tracer(options: options).run(log: log)
+        let appLog = try AppLog(path: logPath)
+        defer { appLog.close() }
+        options.stdoutFD = appLog.fd
+        options.stderrFD = appLog.fd
+        let result = try Tracer(options: options).run(log: say)
         try result.document.save(path: output)
-        for warning in result.warnings { log("warning: \(warning)") }
-        for line in result.probeResults { log(line) }
-        let stop: String
-        switch result.stop {
-        case let .commandExited(code): stop = "the command exited with \(code)"
-        case .probesDone: stop = "the probes finished"
-        case .timeout: stop = "the timeout was reached"
-        case .interrupted: stop = "interrupted"
-        }
+        for warning in result.warnings { say("warning: \(warning)") }
+        for line in result.probeResults { say(line) }
         let existing = result.document.entries.filter(\.existed).count
-        log("""
-            Stopped: \(stop). \(result.notifications) notified syscalls, \(result.document.entries.count) paths \
-            (\(existing) in the image), \(String(format: "%.2f", result.seconds)) s, \(result.rootMode) root. \
-            Wrote \(output)
+        say("""
+            Stopped: \(result.stop.description). \(result.notifications) notified syscalls, \
+            \(result.document.entries.count) paths (\(existing) in the image), \
+            \(String(format: "%.2f", result.seconds)) s, \(result.rootMode) root. Wrote \(output); \
+            the app's output is in \(logPath)
             """)
+        if !result.warnings.isEmpty || result.stop == .timeout { appLog.printTail(say) }
+    }
+}
+
+/// whittle's own messages, on standard error.
+func say(_ line: String) {
+    FileHandle.standardError.write(Data(("whittle: " + line + "\n").utf8))
+}
+
+/// The file the app's standard output and error go to during a trace.
+final class AppLog {
+    let path: String
+    let fd: Int32
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw ValidationError("cannot write the app's log to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// The log's last lines, so a user sees at once why an app did not start.
+    func printTail(_ print: (String) -> Void, lines count: Int = 10) {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { return }
+        print("the app's last lines (\(path)):")
+        for line in text.split(separator: "\n").suffix(count) { print("  " + line) }
+    }
+
+    func close() {
+        Glibc.close(fd)
     }
 }

@@ -16,10 +16,13 @@ public struct WhittleCommand: ParsableCommand {
               whittle slim app.tar -o app-slim.tar --profile safe --tag app:slim
               whittle slim app.tar -o app-slim.tar --compression gzip
               whittle profiles list
+              whittle trace app.tar -o app.json --probe-http http://127.0.0.1:8080/
+              whittle slim app.tar -o app-slim.tar --trace app.json --verify
               docker load -i app-slim.tar
             """,
         version: "0.1.0",
-        subcommands: [SlimCommand.self, InspectCommand.self, ProfilesCommand.self, TraceCommand.self])
+        subcommands: [SlimCommand.self, InspectCommand.self, ProfilesCommand.self, TraceCommand.self,
+                      VerifyCommand.self])
 
     public init() {}
 }

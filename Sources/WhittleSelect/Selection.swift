@@ -233,25 +233,11 @@ public struct Selector {
         tree.walkKept({ !removed.contains(ObjectIdentifier($0)) }) { path, node in
             guard let inode = node.inode, inode.kind == .symlink else { return }
             let base = inode.linkTarget.hasPrefix("/") ? "" : String(path.split(separator: "/").dropLast().joined(separator: "/"))
-            let target = lexicallyJoined(base, inode.linkTarget)
+            let target = foldLexically(base, [inode.linkTarget])
             if isRemoved(target) { dangling.append(path) }
         }
         return dangling
     }
-}
-
-/// Joins a relative target onto a directory, folding `.` and `..` without climbing above the root.
-func lexicallyJoined(_ base: String, _ target: String) -> String {
-    var parts = base.split(separator: "/").map(String.init)
-    for part in target.split(separator: "/") {
-        if part == "." { continue }
-        if part == ".." {
-            if !parts.isEmpty { parts.removeLast() }
-            continue
-        }
-        parts.append(String(part))
-    }
-    return parts.joined(separator: "/")
 }
 
 extension FileTree {

@@ -19,7 +19,9 @@ public struct TraceKeepSet: Sendable {
         "etc/ssl/certs/ca-certificates.crt", "etc/pki/tls/certs/ca-bundle.crt", "etc/ssl/cert.pem",
     ]
 
-    /// - Parameter traced: absolute or relative image paths the app touched (that existed).
+    /// - Parameter traced: absolute or relative image paths the app named, whether they
+    ///   existed or not: a path the app created or probed for keeps the directory it was
+    ///   looked up in, so the app meets the same directory (and the same ENOENT) again.
     public init(traced: [String], tree: FileTree) {
         for path in traced { keepResolved(path, reason: "trace", tree: tree) }
         for path in Self.essentials { keepResolved(path, reason: "closure:essential", tree: tree) }
@@ -29,16 +31,23 @@ public struct TraceKeepSet: Sendable {
     }
 
     /// Keeps a path as the app names it: each symlink on the way, the symlink itself when
-    /// it is the last component, and what it finally leads to.
+    /// it is the last component, and what it finally leads to. A path that is not there
+    /// keeps the deepest directory its lookup reached.
     private mutating func keepResolved(_ path: String, reason: String, tree: FileTree) {
         let own = tree.resolve(path, followFinal: false)
-        guard let ownPath = own.path, own.node != nil else { return }
         for link in own.symlinks { add(link, "closure:symlink") }
+        guard let ownPath = own.path, own.node != nil else {
+            if reason == "trace" { add(own.existingDirectory, "closure:directory") }
+            return
+        }
         add(ownPath, reason)
         let final = tree.resolve(path, followFinal: true)
-        if let finalPath = final.path, final.node != nil, finalPath != ownPath {
-            for link in final.symlinks { add(link, "closure:symlink") }
-            add(finalPath, "closure:symlink")
+        for link in final.symlinks { add(link, "closure:symlink") }
+        if let finalPath = final.path, final.node != nil {
+            if finalPath != ownPath { add(finalPath, "closure:symlink") }
+        } else if reason == "trace" {
+            // A dangling symlink the app will create the target of (a pid file, a socket).
+            add(final.existingDirectory, "closure:directory")
         }
     }
 

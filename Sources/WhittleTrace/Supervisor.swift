@@ -65,11 +65,13 @@ final class Supervisor: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Asks the loop to end once it is idle, and waits for it.
+    /// Asks the loop to end once it is idle, and waits for it. Safe to call more than once.
     func stop() {
         lock.lock()
+        let first = !stopRequested
         stopRequested = true
         lock.unlock()
+        guard first else { return }
         finished.wait()
     }
 }

@@ -28,6 +28,12 @@ import Glibc
 /// - `chainID` (optional): the OCI ChainID of the traced image's layers, which names its
 ///   filesystem whatever the layout it was saved in; `slim` warns when it differs.
 /// - `runs` (optional): when traces were merged, the image, chain ID and command of each run.
+/// - `environment`, `network`, `timeout` (optional): how the run was made (`-e` settings,
+///   `--network`, `--timeout`), so `verify` can run a slimmed image the same way.
+/// - `probes` (optional): each probe in the order it ran, with what the app answered: the
+///   HTTP status or exit code, and a digest of the body or output when two asks agreed.
+/// - `commandResult` (optional): for a command that ran to its end, its exit code and a
+///   digest of its standard output.
 ///
 /// Entries are sorted by path (bytewise), keys are sorted, so the same run gives the same
 /// bytes. Traces merge by path: operations are united, and `existed` is true if any run saw
@@ -59,6 +65,11 @@ public struct TraceDocument: Codable, Sendable, Equatable {
     public var command: [String]
     public var entries: [Entry]
     public var runs: [Run]?
+    public var environment: [String]?
+    public var network: TraceNetwork?
+    public var timeout: Double?
+    public var probes: [ProbeRecord]?
+    public var commandResult: CommandRecord?
 
     public init(image: String, chainID: String? = nil, command: [String], entries: [Entry]) {
         version = Self.currentVersion
@@ -97,6 +108,11 @@ public struct TraceDocument: Codable, Sendable, Equatable {
             allRuns.append(run)
         }
         runs = allRuns.count > 1 ? allRuns : nil
+        // How each run went belongs to that run; `verify` reads the traces one by one.
+        if other.environment != environment || other.network != network || other.timeout != timeout
+            || other.probes != probes || other.commandResult != commandResult {
+            (environment, network, timeout, probes, commandResult) = (nil, nil, nil, nil, nil)
+        }
         entries += other.entries
         normalize()
     }

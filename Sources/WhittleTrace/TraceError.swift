@@ -18,6 +18,7 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
     case invalidURL(String)
     case invalidEnvironment(String)
     case invalidProbeCommand(String)
+    case invalidTCPTarget(String)
     case probeNeedsHostNetwork(url: String)
     case io(path: String, reason: String)
     case badTraceFile(path: String, reason: String)
@@ -58,6 +59,8 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
             return "--env takes KEY=VALUE (or KEY to unset it); got '\(setting)'"
         case let .invalidProbeCommand(command):
             return "--probe-exec takes a command, with any quotes closed; got '\(command)'"
+        case let .invalidTCPTarget(target):
+            return "--probe-tcp takes HOST:PORT such as 127.0.0.1:5432; got '\(target)'"
         case let .invalidURL(url):
             return "--probe-http takes an http:// URL such as http://127.0.0.1:8080/health; got '\(url)'"
         case let .probeNeedsHostNetwork(url):

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Whether the traced app shares the host's network.
-public enum TraceNetwork: String, Sendable, CaseIterable {
+public enum TraceNetwork: String, Sendable, CaseIterable, Codable {
     /// The host's network: a probe to 127.0.0.1:PORT reaches the app.
     case host
     /// Its own network namespace with only loopback.
@@ -21,12 +21,11 @@ public struct TraceOptions: Sendable {
     public var command: [String]
     /// `KEY=VALUE` settings laid over the image's Env, as `docker run -e` does.
     public var environment: [String]
-    public var httpProbes: [String]
-    /// Commands run inside the root once the HTTP probes answered, split into words with quotes.
-    public var execProbes: [String]
+    /// In the order they run (see `Probe`).
+    public var probes: [Probe]
     public var timeoutSeconds: Double
     public var network: TraceNetwork
-    /// Where the app's standard output and error go (nil: whittle's own).
+    /// Where the app's standard output (after it is hashed) and error go; nil: nowhere.
     public var stdoutFD: Int32?
     public var stderrFD: Int32?
     /// Test hook: called with the extracted image directory before the command runs and
@@ -36,20 +35,27 @@ public struct TraceOptions: Sendable {
     public var forceCopy: Bool
 
     public init(imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
-                httpProbes: [String] = [], execProbes: [String] = [], timeoutSeconds: Double = 60,
-                network: TraceNetwork = .host) {
+                probes: [Probe] = [], timeoutSeconds: Double = 60, network: TraceNetwork = .host) {
         self.imagePath = imagePath
         self.selection = selection
         self.command = command
         environment = []
-        self.httpProbes = httpProbes
-        self.execProbes = execProbes
+        self.probes = probes
         self.timeoutSeconds = timeoutSeconds
         self.network = network
         stdoutFD = nil
         stderrFD = nil
         inspectRoot = nil
         forceCopy = false
+    }
+
+    /// The command line's spelling: probes by kind, run TCP, then HTTP, then exec.
+    public init(imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
+                tcpProbes: [String] = [], httpProbes: [String] = [], execProbes: [String] = [],
+                timeoutSeconds: Double = 60, network: TraceNetwork = .host) throws {
+        self.init(imagePath: imagePath, selection: selection, command: command,
+                  probes: try Probe.ordered(tcp: tcpProbes, http: httpProbes, exec: execProbes),
+                  timeoutSeconds: timeoutSeconds, network: network)
     }
 }
 
@@ -59,6 +65,15 @@ public enum TraceStop: Equatable, Sendable {
     case probesDone
     case timeout
     case interrupted
+
+    public var description: String {
+        switch self {
+        case let .commandExited(code): return "the command exited with \(code)"
+        case .probesDone: return "the probes finished"
+        case .timeout: return "the timeout was reached"
+        case .interrupted: return "interrupted"
+        }
+    }
 }
 
 public struct TraceResult: Sendable {
@@ -67,12 +82,16 @@ public struct TraceResult: Sendable {
     public var notifications: UInt64
     public var seconds: Double
     public var rootMode: String
-    public var probeResults: [String]
     public var warnings: [String]
+    /// One line per probe: what it asked and what it got.
+    public var probeResults: [String] {
+        (document.probes ?? []).map { "\($0.kind.rawValue) probe \($0.target): \($0.summary)" }
+    }
 }
 
-/// Runs an image's command in its own mount and PID namespaces on a throwaway root, and
-/// records every path it names through seccomp user notification.
+/// Runs an image's command in its own mount, PID and IPC namespaces on a throwaway root,
+/// with what Docker mounts for a container and nothing more, and records every path it
+/// names through seccomp user notification.
 public final class Tracer {
     public let options: TraceOptions
 
@@ -103,12 +122,8 @@ public final class Tracer {
     }
 
     public func run(log: (String) -> Void = { _ in }) throws -> TraceResult {
-        for url in options.httpProbes {
-            _ = try HTTPProbe(url: url)
-            if options.network == .none { throw TraceError.probeNeedsHostNetwork(url: url) }
-        }
-        for command in options.execProbes where (ProbeCommand.words(command) ?? []).isEmpty {
-            throw TraceError.invalidProbeCommand(command)
+        for case let .http(probe) in options.probes where options.network == .none {
+            throw TraceError.probeNeedsHostNetwork(url: probe.url)
         }
         try Self.checkPrerequisites()
         let started = Date()
@@ -125,193 +140,121 @@ public final class Tracer {
         let tree = flattener.tree
         let configuration = try RunConfiguration(
             config: image.config, tree: tree, override: options.command, environment: options.environment)
+        var warnings: [String] = []
+        let root = try prepareRoot(tree: tree, scratch: scratch, warnings: &warnings, log: log)
+        options.inspectRoot?(root.lower, false)
 
+        let recorder = PathRecorder()
+        let outcome = try runApp(configuration: configuration, root: root.layout, scratch: scratch,
+                                 recorder: recorder, log: log)
+        options.inspectRoot?(root.lower, true)
+        warnings += outcome.warnings
+
+        var document = TraceDocument(
+            image: options.imagePath, chainID: image.chainID, command: configuration.command,
+            entries: recorder.entries(tree: tree))
+        document.environment = options.environment.isEmpty ? nil : options.environment
+        document.network = options.network
+        document.timeout = options.timeoutSeconds
+        document.probes = outcome.probes.isEmpty ? nil : outcome.probes
+        document.commandResult = outcome.command
+        return TraceResult(
+            document: document, stop: outcome.stop, notifications: outcome.notifications,
+            seconds: Date().timeIntervalSince(started), rootMode: root.layout.useOverlay ? "overlay" : "copy",
+            warnings: warnings)
+    }
+
+    /// Extracts the image into the scratch directory and decides how it becomes the root:
+    /// an overlay on it, or a private copy where overlayfs is unavailable.
+    private func prepareRoot(tree: FileTree, scratch: ScratchDirectory, warnings: inout [String],
+                             log: (String) -> Void) throws -> (lower: String, layout: RootLayout) {
         let lower = scratch.path + "/image"
-        let mountPoint = scratch.path + "/root"
-        let upper = scratch.path + "/upper"
-        for directory in [lower, mountPoint, upper, scratch.path + "/probe"] {
+        var layout = RootLayout(source: lower, mountPoint: scratch.path + "/root", upper: scratch.path + "/upper",
+                                useOverlay: !options.forceCopy)
+        for directory in [lower, layout.mountPoint, layout.upper, scratch.path + "/probe", scratch.path + "/probes"] {
             guard mkdir(directory, 0o700) == 0 else {
                 throw TraceError.io(path: directory, reason: String(cString: strerror(errno)))
             }
         }
         let written = try RootWriter(tree: tree).write(into: lower)
         log("Extracted \(written.entries) entries (\(written.bytes) bytes) into \(lower)")
-
-        var rootSource = lower
-        var useOverlay = !options.forceCopy
-        var rootMode = "overlay"
-        var warnings: [String] = []
-        if useOverlay {
+        if layout.useOverlay {
             let error = wt_probe_overlay(lower, scratch.path + "/probe")
             if error != 0 {
-                useOverlay = false
+                layout.useOverlay = false
                 warnings.append("overlayfs is unavailable (\(String(cString: strerror(error)))); the app runs on a private copy")
             }
         }
-        if !useOverlay {
-            rootMode = "copy"
-            rootSource = scratch.path + "/copy"
-            guard mkdir(rootSource, 0o700) == 0 else {
-                throw TraceError.io(path: rootSource, reason: String(cString: strerror(errno)))
+        if !layout.useOverlay {
+            layout.source = scratch.path + "/copy"
+            guard mkdir(layout.source, 0o700) == 0 else {
+                throw TraceError.io(path: layout.source, reason: String(cString: strerror(errno)))
             }
-            try RootWriter(tree: tree).write(into: rootSource)
+            try RootWriter(tree: tree).write(into: layout.source)
         }
-        options.inspectRoot?(lower, false)
-
-        let recorder = PathRecorder()
-        let outcome = try runNamespaced(
-            configuration: configuration, rootSource: rootSource, useOverlay: useOverlay, mountPoint: mountPoint,
-            upper: upper, recorder: recorder, log: log)
-        options.inspectRoot?(lower, true)
-        warnings += outcome.warnings
-
-        let document = TraceDocument(
-            image: options.imagePath, chainID: image.chainID, command: configuration.command,
-            entries: recorder.entries(tree: tree))
-        return TraceResult(
-            document: document, stop: outcome.stop, notifications: outcome.notifications,
-            seconds: Date().timeIntervalSince(started), rootMode: rootMode, probeResults: outcome.probeResults,
-            warnings: warnings)
+        return (lower, layout)
     }
 
     private struct Outcome {
         var stop: TraceStop
         var notifications: UInt64
-        var probeResults: [String]
+        var probes: [ProbeRecord]
+        var command: CommandRecord?
         var warnings: [String]
     }
 
-    private func runNamespaced(
-        configuration: RunConfiguration, rootSource: String, useOverlay: Bool, mountPoint: String, upper: String,
-        recorder: PathRecorder, log: (String) -> Void
-    ) throws -> Outcome {
-        var filter: UnsafeMutableRawPointer?
-        let filterResult = wt_filter_create(&filter)
-        guard filterResult == 0, let filter else {
-            throw TraceError.filter(reason: String(cString: strerror(-filterResult)))
+    /// Starts the app, runs the probes, and stops everything, whatever happens on the way.
+    private func runApp(configuration: RunConfiguration, root: RootLayout, scratch: ScratchDirectory,
+                        recorder: PathRecorder, log: (String) -> Void) throws -> Outcome {
+        let output = try OutputCapture(copyTo: options.stdoutFD)
+        let sandbox: Sandbox
+        do {
+            sandbox = try Sandbox(configuration: configuration, root: root, network: options.network,
+                                  stdoutFD: output.writeFD, stderrFD: options.stderrFD, recorder: recorder)
+        } catch {
+            output.closeWriteEnd()
+            throw error
         }
-        defer { wt_filter_release(filter) }
-
-        var sockets: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
-            throw TraceError.internalFailure("socketpair: \(String(cString: strerror(errno)))")
-        }
-        let control = sockets[0]
-        defer { close(control) }
-
-        // C strings that must stay valid across fork.
-        let argv = CStringArray(configuration.command)
-        let envp = CStringArray(configuration.environment)
-        let strings = CStringArray([rootSource, mountPoint, upper, configuration.workingDirectory])
-        defer {
-            argv.free()
-            envp.free()
-            strings.free()
-        }
-        let groups = configuration.groups
-        if wt_interrupted() != 0 { throw TraceError.interrupted }
-
-        let helper: pid_t = groups.withUnsafeBufferPointer { groupBuffer in
-            var config = wt_spawn_config()
-            config.lower = UnsafePointer(strings.pointers[0])
-            config.root = UnsafePointer(strings.pointers[1])
-            config.upper = UnsafePointer(strings.pointers[2])
-            config.workdir = UnsafePointer(strings.pointers[3])
-            config.use_overlay = useOverlay ? 1 : 0
-            config.new_network = options.network == .none ? 1 : 0
-            config.argv = UnsafePointer(argv.base)
-            config.envp = UnsafePointer(envp.base)
-            config.uid = configuration.uid
-            config.gid = configuration.gid
-            config.groups = groupBuffer.baseAddress
-            config.ngroups = Int32(groupBuffer.count)
-            config.filter = filter
-            config.sock = sockets[1]
-            config.stdin_fd = -1
-            config.stdout_fd = options.stdoutFD ?? -1
-            config.stderr_fd = options.stderrFD ?? -1
-            return wt_spawn(&config)
-        }
-        close(sockets[1])
-        guard helper > 0 else {
-            throw TraceError.setup(stage: "fork", reason: String(cString: strerror(-helper)))
-        }
-
-        var initPID: pid_t = 0
-        var supervisor: Supervisor?
-        var helperReaped = false
-        defer {
-            // The whole tree goes: PID 1 takes its namespace with it; mounts live only there.
-            if !helperReaped {
-                if initPID > 0 { kill(initPID, SIGKILL) }
-                kill(helper, SIGKILL)
-                var status: Int32 = 0
-                while waitpid(helper, &status, 0) < 0 && errno == EINTR {}
-            }
-            supervisor?.stop()
-        }
-
-        // PID, then the listener or the reason there is none.
-        while supervisor == nil {
-            let (event, fd) = try receive(control, timeoutMilliseconds: 30_000)
-            guard let event else { throw TraceError.setup(stage: "starting the namespace", reason: "the helper exited") }
-            switch event.kind {
-            case Int32(WT_EV_PID): initPID = event.a
-            case Int32(WT_EV_SETUP_ERROR):
-                throw TraceError.setup(stage: String(cString: wt_stage_name(event.stage)),
-                                       reason: String(cString: strerror(event.a)))
-            case Int32(WT_EV_READY):
-                guard fd >= 0 else { throw TraceError.internalFailure("the listener fd did not arrive") }
-                let started = try Supervisor(listener: fd, recorder: recorder)
-                started.start()
-                supervisor = started
-            default: continue
-            }
-        }
-        log("Tracing \(configuration.command.joined(separator: " ")) (PID 1 is \(initPID) on the host)")
-
-        let deadline = Date().addingTimeInterval(options.timeoutSeconds)
-        var httpPending = options.httpProbes.map { try? HTTPProbe(url: $0) }.compactMap { $0 }
-        var httpAnswered = httpPending.isEmpty
-        var nextHTTPAttempt = Date()
-        var execQueue = options.execProbes
-        var runningProbe: Int32?
-        var probeID: Int32 = 0
-        var probeResults: [String] = []
+        output.closeWriteEnd()
+        defer { sandbox.stop() }
+        log("Tracing \(configuration.command.joined(separator: " "))")
+        let scheduler = ProbeScheduler(probes: options.probes, outputDirectory: scratch.path + "/probes")
         var warnings: [String] = []
-        let hasProbes = !options.httpProbes.isEmpty || !options.execProbes.isEmpty
-        var stop: TraceStop?
+        let stop = try pumpEvents(sandbox: sandbox, scheduler: scheduler, configuration: configuration,
+                                  warnings: &warnings)
+        sandbox.stop()
+        scheduler.giveUp()
+        if let failure = sandbox.supervisorFailure { warnings.append("the supervisor stopped early: \(failure)") }
+        var command: CommandRecord?
+        if case let .commandExited(code) = stop, code >= 0 {
+            command = CommandRecord(exitCode: code, stdoutDigest: output.digest())
+        }
+        return Outcome(stop: stop, notifications: sandbox.notifications, probes: scheduler.records,
+                       command: command, warnings: warnings)
+    }
 
-        while stop == nil {
-            if wt_interrupted() != 0 { stop = .interrupted; break }
+    /// The event loop: the app's exit, the probes' exits, the probes' next steps, the clock.
+    private func pumpEvents(sandbox: Sandbox, scheduler: ProbeScheduler, configuration: RunConfiguration,
+                            warnings: inout [String]) throws -> TraceStop {
+        let deadline = Date().addingTimeInterval(options.timeoutSeconds)
+        let hasProbes = !options.probes.isEmpty
+        while true {
+            if wt_interrupted() != 0 { return .interrupted }
             if Date() >= deadline {
-                stop = .timeout
-                if hasProbes {
-                    warnings.append("the probes had not all finished at the timeout")
-                } else {
-                    // Without probes the command is expected to end by itself (a batch job);
-                    // whatever it would have touched later is missing from the trace.
-                    warnings.append("""
-                        the command was still running at the \(Int(options.timeoutSeconds)) s timeout, so the \
-                        trace holds only what it touched until then; give a job that runs longer a larger --timeout
-                        """)
-                }
-                break
+                warnings.append(hasProbes ? "the probes had not all succeeded at the timeout" : """
+                    the command was still running at the \(Int(options.timeoutSeconds)) s timeout, so the \
+                    trace holds only what it touched until then; give a job that runs longer a larger --timeout
+                    """)
+                return .timeout
             }
-            let (event, _) = try receive(control, timeoutMilliseconds: 50)
-            if let event {
+            if let event = try sandbox.nextEvent(timeoutMilliseconds: 50) {
                 switch event.kind {
-                case Int32(WT_EV_PID):
-                    initPID = event.a
                 case Int32(WT_EV_APP_EXIT):
-                    // PID 1 exits right after this, taking its namespace with it; its pid
-                    // must not be signalled any more (it may be reused).
-                    initPID = 0
                     let code = Int(wt_exit_code(event.a))
-                    stop = .commandExited(code: code)
-                    if hasProbes && !(httpAnswered && execQueue.isEmpty && runningProbe == nil) {
+                    if hasProbes && !scheduler.isFinished {
                         warnings.append("the command exited (code \(code)) before the probes finished")
                     }
+                    return .commandExited(code: code)
                 case Int32(WT_EV_EXEC_ERROR):
                     throw TraceError.commandNotFound(
                         command: configuration.command,
@@ -319,98 +262,17 @@ public final class Tracer {
                             ? "cannot switch to uid \(configuration.uid): \(String(cString: strerror(event.a)))"
                             : String(cString: strerror(event.a)))
                 case Int32(WT_EV_PROBE_EXIT):
-                    probeResults.append("exec probe #\(event.b) exited with \(wt_exit_code(event.a))")
-                    runningProbe = nil
+                    scheduler.execEnded(id: event.b, status: event.a, started: true)
                 case Int32(WT_EV_PROBE_EXEC_ERROR):
-                    probeResults.append("exec probe #\(event.b) could not run: \(String(cString: strerror(event.a)))")
-                    runningProbe = nil
+                    scheduler.execEnded(id: event.b, status: event.a, started: false)
                 default: break
                 }
                 continue
             }
-            if event == nil && !isAlive(helper) {
-                helperReaped = true
-                stop = .commandExited(code: -1)
-                break
-            }
+            if !sandbox.isRunning { return .commandExited(code: -1) }
             guard hasProbes else { continue }
-            if !httpAnswered, Date() >= nextHTTPAttempt, let first = httpPending.first {
-                if first.request(timeoutSeconds: 2) != nil {
-                    httpAnswered = true
-                    for probe in httpPending {
-                        let status = probe.request()
-                        probeResults.append("GET \(probe.url): " + (status.map { "\($0)" } ?? "no answer"))
-                    }
-                    httpPending.removeAll()
-                } else {
-                    nextHTTPAttempt = Date().addingTimeInterval(0.25)
-                }
-            }
-            if httpAnswered && runningProbe == nil {
-                if execQueue.isEmpty {
-                    stop = .probesDone
-                } else {
-                    let command = execQueue.removeFirst()
-                    probeID += 1
-                    let words = ProbeCommand.words(command) ?? []  // checked in run()
-                    let payload = Array(words.joined(separator: "\0").utf8) + [0]
-                    let sent = payload.withUnsafeBufferPointer { buffer in
-                        buffer.withMemoryRebound(to: CChar.self) { wt_send_probe(control, probeID, $0.baseAddress, Int32($0.count)) }
-                    }
-                    if sent == 0 {
-                        runningProbe = probeID
-                        probeResults.append("exec probe #\(probeID): \(command)")
-                    } else {
-                        probeResults.append("exec probe #\(probeID) not sent: \(String(cString: strerror(-sent)))")
-                    }
-                }
-            }
+            scheduler.tick(sandbox: sandbox)
+            if scheduler.isFinished { return .probesDone }
         }
-        if !helperReaped {
-            if initPID > 0 { kill(initPID, SIGKILL) }
-            var status: Int32 = 0
-            while waitpid(helper, &status, 0) < 0 && errno == EINTR {}
-            helperReaped = true
-        }
-        supervisor?.stop()
-        let notifications = supervisor?.notifications ?? 0
-        if let failure = supervisor?.failure { warnings.append("the supervisor stopped early: \(failure)") }
-        supervisor = nil
-        return Outcome(stop: stop ?? .timeout, notifications: notifications, probeResults: probeResults,
-                       warnings: warnings)
-    }
-
-    /// Whether the helper still runs; reaps it when it has ended.
-    private func isAlive(_ pid: pid_t) -> Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
-    }
-
-    /// One event, or nil on timeout or end of stream (the helper and PID 1 are gone).
-    private func receive(_ socket: Int32, timeoutMilliseconds: Int32) throws -> (wt_event?, Int32) {
-        var event = wt_event()
-        var fd: Int32 = -1
-        let result = wt_recv_event(socket, timeoutMilliseconds, &event, &fd)
-        if result == 1 { return (event, fd) }
-        if result == 0 || result == -EAGAIN || result == -EINTR { return (nil, -1) }
-        throw TraceError.internalFailure("control socket: \(String(cString: strerror(-result)))")
-    }
-}
-
-/// A NULL-terminated array of C strings allocated with strdup, freed explicitly.
-final class CStringArray {
-    let base: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
-    let pointers: [UnsafeMutablePointer<CChar>?]
-
-    init(_ strings: [String]) {
-        pointers = strings.map { strdup($0) }
-        base = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
-        for (index, pointer) in pointers.enumerated() { base[index] = pointer }
-        base[strings.count] = nil
-    }
-
-    func free() {
-        for pointer in pointers { Glibc.free(pointer) }
-        base.deallocate()
     }
 }

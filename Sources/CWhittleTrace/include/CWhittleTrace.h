@@ -30,7 +30,7 @@ typedef struct {
 /* Where the child was when a setup step failed. */
 enum {
     WT_STAGE_UNSHARE = 1, WT_STAGE_FORK, WT_STAGE_PRIVATE_ROOT, WT_STAGE_UPPER_TMPFS, WT_STAGE_OVERLAY,
-    WT_STAGE_BIND_ROOT, WT_STAGE_MOUNTPOINTS, WT_STAGE_PROC, WT_STAGE_SYS, WT_STAGE_TMP, WT_STAGE_DEV,
+    WT_STAGE_BIND_ROOT, WT_STAGE_MOUNTPOINTS, WT_STAGE_PROC, WT_STAGE_SYS, WT_STAGE_DEV,
     WT_STAGE_PIVOT_ROOT, WT_STAGE_NETWORK, WT_STAGE_WORKDIR, WT_STAGE_SECCOMP_LOAD, WT_STAGE_SEND_LISTENER,
     WT_STAGE_CREDENTIALS,
 };
@@ -70,8 +70,9 @@ pid_t wt_spawn(const wt_spawn_config *config);
  * Returns 1, 0 at end of stream, -errno on error, -EAGAIN on timeout. */
 int wt_recv_event(int sock, int timeout_ms, wt_event *event, int *fd_out);
 
-/* Asks PID 1 to run a probe command inside the root (as the image's user). */
-int wt_send_probe(int sock, int32_t id, const char *payload, int length);
+/* Asks PID 1 to run a probe command inside the root (as the image's user), its standard
+ * output going to stdout_fd (-1: PID 1's own). */
+int wt_send_probe(int sock, int32_t id, const char *payload, int length, int stdout_fd);
 
 /* Wait-status helpers (macros do not import into Swift). */
 int wt_exit_code(int status);

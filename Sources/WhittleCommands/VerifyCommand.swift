@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import WhittleTrace
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check that a slimmed image answers as the traced original did (needs root).",
+        discussion: """
+            Runs the image the way each trace ran its original (the same command, -e settings, \
+            network and timeout, in the same sandbox as `whittle trace`), asks it the trace's \
+            probes again, and compares: statuses and exit codes always, bodies and output \
+            where the original gave the same bytes twice, and for a command that ran to its \
+            end, its exit code and what it printed. On any difference it says what differed, \
+            shows the app's last lines of standard error and the paths the slimmed run looked \
+            for and did not find, and exits non-zero.
+
+            `whittle slim --trace T --verify` does the same before it puts its output in place.
+
+            Examples:
+              whittle verify web-slim.tar --trace web.json
+              whittle verify job-slim.tar --trace job.json --trace job-edge.json
+            """)
+
+    @OptionGroup var input: InputOptions
+
+    @Option(name: .customLong("trace"), parsing: .singleValue, help: ArgumentHelp(
+        "A trace of the original, from `whittle trace` (repeatable; each is replayed on its own).",
+        valueName: "trace.json"))
+    var traces: [String] = []
+
+    func validate() throws {
+        guard !traces.isEmpty else { throw ValidationError("give the original's trace with --trace TRACE.json") }
+    }
+
+    func run() throws {
+        let documents = try traces.map { ($0, try TraceDocument.load(path: $0)) }
+        let selection = try input.selection()
+        for (path, document) in documents {
+            let outcome = try Verifier(imagePath: input.image, selection: selection, trace: document).run()
+            guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
+            say(VerificationFailure.summary(of: outcome, trace: path))
+        }
+    }
+}
+
+/// A slimmed image that did not answer as its original did, told so a user can act:
+/// what differed, the app's last words, and the paths it missed.
+struct VerificationFailure: Error, CustomStringConvertible {
+    let trace: String
+    let outcome: Verifier.Outcome
+
+    var description: String {
+        var lines = ["the slimmed image does not answer as the original did (\(trace)):"]
+        lines += outcome.differences.map { "  - " + $0 }
+        if !outcome.missingPaths.isEmpty {
+            lines.append("paths the slimmed run looked for and did not find (the original had them; keep them "
+                + "with --keep or trace the app further):")
+            lines += outcome.missingPaths.prefix(30).map { "  " + $0 }
+            if outcome.missingPaths.count > 30 { lines.append("  … and \(outcome.missingPaths.count - 30) more") }
+        }
+        if !outcome.stderrTail.isEmpty {
+            lines.append("the app's last lines of standard error:")
+            lines += outcome.stderrTail.map { "  " + $0 }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func summary(of outcome: Verifier.Outcome, trace: String) -> String {
+        let probes = outcome.probes.map { "\($0.kind.rawValue) \($0.target): \($0.summary)" }
+        let asked = probes.isEmpty ? outcome.stop.description : probes.joined(separator: "; ")
+        return "verified against \(trace): the slimmed image answers as the original did (\(asked))"
+    }
+}
