@@ -92,7 +92,8 @@ public struct ProbeRecord: Codable, Sendable, Equatable {
         case let (.http, code?): answer = "HTTP \(code)"
         case let (.exec, code?): answer = "exit \(code)"
         }
-        return digest.map { "\(answer), output \($0.prefix(19))…" } ?? answer
+        let what = kind == .http ? "body" : "output"
+        return digest.map { "\(answer), \(what) \($0.prefix(19))…" } ?? answer
     }
 }
 

@@ -19,6 +19,7 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
     case invalidEnvironment(String)
     case invalidProbeCommand(String)
     case invalidTCPTarget(String)
+    case unansweredProbe(kind: String, target: String)
     case probeNeedsHostNetwork(url: String)
     case io(path: String, reason: String)
     case badTraceFile(path: String, reason: String)
@@ -61,6 +62,9 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
             return "--probe-exec takes a command, with any quotes closed; got '\(command)'"
         case let .invalidTCPTarget(target):
             return "--probe-tcp takes HOST:PORT such as 127.0.0.1:5432; got '\(target)'"
+        case let .unansweredProbe(kind, target):
+            return "the trace's \(kind) probe \(target) never succeeded on the original, so it cannot verify "
+                + "anything: trace the original again (its log beside the trace says why it did not answer)"
         case let .invalidURL(url):
             return "--probe-http takes an http:// URL such as http://127.0.0.1:8080/health; got '\(url)'"
         case let .probeNeedsHostNetwork(url):

@@ -33,6 +33,10 @@ public struct Verifier {
     }
 
     public func run(log: (String) -> Void = { _ in }) throws -> Outcome {
+        // A probe the original never passed says nothing about the slimmed image.
+        if let failed = trace.probes?.first(where: { !$0.succeeded }) {
+            throw TraceError.unansweredProbe(kind: failed.kind.rawValue, target: failed.target)
+        }
         var options = TraceOptions(
             imagePath: imagePath, selection: selection, command: trace.command,
             probes: try (trace.probes ?? []).map { try Probe(kind: $0.kind, target: $0.target) },

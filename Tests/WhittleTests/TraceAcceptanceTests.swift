@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import WhittleImage
+import WhittleTrace
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,12 +34,13 @@ struct TraceAcceptanceTests {
         return path
     }
 
-    /// `whittle slim --trace`, expecting the output tarball to be at least `ratio` times
-    /// smaller than the input's; prints the figures for the log.
+    /// `whittle slim --trace --verify`, expecting the output tarball to be at least `ratio`
+    /// times smaller than the input's; prints the figures for the log.
+    @discardableResult
     private func slim(_ input: String, trace: String, tag: String, in work: TestDirectory,
                       atLeast ratio: Double) throws -> String {
         let output = work.path("traced.tar")
-        try run(try whittleExecutable(), ["slim", input, "-o", output, "--trace", trace, "--tag", tag])
+        try run(try whittleExecutable(), ["slim", input, "-o", output, "--trace", trace, "--tag", tag, "--verify"])
         let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
         let measured = String(format: "%.1f", inputBytes / outputBytes)
         #expect(inputBytes / outputBytes >= ratio, "only \(measured)x smaller (\(Int(outputBytes)) bytes)")
@@ -45,7 +48,7 @@ struct TraceAcceptanceTests {
         return output
     }
 
-    @Test("a naive Flask image traced through its health URL shrinks at least 15x and still answers")
+    @Test("a naive Flask image traced through its health URL shrinks at least 25x and still answers")
     func webApp() throws {
         let input = try image("flask-naive.tar")
         let whittle = try whittleExecutable()
@@ -57,7 +60,7 @@ struct TraceAcceptanceTests {
         try run(whittle, ["trace", input, "-o", trace, "--timeout", "300", "-e", "PORT=\(tracePort)",
                           "--probe-http", "http://127.0.0.1:\(tracePort)/health",
                           "--probe-http", "http://127.0.0.1:\(tracePort)/"])
-        let output = try slim(input, trace: trace, tag: "whittle-e2e/flask-traced:1", in: work, atLeast: 15)
+        let output = try slim(input, trace: trace, tag: "whittle-e2e/flask-traced:1", in: work, atLeast: 25)
 
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -81,10 +84,12 @@ struct TraceAcceptanceTests {
         let whittle = try whittleExecutable()
         let work = try TestDirectory()
 
-        // The job's own output goes to whittle's stdout during the trace.
+        // The job's own output goes to the log beside the trace, and its digest into the trace.
         let trace = work.path("batch.trace.json")
-        let tracedRun = try run(whittle, ["trace", input, "-o", trace, "--network", "none", "--timeout", "600"])
-        #expect(tracedRun == expected, "the job printed something else under trace")
+        try run(whittle, ["trace", input, "-o", trace, "--network", "none", "--timeout", "600"])
+        let recorded = try TraceDocument.load(path: trace).commandResult
+        #expect(recorded == CommandRecord(exitCode: 0, stdoutDigest: sha256Digest(of: Array(expected.utf8))),
+                "the job printed something else under trace: \((try? String(contentsOfFile: work.path("batch.trace.log"), encoding: .utf8)) ?? "")")
         let output = try slim(input, trace: trace, tag: "whittle-e2e/batch-traced:1", in: work, atLeast: 6)
 
         let engine = try PrivateDockerEngine()
@@ -93,6 +98,80 @@ struct TraceAcceptanceTests {
         let printed = try engine.docker("run", "--rm", "--network", "none", "whittle-e2e/batch-traced:1")
         #expect(printed == expected)
     }
+}
+
+/// One app of the zoo (bench/image/zoo/apps.json): how to trace it and what to ask it.
+struct ZooApp: Decodable, CustomTestStringConvertible, Sendable {
+    struct Question: Decodable, Sendable {
+        var http: String?
+        var exec: [String]?
+    }
+
+    var name: String
+    var kind: String
+    var traceArgs: [String]
+    var question: Question
+    var timeout: Int
+
+    var testDescription: String { name }
+
+    static let manifest = repositoryRoot.appendingPathComponent("bench/image/zoo/apps.json").path
+
+    static func all() -> [ZooApp] {
+        guard let data = FileManager.default.contents(atPath: manifest),
+              let apps = try? JSONDecoder().decode([ZooApp].self, from: data) else { return [] }
+        return apps
+    }
+}
+
+/// Real server software from Debian's packages, each traced with its probes, slimmed with
+/// --verify, loaded into the real engine and asked the question its original answered
+/// when `bench/build-image.sh` built it.
+@Suite("Trace acceptance on a zoo of real apps", .serialized,
+       .enabled(if: (acceptanceImages != nil && geteuid() == 0) || ciRun,
+                "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
+struct ZooAcceptanceTests {
+    @Test("traced, slimmed with --verify, loaded and asked, it answers as the original did",
+          arguments: ZooApp.all())
+    func app(_ app: ZooApp) throws {
+        guard let directory = acceptanceImages else {
+            throw AcceptanceSetupError(message: "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
+        }
+        let input = directory + "/\(app.name).tar"
+        let expected = try String(contentsOfFile: directory + "/\(app.name).expected", encoding: .utf8)
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+        let trace = work.path("\(app.name).json")
+        try run(whittle, ["trace", input, "-o", trace, "--timeout", String(app.timeout)] + app.traceArgs)
+        let document = try TraceDocument.load(path: trace)
+        #expect(document.probes?.allSatisfy(\.succeeded) == true,
+                "probes under trace: \(document.probes ?? []); log: \(tail(work.path("\(app.name).log")))")
+
+        let output = work.path("slim.tar")
+        let tag = "whittle-e2e/\(app.name):1"
+        try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", tag, "--verify"])
+        let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
+        print("trace acceptance, \(app.name) (\(app.kind)): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, "
+            + String(format: "%.1fx smaller", inputBytes / outputBytes))
+
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        try engine.docker("load", "-q", "-i", output)
+        let container = try engine.docker("run", "-d", "--network", "host", tag)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        defer { _ = try? engine.docker("rm", "-f", container) }
+        var environment = ProcessInfo.processInfo.environment
+        environment["DOCKER_HOST"] = engine.host
+        let answer = try run("/usr/bin/env", [
+            "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, ZooApp.manifest, app.name,
+            "--docker-container", container,
+        ], environment: environment)
+        #expect(answer == expected, "logs: \((try? engine.docker("logs", container)) ?? "")")
+    }
+}
+
+private func tail(_ path: String) -> String {
+    ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").suffix(15).joined(separator: "\n")
 }
 
 private struct AcceptanceSetupError: Error, CustomStringConvertible {

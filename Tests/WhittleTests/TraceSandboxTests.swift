@@ -191,3 +191,55 @@ struct TraceSandboxTests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
+
+@Suite("Verify's comparison")
+struct VerifyComparisonTests {
+    private func trace(probes: [ProbeRecord]?, command: CommandRecord?) -> TraceDocument {
+        var document = TraceDocument(image: "x.tar", command: ["/app"], entries: [])
+        document.probes = probes
+        document.commandResult = command
+        return document
+    }
+
+    private func result(_ document: TraceDocument, stop: TraceStop) -> TraceResult {
+        TraceResult(document: document, stop: stop, notifications: 0, seconds: 0, rootMode: "overlay", warnings: [])
+    }
+
+    @Test func statusesAlwaysAndBodiesWhenTheOriginalWasStable() {
+        let original = trace(probes: [
+            ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:aa"),
+            ProbeRecord(kind: .http, target: "http://h/b", status: 200, digest: nil),
+        ], command: nil)
+        let same = trace(probes: [
+            ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:aa"),
+            ProbeRecord(kind: .http, target: "http://h/b", status: 200, digest: "sha256:other"),
+        ], command: nil)
+        #expect(Verifier.compare(original: original, slimmed: result(same, stop: .probesDone)).isEmpty)
+        let broken = trace(probes: [
+            ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:bb"),
+            ProbeRecord(kind: .http, target: "http://h/b", status: 404, digest: nil),
+        ], command: nil)
+        let differences = Verifier.compare(original: original, slimmed: result(broken, stop: .probesDone))
+        #expect(differences.count == 2, "\(differences)")
+        #expect(differences[0].contains("body differs") && differences[1].contains("HTTP 404"))
+    }
+
+    @Test func aServerThatExitsFailsAndACommandIsComparedByCodeAndOutput() {
+        let server = trace(probes: nil, command: nil)
+        #expect(!Verifier.compare(original: server, slimmed: result(trace(probes: nil, command: nil),
+                                                                       stop: .commandExited(code: 1))).isEmpty)
+        let job = trace(probes: nil, command: CommandRecord(exitCode: 0, stdoutDigest: "sha256:aa"))
+        let other = trace(probes: nil, command: CommandRecord(exitCode: 0, stdoutDigest: "sha256:bb"))
+        #expect(Verifier.compare(original: job, slimmed: result(job, stop: .commandExited(code: 0))).isEmpty)
+        #expect(Verifier.compare(original: job, slimmed: result(other, stop: .commandExited(code: 0)))
+            == ["the command printed something else than the original did"])
+    }
+
+    @Test func aTraceWhoseProbeNeverAnsweredCannotVerify() {
+        let original = trace(probes: [ProbeRecord(kind: .tcp, target: "127.0.0.1:1", status: nil, digest: nil)],
+                             command: nil)
+        #expect(throws: TraceError.unansweredProbe(kind: "tcp", target: "127.0.0.1:1")) {
+            try Verifier(imagePath: "/nonexistent.tar", trace: original).run()
+        }
+    }
+}
