@@ -3,10 +3,10 @@
 # (they start their own private dockerd; under CI=true they must run, not skip).
 #
 # Under CI=true, or with WHITTLE_ACCEPTANCE=1, it first builds the realistic images of the
-# trace acceptance tests (a naive Flask image and a pandas + scikit-learn batch job, from
-# Debian 12 with mmdebstrap, apt and PyPI: 15–25 minutes the first time) into
-# $WHITTLE_ACCEPTANCE_IMAGES (default bench/work, git-ignored, reused when present).
-# Without them those tests skip.
+# trace acceptance tests (a naive Flask image, a pandas + scikit-learn batch job, and the
+# zoo of six server apps from Debian's packages, all from one Debian 12 root made with
+# mmdebstrap: 20–30 minutes the first time) into $WHITTLE_ACCEPTANCE_IMAGES (default
+# bench/work, git-ignored, reused when present). Without them those tests skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -15,7 +15,7 @@ swift build --build-tests
 if [ "${CI:-}" = true ] || [ "${WHITTLE_ACCEPTANCE:-}" = 1 ]; then
     export WHITTLE_ACCEPTANCE_IMAGES=${WHITTLE_ACCEPTANCE_IMAGES:-$PWD/bench/work}
     echo "building the trace acceptance images into $WHITTLE_ACCEPTANCE_IMAGES (reused when present)" >&2
-    bash bench/build-image.sh --images flask-naive,batch-naive "$WHITTLE_ACCEPTANCE_IMAGES"
+    bash bench/build-image.sh --images flask-naive,batch-naive,zoo "$WHITTLE_ACCEPTANCE_IMAGES"
 fi
 # Serial: the trace tests check that no mount or temporary directory is left behind,
 # which other tests running at the same time would blur.
