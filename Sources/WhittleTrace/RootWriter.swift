@@ -29,29 +29,38 @@ public struct RootWriter {
     public func write(into directory: String) throws -> Summary {
         let rootFD = open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard rootFD >= 0 else { throw TraceError.extraction(path: directory, reason: Self.errnoText()) }
-        // Open directories from the root down to the current parent, with their paths.
-        var stack: [(path: String, fd: Int32, node: Node)] = [("", rootFD, tree.root)]
+        let extraction = Extraction(rootFD: rootFD, root: tree.root)
+        defer { extraction.closeAll() }
+        try tree.walk { path, node in try extraction.write(node, at: path) }
+        try extraction.finishAll()
+        // The root's own attributes.
+        try Self.check(fchmod(rootFD, mode_t(tree.root.attributes.permissions & 0o7777)), directory)
+        return extraction.summary
+    }
+
+    /// The state of one extraction: the directories open from the root down to the current
+    /// parent, the first name written of each hardlinked inode, and a copy buffer.
+    private final class Extraction {
+        let rootFD: Int32
+        var stack: [(path: String, fd: Int32, node: Node)]
         var firstNameOfInode: [ObjectIdentifier: String] = [:]
         var summary = Summary()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer {
+
+        init(rootFD: Int32, root: Node) {
+            self.rootFD = rootFD
+            stack = [("", rootFD, root)]
+        }
+
+        func closeAll() {
             buffer.deallocate()
             for level in stack.reversed() { close(level.fd) }
+            stack.removeAll()
         }
 
-        func finishDirectory() throws {
-            guard let level = stack.popLast() else { return }
-            defer { close(level.fd) }
-            let attributes = level.node.attributes
-            try Self.check(fchown(level.fd, uid_t(truncatingIfNeeded: attributes.uid),
-                                  gid_t(truncatingIfNeeded: attributes.gid)), level.path)
-            try Self.check(fchmod(level.fd, mode_t(attributes.permissions & 0o7777)), level.path)
-            for xattr in attributes.xattrs { Self.setXattr(fd: level.fd, xattr) }
-            var times = Self.times(attributes)
-            try Self.check(futimens(level.fd, &times), level.path)
-        }
-
-        try tree.walk { path, node in
+        /// Entries come parents first (the tree's walk order), so a directory is finished
+        /// (its attributes set, after its children are in) once the walk leaves it.
+        func write(_ node: Node, at path: String) throws {
             let name = node.name
             guard !name.isEmpty, name != ".", name != "..", !name.contains("/"), !name.contains("\0") else {
                 throw TraceError.unsafeEntry(path: path, reason: "the name is not a single path component")
@@ -65,11 +74,10 @@ public struct RootWriter {
             }
             guard let parent = stack.last?.fd else { throw TraceError.internalFailure("no parent for \(path)") }
             summary.entries += 1
-
             if node.isDirectory {
-                try Self.check(mkdirat(parent, name, 0o700), path)
+                try check(mkdirat(parent, name, 0o700), path)
                 let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                try Self.check(fd, path)
+                try check(fd, path)
                 stack.append((path, fd, node))
                 return
             }
@@ -78,69 +86,85 @@ public struct RootWriter {
             if let first = firstNameOfInode[identity] {
                 // Another name of a hardlinked inode; `first` runs through directories this
                 // writer made, so resolving it from the root cannot leave the root.
-                try Self.check(linkat(rootFD, first, parent, name, 0), path)
+                try check(linkat(rootFD, first, parent, name, 0), path)
                 return
             }
+            if try writeFile(inode, named: name, in: parent, path: path) { firstNameOfInode[identity] = path }
+        }
+
+        /// Whether something was written (sockets are not stored meaningfully in layers).
+        private func writeFile(_ inode: Inode, named name: String, in parent: Int32, path: String) throws -> Bool {
             let attributes = inode.attributes
             let uid = uid_t(truncatingIfNeeded: attributes.uid)
             let gid = gid_t(truncatingIfNeeded: attributes.gid)
-            let permissions = mode_t(attributes.permissions & 0o7777)
-            var times = Self.times(attributes)
+            var times = RootWriter.times(attributes)
             switch inode.kind {
             case .regular:
                 let fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-                try Self.check(fd, path)
+                try check(fd, path)
                 defer { close(fd) }
-                if let content = inode.content {
-                    var offset: Int64 = 0
-                    while offset < content.length {
-                        let want = Int(min(Int64(buffer.count), content.length - offset))
-                        let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
-                        let got = try content.file.read(at: content.offset + offset, into: slice)
-                        guard got == want else {
-                            throw TraceError.extraction(path: path, reason: "the image data ends early")
-                        }
-                        var written = 0
-                        while written < got {
-                            let n = Glibc.write(fd, buffer.baseAddress.map { $0 + written }, got - written)
-                            if n < 0 && errno == EINTR { continue }
-                            try Self.check(Int32(n < 0 ? -1 : 0), path)
-                            written += n
-                        }
-                        offset += Int64(got)
-                    }
-                    summary.bytes += content.length
-                }
-                try Self.check(fchown(fd, uid, gid), path)
-                try Self.check(fchmod(fd, permissions), path)
-                for xattr in attributes.xattrs { Self.setXattr(fd: fd, xattr) }
-                try Self.check(futimens(fd, &times), path)
+                if let content = inode.content { try copy(content, to: fd, path: path) }
+                try check(fchown(fd, uid, gid), path)
+                try check(fchmod(fd, mode_t(attributes.permissions & 0o7777)), path)
+                for xattr in attributes.xattrs { RootWriter.setXattr(fd: fd, xattr) }
+                try check(futimens(fd, &times), path)
             case .symlink:
-                try Self.check(symlinkat(inode.linkTarget, parent, name), path)
-                try Self.check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)
-                try Self.check(utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW), path)
+                try check(symlinkat(inode.linkTarget, parent, name), path)
+                try check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)
+                try check(utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW), path)
             case .characterDevice, .blockDevice, .fifo:
                 let type: mode_t = inode.kind == .fifo ? S_IFIFO : (inode.kind == .blockDevice ? S_IFBLK : S_IFCHR)
                 let device = dev_t(wt_makedev(inode.deviceMajor, inode.deviceMinor))
-                try Self.check(mknodat(parent, name, type | 0o600, inode.kind == .fifo ? 0 : device), path)
-                try Self.check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)
+                try check(mknodat(parent, name, type | 0o600, inode.kind == .fifo ? 0 : device), path)
+                try check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)
                 // Just made by us and not a symlink, so fchmodat cannot be led elsewhere.
-                try Self.check(fchmodat(parent, name, permissions, 0), path)
-                try Self.check(utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW), path)
+                try check(fchmodat(parent, name, mode_t(attributes.permissions & 0o7777), 0), path)
+                try check(utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW), path)
             case .socket, .hardlink, .directory:
-                // Sockets are not stored meaningfully in layers; hardlinks and directories
-                // were handled above.
-                return
+                return false
             }
-            firstNameOfInode[identity] = path
+            return true
         }
-        while stack.count > 1 { try finishDirectory() }
-        // The root's own attributes.
-        let rootAttributes = tree.root.attributes
-        try Self.check(fchmod(rootFD, mode_t(rootAttributes.permissions & 0o7777)), directory)
-        stack.removeAll()
-        close(rootFD)
-        return summary
+
+        private func copy(_ content: ContentRef, to fd: Int32, path: String) throws {
+            var offset: Int64 = 0
+            while offset < content.length {
+                let want = Int(min(Int64(buffer.count), content.length - offset))
+                let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
+                let got = try content.file.read(at: content.offset + offset, into: slice)
+                guard got == want else { throw TraceError.extraction(path: path, reason: "the image data ends early") }
+                var written = 0
+                while written < got {
+                    let n = Glibc.write(fd, buffer.baseAddress.map { $0 + written }, got - written)
+                    if n < 0 && errno == EINTR { continue }
+                    try check(Int32(n < 0 ? -1 : 0), path)
+                    written += n
+                }
+                offset += Int64(got)
+            }
+            summary.bytes += content.length
+        }
+
+        private func finishDirectory() throws {
+            guard let level = stack.popLast() else { return }
+            defer { close(level.fd) }
+            let attributes = level.node.attributes
+            try check(fchown(level.fd, uid_t(truncatingIfNeeded: attributes.uid),
+                             gid_t(truncatingIfNeeded: attributes.gid)), level.path)
+            try check(fchmod(level.fd, mode_t(attributes.permissions & 0o7777)), level.path)
+            for xattr in attributes.xattrs { RootWriter.setXattr(fd: level.fd, xattr) }
+            var times = RootWriter.times(attributes)
+            try check(futimens(level.fd, &times), level.path)
+        }
+
+        /// Every directory but the root.
+        func finishAll() throws {
+            while stack.count > 1 { try finishDirectory() }
+        }
+
+        private func check(_ result: Int32, _ path: String) throws {
+            try RootWriter.check(result, path)
+        }
     }
 
     static func times(_ attributes: Attributes) -> [timespec] {
