@@ -11,8 +11,11 @@ final class PrivateDockerEngine {
     /// Docker needs root and the `dockerd` binary. Locally the test skips without them;
     /// under CI=true it must run, so there the test fails instead.
     static var available: Bool {
-        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/dockerd")
-            || FileManager.default.isExecutableFile(atPath: "/usr/bin/dockerd")
+        available(isRoot: geteuid() == 0, isExecutable: FileManager.default.isExecutableFile(atPath:))
+    }
+
+    static func available(isRoot: Bool, isExecutable: (String) -> Bool) -> Bool {
+        isRoot && (isExecutable("/usr/sbin/dockerd") || isExecutable("/usr/bin/dockerd"))
     }
 
     static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
@@ -30,6 +33,20 @@ final class PrivateDockerEngine {
     @discardableResult
     func docker(_ arguments: String...) throws -> String {
         try run("/usr/bin/env", ["docker", "-H", host] + arguments)
+    }
+}
+
+@Suite("When the private Docker engine can start")
+struct PrivateDockerEngineAvailabilityTests {
+    @Test("it needs root and dockerd, in either place", arguments: [
+        (true, ["/usr/sbin/dockerd"], true),
+        (true, ["/usr/bin/dockerd"], true),
+        (true, [], false),
+        (false, ["/usr/sbin/dockerd"], false),
+        (false, ["/usr/bin/dockerd"], false),
+    ])
+    func availability(isRoot: Bool, executables: [String], expected: Bool) {
+        #expect(PrivateDockerEngine.available(isRoot: isRoot, isExecutable: executables.contains) == expected)
     }
 }
 
