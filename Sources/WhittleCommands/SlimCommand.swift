@@ -157,7 +157,17 @@ struct SlimCommand: ParsableCommand {
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw ValidationError("cannot write the report to \(path): \(error.localizedDescription)")
+            // Not a usage error: the flags were right, the file system said no.
+            throw SlimJobError.cannotWriteReport(path: path, reason: Self.systemReason(error))
         }
+    }
+
+    /// The operating system's words ("No such file or directory") rather than Foundation's
+    /// generic "The operation could not be completed".
+    private static func systemReason(_ error: any Error) -> String {
+        guard let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? POSIXError else {
+            return error.localizedDescription
+        }
+        return String(cString: strerror(underlying.code.rawValue))
     }
 }

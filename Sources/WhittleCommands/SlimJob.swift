@@ -49,9 +49,15 @@ public struct RemovalRequest: Sendable {
 
 enum SlimJobError: Error, CustomStringConvertible {
     case noProfileDirectory
+    case cannotWriteReport(path: String, reason: String)
 
     var description: String {
-        "cannot find the named profiles: set WHITTLE_PROFILES to the Profiles directory"
+        switch self {
+        case .noProfileDirectory:
+            return "cannot find the named profiles: set WHITTLE_PROFILES to the Profiles directory"
+        case let .cannotWriteReport(path, reason):
+            return "cannot write the report to \(path): \(reason)"
+        }
     }
 }
 
