@@ -4,24 +4,36 @@ import WhittleProfiles
 public struct Rule: Sendable {
     public enum Action: String, Sendable { case keep, remove }
 
-    public let action: Action
-    public let pattern: PathPattern
-    /// The profile's name, or `cli` for `--keep`/`--remove`.
-    public let source: String
-
-    /// How decisions name this rule: `profile:pattern`.
-    public let label: String
-
-    public init(action: Action, pattern: PathPattern, source: String, label: String? = nil) {
-        self.action = action
-        self.pattern = pattern
-        self.source = source
-        self.label = label ?? "\(source):\(pattern.text)"
+    /// Where a rule came from. Only the command line outranks protected paths, so this is a
+    /// type, not a name a profile could also take.
+    public enum Origin: Sendable, Equatable {
+        /// `--keep` or `--remove`.
+        case commandLine
+        /// A named profile or a user's profile file.
+        case profile(String)
+        /// A runtime trace: what the app never touched.
+        case trace
     }
 
-    public var isExplicit: Bool { source == Rule.commandLine }
+    public let action: Action
+    public let pattern: PathPattern
+    public let origin: Origin
 
-    public static let commandLine = "cli"
+    /// How decisions name this rule: `profile:pattern`, `cli:pattern`, or `trace:unused`.
+    public let label: String
+
+    public init(action: Action, pattern: PathPattern, origin: Origin) {
+        self.action = action
+        self.pattern = pattern
+        self.origin = origin
+        switch origin {
+        case .commandLine: label = "cli:\(pattern.text)"
+        case let .profile(name): label = "\(name):\(pattern.text)"
+        case .trace: label = "trace:unused"
+        }
+    }
+
+    public var isExplicit: Bool { origin == .commandLine }
 }
 
 /// Everything that decides what stays: rules, and paths that must survive any profile.
@@ -43,11 +55,11 @@ public struct SelectionPolicy: Sendable {
     /// Explicit rules are consulted first within each action.
     public init(profiles: [Profile], keep: [PathPattern], remove: [PathPattern], protected: [String: String],
                 traceKeep: TraceKeepSet? = nil) {
-        var rules: [Rule] = keep.map { Rule(action: .keep, pattern: $0, source: Rule.commandLine) }
-        rules += remove.map { Rule(action: .remove, pattern: $0, source: Rule.commandLine) }
+        var rules: [Rule] = keep.map { Rule(action: .keep, pattern: $0, origin: .commandLine) }
+        rules += remove.map { Rule(action: .remove, pattern: $0, origin: .commandLine) }
         for profile in profiles {
-            rules += profile.keep.map { Rule(action: .keep, pattern: $0, source: profile.name) }
-            rules += profile.remove.map { Rule(action: .remove, pattern: $0, source: profile.name) }
+            rules += profile.keep.map { Rule(action: .keep, pattern: $0, origin: .profile(profile.name)) }
+            rules += profile.remove.map { Rule(action: .remove, pattern: $0, origin: .profile(profile.name)) }
         }
         self.init(rules: rules, protected: protected, traceKeep: traceKeep)
     }

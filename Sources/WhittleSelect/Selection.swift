@@ -166,7 +166,7 @@ public struct Selector {
     /// The decision a trace makes about what the app never touched. Its pattern is never
     /// matched; `traceRule` applies it.
     private static let unused: Rule? = (try? PathPattern("**")).map {
-        Rule(action: .remove, pattern: $0, source: "trace", label: "trace:unused")
+        Rule(action: .remove, pattern: $0, origin: .trace)
     }
 
     /// Why each kept non-directory stayed, with the nearest reason on its path.

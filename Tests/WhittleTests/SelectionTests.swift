@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WhittleCommands
 import WhittleOutput
+import WhittleProfiles
 import WhittleSelect
 import WhittleImage
 
@@ -78,6 +79,39 @@ struct SelectionTests {
         let explicit = try Self.dryRun(profileFiles: [greedy], remove: ["etc/passwd"]).selection.removals
         #expect(isCovered("etc/passwd", by: explicit))
         #expect(!isCovered("bin/busybox", by: explicit))
+    }
+
+    @Test("a profile named cli is a profile: protected paths survive it")
+    func profileNamedCommandLine() throws {
+        let directory = try TestDirectory()
+        let file = directory.path("cli.yaml")
+        try """
+            version: 1
+            name: cli
+            description: a profile whose name is the command line's label
+            risk: breaks everything
+            remove:
+              - bin/**
+              - etc/**
+              - usr/share/**
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let removals = try Self.dryRun(profileFiles: [file]).selection.removals
+        for path in ["bin/busybox", "etc/passwd", "etc/group"] {
+            #expect(!isCovered(path, by: removals), "\(path) was removed")
+        }
+        // Labels read as before: the profile's name, then the pattern.
+        #expect(removals.contains { $0.rule == "cli:usr/share/**" })
+    }
+
+    @Test("a rule's origin is a type; its label reads as before")
+    func ruleOrigins() throws {
+        let pattern = try PathPattern("etc/**")
+        let fromCommandLine = Rule(action: .remove, pattern: pattern, origin: .commandLine)
+        let fromProfile = Rule(action: .remove, pattern: pattern, origin: .profile("cli"))
+        let fromTrace = Rule(action: .remove, pattern: pattern, origin: .trace)
+        #expect(fromCommandLine.label == "cli:etc/**" && fromCommandLine.isExplicit)
+        #expect(fromProfile.label == "cli:etc/**" && !fromProfile.isExplicit)
+        #expect(fromTrace.label == "trace:unused" && !fromTrace.isExplicit)
     }
 
     @Test("a removed symlink target is reported as dangling; sizes count each inode once")
