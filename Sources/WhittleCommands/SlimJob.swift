@@ -34,16 +34,26 @@ public struct RemovalRequest: Sendable {
     /// fails fast.
     func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
                                   traces: [(path: String, document: TraceDocument)]) {
-        var loaded: [Profile] = []
-        if !profiles.isEmpty {
-            guard let directory = ProfileCatalog.defaultDirectory() else {
-                throw SlimJobError.noProfileDirectory
-            }
-            loaded += try ProfileCatalog.load(directory: directory).expand(profiles)
-        }
-        for file in profileFiles { loaded.append(try ProfileCatalog.loadFile(file)) }
-        return (loaded, try keep.map(PathPattern.init), try remove.map(PathPattern.init),
+        return (try loadProfiles(), try keep.map(PathPattern.init), try remove.map(PathPattern.init),
                 try traces.map { ($0, try TraceDocument.load(path: $0)) })
+    }
+
+    /// The named profiles and the user's files, expanded together: a user's profile joins
+    /// the shipped catalog so that its `include`s mean what they mean in a named one.
+    private func loadProfiles() throws -> [Profile] {
+        let userProfiles = try profileFiles.map(ProfileCatalog.loadFile)
+        // Without names or includes there is nothing to look up, and no need for the catalog.
+        guard !profiles.isEmpty || userProfiles.contains(where: { !$0.include.isEmpty }) else {
+            return userProfiles
+        }
+        guard let directory = ProfileCatalog.defaultDirectory() else {
+            throw SlimJobError.noProfileDirectory
+        }
+        var catalog = try ProfileCatalog.load(directory: directory)
+        for profile in userProfiles {
+            catalog = try catalog.adding(profile)
+        }
+        return try catalog.expand(profiles + userProfiles.map(\.name))
     }
 }
 

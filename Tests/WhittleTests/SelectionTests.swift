@@ -81,6 +81,32 @@ struct SelectionTests {
         #expect(!isCovered("bin/busybox", by: explicit))
     }
 
+    @Test("a profile file that only includes others removes what they remove")
+    func profileFileIncludes() throws {
+        let directory = try TestDirectory()
+        let mine = directory.path("mine.yaml")
+        try """
+            version: 1
+            name: mine
+            description: the documentation, by way of the shipped profile
+            risk: as docs
+            include: [docs]
+            keep: [usr/share/man/**]
+            """.write(toFile: mine, atomically: true, encoding: .utf8)
+        let removals = try Self.dryRun(profileFiles: [mine]).selection.removals
+        for path in BloatImage.removedBy["docs"] ?? [] where !path.hasPrefix("usr/share/man/") {
+            #expect(isCovered(path, by: removals), "\(path) stayed")
+        }
+        // The composite's own keep reaches the profiles it includes, as for a named one.
+        #expect(!isCovered("usr/share/man/man1/curl.1.gz", by: removals))
+        #expect(!removals.isEmpty && removals.allSatisfy { $0.rule.hasPrefix("docs:") })
+
+        // Joining the shipped profiles, it cannot take one of their names.
+        let clash = directory.path("clash.yaml")
+        try "version: 1\nname: docs\ninclude: [pycache]\n".write(toFile: clash, atomically: true, encoding: .utf8)
+        #expect(throws: ProfileError.self) { try Self.dryRun(profileFiles: [clash]) }
+    }
+
     @Test("a profile named cli is a profile: protected paths survive it")
     func profileNamedCommandLine() throws {
         let directory = try TestDirectory()
