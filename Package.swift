@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "whittle",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "whittle", targets: ["whittle"]),
     ],
