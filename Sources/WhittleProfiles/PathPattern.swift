@@ -103,20 +103,6 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
             return program.mayMatchBelow(bytes, start, end)
         }
     }
-
-    /// Whether the pattern matches `path` or one of its ancestor directories: what decides
-    /// whether a profile's pattern applies to a path.
-    func matchesSelfOrAncestor(_ path: String) -> Bool {
-        withPathBytes(path) { bytes in
-            guard let (start, end) = trimmed(bytes) else { return false }
-            return program.matchesSelfOrAncestor(bytes, start, end)
-        }
-    }
-
-    /// `matchesSelfOrAncestor` on `bytes[start..<end]`, already trimmed of slashes.
-    func matchesSelfOrAncestor(bytes: UnsafeBufferPointer<UInt8>, start: Int, end: Int) -> Bool {
-        start < end && program.matchesSelfOrAncestor(bytes, start, end)
-    }
 }
 
 /// Runs `body` on the UTF-8 bytes of `path`, copying only when the string is not stored
@@ -414,23 +400,6 @@ private final class Program: @unchecked Sendable {
     /// segments before `i` are matched). Any state short of the end can still be completed
     /// by some longer path, since every segment accepts some name.
     func mayMatchBelow(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
-        runStates(bytes, start, end, stopAtLastSegment: false)
-    }
-
-    /// Whether some prefix of the path that ends at a component boundary (the path or an
-    /// ancestor) matches, in one pass: the same state machine, stopping as soon as the last
-    /// segment consumes a component. A final `**` accepts only once it has consumed one, so
-    /// `a/**` does not accept `a`.
-    func matchesSelfOrAncestor(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
-        runStates(bytes, start, end, stopAtLastSegment: true)
-    }
-
-    /// The state machine both questions share. With `stopAtLastSegment`, it answers true as
-    /// soon as the last segment consumes a component; otherwise it answers, at the end,
-    /// whether some state short of acceptance is still alive.
-    private func runStates(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int,
-                           stopAtLastSegment: Bool) -> Bool {
-        let last = segments.count - 1
         let accept: UInt64 = 1 << UInt64(segments.count)
         var states = closure(1)
         var position = start
@@ -443,7 +412,6 @@ private final class Program: @unchecked Sendable {
                 pending &= pending - 1
                 let isGlobstar = segments[index].kind == .globstar
                 guard isGlobstar || matchesSegment(index, bytes, position, componentStop) else { continue }
-                if stopAtLastSegment && index == last { return true }
                 // A `**` stays in its state to take more components; any other segment moves on.
                 next |= 1 << UInt64(isGlobstar ? index : index + 1)
             }
@@ -451,7 +419,7 @@ private final class Program: @unchecked Sendable {
             if states == 0 { return false }
             position = componentStop + 1
         }
-        return stopAtLastSegment ? false : states & ~accept != 0
+        return states & ~accept != 0
     }
 
     /// Adds the states reached by letting a `**` match nothing. Repeated `**` are folded at
