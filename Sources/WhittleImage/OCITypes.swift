@@ -1,5 +1,6 @@
 /// Image types from the OCI image spec (`descriptor.md`, `manifest.md`, `image-index.md`)
-/// and Docker's `docker save` `manifest.json`.
+/// and Docker's `docker save` `manifest.json`, shared by the reader (`SavedImage`) and the
+/// writer (`ImageWriter` in WhittleOutput), which encodes them as canonical JSON.
 
 public enum MediaType {
     public static let ociManifest = "application/vnd.oci.image.manifest.v1+json"
@@ -88,30 +89,51 @@ public struct Platform: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// `image-index.md`
-struct ImageIndex: Codable, Sendable {
-    var schemaVersion: Int
-    var mediaType: String?
-    var manifests: [Descriptor]
+/// `image-index.md`. Read to choose an image; written with one manifest.
+public struct ImageIndex: Codable, Sendable {
+    public var schemaVersion: Int
+    public var mediaType: String?
+    public var manifests: [Descriptor]
+
+    public init(schemaVersion: Int = 2, mediaType: String? = MediaType.ociIndex, manifests: [Descriptor]) {
+        self.schemaVersion = schemaVersion
+        self.mediaType = mediaType
+        self.manifests = manifests
+    }
 }
 
-/// `manifest.md`
-struct ImageManifest: Codable, Sendable {
-    var schemaVersion: Int
-    var mediaType: String?
-    var config: Descriptor
-    var layers: [Descriptor]
+/// `manifest.md`. Read to find the config and layers; written for the one new layer.
+public struct ImageManifest: Codable, Sendable {
+    public var schemaVersion: Int
+    public var mediaType: String?
+    public var config: Descriptor
+    public var layers: [Descriptor]
+
+    public init(schemaVersion: Int = 2, mediaType: String? = MediaType.ociManifest, config: Descriptor,
+                layers: [Descriptor]) {
+        self.schemaVersion = schemaVersion
+        self.mediaType = mediaType
+        self.config = config
+        self.layers = layers
+    }
 }
 
-/// One element of `docker save`'s `manifest.json`.
-struct DockerArchiveEntry: Codable, Sendable {
-    var config: String
-    var repoTags: [String]?
-    var layers: [String]
+/// One element of `docker save`'s `manifest.json`: member names of the config and the
+/// layers, and the image's tags.
+public struct DockerManifestEntry: Codable, Sendable {
+    public var config: String
+    public var repoTags: [String]?
+    public var layers: [String]
 
     enum CodingKeys: String, CodingKey {
         case config = "Config"
         case repoTags = "RepoTags"
         case layers = "Layers"
+    }
+
+    public init(config: String, repoTags: [String]?, layers: [String]) {
+        self.config = config
+        self.repoTags = repoTags
+        self.layers = layers
     }
 }

@@ -186,7 +186,7 @@ public final class SavedImage {
     // MARK: docker save (legacy layout)
 
     private static func chooseFromDockerManifest(store: BlobStore, selection: ImageSelection) throws -> ChosenImage {
-        var entries: [DockerArchiveEntry] = try decode(store.readDocument("manifest.json"), name: "manifest.json")
+        var entries: [DockerManifestEntry] = try decode(store.readDocument("manifest.json"), name: "manifest.json")
         let allTags = entries.flatMap { $0.repoTags ?? [] }.map(ImageName.familiar)
         if let wanted = selection.name {
             let familiar = ImageName.familiar(wanted)

@@ -91,7 +91,7 @@ public struct ImageWriter {
         // 2. Config: every original field kept, with one layer and an honest history.
         let config = try canonicalJSON(newConfig(image.config, diffID: diffID, options: options))
         let configDigest = sha256Digest(of: config)
-        let manifest = try canonicalJSON(ImageManifestDocument(
+        let manifest = try canonicalJSON(ImageManifest(
             config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(config.count)),
             layers: [Descriptor(
                 mediaType: options.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
@@ -101,14 +101,14 @@ public struct ImageWriter {
             architecture: image.config["architecture"]?.stringValue ?? Platform.host.architecture,
             os: image.config["os"]?.stringValue ?? "linux",
             variant: image.config["variant"]?.stringValue)
-        let index = try canonicalJSON(IndexDocument(manifests: [Descriptor(
+        let index = try canonicalJSON(ImageIndex(manifests: [Descriptor(
             mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifest.count),
             annotations: [
                 "io.containerd.image.name": ImageName.qualified(tag),
                 "org.opencontainers.image.ref.name": ImageName.tag(tag),
             ],
             platform: platform)]))
-        let dockerManifest = try canonicalJSON([DockerManifestDocument(
+        let dockerManifest = try canonicalJSON([DockerManifestEntry(
             config: "blobs/sha256/" + hex(configDigest), repoTags: [tag], layers: ["blobs/sha256/" + hex(layerDigest)])])
 
         // 3. The rest of the outer tar, after the layer.
@@ -182,32 +182,4 @@ public struct ImageWriter {
 
     /// Room for the layer's header at the start of the output file.
     static let reservedHeaderSpace: Int64 = 1536
-}
-
-/// `manifest.md`, as written.
-private struct ImageManifestDocument: Encodable {
-    let schemaVersion = 2
-    let mediaType = MediaType.ociManifest
-    let config: Descriptor
-    let layers: [Descriptor]
-}
-
-/// `image-index.md`, as written.
-private struct IndexDocument: Encodable {
-    let schemaVersion = 2
-    let mediaType = MediaType.ociIndex
-    let manifests: [Descriptor]
-}
-
-/// One element of Docker's `manifest.json`.
-private struct DockerManifestDocument: Encodable {
-    let config: String
-    let repoTags: [String]
-    let layers: [String]
-
-    enum CodingKeys: String, CodingKey {
-        case config = "Config"
-        case repoTags = "RepoTags"
-        case layers = "Layers"
-    }
 }

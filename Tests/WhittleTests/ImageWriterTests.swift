@@ -147,6 +147,33 @@ struct ImageWriterTests {
         #expect(output.layer.contains { $0.entry.path == "bin/app" })
     }
 
+    @Test("the OCI documents the reader decodes are the ones the writer encodes, byte for byte as before")
+    func sharedDocuments() throws {
+        let layer = Descriptor(mediaType: MediaType.ociLayer, digest: "sha256:11", size: 3)
+        let config = Descriptor(mediaType: MediaType.ociConfig, digest: "sha256:22", size: 4)
+        let manifest = try canonicalJSON(ImageManifest(config: config, layers: [layer]))
+        #expect(String(decoding: manifest, as: UTF8.self) == """
+            {"config":{"digest":"sha256:22","mediaType":"application/vnd.oci.image.config.v1+json","size":4},\
+            "layers":[{"digest":"sha256:11","mediaType":"application/vnd.oci.image.layer.v1.tar","size":3}],\
+            "mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}
+            """)
+        let index = try canonicalJSON(ImageIndex(manifests: [Descriptor(
+            mediaType: MediaType.ociManifest, digest: "sha256:33", size: 5, annotations: ["a": "b"],
+            platform: Platform(architecture: "amd64", os: "linux"))]))
+        #expect(String(decoding: index, as: UTF8.self) == """
+            {"manifests":[{"annotations":{"a":"b"},"digest":"sha256:33",\
+            "mediaType":"application/vnd.oci.image.manifest.v1+json","platform":{"architecture":"amd64","os":"linux"},\
+            "size":5}],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}
+            """)
+        let docker = try canonicalJSON([DockerManifestEntry(config: "blobs/sha256/22", repoTags: ["app:1"],
+                                                            layers: ["blobs/sha256/11"])])
+        #expect(String(decoding: docker, as: UTF8.self)
+            == #"[{"Config":"blobs/sha256/22","Layers":["blobs/sha256/11"],"RepoTags":["app:1"]}]"#)
+        // And back: what was written reads as it was made.
+        let decoded = try JSONDecoder().decode(ImageManifest.self, from: Data(manifest))
+        #expect(decoded.config == config && decoded.layers == [layer] && decoded.schemaVersion == 2)
+    }
+
     @Test("--tag names the output; a malformed tag is refused before any work")
     func tagging() throws {
         let directory = try TestDirectory()
