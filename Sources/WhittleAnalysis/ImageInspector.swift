@@ -106,7 +106,7 @@ public struct ImageInspector {
     /// profiles are written or selected: `whittle inspect` passes one that runs the same
     /// selection as `whittle slim`.
     public typealias RemovalEstimator =
-        (_ tree: FileTree, _ config: JSONValue, _ ownership: PackageOwnership?) throws -> [RemovalEstimate]
+        (_ tree: FileTree, _ config: ImageConfig, _ ownership: PackageOwnership?) throws -> [RemovalEstimate]
 
     public var path: String
     public var selection: ImageSelection
@@ -163,10 +163,8 @@ public struct ImageInspector {
     }
 
     /// `created_by` of the history entries that made a layer, in layer order.
-    static func layerHistory(_ config: JSONValue) -> [String] {
-        (config["history"]?.arrayValue ?? [])
-            .filter { $0["empty_layer"]?.boolValue != true }
-            .map { $0["created_by"]?.stringValue ?? "" }
+    static func layerHistory(_ config: ImageConfig) -> [String] {
+        config.history.filter { !$0.emptyLayer }.map(\.createdBy)
     }
 
     static func name(of compression: LayerCompression) -> String {

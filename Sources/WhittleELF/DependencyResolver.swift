@@ -1,4 +1,5 @@
 import WhittleFlatten
+import WhittleImage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -103,7 +104,7 @@ public struct DependencyResolver {
     public var executableSearchPath: [String]
 
     public static let defaultExecutableSearchPath =
-        ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        ImageConfig.defaultSearchPath.split(separator: ":").map(String.init)
 
     public init(tree: FileTree, libraryPath: [String] = [],
                 executableSearchPath: [String] = DependencyResolver.defaultExecutableSearchPath) {

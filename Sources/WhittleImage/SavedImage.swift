@@ -29,8 +29,10 @@ public struct LayerLocation: Sendable {
 /// checked against its digest. Layers are checked as they are streamed.
 public final class SavedImage {
     public let path: String
-    /// The config document, whole, unknown keys included.
-    public let config: JSONValue
+    /// The config document, whole, unknown keys included: what the writer carries over.
+    public let rawConfig: JSONValue
+    /// The fields of `rawConfig` whittle reads.
+    public let config: ImageConfig
     /// Tags in familiar form (`app:1`), first one first.
     public let tags: [String]
     public let layers: [LayerLocation]
@@ -63,6 +65,7 @@ public final class SavedImage {
         } else {
             throw ImageError.notAnImage(path: path, reason: "it has neither manifest.json nor index.json")
         }
+        rawConfig = chosen.rawConfig
         config = chosen.config
         tags = chosen.tags
         layers = chosen.layers
@@ -93,7 +96,8 @@ public final class SavedImage {
     }
 
     private struct ChosenImage {
-        var config: JSONValue
+        var rawConfig: JSONValue
+        var config: ImageConfig
         var tags: [String]
         var layers: [LayerLocation]
     }
@@ -142,8 +146,9 @@ public final class SavedImage {
         if let mediaType = manifest.config.mediaType, !MediaType.configs.contains(mediaType) {
             throw ImageError.unknownMediaType(name: "config \(manifest.config.digest)", mediaType: mediaType)
         }
-        let config: JSONValue = try decode(
+        let rawConfig: JSONValue = try decode(
             try verifiedDocument(manifest.config, store: store), name: "config \(manifest.config.digest)")
+        let config = ImageConfig(rawConfig)
         let diffIDs = try diffIDs(of: config, layerCount: manifest.layers.count)
         var layers: [LayerLocation] = []
         for (position, descriptor) in manifest.layers.enumerated() {
@@ -158,7 +163,7 @@ public final class SavedImage {
             layers.append(LayerLocation(
                 index: position, slice: slice, blobDigest: descriptor.digest, diffID: diffIDs[position], name: name))
         }
-        return ChosenImage(config: config, tags: names(chosen), layers: layers)
+        return ChosenImage(rawConfig: rawConfig, config: config, tags: names(chosen), layers: layers)
     }
 
     /// Follows an image index down to the manifest for the wanted platform.
@@ -205,7 +210,8 @@ public final class SavedImage {
                 throw ImageError.digestMismatch(name: entry.config, expected: expected, actual: actual)
             }
         }
-        let config: JSONValue = try decode(configBytes, name: entry.config)
+        let rawConfig: JSONValue = try decode(configBytes, name: entry.config)
+        let config = ImageConfig(rawConfig)
         let diffIDs = try diffIDs(of: config, layerCount: entry.layers.count)
         var layers: [LayerLocation] = []
         for (position, name) in entry.layers.enumerated() {
@@ -213,7 +219,8 @@ public final class SavedImage {
                 index: position, slice: try store.require(name), blobDigest: digestNamed(by: name),
                 diffID: diffIDs[position], name: name))
         }
-        return ChosenImage(config: config, tags: (entry.repoTags ?? []).map(ImageName.familiar), layers: layers)
+        return ChosenImage(rawConfig: rawConfig, config: config, tags: (entry.repoTags ?? []).map(ImageName.familiar),
+                           layers: layers)
     }
 
     /// `blobs/sha256/<hex>` and `<hex>.json` carry their digest in the name.
@@ -237,8 +244,8 @@ public final class SavedImage {
         return bytes
     }
 
-    private static func diffIDs(of config: JSONValue, layerCount: Int) throws -> [String] {
-        let ids = (config["rootfs"]?["diff_ids"]?.arrayValue ?? []).compactMap(\.stringValue)
+    private static func diffIDs(of config: ImageConfig, layerCount: Int) throws -> [String] {
+        let ids = config.diffIDs
         guard ids.count == layerCount else {
             throw ImageError.layerCountMismatch(layers: layerCount, diffIDs: ids.count)
         }

@@ -89,7 +89,7 @@ public struct ImageWriter {
         try output.write(front, at: 0)
 
         // 2. Config: every original field kept, with one layer and an honest history.
-        let config = try canonicalJSON(newConfig(image.config, diffID: diffID, options: options))
+        let config = try canonicalJSON(newConfig(image.rawConfig, diffID: diffID, options: options))
         let configDigest = sha256Digest(of: config)
         let manifest = try canonicalJSON(ImageManifest(
             config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(config.count)),
@@ -97,10 +97,7 @@ public struct ImageWriter {
                 mediaType: options.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
                 digest: layerDigest, size: layerSize)]))
         let manifestDigest = sha256Digest(of: manifest)
-        let platform = Platform(
-            architecture: image.config["architecture"]?.stringValue ?? Platform.host.architecture,
-            os: image.config["os"]?.stringValue ?? "linux",
-            variant: image.config["variant"]?.stringValue)
+        let platform = image.config.platform
         let index = try canonicalJSON(ImageIndex(manifests: [Descriptor(
             mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifest.count),
             annotations: [

@@ -4,25 +4,17 @@ import WhittleImage
 
 /// Paths that no profile may remove: without them the image cannot start or log in a user.
 public enum ProtectedPaths {
-    static let defaultSearchPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
     /// The entrypoint and command programs (found on the image's PATH), everything the
     /// loader needs to start them (symlinks on the way, ELF interpreter, libraries, `#!`
     /// interpreters), and the account files.
-    public static func find(config: JSONValue, tree: FileTree) -> [String: String] {
+    public static func find(config: ImageConfig, tree: FileTree) -> [String: String] {
         var protected: [String: String] = [
             "etc/passwd": "protected:accounts",
             "etc/group": "protected:accounts",
         ]
-        let settings = config["config"]
-        let environment = (settings?["Env"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let searchPath = (environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? defaultSearchPath)
-            .split(separator: ":").map(String.init)
-        let libraryPath = environment.first { $0.hasPrefix("LD_LIBRARY_PATH=") }
-            .map { $0.dropFirst("LD_LIBRARY_PATH=".count).split(separator: ":").map(String.init) } ?? []
-        let entrypoint = (settings?["Entrypoint"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let command = (settings?["Cmd"]?.arrayValue ?? []).compactMap(\.stringValue)
-        let programs = [entrypoint.first, command.first].compactMap { $0 }.compactMap { program in
+        let searchPath = config.searchPath
+        let libraryPath = config.environmentValue("LD_LIBRARY_PATH")?.split(separator: ":").map(String.init) ?? []
+        let programs = [config.entrypoint.first, config.cmd.first].compactMap { $0 }.compactMap { program in
             locate(program, searchPath: searchPath, tree: tree)
         }
         guard !programs.isEmpty else { return protected }

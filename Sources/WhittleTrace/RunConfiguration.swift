@@ -16,14 +16,10 @@ public struct RunConfiguration: Sendable, Equatable {
     ///   Entrypoint, as `docker run --entrypoint` would, so the trace runs exactly it).
     /// - Parameter extraEnvironment: `KEY=VALUE` (or `KEY` alone, which unsets it) laid over
     ///   the image's Env, as `docker run -e` does.
-    public init(config: JSONValue, tree: FileTree, override: [String], environment extraEnvironment: [String] = []) throws {
-        let settings: JSONValue = config["config"] ?? .object([:])
-        func strings(_ key: String) -> [String] {
-            settings[key]?.arrayValue?.compactMap { $0.stringValue } ?? []
-        }
-        command = override.isEmpty ? strings("Entrypoint") + strings("Cmd") : override
+    public init(config: ImageConfig, tree: FileTree, override: [String], environment extraEnvironment: [String] = []) throws {
+        command = override.isEmpty ? config.entrypoint + config.cmd : override
         guard !command.isEmpty else { throw TraceError.noCommand }
-        environment = strings("Env")
+        environment = config.env
         for setting in extraEnvironment {
             let key = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
             guard !key.isEmpty else { throw TraceError.invalidEnvironment(setting) }
@@ -31,12 +27,11 @@ public struct RunConfiguration: Sendable, Equatable {
             if setting.contains("=") { environment.append(setting) }
         }
         if !environment.contains(where: { $0.hasPrefix("PATH=") }) {
-            environment.append("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            environment.append("PATH=" + ImageConfig.defaultSearchPath)
         }
         if !environment.contains(where: { $0.hasPrefix("HOSTNAME=") }) { environment.append("HOSTNAME=whittle-trace") }
-        let workdir = settings["WorkingDir"]?.stringValue ?? ""
-        workingDirectory = workdir.isEmpty ? "/" : workdir
-        user = settings["User"]?.stringValue ?? ""
+        workingDirectory = config.workingDir.isEmpty ? "/" : config.workingDir
+        user = config.user
         (uid, gid, groups) = try Self.resolveUser(user, tree: tree)
         if !environment.contains(where: { $0.hasPrefix("HOME=") }) {
             let home = Self.passwd(tree).first { $0.uid == uid }?.home ?? "/"

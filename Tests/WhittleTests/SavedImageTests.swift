@@ -97,6 +97,32 @@ struct SavedImageTests {
         }
     }
 
+    @Test("the config's typed view reads what the raw document holds; odd values read as empty")
+    func typedConfig() throws {
+        let document = try JSONDecoder().decode(JSONValue.self, from: Data("""
+            {"architecture": "arm64", "os": "linux", "variant": "v8", "x-unknown": 1,
+             "config": {"Entrypoint": ["/bin/app", 3, "--serve"], "Cmd": null, "User": "app:staff",
+                        "WorkingDir": "/srv", "Env": ["A=1", "PATH=/opt/bin:/bin", "A=2"]},
+             "rootfs": {"type": "layers", "diff_ids": ["sha256:aa", "sha256:bb"]},
+             "history": [{"created_by": "ADD x"}, {"created_by": "ENV A=1", "empty_layer": true}, 7]}
+            """.utf8))
+        let config = ImageConfig(document)
+        #expect(config.entrypoint == ["/bin/app", "--serve"])
+        #expect(config.cmd.isEmpty)
+        #expect(config.user == "app:staff" && config.workingDir == "/srv")
+        #expect(config.environmentValue("A") == "1")
+        #expect(config.searchPath == ["/opt/bin", "/bin"])
+        #expect(config.diffIDs == ["sha256:aa", "sha256:bb"])
+        #expect(config.history.map(\.createdBy) == ["ADD x", "ENV A=1", ""])
+        #expect(config.history.map(\.emptyLayer) == [false, true, false])
+        #expect(config.platform == Platform(architecture: "arm64", os: "linux", variant: "v8"))
+
+        let bare = ImageConfig(.object(["config": .object(["Entrypoint": .string("/bin/app")])]))
+        #expect(bare.entrypoint.isEmpty && bare.env.isEmpty && bare.user.isEmpty && bare.workingDir.isEmpty)
+        #expect(bare.searchPath == ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
+        #expect(bare.platform == Platform(architecture: Platform.host.architecture, os: "linux"))
+    }
+
     @Test("a platform the image lacks is named in the error")
     func missingPlatform() throws {
         let directory = try TestDirectory()

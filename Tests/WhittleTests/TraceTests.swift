@@ -141,9 +141,10 @@ struct TraceDocumentTests {
 
     @Test func envOptionOverridesAddsAndUnsetsLikeDockerRun() throws {
         let image = try Flattened(busyboxImage())
-        var config = image.image.config
-        config["config"] = .object(["Cmd": .array([.string("/bin/sh")]),
-                                    "Env": .array([.string("PATH=/bin"), .string("PORT=8080"), .string("DEBUG=1")])])
+        var document = image.image.rawConfig
+        document["config"] = .object(["Cmd": .array([.string("/bin/sh")]),
+                                      "Env": .array([.string("PATH=/bin"), .string("PORT=8080"), .string("DEBUG=1")])])
+        let config = ImageConfig(document)
         let run = try RunConfiguration(config: config, tree: image.tree, override: [],
                                        environment: ["PORT=9090", "EXTRA=a=b", "DEBUG"])
         #expect(run.environment.filter { !$0.hasPrefix("HOSTNAME=") && !$0.hasPrefix("HOME=") }
