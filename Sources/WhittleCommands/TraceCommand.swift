@@ -125,7 +125,7 @@ final class AppLog {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw ValidationError("cannot write the app's log to \(path): \(String(cString: strerror(errno)))")
+            throw TraceError.io(path: path, reason: "cannot write the app's log: \(String(cString: strerror(errno)))")
         }
     }
 
