@@ -54,13 +54,15 @@ let package = Package(
                 "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // The trace file: what a run touched and how it answered. Read by slim without the tracer.
+        .target(name: "WhittleTraceFormat"),
         // Runtime tracing: everything between fork and exec, and the seccomp notification loop.
         .target(name: "CWhittleTrace", linkerSettings: [.linkedLibrary("seccomp")]),
         // Running an image's command in its own namespaces and recording the files it touches.
         .target(
             name: "WhittleTrace",
             dependencies: [
-                "CWhittleTrace", "WhittleImage", "WhittleFlatten", "WhittleArchive",
+                "CWhittleTrace", "WhittleImage", "WhittleFlatten", "WhittleArchive", "WhittleTraceFormat",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // The command tree.
@@ -68,7 +70,7 @@ let package = Package(
             name: "WhittleCommands",
             dependencies: [
                 "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
-                "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace",
+                "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -77,7 +79,7 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
-                "WhittleSelect", "WhittleReport", "WhittleTrace",
+                "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
             ],
             resources: []),
     ],

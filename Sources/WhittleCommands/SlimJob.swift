@@ -7,6 +7,7 @@ import WhittleProfiles
 import WhittleReport
 import WhittleSelect
 import WhittleTrace
+import WhittleTraceFormat
 
 /// What to remove: named profiles, a user's profile files, and command-line globs.
 public struct RemovalRequest: Sendable {

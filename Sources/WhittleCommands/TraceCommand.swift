@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WhittleTrace
+import WhittleTraceFormat
 
 extension TraceNetwork: ExpressibleByArgument {}
 

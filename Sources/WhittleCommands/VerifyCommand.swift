@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WhittleTrace
+import WhittleTraceFormat
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Foundation
 import WhittleFlatten
+import WhittleTraceFormat
 
 /// Collects (path, operation) pairs from the supervisor thread, and turns them into trace
 /// entries checked against the image tree.

@@ -1,4 +1,5 @@
 import Foundation
+import WhittleTraceFormat
 
 /// One way of asking a traced app something. Probes run in order, each once the one before
 /// it succeeded: first the TCP ports, then the HTTP URLs, then the commands.
@@ -51,60 +52,5 @@ public enum Probe: Sendable, Equatable {
     public static func ordered(tcp: [String], http: [String], exec: [String]) throws -> [Probe] {
         try tcp.map { try Probe(kind: .tcp, target: $0) } + http.map { try Probe(kind: .http, target: $0) }
             + exec.map { try Probe(kind: .exec, target: $0) }
-    }
-}
-
-/// What a probe got from the app, as the trace file records it, so that `verify` can ask
-/// a slimmed image the same and compare.
-public struct ProbeRecord: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
-        case tcp, http, exec
-    }
-
-    public var kind: Kind
-    public var target: String
-    /// The HTTP status or the exit code of the answer that ended the wait (0 for a TCP port
-    /// that accepted); nil when the probe never got one.
-    public var status: Int?
-    /// `sha256:` of the HTTP body or the command's standard output, when two asks in a row
-    /// gave the same bytes; nil when they differed (then only the status is compared).
-    public var digest: String?
-
-    public init(kind: Kind, target: String, status: Int?, digest: String?) {
-        self.kind = kind
-        self.target = target
-        self.status = status
-        self.digest = digest
-    }
-
-    /// Whether the probe reached the state it waits for.
-    public var succeeded: Bool {
-        guard let status else { return false }
-        return kind == .http || status == 0
-    }
-
-    /// How the answer reads in a message.
-    public var summary: String {
-        let answer: String
-        switch (kind, status) {
-        case (_, nil): answer = "no answer"
-        case (.tcp, _): answer = "accepted"
-        case let (.http, code?): answer = "HTTP \(code)"
-        case let (.exec, code?): answer = "exit \(code)"
-        }
-        let what = kind == .http ? "body" : "output"
-        return digest.map { "\(answer), \(what) \($0.prefix(19))…" } ?? answer
-    }
-}
-
-/// How a command that ran to its end finished: its exit code and what it printed.
-public struct CommandRecord: Codable, Sendable, Equatable {
-    public var exitCode: Int
-    /// `sha256:` of its standard output.
-    public var stdoutDigest: String
-
-    public init(exitCode: Int, stdoutDigest: String) {
-        self.exitCode = exitCode
-        self.stdoutDigest = stdoutDigest
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import WhittleImage
 #if canImport(Glibc)
 import Glibc
+import WhittleTraceFormat
 #endif
 
 /// Runs the probes in order, each once the one before it succeeded, as a user checking by

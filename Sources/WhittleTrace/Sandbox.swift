@@ -1,5 +1,6 @@
 import CWhittleTrace
 import Foundation
+import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -22,8 +22,6 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
     case unansweredProbe(kind: String, target: String)
     case probeNeedsHostNetwork(url: String)
     case io(path: String, reason: String)
-    case badTraceFile(path: String, reason: String)
-    case unsupportedTraceVersion(path: String, version: Int)
     case internalFailure(String)
     case interrupted
 
@@ -71,10 +69,6 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
             return "--probe-http \(url) cannot reach an app with --network none; use --network host"
         case let .io(path, reason):
             return "\(path): \(reason)"
-        case let .badTraceFile(path, reason):
-            return "\(path) is not a whittle trace file: \(reason)"
-        case let .unsupportedTraceVersion(path, version):
-            return "\(path) is a version \(version) trace file; this whittle reads version \(TraceDocument.currentVersion)"
         case .interrupted:
             return "interrupted before the command started; nothing was written"
         case let .internalFailure(reason):

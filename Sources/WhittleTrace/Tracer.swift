@@ -2,17 +2,10 @@ import CWhittleTrace
 import Foundation
 import WhittleFlatten
 import WhittleImage
+import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Whether the traced app shares the host's network.
-public enum TraceNetwork: String, Sendable, CaseIterable, Codable {
-    /// The host's network: a probe to 127.0.0.1:PORT reaches the app.
-    case host
-    /// Its own network namespace with only loopback.
-    case none
-}
 
 public struct TraceOptions: Sendable {
     public var imagePath: String

@@ -2,6 +2,7 @@ import Foundation
 import WhittleImage
 #if canImport(Glibc)
 import Glibc
+import WhittleTraceFormat
 #endif
 
 /// Runs a slimmed image the way a trace ran its original (same command, `-e` settings,

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WhittleImage
 import WhittleTrace
+import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
 #endif

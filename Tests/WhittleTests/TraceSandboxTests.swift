@@ -5,6 +5,7 @@ import WhittleImage
 import WhittleSelect
 @testable import WhittleCommands
 @testable import WhittleTrace
+import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
 #endif

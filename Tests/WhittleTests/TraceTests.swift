@@ -5,6 +5,7 @@ import WhittleFlatten
 import WhittleImage
 @testable import WhittleCommands
 @testable import WhittleTrace
+import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -117,7 +118,7 @@ struct TraceDocumentTests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.contains("\"version\" : 1"))
         try Data("{\"version\":2,\"entries\":[]}".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: TraceError.unsupportedTraceVersion(path: path, version: 2)) {
+        #expect(throws: TraceFileError.unsupportedVersion(path: path, version: 2)) {
             try TraceDocument.load(path: path)
         }
     }

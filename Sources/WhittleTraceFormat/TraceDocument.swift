@@ -137,22 +137,22 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw TraceError.io(path: path, reason: "cannot read the trace file: \(error.localizedDescription)")
+            throw TraceFileError.io(path: path, reason: "cannot read the trace file: \(error.localizedDescription)")
         }
         struct VersionOnly: Decodable { var version: Int? }
         guard let probe = try? JSONDecoder().decode(VersionOnly.self, from: data) else {
-            throw TraceError.badTraceFile(path: path, reason: "it is not a JSON object")
+            throw TraceFileError.notATrace(path: path, reason: "it is not a JSON object")
         }
         guard let version = probe.version else {
-            throw TraceError.badTraceFile(path: path, reason: "it has no \"version\" field")
+            throw TraceFileError.notATrace(path: path, reason: "it has no \"version\" field")
         }
-        guard version == currentVersion else { throw TraceError.unsupportedTraceVersion(path: path, version: version) }
+        guard version == currentVersion else { throw TraceFileError.unsupportedVersion(path: path, version: version) }
         do {
             var document = try JSONDecoder().decode(TraceDocument.self, from: data)
             document.normalize()
             return document
         } catch {
-            throw TraceError.badTraceFile(path: path, reason: "\(error)")
+            throw TraceFileError.notATrace(path: path, reason: "\(error)")
         }
     }
 
@@ -173,11 +173,29 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         do {
             try data.write(to: temporary)
             guard rename(temporary.path, path) == 0 else {
-                throw TraceError.io(path: path, reason: String(cString: strerror(errno)))
+                throw TraceFileError.io(path: path, reason: String(cString: strerror(errno)))
             }
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw TraceError.io(path: path, reason: "cannot write the trace file: \(error.localizedDescription)")
+            throw TraceFileError.io(path: path, reason: "cannot write the trace file: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Why a trace file could not be read or written.
+public enum TraceFileError: Error, CustomStringConvertible, Equatable {
+    case io(path: String, reason: String)
+    case notATrace(path: String, reason: String)
+    case unsupportedVersion(path: String, version: Int)
+
+    public var description: String {
+        switch self {
+        case let .io(path, reason):
+            return "\(path): \(reason)"
+        case let .notATrace(path, reason):
+            return "\(path) is not a whittle trace file: \(reason)"
+        case let .unsupportedVersion(path, version):
+            return "\(path) is a version \(version) trace file; this whittle reads version \(TraceDocument.currentVersion)"
         }
     }
 }
