@@ -23,6 +23,8 @@ let package = Package(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
 
+        // Open files, slices of them, and scratch space: what every stage below shares.
+        .target(name: "WhittleFiles"),
         // Tar reading and writing on top of libarchive.
         .target(name: "WhittleArchive", dependencies: ["CArchive"]),
         // Byte streams: hashing, gzip and zstd decoding, parallel gzip encoding.
@@ -32,15 +34,17 @@ let package = Package(
         // Reading saved images: docker-archive, oci-archive, OCI layout directories.
         .target(
             name: "WhittleImage",
-            dependencies: ["WhittleArchive", "WhittleCompression", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "WhittleArchive", "WhittleCompression", "WhittleFiles", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // Applying layer changesets into one tree.
-        .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleImage"]),
+        .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleImage"]),
         // Named removal profiles: the YAML documents in Profiles/ and path patterns.
         .target(name: "WhittleProfiles", dependencies: [.product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
-        .target(name: "WhittleELF", dependencies: ["WhittleFlatten", "WhittleImage"]),
+        .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten", "WhittleImage"]),
         // Facts about an image: wasted bytes across layers, OS package ownership.
-        .target(name: "WhittleAnalysis", dependencies: ["WhittleArchive", "WhittleFlatten", "WhittleImage"]),
+        .target(name: "WhittleAnalysis", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage"]),
         // Deciding what stays: profiles, globs, protected paths, with a reason for each.
         .target(
             name: "WhittleSelect",
@@ -51,7 +55,7 @@ let package = Package(
         .target(
             name: "WhittleOutput",
             dependencies: [
-                "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
+                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // The trace file: what a run touched and how it answered. Read by slim without the tracer.
@@ -62,14 +66,14 @@ let package = Package(
         .target(
             name: "WhittleTrace",
             dependencies: [
-                "CWhittleTrace", "WhittleImage", "WhittleFlatten", "WhittleArchive", "WhittleTraceFormat",
+                "CWhittleTrace", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleArchive", "WhittleTraceFormat",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // The command tree.
         .target(
             name: "WhittleCommands",
             dependencies: [
-                "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
+                "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
                 "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -77,7 +81,7 @@ let package = Package(
         .testTarget(
             name: "WhittleTests",
             dependencies: [
-                "WhittleArchive", "WhittleCompression", "WhittleImage", "WhittleFlatten",
+                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
                 "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
             ],

@@ -1,5 +1,6 @@
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 /// One layer as `inspect` shows it.
 public struct LayerReport: Codable, Sendable, Equatable {

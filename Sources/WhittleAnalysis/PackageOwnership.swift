@@ -169,20 +169,14 @@ public struct PackageOwnership: Sendable {
     /// Database files are small text files; a huge one means a damaged image, not a
     /// reason to read gigabytes.
     private static func read(_ node: Node, path: String) throws -> String {
-        guard let content = node.inode?.content else { return "" }
-        guard content.length <= 256 << 20 else {
-            throw AnalysisError.packageDatabaseTooLarge(path: path, bytes: content.length)
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(content.length))
-        let got: Int
+        guard let inode = node.inode else { return "" }
+        let bytes: [UInt8]?
         do {
-            got = try bytes.withUnsafeMutableBytes { try content.file.read(at: content.offset, into: $0) }
+            bytes = try inode.contents(limit: 256 << 20)
         } catch {
             throw AnalysisError.unreadablePackageDatabase(path: path, reason: "\(error)")
         }
-        guard got == bytes.count else {
-            throw AnalysisError.unreadablePackageDatabase(path: path, reason: "the data ends early")
-        }
+        guard let bytes else { throw AnalysisError.packageDatabaseTooLarge(path: path, bytes: inode.size) }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -8,6 +8,7 @@ import WhittleReport
 import WhittleSelect
 import WhittleTrace
 import WhittleTraceFormat
+import WhittleFiles
 
 /// What to remove: named profiles, a user's profile files, and command-line globs.
 public struct RemovalRequest: Sendable {

@@ -1,5 +1,6 @@
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 /// Random access to one file's bytes. Every read is checked against the length first, so a
 /// header that points anywhere gives nil instead of a trap or a huge allocation.
@@ -8,7 +9,7 @@ struct ByteReader {
     let length: UInt64
     private let fill: (UInt64, UnsafeMutableRawBufferPointer) throws -> Int
 
-    init(content: ContentRef, name: String) {
+    init(content: FileSlice, name: String) {
         self.init(file: content.file, offset: content.offset, length: content.length, name: name)
     }
 

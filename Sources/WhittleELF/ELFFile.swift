@@ -1,5 +1,6 @@
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 /// An ELF `e_machine` value. Only the machines whose library directories whittle knows are
 /// named; any other value still parses and is compared as a number.
@@ -121,7 +122,7 @@ extension ELFFile {
     /// Parses a file of the flattened tree. Returns nil when the file is not ELF at all
     /// (a script, data); throws `ELFError` when it starts like ELF but is damaged.
     /// `name` (the tree path) is only used in error messages.
-    public static func parse(_ content: ContentRef, name: String) throws -> ELFFile? {
+    public static func parse(_ content: FileSlice, name: String) throws -> ELFFile? {
         try parse(ByteReader(content: content, name: name))
     }
 

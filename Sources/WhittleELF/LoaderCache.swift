@@ -140,15 +140,15 @@ public struct LoaderCache: Sendable {
     public static func load(from tree: FileTree) throws -> LoaderCache? {
         let resolution = tree.resolve(path)
         guard let inode = resolution.node?.inode, inode.kind == .regular else { return nil }
-        guard let content = inode.content else {
-            throw ELFError.malformedCache(file: path, reason: "it is empty")
-        }
-        guard content.length <= maxSize else {
-            throw ELFError.malformedCache(file: path, reason: "it is implausibly large (\(content.length) bytes)")
-        }
-        let reader = ByteReader(content: content, name: path)
-        guard let bytes = try reader.bytes(at: 0, count: Int(content.length)) else {
+        guard inode.content != nil else { throw ELFError.malformedCache(file: path, reason: "it is empty") }
+        let bytes: [UInt8]?
+        do {
+            bytes = try inode.contents(limit: maxSize)
+        } catch {
             throw ELFError.malformedCache(file: path, reason: "it is shorter than the image says")
+        }
+        guard let bytes else {
+            throw ELFError.malformedCache(file: path, reason: "it is implausibly large (\(inode.size) bytes)")
         }
         return try parse(bytes: bytes, name: path)
     }

@@ -1,4 +1,5 @@
 import WhittleFlatten
+import WhittleFiles
 
 /// The `#!` line of a script, split as the kernel splits it: the interpreter path, then
 /// everything else on the line as one argument.
@@ -55,7 +56,7 @@ public struct Shebang: Sendable, Equatable {
     }
 
     /// Parses a file of the flattened tree; nil when it is not a `#!` script.
-    public static func parse(_ content: ContentRef, name: String) throws -> Shebang? {
+    public static func parse(_ content: FileSlice, name: String) throws -> Shebang? {
         parse(bytes: try ByteReader(content: content, name: name).prefix(at: 0, upTo: lineLimit))
     }
 }

@@ -1,13 +1,5 @@
 import WhittleArchive
-import WhittleImage
-
-/// Where a regular file's bytes are: inside the input file (uncompressed layers are read
-/// in place) or inside the spool file that compressed layers are copied to.
-public struct ContentRef: Sendable {
-    public let file: OpenFile
-    public let offset: Int64
-    public let length: Int64
-}
+import WhittleFiles
 
 /// Owner, permissions, time and xattrs: what `docker export` shows of any entry.
 public struct Attributes: Sendable, Equatable {
@@ -69,9 +61,9 @@ public final class Inode {
     public let linkTarget: String
     public let deviceMajor: UInt32
     public let deviceMinor: UInt32
-    public let content: ContentRef?
+    public let content: FileSlice?
 
-    init(entry: TarEntry, content: ContentRef?) {
+    init(entry: TarEntry, content: FileSlice?) {
         kind = entry.kind
         attributes = Attributes(entry)
         size = entry.kind == .regular ? entry.size : 0
@@ -79,6 +71,13 @@ public final class Inode {
         deviceMajor = entry.deviceMajor
         deviceMinor = entry.deviceMinor
         self.content = content
+    }
+
+    /// A regular file's bytes, or nil when it is longer than `limit`: for the small text
+    /// files other stages read (package databases, `/etc/passwd`, `ld.so.cache`).
+    public func contents(limit: Int64) throws -> [UInt8]? {
+        guard let content else { return [] }
+        return try content.bytes(limit: limit)
     }
 }
 

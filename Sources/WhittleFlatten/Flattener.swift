@@ -2,6 +2,7 @@ import WhittleArchive
 import WhittleImage
 #if canImport(Glibc)
 import Glibc
+import WhittleFiles
 #endif
 
 /// Figures about one applied layer, for progress and reports.
@@ -89,11 +90,11 @@ public final class Flattener {
                 inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
                 parent.children?[name] = Node(name: name, inode: inode, layer: layer)
             default:
-                var content: ContentRef?
+                var content: FileSlice?
                 if entry.kind == .regular, entry.size > 0 {
                     fileBytes += entry.size
                     if let direct, !entry.isSparse {
-                        content = ContentRef(file: direct.file, offset: direct.baseOffset + dataStart, length: entry.size)
+                        content = FileSlice(file: direct.file, offset: direct.baseOffset + dataStart, length: entry.size)
                     } else {
                         content = try spoolData(of: entry, from: stream.tar)
                     }
@@ -159,7 +160,7 @@ public final class Flattener {
     }
 
     /// Copies an entry's data to the spool file (compressed layers cannot be read by offset).
-    private func spoolData(of entry: TarEntry, from tar: TarReader) throws -> ContentRef {
+    private func spoolData(of entry: TarEntry, from tar: TarReader) throws -> FileSlice {
         let file: OpenFile
         if let spool {
             file = spool
@@ -183,6 +184,6 @@ public final class Flattener {
                 spoolEnd += Int64(result)
             }
         }
-        return ContentRef(file: file, offset: start, length: spoolEnd - start)
+        return FileSlice(file: file, offset: start, length: spoolEnd - start)
     }
 }

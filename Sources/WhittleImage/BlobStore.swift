@@ -1,5 +1,6 @@
 import Foundation
 import WhittleArchive
+import WhittleFiles
 
 /// Where the files of a saved image live: members of an outer tar, or files of an OCI
 /// layout directory. Either way a member is handed out as a slice of an open file, so
@@ -136,5 +137,21 @@ final class DirectoryBlobStore: BlobStore {
         let file = try OpenFile(path: path)
         open[key] = file
         return FileSlice(file: file, offset: 0, length: file.size)
+    }
+}
+
+extension FileSlice {
+    /// A JSON document of the image, named in errors as `name`.
+    func readAll(limit: Int64 = 64 << 20, name: String) throws -> [UInt8] {
+        let bytes: [UInt8]?
+        do {
+            bytes = try self.bytes(limit: limit)
+        } catch FileError.truncated {
+            throw ImageError.notAnImage(path: file.path, reason: "\(name) is truncated")
+        }
+        guard let bytes else {
+            throw ImageError.notAnImage(path: file.path, reason: "\(name) is implausibly large (\(length) bytes)")
+        }
+        return bytes
     }
 }

@@ -1,5 +1,6 @@
 import WhittleArchive
 import WhittleCompression
+import WhittleFiles
 
 /// How a layer blob is compressed, from its first bytes (media types are not always given:
 /// a legacy `docker save` names layers only `layer.tar`).

@@ -1,5 +1,6 @@
 import Foundation
 import WhittleCompression
+import WhittleFiles
 
 /// Which image to take from an archive that may hold several, or several platforms.
 public struct ImageSelection: Sendable {

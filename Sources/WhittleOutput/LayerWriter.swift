@@ -2,6 +2,7 @@ import WhittleArchive
 import WhittleCompression
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 /// Figures about a written layer.
 public struct LayerWriteSummary: Sendable {
@@ -73,7 +74,7 @@ public struct LayerWriter {
             xattrs: attributes.xattrs.sorted { $0.name < $1.name })
     }
 
-    private func copy(_ content: ContentRef, to tar: TarWriter, buffer: UnsafeMutableRawBufferPointer) throws {
+    private func copy(_ content: FileSlice, to tar: TarWriter, buffer: UnsafeMutableRawBufferPointer) throws {
         var done: Int64 = 0
         while done < content.length {
             let want = Int(min(Int64(buffer.count), content.length - done))

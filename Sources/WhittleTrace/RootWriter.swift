@@ -4,6 +4,7 @@ import WhittleFlatten
 import CWhittleTrace
 #if canImport(Glibc)
 import Glibc
+import WhittleFiles
 #endif
 
 /// Writes a flattened tree out as a directory, confined to it: every name is created
@@ -126,7 +127,7 @@ public struct RootWriter {
             return true
         }
 
-        private func copy(_ content: ContentRef, to fd: Int32, path: String) throws {
+        private func copy(_ content: FileSlice, to fd: Int32, path: String) throws {
             var offset: Int64 = 0
             while offset < content.length {
                 let want = Int(min(Int64(buffer.count), content.length - offset))

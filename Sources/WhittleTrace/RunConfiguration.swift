@@ -62,11 +62,9 @@ public struct RunConfiguration: Sendable, Equatable {
     }
 
     static func lines(of path: String, in tree: FileTree) -> [[String]] {
-        guard let content = tree.lookup(path)?.inode?.content, content.length < 16 << 20 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: Int(content.length))
-        guard let got = try? bytes.withUnsafeMutableBytes({ try content.file.read(at: content.offset, into: $0) }),
-              got == bytes.count
-        else { return [] }
+        guard let inode = tree.lookup(path)?.inode, let bytes = try? inode.contents(limit: 16 << 20) else {
+            return []
+        }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map {
             $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         }

@@ -5,6 +5,7 @@ import WhittleImage
 import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
+import WhittleFiles
 #endif
 
 public struct TraceOptions: Sendable {

@@ -3,6 +3,7 @@ import WhittleImage
 #if canImport(Glibc)
 import Glibc
 import WhittleTraceFormat
+import WhittleFiles
 #endif
 
 /// Runs a slimmed image the way a trace ran its original (same command, `-e` settings,

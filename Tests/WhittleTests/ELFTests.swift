@@ -4,6 +4,7 @@ import WhittleArchive
 import WhittleELF
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 @Suite("ELF: headers, the loader cache and dependency closure")
 struct ELFTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 @Suite("Reading saved images")
 struct SavedImageTests {

@@ -5,6 +5,7 @@ import WhittleOutput
 import WhittleProfiles
 import WhittleSelect
 import WhittleImage
+import WhittleFiles
 
 /// Whether a removal list covers a path (a removed directory stands for its subtree).
 func isCovered(_ path: String, by removals: [Removal]) -> Bool {

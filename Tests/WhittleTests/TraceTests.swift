@@ -8,6 +8,7 @@ import WhittleImage
 import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc
+import WhittleFiles
 #endif
 
 /// Tracing needs root; locally without it these tests are skipped, under CI=true they run

@@ -1,6 +1,7 @@
 import Foundation
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 /// A test image flattened in memory, with helpers to look at the result.
 final class Flattened {

@@ -3,6 +3,8 @@ import Foundation
 import Glibc
 #endif
 
+// Files and scratch space: the low-level pieces every stage shares.
+
 /// An open file descriptor, closed when the last owner lets go.
 public final class OpenFile: @unchecked Sendable {
     public let descriptor: Int32
@@ -11,7 +13,7 @@ public final class OpenFile: @unchecked Sendable {
     public init(path: String, flags: Int32 = O_RDONLY, mode: mode_t = 0o600) throws {
         let descriptor = open(path, flags | O_CLOEXEC, mode)
         guard descriptor >= 0 else {
-            throw ImageError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+            throw FileError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
         self.descriptor = descriptor
         self.path = path
@@ -35,7 +37,7 @@ public final class OpenFile: @unchecked Sendable {
             let got = pread(descriptor, base + done, buffer.count - done, off_t(offset) + off_t(done))
             if got < 0 {
                 if errno == EINTR { continue }
-                throw ImageError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
+                throw FileError.cannotOpen(path: path, reason: String(cString: strerror(errno)))
             }
             if got == 0 { break }
             done += got
@@ -56,16 +58,13 @@ public struct FileSlice: Sendable {
         self.length = length
     }
 
-    /// Small documents only (JSON); layers are always streamed.
-    func readAll(limit: Int64 = 64 << 20, name: String) throws -> [UInt8] {
-        guard length <= limit else {
-            throw ImageError.notAnImage(path: file.path, reason: "\(name) is implausibly large (\(length) bytes)")
-        }
+    /// The whole slice, or nil when it is longer than `limit`: small documents (JSON, package
+    /// databases, `/etc/passwd`) only; layers and large files are always streamed.
+    public func bytes(limit: Int64) throws -> [UInt8]? {
+        guard length <= limit else { return nil }
         var bytes = [UInt8](repeating: 0, count: Int(length))
         let got = try bytes.withUnsafeMutableBytes { try file.read(at: offset, into: $0) }
-        guard got == Int(length) else {
-            throw ImageError.notAnImage(path: file.path, reason: "\(name) is truncated")
-        }
+        guard got == Int(length) else { throw FileError.truncated(path: file.path) }
         return bytes
     }
 }
@@ -83,7 +82,7 @@ public final class ScratchDirectory: @unchecked Sendable {
             return mkdtemp(base)
         }
         guard made != nil else {
-            throw ImageError.cannotOpen(path: base, reason: "cannot create a temporary directory: "
+            throw FileError.cannotOpen(path: base, reason: "cannot create a temporary directory: "
                 + String(cString: strerror(errno)))
         }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -100,5 +99,21 @@ public final class ScratchDirectory: @unchecked Sendable {
 
     public func remove() {
         try? FileManager.default.removeItem(atPath: path)
+    }
+}
+
+/// Why a file could not be opened or read.
+public enum FileError: Error, CustomStringConvertible, Equatable, Sendable {
+    case cannotOpen(path: String, reason: String)
+    /// A slice runs past the end of its file (the file changed or was cut short).
+    case truncated(path: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(path, reason):
+            return "cannot open \(path): \(reason)"
+        case let .truncated(path):
+            return "\(path) ends before the data it should hold"
+        }
     }
 }
