@@ -8,18 +8,28 @@
 #                                and a job that trains small models on a CSV and
 #                                prints predictions (~1.5 GB); with it
 #   OUTDIR/batch-naive.expected-stdout, what `docker run` of that image prints
+#   OUTDIR/zoo-NAME.tar          the zoo, NAME one of nginx, postgres, node, java,
+#                                php, shell: image/zoo/Dockerfile.NAME, an app
+#                                from Debian packages (naive: recommends, apt
+#                                lists kept) on its own port of the host network;
+#                                with each OUTDIR/zoo-NAME.expected, its answer
+#                                to its question in image/zoo/apps.json
+#                                (asked with bench/zoo_ask.py)
 # All start from the same Debian 12 (bookworm) minbase root made with
 # mmdebstrap from this machine's apt sources and loaded with `docker import`.
 #
 # usage: bench/build-image.sh [--force] [--batch | --images LIST] [OUTDIR]
 #   OUTDIR        default bench/work
 #   --images LIST which images, comma-separated from flask-naive,
-#                 flask-multistage, batch-naive (default: the two flask ones)
+#                 flask-multistage, batch-naive, zoo-nginx, zoo-postgres,
+#                 zoo-node, zoo-java, zoo-php, zoo-shell, and zoo for all six
+#                 zoo images (default: the two flask ones)
 #   --batch       the same as --images batch-naive
 #   --force       rebuild the listed images even if they exist
-# Images that already exist are reused unless --force is given. The test suite's
-# trace acceptance tests use flask-naive and batch-naive (scripts/test.sh builds
-# them under CI=true).
+# Images that already exist are reused unless --force is given; a reused image
+# without its reference output (.expected-stdout, .expected) is only run to
+# record it. The test suite's trace acceptance tests use flask-naive and
+# batch-naive (scripts/test.sh builds them under CI=true).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -31,17 +41,21 @@ while [ $# -gt 0 ]; do
         --force) FORCE=1 ;;
         --batch) IMAGES=batch-naive ;;
         --images) [ $# -ge 2 ] || die "--images needs a list"; IMAGES=$2; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d'; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) OUTDIR=$1 ;;
     esac
     shift
 done
+ZOO_IMAGES="zoo-nginx zoo-postgres zoo-node zoo-java zoo-php zoo-shell"
+ALL_IMAGES="flask-naive flask-multistage batch-naive $ZOO_IMAGES"
+WANTED=","    # the listed images, zoo spelled out, as ",a,b,"
 for name in ${IMAGES//,/ }; do
-    case "$name" in
-        flask-naive|flask-multistage|batch-naive) ;;
-        *) die "unknown image '$name' (choose from flask-naive, flask-multistage, batch-naive)" ;;
+    case " zoo $ALL_IMAGES " in
+        *" $name "*) ;;
+        *) die "unknown image '$name' (choose from ${ALL_IMAGES// /, }, zoo)" ;;
     esac
+    if [ "$name" = zoo ]; then WANTED+="${ZOO_IMAGES// /,},"; else WANTED+="$name,"; fi
 done
 OUTDIR=${OUTDIR:-$BENCH_DIR/work}
 mkdir -p "$OUTDIR"
@@ -50,27 +64,42 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 BASE_TAR=$OUTDIR/bookworm-base.tar
 BASE_REF=whittle-bench/bookworm-base:latest
 BATCH_STDOUT=$OUTDIR/batch-naive.expected-stdout
+ZOO_MANIFEST=$BENCH_DIR/image/zoo/apps.json
+
+# reference_file NAME: where what the original image does is recorded (nothing
+# for the flask images, whose checks run the image itself).
+reference_file() {
+    case "$1" in
+        batch-naive) echo "$BATCH_STDOUT" ;;
+        zoo-*) echo "$OUTDIR/$1.expected" ;;
+    esac
+}
 
 # What to build: listed images that are missing (or all listed ones with --force).
-# A batch image saved without its reference output (older runs) only needs running.
+# An image saved without its reference output (older runs, or a run that was
+# interrupted after the save) only needs running.
 TODO=()
-REFERENCE_ONLY=0
-for name in flask-naive flask-multistage batch-naive; do
-    [[ ",$IMAGES," == *",$name,"* ]] || continue
+REFERENCE_ONLY=()
+for name in $ALL_IMAGES; do
+    [[ "$WANTED" == *",$name,"* ]] || continue
     if [ "$FORCE" = 1 ] || [ ! -s "$OUTDIR/$name.tar" ]; then
         TODO+=("$name")
         continue
     fi
     log "cached: $OUTDIR/$name.tar (use --force to rebuild)"
-    if [ "$name" = batch-naive ] && [ ! -s "$BATCH_STDOUT" ]; then REFERENCE_ONLY=1; fi
+    ref=$(reference_file "$name")
+    if [ -n "$ref" ] && [ ! -s "$ref" ]; then REFERENCE_ONLY+=("$name"); fi
 done
-if [ ${#TODO[@]} -eq 0 ] && [ "$REFERENCE_ONLY" = 0 ]; then
+if [ ${#TODO[@]} -eq 0 ] && [ ${#REFERENCE_ONLY[@]} -eq 0 ]; then
     exit 0
 fi
 
 CTX=""
+ZOO_CONTAINER=""
 cleanup() {
     [ -n "$CTX" ] && rm -rf "$CTX"
+    # A zoo app holds its port on the host's network until its container goes.
+    [ -n "$ZOO_CONTAINER" ] && docker rm -f "$ZOO_CONTAINER" >/dev/null 2>&1
     engine_stop || true
 }
 trap cleanup EXIT
@@ -81,14 +110,61 @@ record_batch_output() {
     docker run --rm --network none whittle-bench/batch-naive:latest >"$BATCH_STDOUT.partial"
     mv "$BATCH_STDOUT.partial" "$BATCH_STDOUT"
 }
-load_and_record_batch_output() {
-    log "docker load $OUTDIR/batch-naive.tar (for its reference output only)"
-    docker load -q -i "$OUTDIR/batch-naive.tar" >/dev/null
-    record_batch_output
+# record_zoo_answer NAME: what the original zoo image answers to its question in
+# the manifest, asked with zoo_ask.py while it runs on the host's network.
+record_zoo_answer() {
+    local name=$1 expected=$OUTDIR/$1.expected ok=1
+    python3 "$BENCH_DIR/zoo_ask.py" "$ZOO_MANIFEST" "$name" --check-ports-free \
+        || die "cannot record $name's answer while another process holds its port"
+    log "docker run -d --network host whittle-bench/$name:latest; zoo_ask.py $name -> $expected"
+    ZOO_CONTAINER=$(docker run -d --network host "whittle-bench/$name:latest")
+    # --expect-ok: a 404 or 500 from the original is a broken image, not an answer.
+    # Asked twice: an answer that changes between requests (a time, a pid) could
+    # never be compared with a slimmed copy's.
+    python3 "$BENCH_DIR/zoo_ask.py" "$ZOO_MANIFEST" "$name" --docker-container "$ZOO_CONTAINER" \
+        --expect-ok >"$expected.partial" || ok=0
+    if [ "$ok" = 1 ]; then
+        python3 "$BENCH_DIR/zoo_ask.py" "$ZOO_MANIFEST" "$name" --docker-container "$ZOO_CONTAINER" \
+            --expect-ok >"$expected.again" || ok=0
+    fi
+    if [ "$ok" = 1 ] && ! cmp -s "$expected.partial" "$expected.again"; then
+        log "$name answered differently when asked again:"
+        diff "$expected.partial" "$expected.again" >&2 || true
+        ok=0
+    fi
+    # The answer must come from this container: were the port taken meanwhile by
+    # someone else on the host, the app would have exited and another process answered.
+    if [ "$ok" = 1 ] && [ "$(docker inspect -f '{{.State.Running}}' "$ZOO_CONTAINER")" != true ]; then
+        log "$name exited although its question was answered (its port taken on this host?)"
+        ok=0
+    fi
+    if [ "$ok" = 0 ]; then
+        log "last output of $name:"
+        docker logs --tail 30 "$ZOO_CONTAINER" 2>&1 | sed 's/^/    /' >&2 || true
+    fi
+    docker rm -f "$ZOO_CONTAINER" >/dev/null
+    ZOO_CONTAINER=""
+    rm -f "$expected.again"
+    if [ "$ok" = 0 ]; then
+        rm -f "$expected.partial"
+        die "no reference answer from $name"
+    fi
+    mv "$expected.partial" "$expected"
+    log "$name answered $(wc -c <"$expected") bytes: $(head -c 100 "$expected" | tr '\n' ' ')"
 }
-if [ ${#TODO[@]} -eq 0 ]; then    # only the reference output: no base or build context needed
+
+# load_and_record_reference NAME: a cached image's reference output only.
+load_and_record_reference() {
+    log "docker load $OUTDIR/$1.tar (for its reference output only)"
+    docker load -q -i "$OUTDIR/$1.tar" >/dev/null
+    case "$1" in
+        batch-naive) record_batch_output ;;
+        zoo-*) record_zoo_answer "$1" ;;
+    esac
+}
+if [ ${#TODO[@]} -eq 0 ]; then    # only reference outputs: no base or build context needed
     engine_start
-    load_and_record_batch_output
+    for name in "${REFERENCE_ONLY[@]}"; do load_and_record_reference "$name"; done
     exit 0
 fi
 
@@ -133,6 +209,7 @@ CTX=$(mktemp -d /tmp/wb-ctx.XXXX)
 cp "$BENCH_DIR/image/app.py" "$BENCH_DIR/image/Dockerfile.naive" \
    "$BENCH_DIR/image/Dockerfile.multistage" "$BENCH_DIR/image/Dockerfile.batch" \
    "$BENCH_DIR/image/make_data.py" "$BENCH_DIR/image/batch.py" "$CTX/"
+cp -r "$BENCH_DIR/image/zoo" "$CTX/zoo"
 mkdir -p "$CTX/host/apt.conf.d"
 cp /etc/apt/apt.conf.d/* "$CTX/host/apt.conf.d/" 2>/dev/null || true
 [ -s /etc/ssl/certs/ca-certificates.crt ] || die "no /etc/ssl/certs/ca-certificates.crt"
@@ -154,11 +231,12 @@ cp /etc/ssl/certs/ca-certificates.crt "$CTX/host/ca-bundle.crt"
 log "pip.conf for the image:"; sed 's/^/    /' "$CTX/host/pip.conf" >&2
 
 build() { # dockerfile ref log
-    local attempt
+    local attempt start=$SECONDS
     for attempt in 1 2; do
         log "docker build $2 (log: $3, attempt $attempt)"
         if DOCKER_BUILDKIT=0 docker build --network host --build-arg "BASE=$BASE_REF" \
                 -f "$CTX/$1" -t "$2" "$CTX" >"$3" 2>&1; then
+            log "built $2 in $((SECONDS - start))s"
             return 0
         fi
         tail -30 "$3" >&2
@@ -179,7 +257,8 @@ save() {
 
 for name in "${TODO[@]}"; do
     rm -f "$OUTDIR/$name.tar"
-    [ "$name" != batch-naive ] || rm -f "$BATCH_STDOUT"
+    ref=$(reference_file "$name")
+    [ -z "$ref" ] || rm -f "$ref"
     case "$name" in
         flask-naive) build Dockerfile.naive whittle-bench/flask-naive:latest "$OUTDIR/build-naive.log" ;;
         flask-multistage) build Dockerfile.multistage whittle-bench/flask-multistage:latest "$OUTDIR/build-multistage.log" ;;
@@ -187,7 +266,12 @@ for name in "${TODO[@]}"; do
             build Dockerfile.batch whittle-bench/batch-naive:latest "$OUTDIR/build-batch.log"
             record_batch_output
             ;;
+        zoo-*)
+            # The zoo images share the build cache of this engine up to `apt-get update`.
+            build "zoo/Dockerfile.${name#zoo-}" "whittle-bench/$name:latest" "$OUTDIR/build-$name.log"
+            record_zoo_answer "$name"
+            ;;
     esac
     save "whittle-bench/$name:latest" "$name"
 done
-[ "$REFERENCE_ONLY" = 0 ] || load_and_record_batch_output
+for name in ${REFERENCE_ONLY[@]+"${REFERENCE_ONLY[@]}"}; do load_and_record_reference "$name"; done
