@@ -129,8 +129,10 @@ static int exec_search(char *const *argv, char *const *envp) {
         execve(file, argv, envp);
         return errno;
     }
+    /* The environment always has PATH: RunConfiguration adds the default one when the
+     * image's Env lacks it, as Docker does. */
     const char *path = env_lookup(envp, "PATH");
-    if (path == NULL) path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    if (path == NULL) return ENOENT;
     int saved = ENOENT;
     char buf[4096];
     const char *p = path;

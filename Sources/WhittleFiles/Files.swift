@@ -58,6 +58,22 @@ public struct FileSlice: Sendable {
         self.length = length
     }
 
+    /// Streams the slice through `buffer`, one chunk at a time, so a file of any size costs
+    /// only the buffer. Throws `FileError.truncated` when the file ends early.
+    public func forEachChunk(through buffer: UnsafeMutableRawBufferPointer,
+                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var done: Int64 = 0
+        while done < length {
+            let want = Int(min(Int64(buffer.count), length - done))
+            let window = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
+            guard try file.read(at: offset + done, into: window) == want else {
+                throw FileError.truncated(path: file.path)
+            }
+            try body(UnsafeRawBufferPointer(window))
+            done += Int64(want)
+        }
+    }
+
     /// The whole slice, or nil when it is longer than `limit`: small documents (JSON, package
     /// databases, `/etc/passwd`) only; layers and large files are always streamed.
     public func bytes(limit: Int64) throws -> [UInt8]? {

@@ -75,14 +75,10 @@ public struct LayerWriter {
     }
 
     private func copy(_ content: FileSlice, to tar: TarWriter, buffer: UnsafeMutableRawBufferPointer) throws {
-        var done: Int64 = 0
-        while done < content.length {
-            let want = Int(min(Int64(buffer.count), content.length - done))
-            let window = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
-            let got = try content.file.read(at: content.offset + done, into: window)
-            guard got == want else { throw OutputError.inputChanged(path: content.file.path) }
-            try tar.writeData(UnsafeRawBufferPointer(window))
-            done += Int64(got)
+        do {
+            try content.forEachChunk(through: buffer) { try tar.writeData($0) }
+        } catch FileError.truncated {
+            throw OutputError.inputChanged(path: content.file.path)
         }
     }
 }

@@ -128,20 +128,18 @@ public struct RootWriter {
         }
 
         private func copy(_ content: FileSlice, to fd: Int32, path: String) throws {
-            var offset: Int64 = 0
-            while offset < content.length {
-                let want = Int(min(Int64(buffer.count), content.length - offset))
-                let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want])
-                let got = try content.file.read(at: content.offset + offset, into: slice)
-                guard got == want else { throw TraceError.extraction(path: path, reason: "the image data ends early") }
-                var written = 0
-                while written < got {
-                    let n = Glibc.write(fd, buffer.baseAddress.map { $0 + written }, got - written)
-                    if n < 0 && errno == EINTR { continue }
-                    try check(Int32(n < 0 ? -1 : 0), path)
-                    written += n
+            do {
+                try content.forEachChunk(through: buffer) { chunk in
+                    var written = 0
+                    while written < chunk.count {
+                        let n = Glibc.write(fd, chunk.baseAddress.map { $0 + written }, chunk.count - written)
+                        if n < 0 && errno == EINTR { continue }
+                        try check(Int32(n < 0 ? -1 : 0), path)
+                        written += n
+                    }
                 }
-                offset += Int64(got)
+            } catch FileError.truncated {
+                throw TraceError.extraction(path: path, reason: "the image data ends early")
             }
             summary.bytes += content.length
         }
