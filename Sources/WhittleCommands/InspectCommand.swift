@@ -91,11 +91,11 @@ struct InspectCommand: ParsableCommand {
             let protected = ProtectedPaths.find(config: config, tree: tree)
             return named.map { entry in
                 let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
-                let selection = Selector(policy: policy).select(tree)
+                let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
                 return RemovalEstimate(
                     name: entry.name, summary: entry.summary,
                     files: selection.removedEntries, bytes: selection.removedBytes,
-                    packages: ownership.map { $0.losses(removing: selection.removedFiles(in: tree)) })
+                    packages: ownership.map { $0.losses(removing: selection.removedFiles) })
             }
         }
     }

@@ -130,14 +130,16 @@ public struct SlimJob {
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)
         progress?("selecting what to remove")
-        let chosen = Selector(policy: policy).select(tree)
+        // Package losses need the removed files listed; only a selection can remove any.
+        let ownership = policy.isEmpty ? nil : try PackageOwnership(tree: tree)
+        let chosen = Selector(policy: policy).select(tree, listingRemovedFiles: ownership?.isEmpty == false)
         var report = SlimReport(
             input: input, layerCount: count, layerContentBytes: flattener.layers.reduce(0) { $0 + $1.fileBytes },
-            tree: tree, selection: chosen)
+            selection: chosen)
         let wasted = waste.report()
         report.wasted = SlimReport.Waste(
             bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
-        report.packages = try packageLosses(tree: tree, selection: chosen)
+        report.packages = Self.packageLosses(ownership, selection: chosen)
         guard let output else {
             return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: nil)
         }
@@ -145,8 +147,7 @@ public struct SlimJob {
         let target = verify ? Self.stagingPath(for: output) : output
         let written = try ImageWriter().write(
             tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) })
-        report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize,
-                            files: written.layer.nonDirectories, bytes: written.layer.fileBytes)
+        report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
         var result = Result(inputLayers: count, selection: chosen, warnings: warnings, report: report,
                             written: written)
         if verify {
@@ -198,11 +199,9 @@ public struct SlimJob {
     }
 
     /// Which OS packages (dpkg, apk) lose files to the removals, so users can judge the risk.
-    private func packageLosses(tree: FileTree, selection: Selection) throws -> [SlimReport.PackageLoss] {
-        guard !selection.removals.isEmpty else { return [] }
-        let ownership = try PackageOwnership(tree: tree)
-        guard !ownership.isEmpty else { return [] }
-        return ownership.losses(removing: selection.removedFiles(in: tree)).packages.map {
+    private static func packageLosses(_ ownership: PackageOwnership?, selection: Selection) -> [SlimReport.PackageLoss] {
+        guard let ownership, !ownership.isEmpty, !selection.removals.isEmpty else { return [] }
+        return ownership.losses(removing: selection.removedFiles).packages.map {
             SlimReport.PackageLoss(package: $0.package, files: $0.filesLost, bytes: $0.bytesLost)
         }
     }

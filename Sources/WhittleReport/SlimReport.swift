@@ -69,59 +69,35 @@ public struct SlimReport: Codable, Sendable {
     public var packages: [PackageLoss]
 
     /// Builds the figures from the flattened tree and the selection applied to it.
-    public init(input: String, layerCount: Int, layerContentBytes: Int64, tree: FileTree, selection: Selection) {
+    public init(input: String, layerCount: Int, layerContentBytes: Int64, selection: Selection) {
         self.input = input
         dryRun = true
-        before = Self.measure(tree) { _ in true }
+        before = Side(layers: layerCount, files: selection.before.files, bytes: selection.before.bytes)
         self.layerContentBytes = layerContentBytes
-        let kept = Self.measure(tree, keeps: selection.keeps)
-        after = Side(layers: 1, files: kept.files, bytes: kept.bytes)
+        after = Side(layers: 1, files: selection.after.files, bytes: selection.after.bytes)
         removedEntries = selection.removedEntries
         removedBytes = selection.removedBytes
         byRule = Self.group(selection.removals) { $0.rule }
-        byProfile = Self.group(selection.removals) { removal in
-            String(removal.rule[..<(removal.rule.firstIndex(of: ":") ?? removal.rule.endIndex)])
-        }
+        byProfile = Self.group(selection.removals) { $0.origin.name }
         topDirectories = Array(Self.group(selection.removals) { removal in
             removal.isDirectory ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))
         }.prefix(20))
         danglingSymlinks = selection.danglingSymlinks
         keptByReason = Self.keptSavings(selection)
         packages = []
-        before.layers = layerCount
     }
 
-    /// Records what the real run wrote.
-    public mutating func recordOutput(path: String, tag: String, tarballBytes: Int64, files: Int, bytes: Int64) {
+    /// Records what the real run wrote. The counts of files and bytes are the selection's:
+    /// the writer writes exactly what it keeps.
+    public mutating func recordOutput(path: String, tag: String, tarballBytes: Int64) {
         dryRun = false
         output = path
         self.tag = tag
         outputTarballBytes = tarballBytes
-        // The writer's own count is the truth; it must agree with the selection's.
-        after.files = files
-        after.bytes = bytes
     }
 
     static func keptSavings(_ selection: Selection) -> [Saving] {
         selection.keptByReason.map { Saving(name: $0.reason, entries: $0.entries, bytes: $0.bytes) }
-    }
-
-    private static func measure(_ tree: FileTree, keeps: (Node) -> Bool) -> Side {
-        var files = 0
-        var bytes: Int64 = 0
-        var seen = Set<ObjectIdentifier>()
-        func descend(_ node: Node) {
-            for child in node.sortedChildren where keeps(child) {
-                if let inode = child.inode {
-                    files += 1
-                    if seen.insert(ObjectIdentifier(inode)).inserted { bytes += inode.size }
-                } else {
-                    descend(child)
-                }
-            }
-        }
-        descend(tree.root)
-        return Side(layers: 1, files: files, bytes: bytes)
     }
 
     private static func group(_ removals: [Removal], by key: (Removal) -> String) -> [Saving] {

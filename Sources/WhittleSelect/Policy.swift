@@ -13,6 +13,15 @@ public struct Rule: Sendable {
         case profile(String)
         /// A runtime trace: what the app never touched.
         case trace
+
+        /// The name savings are grouped under: `cli`, the profile's name, or `trace`.
+        public var name: String {
+            switch self {
+            case .commandLine: return "cli"
+            case let .profile(name): return name
+            case .trace: return "trace"
+            }
+        }
     }
 
     public let action: Action
@@ -26,11 +35,7 @@ public struct Rule: Sendable {
         self.action = action
         self.pattern = pattern
         self.origin = origin
-        switch origin {
-        case .commandLine: label = "cli:\(pattern.text)"
-        case let .profile(name): label = "\(name):\(pattern.text)"
-        case .trace: label = "trace:unused"
-        }
+        label = origin == .trace ? "trace:unused" : "\(origin.name):\(pattern.text)"
     }
 
     public var isExplicit: Bool { origin == .commandLine }

@@ -13,6 +13,8 @@ public struct Removal: Sendable, Equatable {
     public let bytes: Int64
     /// `profile:pattern`, the rule that chose it.
     public let rule: String
+    /// Where that rule came from.
+    public let origin: Rule.Origin
 }
 
 /// A path a trace selection kept, and why: `trace`, `closure:elf`, `closure:symlink`,
@@ -25,19 +27,42 @@ public struct KeptPath: Sendable, Equatable {
     public let reason: String
 }
 
-/// The outcome of applying a policy to a tree: what goes, why, and what it costs.
+/// Non-directory entries, and the bytes of their distinct inodes (a hardlinked file once).
+public struct Tally: Sendable, Equatable {
+    public var files = 0
+    public var bytes: Int64 = 0
+
+    public init(files: Int = 0, bytes: Int64 = 0) {
+        self.files = files
+        self.bytes = bytes
+    }
+}
+
+/// The outcome of applying a policy to a tree: what goes, why, and what it costs. Every
+/// figure the writer and the report use comes from here, computed in one pass.
 public struct Selection: Sendable {
     public let removals: [Removal]
     /// With a trace: every kept non-directory and why it stayed. Empty otherwise.
     public let kept: [KeptPath]
     /// Kept symlinks whose target was removed.
     public let danglingSymlinks: [String]
+    /// The whole tree, and what stays of it.
+    public let before: Tally
+    public let after: Tally
+    /// When asked for: every removed non-directory path with its size, per name (a hardlinked
+    /// inode under each removed name, even when a kept name still holds it). Package losses
+    /// are measured with it: a package loses a path it lists whichever name keeps the content.
+    public let removedFiles: [String: Int64]
     private let removedNodes: Set<ObjectIdentifier>
 
-    init(removals: [Removal], kept: [KeptPath] = [], danglingSymlinks: [String], removedNodes: Set<ObjectIdentifier>) {
+    init(removals: [Removal], kept: [KeptPath], danglingSymlinks: [String], before: Tally, after: Tally,
+         removedFiles: [String: Int64], removedNodes: Set<ObjectIdentifier>) {
         self.removals = removals
         self.kept = kept
         self.danglingSymlinks = danglingSymlinks
+        self.before = before
+        self.after = after
+        self.removedFiles = removedFiles
         self.removedNodes = removedNodes
     }
 
@@ -59,9 +84,6 @@ public struct Selection: Sendable {
         return totals.map { (reason: $0.key, entries: $0.value.0, bytes: $0.value.1) }
             .sorted { ($0.bytes, $1.reason) > ($1.bytes, $0.reason) }
     }
-
-    /// The selection that removes nothing.
-    public static let none = Selection(removals: [], danglingSymlinks: [], removedNodes: [])
 }
 
 /// Applies a `SelectionPolicy` to a flattened tree.
@@ -93,16 +115,20 @@ public struct Selector {
         protectedAncestors = ancestors
     }
 
-    public func select(_ tree: FileTree) -> Selection {
-        guard !policy.isEmpty else { return .none }
+    /// Decides, then measures everything in one pass over the tree.
+    /// - Parameter listingRemovedFiles: also list every removed file (for package losses).
+    public func select(_ tree: FileTree, listingRemovedFiles: Bool = false) -> Selection {
         var state = WalkState()
-        for child in tree.root.sortedChildren {
-            _ = visit(child, path: child.name, inherited: nil, state: &state)
+        if !policy.isEmpty {
+            for child in tree.root.sortedChildren {
+                _ = visit(child, path: child.name, inherited: nil, state: &state)
+            }
         }
-        let removals = account(state.decisions, tree: tree, removed: state.removedNodes)
-        let dangling = danglingSymlinks(in: tree, removedPaths: Set(removals.map(\.path)), removed: state.removedNodes)
-        let kept = policy.traceKeep == nil ? [] : keptReasons(tree: tree, removed: state.removedNodes)
-        return Selection(removals: removals, kept: kept, danglingSymlinks: dangling, removedNodes: state.removedNodes)
+        var pass = SelectionPass(
+            decisions: state.decisions.map { ($0.path, $0.node, $0.rule) }, traceKeep: policy.traceKeep,
+            protected: policy.protected, keepRules: keepRules, listingRemovedFiles: listingRemovedFiles)
+        pass.walk(tree.root, path: "")
+        return pass.finish()
     }
 
     private struct Decision {
@@ -167,89 +193,5 @@ public struct Selector {
     /// matched; `traceRule` applies it.
     private static let unused: Rule? = (try? PathPattern("**")).map {
         Rule(action: .remove, pattern: $0, origin: .trace)
-    }
-
-    /// Why each kept non-directory stayed, with the nearest reason on its path.
-    private func keptReasons(tree: FileTree, removed: Set<ObjectIdentifier>) -> [KeptPath] {
-        guard let keep = policy.traceKeep else { return [] }
-        var kept: [KeptPath] = []
-        func descend(_ node: Node, prefix: String, inherited: String?) {
-            for child in node.sortedChildren where !removed.contains(ObjectIdentifier(child)) {
-                let path = prefix.isEmpty ? child.name : prefix + "/" + child.name
-                let reason = keep.reasons[path] ?? policy.protected[path] ?? inherited
-                if let inode = child.inode {
-                    let why = reason ?? (keepRules.contains { $0.pattern.matches(path) } ? "keep" : "closure:parent")
-                    kept.append(KeptPath(path: path, bytes: inode.size, reason: why))
-                } else {
-                    descend(child, prefix: path, inherited: keep.subtrees.contains(path) ? reason : inherited)
-                }
-            }
-        }
-        descend(tree.root, prefix: "", inherited: nil)
-        return kept
-    }
-
-    /// Sizes each decision. Inodes still reachable through a kept name save nothing.
-    private func account(_ decisions: [Decision], tree: FileTree, removed: Set<ObjectIdentifier>) -> [Removal] {
-        var keptInodes = Set<ObjectIdentifier>()
-        func collectKept(_ node: Node) {
-            for child in node.sortedChildren where !removed.contains(ObjectIdentifier(child)) {
-                if let inode = child.inode { keptInodes.insert(ObjectIdentifier(inode)) }
-                if child.isDirectory { collectKept(child) }
-            }
-        }
-        collectKept(tree.root)
-        var counted = Set<ObjectIdentifier>()
-        return decisions.map { decision in
-            var entries = 0
-            var bytes: Int64 = 0
-            func measure(_ node: Node) {
-                if let inode = node.inode {
-                    entries += 1
-                    let identity = ObjectIdentifier(inode)
-                    if !keptInodes.contains(identity), counted.insert(identity).inserted { bytes += inode.size }
-                } else {
-                    for child in node.sortedChildren { measure(child) }
-                }
-            }
-            measure(decision.node)
-            return Removal(path: decision.path, isDirectory: decision.node.isDirectory, entries: entries,
-                           bytes: bytes, rule: decision.rule.label)
-        }
-    }
-
-    /// Kept symlinks whose target lies in something removed.
-    private func danglingSymlinks(in tree: FileTree, removedPaths: Set<String>, removed: Set<ObjectIdentifier>) -> [String] {
-        guard !removedPaths.isEmpty else { return [] }
-        var dangling: [String] = []
-        func isRemoved(_ path: String) -> Bool {
-            var parts = path.split(separator: "/")
-            while !parts.isEmpty {
-                if removedPaths.contains(parts.joined(separator: "/")) { return true }
-                parts.removeLast()
-            }
-            return false
-        }
-        tree.walkKept({ !removed.contains(ObjectIdentifier($0)) }) { path, node in
-            guard let inode = node.inode, inode.kind == .symlink else { return }
-            let base = inode.linkTarget.hasPrefix("/") ? "" : String(path.split(separator: "/").dropLast().joined(separator: "/"))
-            let target = foldLexically(base, [inode.linkTarget])
-            if isRemoved(target) { dangling.append(path) }
-        }
-        return dangling
-    }
-}
-
-extension FileTree {
-    /// Like `walk`, but does not enter nodes for which `keeps` is false.
-    func walkKept(_ keeps: (Node) -> Bool, _ visit: (String, Node) -> Void) {
-        func descend(_ node: Node, prefix: String) {
-            for child in node.sortedChildren where keeps(child) {
-                let path = prefix.isEmpty ? child.name : prefix + "/" + child.name
-                visit(path, child)
-                if child.isDirectory { descend(child, prefix: path) }
-            }
-        }
-        descend(root, prefix: "")
     }
 }

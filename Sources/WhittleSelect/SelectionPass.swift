@@ -1,0 +1,104 @@
+import WhittleFlatten
+
+/// The one pass over the tree after the decisions: every node is visited once, knowing
+/// whether it stays or which decision removes it, and every figure comes out of it: the
+/// before and after counts, each removal's entries and bytes, why each kept file stayed,
+/// the kept symlinks left dangling, and (when asked) the list of removed files.
+struct SelectionPass {
+    private let decisions: [(path: String, node: Node, rule: Rule)]
+    private let decisionOfNode: [ObjectIdentifier: Int]
+    private let traceKeep: TraceKeepSet?
+    private let protected: [String: String]
+    private let keepRules: [Rule]
+    private var before = Tally()
+    private var after = Tally()
+    private var entries: [Int]
+    private var seenInodes = Set<ObjectIdentifier>()
+    private var keptInodes = Set<ObjectIdentifier>()
+    /// Each removed inode, its size and the first decision (in walk order) that removed it:
+    /// that decision saves its bytes, unless a kept name still holds it.
+    private var removedInodes: [ObjectIdentifier: (decision: Int, size: Int64)] = [:]
+    private var kept: [KeptPath] = []
+    private var keptSymlinks: [(path: String, target: String)] = []
+    private var removedFiles: [String: Int64]?
+
+    init(decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: String],
+         keepRules: [Rule], listingRemovedFiles: Bool) {
+        self.decisions = decisions
+        var byNode: [ObjectIdentifier: Int] = [:]
+        for (index, decision) in decisions.enumerated() { byNode[ObjectIdentifier(decision.node)] = index }
+        decisionOfNode = byNode
+        self.traceKeep = traceKeep
+        self.protected = protected
+        self.keepRules = keepRules
+        entries = Array(repeating: 0, count: decisions.count)
+        removedFiles = listingRemovedFiles ? [:] : nil
+    }
+
+    /// Visits `node`'s children; `removedBy` is the decision removing this subtree, and
+    /// `reason` the kept reason its files inherit (a package's metadata kept whole).
+    mutating func walk(_ node: Node, path: String, removedBy: Int? = nil, reason: String? = nil) {
+        for child in node.sortedChildren {
+            let childPath = path.isEmpty ? child.name : path + "/" + child.name
+            let decision = removedBy ?? decisionOfNode[ObjectIdentifier(child)]
+            if let inode = child.inode {
+                count(inode, at: childPath, removedBy: decision, inherited: reason)
+            } else if let decision {
+                walk(child, path: childPath, removedBy: decision)
+            } else {
+                let own = traceKeep?.reasons[childPath] ?? protected[childPath] ?? reason
+                let passed = traceKeep?.subtrees.contains(childPath) == true ? own : reason
+                walk(child, path: childPath, reason: passed)
+            }
+        }
+    }
+
+    private mutating func count(_ inode: Inode, at path: String, removedBy decision: Int?, inherited: String?) {
+        let identity = ObjectIdentifier(inode)
+        before.files += 1
+        if seenInodes.insert(identity).inserted { before.bytes += inode.size }
+        if let decision {
+            entries[decision] += 1
+            if removedInodes[identity] == nil { removedInodes[identity] = (decision, inode.size) }
+            removedFiles?[path] = inode.size
+            return
+        }
+        after.files += 1
+        if keptInodes.insert(identity).inserted { after.bytes += inode.size }
+        if inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
+        if traceKeep != nil {
+            let why = traceKeep?.reasons[path] ?? protected[path] ?? inherited
+                ?? (keepRules.contains { $0.pattern.matches(path) } ? "keep" : "closure:parent")
+            kept.append(KeptPath(path: path, bytes: inode.size, reason: why))
+        }
+    }
+
+    func finish() -> Selection {
+        var bytes = Array(repeating: Int64(0), count: decisions.count)
+        for (identity, removed) in removedInodes where !keptInodes.contains(identity) {
+            bytes[removed.decision] += removed.size
+        }
+        let removals = decisions.enumerated().map { index, decision in
+            Removal(path: decision.path, isDirectory: decision.node.isDirectory, entries: entries[index],
+                    bytes: bytes[index], rule: decision.rule.label, origin: decision.rule.origin)
+        }
+        return Selection(
+            removals: removals, kept: kept, danglingSymlinks: danglingSymlinks(), before: before, after: after,
+            removedFiles: removedFiles ?? [:], removedNodes: Set(decisions.map { ObjectIdentifier($0.node) }))
+    }
+
+    /// Kept symlinks whose target lies in something removed (read lexically, as a user would).
+    private func danglingSymlinks() -> [String] {
+        let removedPaths = Set(decisions.map(\.path))
+        guard !removedPaths.isEmpty else { return [] }
+        return keptSymlinks.compactMap { link in
+            let base = link.target.hasPrefix("/") ? "" : String(link.path.split(separator: "/").dropLast().joined(separator: "/"))
+            var parts = foldLexically(base, [link.target]).split(separator: "/")
+            while !parts.isEmpty {
+                if removedPaths.contains(parts.joined(separator: "/")) { return link.path }
+                parts.removeLast()
+            }
+            return nil
+        }
+    }
+}
