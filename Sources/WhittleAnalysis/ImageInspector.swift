@@ -129,25 +129,24 @@ public struct ImageInspector {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
-        let image = try SavedImage(path: path, selection: selection, scratch: scratch)
-        let flattener = Flattener(scratch: scratch)
         let analyzer = WasteAnalyzer()
-        analyzer.attach(to: flattener)
+        let flattened = try FlattenedImage(
+            path: path, selection: selection, scratch: scratch, verifying: false, observer: analyzer.observer
+        ) { layer, count in
+            analyzer.endLayer(layer.index + 1)
+            progress?("read layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
+        }
+        let image = flattened.image
+        let tree = flattened.tree
         let history = Self.layerHistory(image.config)
-        var layers: [LayerReport] = []
-        for location in image.layers {
-            let stream = try LayerStream(location, verifying: false)
-            let summary = try flattener.apply(stream)
-            analyzer.endLayer(location.index + 1)
-            progress?("read layer \(location.index + 1)/\(image.layers.count) (\(summary.entries) entries)")
-            layers.append(LayerReport(
+        let layers = zip(image.layers, flattened.layers).map { location, summary in
+            LayerReport(
                 index: location.index + 1,
                 createdBy: location.index < history.count ? history[location.index] : nil,
                 entries: summary.entries, fileBytes: summary.fileBytes, storedBytes: summary.storedBytes,
-                compression: Self.name(of: stream.compression), diffID: location.diffID))
+                compression: Self.name(of: summary.compression), diffID: location.diffID)
         }
-        let tree = flattener.tree
-        let flattened = Self.flattenedSize(tree)
+        let size = Self.flattenedSize(tree)
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
         if estimate != nil { progress?("estimating removals") }
         let estimates = try estimate?(tree, image.config, ownership)
@@ -157,7 +156,7 @@ public struct ImageInspector {
                 layers: layers.count, entries: layers.reduce(0) { $0 + $1.entries },
                 layerFileBytes: layers.reduce(0) { $0 + $1.fileBytes },
                 storedBytes: layers.reduce(0) { $0 + $1.storedBytes },
-                flattenedFiles: flattened.files, flattenedBytes: flattened.bytes),
+                flattenedFiles: size.files, flattenedBytes: size.bytes),
             waste: analyzer.report(top: top),
             profiles: estimates,
             packages: ownership.map { $0.packageTotals })

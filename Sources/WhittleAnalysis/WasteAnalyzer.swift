@@ -56,7 +56,7 @@ public struct WasteReport: Codable, Sendable, Equatable {
 
 /// Computes dive's wasted-bytes figures from the layer entries as they stream past.
 ///
-/// Feed it through `Flattener.entryObserver` (see `attach(to:)`) and call `endLayer(_:)`
+/// Feed it through `Flattener.entryObserver` (see `observer`) and call `endLayer(_:)`
 /// after each layer. It keeps its own path-keyed model of the layers instead of reading the
 /// flattened tree, because dive's model differs from Docker's applier in ways that show in
 /// the figures, and agreement with dive is the point of them:
@@ -82,12 +82,10 @@ public final class WasteAnalyzer {
 
     public init() {}
 
-    /// Sets `flattener.entryObserver` to feed this analyzer (which the flattener then keeps
-    /// alive). Call `endLayer(_:)` after each `flattener.apply(_:)`.
-    public func attach(to flattener: Flattener) {
-        flattener.entryObserver = { layer, entry, _ in
-            self.observe(layer: layer, entry: entry)
-        }
+    /// What to give the flattener (`FlattenedImage`'s `observer`) to feed this analyzer,
+    /// which the flattener then keeps alive. Call `endLayer(_:)` after each layer.
+    public var observer: Flattener.EntryObserver {
+        { layer, entry, _ in self.observe(layer: layer, entry: entry) }
     }
 
     /// Takes one entry of layer `layer` (1-based, as the flattener counts).

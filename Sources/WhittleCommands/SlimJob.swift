@@ -114,15 +114,15 @@ public struct SlimJob {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(input)")
-        let image = try SavedImage(path: input, selection: selection, scratch: scratch)
-        let flattener = Flattener(scratch: scratch)
         let waste = WasteAnalyzer()
-        waste.attach(to: flattener)
-        let count = image.layers.count
-        try flattener.apply(image) { layer in
+        let flattened = try FlattenedImage(
+            path: input, selection: selection, scratch: scratch, observer: waste.observer
+        ) { layer, count in
             progress?("applied layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
         }
-        let tree = flattener.tree
+        let image = flattened.image
+        let tree = flattened.tree
+        let count = image.layers.count
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
         let merged = TraceDocument.merging(parts.traces.map(\.document))
         let traceKeep = merged.map { TraceKeepSet(traced: $0.entries.map(\.path), tree: tree) }
@@ -134,7 +134,7 @@ public struct SlimJob {
         let ownership = policy.isEmpty ? nil : try PackageOwnership(tree: tree)
         let chosen = Selector(policy: policy).select(tree, listingRemovedFiles: ownership?.isEmpty == false)
         var report = SlimReport(
-            input: input, layerCount: count, layerContentBytes: flattener.layers.reduce(0) { $0 + $1.fileBytes },
+            input: input, layerCount: count, layerContentBytes: flattened.layers.reduce(0) { $0 + $1.fileBytes },
             selection: chosen)
         let wasted = waste.report()
         report.wasted = SlimReport.Waste(

@@ -12,6 +12,8 @@ public struct LayerSummary: Sendable {
     /// Sum of regular file sizes in the layer, uncompressed.
     public let fileBytes: Int64
     public let storedBytes: Int64
+    /// How the layer's blob is stored.
+    public let compression: LayerCompression
 }
 
 /// Applies layers one by one into a `FileTree`, following the image-spec changeset rules
@@ -27,9 +29,12 @@ public final class Flattener {
     private var spoolEnd: Int64 = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
-    /// Called with each entry before it is applied, while the tree still shows the layers
-    /// below it (analyses such as wasted bytes need that view). Layer numbers are 1-based.
-    public var entryObserver: ((_ layer: Int, _ entry: TarEntry, _ tree: FileTree) -> Void)?
+    /// Sees an entry before it is applied, while the tree still shows the layers below it
+    /// (analyses such as wasted bytes need that view). Layer numbers are 1-based.
+    public typealias EntryObserver = (_ layer: Int, _ entry: TarEntry, _ tree: FileTree) -> Void
+
+    /// Called with each entry before it is applied.
+    public var entryObserver: EntryObserver?
 
     public init(scratch: ScratchDirectory) {
         self.scratch = scratch
@@ -39,10 +44,13 @@ public final class Flattener {
         buffer.deallocate()
     }
 
-    /// Applies every layer of `image` in `rootfs.diff_ids` order, verifying each.
-    public func apply(_ image: SavedImage, progress: (LayerSummary) -> Void = { _ in }) throws {
+    /// Applies every layer of `image` in `rootfs.diff_ids` order.
+    /// - Parameter verifying: false skips the digest checks and the file data of
+    ///   uncompressed layers (see `LayerStream`); true checks every layer's digests.
+    public func apply(_ image: SavedImage, verifying: Bool = true,
+                      progress: (LayerSummary) -> Void = { _ in }) throws {
         for location in image.layers {
-            let summary = try apply(LayerStream(location))
+            let summary = try apply(LayerStream(location, verifying: verifying))
             progress(summary)
         }
     }
@@ -104,7 +112,8 @@ public final class Flattener {
         }
         try stream.verify()
         let summary = LayerSummary(
-            index: stream.location.index, entries: entries, fileBytes: fileBytes, storedBytes: stream.location.slice.length)
+            index: stream.location.index, entries: entries, fileBytes: fileBytes,
+            storedBytes: stream.location.slice.length, compression: stream.compression)
         layers.append(summary)
         return summary
     }

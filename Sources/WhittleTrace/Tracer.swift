@@ -128,10 +128,9 @@ public final class Tracer {
         defer { scratch.remove() }
 
         log("Reading and flattening \(options.imagePath)")
-        let image = try SavedImage(path: options.imagePath, selection: options.selection, scratch: scratch)
-        let flattener = Flattener(scratch: scratch)
-        try flattener.apply(image)
-        let tree = flattener.tree
+        let flattened = try FlattenedImage(path: options.imagePath, selection: options.selection, scratch: scratch)
+        let image = flattened.image
+        let tree = flattened.tree
         let configuration = try RunConfiguration(
             config: image.config, tree: tree, override: options.command, environment: options.environment)
         var warnings: [String] = []

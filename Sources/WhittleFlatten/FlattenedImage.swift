@@ -1,0 +1,30 @@
+import WhittleFiles
+import WhittleImage
+
+/// A saved image read and flattened into one tree: how `slim`, `inspect` and `trace` all
+/// begin.
+public struct FlattenedImage {
+    public let image: SavedImage
+    public let tree: FileTree
+    /// One per layer, in the order they were applied.
+    public let layers: [LayerSummary]
+
+    /// Reads the image at `path` and applies its layers in order. File contents stay in
+    /// the input or in a spool file of `scratch`, which must outlive the tree.
+    /// - Parameters:
+    ///   - verifying: true checks every layer's digests; false (for `inspect`) reads
+    ///     uncompressed layers headers-only and checks nothing.
+    ///   - observer: sees each entry before it is applied (the wasted-bytes analysis).
+    ///   - progress: called after each layer, with the number of layers in the image.
+    public init(path: String, selection: ImageSelection = ImageSelection(), scratch: ScratchDirectory,
+                verifying: Bool = true, observer: Flattener.EntryObserver? = nil,
+                progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }) throws {
+        image = try SavedImage(path: path, selection: selection, scratch: scratch)
+        let flattener = Flattener(scratch: scratch)
+        flattener.entryObserver = observer
+        let count = image.layers.count
+        try flattener.apply(image, verifying: verifying) { progress($0, count) }
+        tree = flattener.tree
+        layers = flattener.layers
+    }
+}
