@@ -43,12 +43,17 @@ let package = Package(
         .target(name: "WhittleProfiles", dependencies: [.product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
         .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten", "WhittleImage"]),
-        // Facts about an image: wasted bytes across layers, OS package ownership.
-        .target(name: "WhittleAnalysis", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage"]),
         // Deciding what stays: profiles, globs, protected paths, with a reason for each.
         .target(
             name: "WhittleSelect",
             dependencies: ["WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF"]),
+        // Facts about an image: wasted bytes across layers, OS package ownership, and what
+        // each profile would remove (through the selection `slim` uses).
+        .target(
+            name: "WhittleAnalysis",
+            dependencies: [
+                "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleSelect",
+            ]),
         // Before/after figures: the report printed after a run and written as JSON or Markdown.
         .target(name: "WhittleReport", dependencies: ["WhittleFlatten", "WhittleSelect"]),
         // Writing the single-layer image tarball.

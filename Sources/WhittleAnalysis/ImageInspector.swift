@@ -42,35 +42,6 @@ public struct ImageTotals: Codable, Sendable, Equatable {
     public var flattenedBytes: Int64
 }
 
-/// What one profile would remove from the flattened tree.
-public struct RemovalEstimate: Codable, Sendable, Equatable {
-    public var name: String
-    public var summary: String
-    /// Non-directory entries removed.
-    public var files: Int
-    /// Bytes freed: a hardlinked file counts only when every one of its names goes.
-    public var bytes: Int64
-    /// Per package, when package databases were read.
-    public var packages: PackageLossSummary?
-
-    public init(name: String, summary: String, files: Int, bytes: Int64, packages: PackageLossSummary? = nil) {
-        self.name = name
-        self.summary = summary
-        self.files = files
-        self.bytes = bytes
-        self.packages = packages
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(summary, forKey: .summary)
-        try container.encode(files, forKey: .files)
-        try container.encode(bytes, forKey: .bytes)
-        try container.encode(packages, forKey: .packages)
-    }
-}
-
 /// Everything `whittle inspect` reports.
 public struct ImageInspection: Codable, Sendable, Equatable {
     public var image: String
@@ -101,14 +72,6 @@ public struct ImageInspection: Codable, Sendable, Equatable {
 /// offset. Compressed layers must be inflated to reach the headers at all. Digests are not
 /// checked (that would mean reading every byte); `slim` checks them.
 public struct ImageInspector {
-    /// Works out what removals would take from the flattened tree, given the tree, the
-    /// image config (which says what must stay, such as the entrypoint) and, when package
-    /// databases were read, who owns what. A closure so that this module need not know how
-    /// profiles are written or selected: `whittle inspect` passes one that runs the same
-    /// selection as `whittle slim`.
-    public typealias RemovalEstimator =
-        (_ tree: FileTree, _ config: ImageConfig, _ ownership: PackageOwnership?) throws -> [RemovalEstimate]
-
     public var path: String
     public var selection: ImageSelection
     /// How many inefficient paths to list.
@@ -123,9 +86,9 @@ public struct ImageInspector {
         self.readPackages = readPackages
     }
 
-    /// - Parameter estimate: what to estimate removals with; nil when there is nothing to
+    /// - Parameter estimator: what to estimate removals with; nil when there is nothing to
     ///   estimate with (no profiles found), which the report keeps apart from an empty list.
-    public func run(estimate: RemovalEstimator? = nil, progress: ((String) -> Void)? = nil) throws -> ImageInspection {
+    public func run(estimator: RemovalEstimator? = nil, progress: ((String) -> Void)? = nil) throws -> ImageInspection {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
@@ -148,8 +111,8 @@ public struct ImageInspector {
         }
         let size = Self.flattenedSize(tree)
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
-        if estimate != nil { progress?("estimating removals") }
-        let estimates = try estimate?(tree, image.config, ownership)
+        if estimator != nil { progress?("estimating removals") }
+        let estimates = estimator?.estimate(tree: tree, config: image.config, ownership: ownership)
         return ImageInspection(
             image: path, tags: image.tags, layers: layers,
             totals: ImageTotals(

@@ -53,7 +53,7 @@ struct InspectCommand: ParsableCommand {
             path: input.image, selection: try input.selection(), top: top, readPackages: packages)
         let report: ImageInspection
         do {
-            report = try inspector.run(estimate: try Self.shippedProfilesEstimator(), progress: progress?.update)
+            report = try inspector.run(estimator: try RemovalEstimator.shipped(), progress: progress?.update)
         } catch {
             progress?.clear()
             throw error
@@ -62,41 +62,6 @@ struct InspectCommand: ParsableCommand {
         switch format {
         case .json: return try Self.json(report)
         case .text: return Self.text(report, limit: top)
-        }
-    }
-
-    /// A profile as `inspect` estimates it: the name and summary shown, and the concrete
-    /// profiles that `whittle slim --profile NAME` would select with.
-    typealias NamedProfiles = (name: String, summary: String, profiles: [Profile])
-
-    /// Estimates for every shipped profile (composites such as `safe` included), or nil
-    /// when no profile directory is found.
-    static func shippedProfilesEstimator() throws -> ImageInspector.RemovalEstimator? {
-        guard let directory = ProfileCatalog.defaultDirectory() else { return nil }
-        return Self.estimator(for: try Self.namedProfiles(from: ProfileCatalog.load(directory: directory)))
-    }
-
-    /// Each profile of `catalog` by name, expanded as `slim` expands `--profile NAME`.
-    static func namedProfiles(from catalog: ProfileCatalog) throws -> [NamedProfiles] {
-        try catalog.names.map { name in
-            (name: name, summary: try catalog.profile(named: name).summary, profiles: try catalog.expand([name]))
-        }
-    }
-
-    /// Runs `slim`'s selection for each entry on its own: the same `Selector`, with the
-    /// image's protected paths (entrypoint and what it loads, account files), so each
-    /// estimate is exactly what `whittle slim --profile NAME` would remove.
-    static func estimator(for named: [NamedProfiles]) -> ImageInspector.RemovalEstimator {
-        { tree, config, ownership in
-            let protected = ProtectedPaths.find(config: config, tree: tree)
-            return named.map { entry in
-                let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
-                let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
-                return RemovalEstimate(
-                    name: entry.name, summary: entry.summary,
-                    files: selection.removedEntries, bytes: selection.removedBytes,
-                    packages: ownership.map { $0.losses(removing: selection.removedFiles) })
-            }
         }
     }
 

@@ -435,10 +435,10 @@ struct InspectAnalysisTests {
     }
 
     /// What `inspect` estimates for each of `named` on the image at `path`.
-    static func estimates(_ named: [InspectCommand.NamedProfiles], path: String,
+    static func estimates(_ named: [RemovalEstimator.NamedProfiles], path: String,
                           readPackages: Bool = false) throws -> [String: RemovalEstimate] {
         let report = try ImageInspector(path: path, readPackages: readPackages)
-            .run(estimate: InspectCommand.estimator(for: named))
+            .run(estimator: RemovalEstimator(named))
         return Dictionary(uniqueKeysWithValues: (report.profiles ?? []).map { ($0.name, $0) })
     }
 
@@ -477,7 +477,7 @@ struct InspectAnalysisTests {
             Profile(name: "both", include: ["docs", "tools"]),
             Profile(name: "docs-and-share", include: ["docs", "share"]),
         ])
-        let named = try InspectCommand.namedProfiles(from: catalog)
+        let named = try RemovalEstimator(catalog: catalog).named
         #expect(named.map(\.name) == ["both", "docs", "docs-and-share", "share", "tools"])
         #expect(named.first { $0.name == "docs" }?.summary == "Documentation")
         let directory = try TestDirectory()
@@ -528,8 +528,8 @@ struct InspectAnalysisTests {
     func inspectAgreesWithDryRun() throws {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
-        let estimator = try #require(try InspectCommand.shippedProfilesEstimator())
-        let report = try ImageInspector(path: input, readPackages: true).run(estimate: estimator)
+        let estimator = try #require(try RemovalEstimator.shipped())
+        let report = try ImageInspector(path: input, readPackages: true).run(estimator: estimator)
         let estimates = try #require(report.profiles)
         let catalog = try ProfileCatalog.load(directory: try #require(ProfileCatalog.defaultDirectory()))
         #expect(estimates.map(\.name) == catalog.names)

@@ -1,0 +1,79 @@
+import WhittleFlatten
+import WhittleImage
+import WhittleProfiles
+import WhittleSelect
+
+/// What one profile would remove from the flattened tree.
+public struct RemovalEstimate: Codable, Sendable, Equatable {
+    public var name: String
+    public var summary: String
+    /// Non-directory entries removed.
+    public var files: Int
+    /// Bytes freed: a hardlinked file counts only when every one of its names goes.
+    public var bytes: Int64
+    /// Per package, when package databases were read.
+    public var packages: PackageLossSummary?
+
+    public init(name: String, summary: String, files: Int, bytes: Int64, packages: PackageLossSummary? = nil) {
+        self.name = name
+        self.summary = summary
+        self.files = files
+        self.bytes = bytes
+        self.packages = packages
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(summary, forKey: .summary)
+        try container.encode(files, forKey: .files)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(packages, forKey: .packages)
+    }
+}
+
+/// What `whittle slim --profile NAME` would remove, for each of several names, without
+/// writing anything. It runs `slim`'s selection for each entry on its own: the same
+/// `Selector`, with the image's protected paths (entrypoint and what it loads, account
+/// files), so each estimate is exactly what a dry run of `slim` would list.
+public struct RemovalEstimator {
+    /// A profile as `inspect` estimates it: the name and summary shown, and the concrete
+    /// profiles that `whittle slim --profile NAME` would select with.
+    public typealias NamedProfiles = (name: String, summary: String, profiles: [Profile])
+
+    public let named: [NamedProfiles]
+
+    public init(_ named: [NamedProfiles]) {
+        self.named = named
+    }
+
+    /// Each profile of `catalog` by name, expanded as `slim` expands `--profile NAME`.
+    public init(catalog: ProfileCatalog) throws {
+        named = try catalog.names.map { name in
+            (name: name, summary: try catalog.profile(named: name).summary, profiles: try catalog.expand([name]))
+        }
+    }
+
+    /// Every shipped profile (composites such as `safe` included), or nil when no profile
+    /// directory is found.
+    public static func shipped() throws -> RemovalEstimator? {
+        guard let directory = ProfileCatalog.defaultDirectory() else { return nil }
+        return try RemovalEstimator(catalog: ProfileCatalog.load(directory: directory))
+    }
+
+    /// One estimate per named entry, in order.
+    /// - Parameters:
+    ///   - config: says what must stay, such as the entrypoint.
+    ///   - ownership: who owns what, when package databases were read.
+    public func estimate(tree: FileTree, config: ImageConfig, ownership: PackageOwnership?) -> [RemovalEstimate] {
+        let protected = ProtectedPaths.find(config: config, tree: tree)
+        return named.map { entry in
+            let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
+            let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
+            return RemovalEstimate(
+                name: entry.name, summary: entry.summary,
+                files: selection.removedEntries, bytes: selection.removedBytes,
+                packages: ownership.map { $0.losses(removing: selection.removedFiles) })
+        }
+    }
+}
