@@ -54,8 +54,11 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleSelect",
             ]),
-        // Before/after figures: the report printed after a run and written as JSON or Markdown.
-        .target(name: "WhittleReport", dependencies: ["WhittleFlatten", "WhittleSelect"]),
+        // Everything commands print or write for people and scripts: slim's before/after
+        // report and dry-run listing, inspect's report, the profile listing; tables and JSON.
+        .target(
+            name: "WhittleReport",
+            dependencies: ["WhittleFlatten", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles"]),
         // Writing the single-layer image tarball.
         .target(
             name: "WhittleOutput",

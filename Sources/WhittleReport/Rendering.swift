@@ -1,35 +1,9 @@
 import Foundation
 import WhittleSelect
 
-/// Sizes the way people read them: binary units, one decimal.
-public func humanBytes(_ bytes: Int64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while abs(value) >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-}
-
-/// Renders left-aligned columns, the first column wide and the others right-aligned.
-func table(_ header: [String], _ rows: [[String]]) -> String {
-    let all = [header] + rows
-    let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-    return all.map { row in
-        row.enumerated().map { column, cell in
-            let padding = String(repeating: " ", count: widths[column] - cell.count)
-            return column == 0 ? cell + padding : padding + cell
-        }.joined(separator: "  ")
-    }.joined(separator: "\n")
-}
-
 extension SlimReport {
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        try renderJSON(self)
     }
 
     private var summaryRows: [[String]] {
@@ -80,28 +54,23 @@ extension SlimReport {
 
     /// The same report as Markdown, for `--report FILE.md`.
     public func markdown() -> String {
-        func mdTable(_ header: [String], _ rows: [[String]]) -> String {
-            let head = "| " + header.joined(separator: " | ") + " |"
-            let rule = "|" + header.indices.map { $0 == 0 ? " --- |" : " ---: |" }.joined()
-            return ([head, rule] + rows.map { "| " + $0.joined(separator: " | ") + " |" }).joined(separator: "\n")
-        }
         var out = ["# whittle report", "", "Input: `\(input)`"]
         if let output { out.append("Output: `\(output)`" + (tag.map { " (`\($0)`)" } ?? "")) }
         if dryRun { out.append("Dry run: nothing was written.") }
-        out += ["", "## Before and after", "", mdTable(["", "before", "after", "saved"], summaryRows)]
+        out += ["", "## Before and after", "", markdownTable(["", "before", "after", "saved"], summaryRows)]
         if !byProfile.isEmpty {
             out += ["", "## Savings per profile", "",
-                    mdTable(["profile", "entries", "bytes"], byProfile.map { [$0.name, "\($0.entries)", "\($0.bytes)"] }),
+                    markdownTable(["profile", "entries", "bytes"], byProfile.map { [$0.name, "\($0.entries)", "\($0.bytes)"] }),
                     "", "## Savings per rule", "",
-                    mdTable(["rule", "entries", "bytes"], byRule.map { ["`\($0.name)`", "\($0.entries)", "\($0.bytes)"] })]
+                    markdownTable(["rule", "entries", "bytes"], byRule.map { ["`\($0.name)`", "\($0.entries)", "\($0.bytes)"] })]
         }
         if !keptByReason.isEmpty {
             out += ["", "## Kept by reason", "",
-                    mdTable(["reason", "entries", "bytes"], keptByReason.map { [$0.name, "\($0.entries)", "\($0.bytes)"] })]
+                    markdownTable(["reason", "entries", "bytes"], keptByReason.map { [$0.name, "\($0.entries)", "\($0.bytes)"] })]
         }
         if !topDirectories.isEmpty {
             out += ["", "## Top directories by bytes removed", "",
-                    mdTable(["directory", "entries", "bytes"],
+                    markdownTable(["directory", "entries", "bytes"],
                             topDirectories.map { ["`/\($0.name)`", "\($0.entries)", "\($0.bytes)"] })]
         }
         if let wasted {
@@ -111,7 +80,7 @@ extension SlimReport {
         }
         if !packages.isEmpty {
             out += ["", "## OS packages that lost files", "",
-                    mdTable(["package", "files", "bytes"], packages.map { [$0.package, "\($0.files)", "\($0.bytes)"] })]
+                    markdownTable(["package", "files", "bytes"], packages.map { [$0.package, "\($0.files)", "\($0.bytes)"] })]
         }
         if !danglingSymlinks.isEmpty {
             out += ["", "## Dangling symlinks", ""] + danglingSymlinks.map { "- `/\($0)`" }
@@ -156,27 +125,25 @@ public struct DryRunListing: Encodable {
 
     public func text() -> String {
         var lines = removals.map { item in
-            let size = humanBytes(item.size)
-            return size.padding(toLength: max(size.count, 10), withPad: " ", startingAt: 0)
-                + "  " + item.path + (item.type == "directory" ? "/" : "") + "  [" + item.rule + "]"
+            Self.line(size: item.size, path: item.path + (item.type == "directory" ? "/" : ""), why: item.rule)
         }
         lines.append("\(removals.count) removals, \(totalEntries) entries, \(humanBytes(totalBytes)) (\(totalBytes) bytes)")
         if let kept, let keptByReason {
             lines.append("\nkept, with the reason for each:")
-            lines += kept.map { item in
-                let size = humanBytes(item.size)
-                return size.padding(toLength: max(size.count, 10), withPad: " ", startingAt: 0) + "  " + item.path
-                    + "  [" + item.reason + "]"
-            }
+            lines += kept.map { Self.line(size: $0.size, path: $0.path, why: $0.reason) }
             lines.append("\n" + table(["kept by reason", "entries", "bytes"],
                                        keptByReason.map { [$0.name, "\($0.entries)", humanBytes($0.bytes)] }))
         }
         return lines.joined(separator: "\n")
     }
 
+    /// `1.2 KiB     /path  [rule or reason]`: sizes in a column ten wide, so paths line up.
+    private static func line(size: Int64, path: String, why: String) -> String {
+        let size = humanBytes(size)
+        return size.padding(toLength: max(size.count, 10), withPad: " ", startingAt: 0) + "  " + path + "  [" + why + "]"
+    }
+
     public func json() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(self)
+        try renderJSON(self)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import WhittleCommands
 @testable import WhittleProfiles
+import WhittleReport
 import WhittleFlatten
 import WhittleSelect
 
