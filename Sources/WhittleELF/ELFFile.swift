@@ -155,47 +155,124 @@ extension ELFFile {
 
     static func parse(_ reader: ByteReader) throws -> ELFFile? {
         guard let start = try reader.bytes(at: 0, count: 4), start == magic else { return nil }
-        let file = reader.name
-        func truncated(_ structure: String) -> ELFError { .truncated(file: file, structure: structure) }
-        func malformed(_ reason: String) -> ELFError { .malformed(file: file, reason: reason) }
+        let parser = try Parser(reader)
+        let header = try parser.header()
+        let segments = try parser.segments(header)
+        // The loader uses the first PT_INTERP and the first PT_DYNAMIC.
+        let interpreter = try segments.first(where: { $0.type == 3 }).map(parser.interpreter)
+        guard let dynamicSegment = segments.first(where: { $0.type == 2 }) else {
+            return ELFFile(elfClass: parser.elfClass, byteOrder: parser.byteOrder, osABI: parser.osABI,
+                           fileType: header.fileType, machine: header.machine, flags: header.flags,
+                           interpreter: interpreter)
+        }
+        let dynamic = try parser.dynamicEntries(dynamicSegment)
+        let names = try parser.names(dynamic, segments: segments)
+        return ELFFile(elfClass: parser.elfClass, byteOrder: parser.byteOrder, osABI: parser.osABI,
+                       fileType: header.fileType, machine: header.machine, flags: header.flags,
+                       interpreter: interpreter, isDynamic: true,
+                       needed: names.needed, soname: names.soname, rpath: names.rpath, runpath: names.runpath,
+                       noDefaultLibraries: dynamic.flags1 & 0x800 != 0)
+    }
 
-        guard let ident = try reader.bytes(at: 0, count: 16) else { throw truncated("identification bytes") }
+    /// The fields of the ELF header that the rest of the parse needs.
+    struct Header {
+        var fileType: FileType
+        var machine: ELFMachine
+        var flags: UInt32
+        var programHeaderOffset: UInt64
+        var programHeaderSize: Int
+        /// With `PN_XNUM` resolved.
+        var programHeaderCount: Int
+    }
+
+    /// The entries of `PT_DYNAMIC` that name libraries and search paths; strings are
+    /// still offsets into the string table.
+    struct DynamicEntries {
+        var neededOffsets: [UInt64] = []
+        var sonameOffset: UInt64?
+        var rpathOffset: UInt64?
+        var runpathOffset: UInt64?
+        var stringTableAddress: UInt64?
+        var stringTableSize: UInt64?
+        /// `DT_FLAGS_1`.
+        var flags1: UInt64 = 0
+
+        var refersToStrings: Bool {
+            !neededOffsets.isEmpty || sonameOffset != nil || rpathOffset != nil || runpathOffset != nil
+        }
+    }
+
+    /// The strings `DynamicEntries` point at.
+    struct DynamicNames {
+        var needed: [String] = []
+        var soname: String?
+        var rpath: String?
+        var runpath: String?
+    }
+
+    /// One parse of one file, step by step in file order: the identification bytes (which
+    /// fix the class and byte order every later read depends on), the ELF header, the
+    /// program headers, the interpreter, the dynamic section and its strings.
+    struct Parser {
+        let reader: ByteReader
         let elfClass: Class
-        switch ident[4] {
-        case 1: elfClass = .elf32
-        case 2: elfClass = .elf64
-        default: throw malformed("unknown ELF class \(ident[4]) (1 is 32-bit, 2 is 64-bit)")
-        }
         let byteOrder: ByteOrder
-        switch ident[5] {
-        case 1: byteOrder = .littleEndian
-        case 2: byteOrder = .bigEndian
-        default: throw malformed("unknown byte order \(ident[5]) (1 is little-endian, 2 is big-endian)")
-        }
-        guard ident[6] == 1 else { throw malformed("unknown ELF version \(ident[6])") }
-        let wide = elfClass == .elf64
-        let bigEndian = byteOrder == .bigEndian
+        let osABI: UInt8
+        var wide: Bool { elfClass == .elf64 }
+        var bigEndian: Bool { byteOrder == .bigEndian }
 
-        guard let headerBytes = try reader.bytes(at: 0, count: wide ? 64 : 52) else { throw truncated("ELF header") }
-        let header = Fields(bytes: headerBytes, bigEndian: bigEndian)
-        let fileType: FileType
-        switch header.u16(16) {
-        case 1: fileType = .relocatable
-        case 2: fileType = .executable
-        case 3: fileType = .sharedObject
-        case 4: fileType = .core
-        case let other: fileType = .other(other)
+        /// Reads the identification bytes.
+        init(_ reader: ByteReader) throws {
+            self.reader = reader
+            let file = reader.name
+            guard let ident = try reader.bytes(at: 0, count: 16) else {
+                throw ELFError.truncated(file: file, structure: "identification bytes")
+            }
+            switch ident[4] {
+            case 1: elfClass = .elf32
+            case 2: elfClass = .elf64
+            default:
+                throw ELFError.malformed(file: file, reason: "unknown ELF class \(ident[4]) (1 is 32-bit, 2 is 64-bit)")
+            }
+            switch ident[5] {
+            case 1: byteOrder = .littleEndian
+            case 2: byteOrder = .bigEndian
+            default:
+                throw ELFError.malformed(
+                    file: file, reason: "unknown byte order \(ident[5]) (1 is little-endian, 2 is big-endian)")
+            }
+            guard ident[6] == 1 else { throw ELFError.malformed(file: file, reason: "unknown ELF version \(ident[6])") }
+            osABI = ident[7]
         }
-        let machine = ELFMachine(rawValue: header.u16(18))
-        let programHeaderOffset = header.word(wide ? 32 : 28, wide: wide)
-        let sectionHeaderOffset = header.word(wide ? 40 : 32, wide: wide)
-        let flags = header.u32(wide ? 48 : 36)
-        let programHeaderSize = Int(header.u16(wide ? 54 : 42))
-        var programHeaderCount = Int(header.u16(wide ? 56 : 44))
-        let sectionHeaderSize = Int(header.u16(wide ? 58 : 46))
 
-        if programHeaderCount == 0xffff {
-            // PN_XNUM: the real count is in the first section header's sh_info.
+        func truncated(_ structure: String) -> ELFError { .truncated(file: reader.name, structure: structure) }
+        func malformed(_ reason: String) -> ELFError { .malformed(file: reader.name, reason: reason) }
+
+        func header() throws -> Header {
+            guard let bytes = try reader.bytes(at: 0, count: wide ? 64 : 52) else { throw truncated("ELF header") }
+            let header = Fields(bytes: bytes, bigEndian: bigEndian)
+            let fileType: FileType
+            switch header.u16(16) {
+            case 1: fileType = .relocatable
+            case 2: fileType = .executable
+            case 3: fileType = .sharedObject
+            case 4: fileType = .core
+            case let other: fileType = .other(other)
+            }
+            var count = Int(header.u16(wide ? 56 : 44))
+            if count == 0xffff {
+                count = try extendedProgramHeaderCount(
+                    sectionHeaderOffset: header.word(wide ? 40 : 32, wide: wide),
+                    sectionHeaderSize: Int(header.u16(wide ? 58 : 46)))
+            }
+            return Header(
+                fileType: fileType, machine: ELFMachine(rawValue: header.u16(18)), flags: header.u32(wide ? 48 : 36),
+                programHeaderOffset: header.word(wide ? 32 : 28, wide: wide),
+                programHeaderSize: Int(header.u16(wide ? 54 : 42)), programHeaderCount: count)
+        }
+
+        /// PN_XNUM: the real count is in the first section header's sh_info.
+        private func extendedProgramHeaderCount(sectionHeaderOffset: UInt64, sectionHeaderSize: Int) throws -> Int {
             let size = wide ? 64 : 40
             guard sectionHeaderSize >= size else {
                 throw malformed("it has over 65534 program headers but no usable section header to count them")
@@ -203,37 +280,38 @@ extension ELFFile {
             guard let first = try reader.bytes(at: sectionHeaderOffset, count: size) else {
                 throw truncated("first section header (it holds the program header count)")
             }
-            programHeaderCount = Int(Fields(bytes: first, bigEndian: bigEndian).u32(wide ? 44 : 28))
+            return Int(Fields(bytes: first, bigEndian: bigEndian).u32(wide ? 44 : 28))
         }
 
-        var segments: [Segment] = []
-        if programHeaderCount > 0 {
+        func segments(_ header: Header) throws -> [Segment] {
+            let count = header.programHeaderCount
+            let size = header.programHeaderSize
+            guard count > 0 else { return [] }
             let entrySize = wide ? 56 : 32
-            guard programHeaderSize >= entrySize else {
-                throw malformed("its program headers are \(programHeaderSize) bytes each, "
+            guard size >= entrySize else {
+                throw malformed("its program headers are \(size) bytes each, "
                     + "fewer than the \(entrySize) a \(wide ? 64 : 32)-bit header needs")
             }
-            let (tableSize, overflow) = programHeaderCount.multipliedReportingOverflow(by: programHeaderSize)
+            let (tableSize, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow, tableSize <= maxProgramHeaderBytes else {
-                throw malformed("its \(programHeaderCount) program headers are implausibly many")
+                throw malformed("its \(count) program headers are implausibly many")
             }
-            guard let table = try reader.bytes(at: programHeaderOffset, count: tableSize) else {
+            guard let table = try reader.bytes(at: header.programHeaderOffset, count: tableSize) else {
                 throw truncated("program header table")
             }
             let fields = Fields(bytes: table, bigEndian: bigEndian)
-            for index in 0..<programHeaderCount {
-                let base = index * programHeaderSize
-                segments.append(Segment(
+            return (0..<count).map { index in
+                let base = index * size
+                return Segment(
                     type: fields.u32(base),
                     offset: fields.word(base + (wide ? 8 : 4), wide: wide),
                     virtualAddress: fields.word(base + (wide ? 16 : 8), wide: wide),
-                    fileSize: fields.word(base + (wide ? 32 : 16), wide: wide)))
+                    fileSize: fields.word(base + (wide ? 32 : 16), wide: wide))
             }
         }
 
-        // The loader uses the first PT_INTERP and the first PT_DYNAMIC.
-        var interpreter: String?
-        if let segment = segments.first(where: { $0.type == 3 }) {
+        /// The path in a `PT_INTERP` segment.
+        func interpreter(_ segment: Segment) throws -> String {
             guard segment.fileSize <= maxInterpreterBytes else {
                 throw malformed("its interpreter path is \(segment.fileSize) bytes long")
             }
@@ -242,59 +320,51 @@ extension ELFFile {
             }
             let path = String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
             guard !path.isEmpty else { throw malformed("its interpreter path (PT_INTERP) is empty") }
-            interpreter = path
+            return path
         }
 
-        guard let dynamicSegment = segments.first(where: { $0.type == 2 }) else {
-            return ELFFile(elfClass: elfClass, byteOrder: byteOrder, osABI: ident[7], fileType: fileType,
-                           machine: machine, flags: flags, interpreter: interpreter)
-        }
-        guard dynamicSegment.fileSize <= maxDynamicBytes else {
-            throw malformed("its dynamic section is \(dynamicSegment.fileSize) bytes long")
-        }
-        guard let dynamicBytes = try reader.bytes(at: dynamicSegment.offset, count: Int(dynamicSegment.fileSize))
-        else { throw truncated("dynamic section (PT_DYNAMIC)") }
-        let dynamic = Fields(bytes: dynamicBytes, bigEndian: bigEndian)
-        let entrySize = wide ? 16 : 8
-        var neededOffsets: [UInt64] = []
-        var sonameOffset: UInt64?
-        var rpathOffset: UInt64?
-        var runpathOffset: UInt64?
-        var stringTableAddress: UInt64?
-        var stringTableSize: UInt64?
-        var flags1: UInt64 = 0
-        for index in 0..<(dynamicBytes.count / entrySize) {
-            let tag = dynamic.word(index * entrySize, wide: wide)
-            let value = dynamic.word(index * entrySize + entrySize / 2, wide: wide)
-            if tag == 0 { break }  // DT_NULL ends the array.
-            switch tag {
-            case 1: neededOffsets.append(value)
-            case 5: stringTableAddress = value
-            case 10: stringTableSize = value
-            case 14: sonameOffset = value
-            case 15: rpathOffset = value
-            case 29: runpathOffset = value
-            case 0x6fff_fffb: flags1 = value
-            default: break
+        func dynamicEntries(_ segment: Segment) throws -> DynamicEntries {
+            guard segment.fileSize <= maxDynamicBytes else {
+                throw malformed("its dynamic section is \(segment.fileSize) bytes long")
             }
+            guard let bytes = try reader.bytes(at: segment.offset, count: Int(segment.fileSize)) else {
+                throw truncated("dynamic section (PT_DYNAMIC)")
+            }
+            let dynamic = Fields(bytes: bytes, bigEndian: bigEndian)
+            let entrySize = wide ? 16 : 8
+            var entries = DynamicEntries()
+            for index in 0..<(bytes.count / entrySize) {
+                let tag = dynamic.word(index * entrySize, wide: wide)
+                let value = dynamic.word(index * entrySize + entrySize / 2, wide: wide)
+                if tag == 0 { break }  // DT_NULL ends the array.
+                switch tag {
+                case 1: entries.neededOffsets.append(value)
+                case 5: entries.stringTableAddress = value
+                case 10: entries.stringTableSize = value
+                case 14: entries.sonameOffset = value
+                case 15: entries.rpathOffset = value
+                case 29: entries.runpathOffset = value
+                case 0x6fff_fffb: entries.flags1 = value
+                default: break
+                }
+            }
+            return entries
         }
 
-        var needed: [String] = []
-        var soname: String?
-        var rpath: String?
-        var runpath: String?
-        let wantsStrings = !neededOffsets.isEmpty || sonameOffset != nil || rpathOffset != nil || runpathOffset != nil
-        if wantsStrings {
-            guard let stringTableAddress else {
+        /// Looks up the strings of `entries` in the string table, found through the
+        /// `PT_LOAD` segment that maps its address.
+        func names(_ entries: DynamicEntries, segments: [Segment]) throws -> DynamicNames {
+            guard entries.refersToStrings else { return DynamicNames() }
+            guard let address = entries.stringTableAddress else {
                 throw malformed("it names libraries but has no string table (DT_STRTAB)")
             }
-            guard let (tableOffset, segmentEnd) = fileOffset(of: stringTableAddress, in: segments) else {
-                throw malformed("its string table address 0x\(String(stringTableAddress, radix: 16)) "
+            guard let (tableOffset, segmentEnd) = fileOffset(of: address, in: segments) else {
+                throw malformed("its string table address 0x\(String(address, radix: 16)) "
                     + "lies outside every loadable segment")
             }
             var tableEnd = segmentEnd
-            if let stringTableSize {
-                let (end, overflow) = tableOffset.addingReportingOverflow(stringTableSize)
+            if let size = entries.stringTableSize {
+                let (end, overflow) = tableOffset.addingReportingOverflow(size)
                 if !overflow { tableEnd = min(tableEnd, end) }
             }
             func string(_ index: UInt64, _ what: String) throws -> String {
@@ -308,15 +378,12 @@ extension ELFFile {
                 }
                 return text
             }
-            needed = try neededOffsets.map { try string($0, "DT_NEEDED") }
-            soname = try sonameOffset.map { try string($0, "DT_SONAME") }
-            rpath = try rpathOffset.map { try string($0, "DT_RPATH") }
-            runpath = try runpathOffset.map { try string($0, "DT_RUNPATH") }
+            return DynamicNames(
+                needed: try entries.neededOffsets.map { try string($0, "DT_NEEDED") },
+                soname: try entries.sonameOffset.map { try string($0, "DT_SONAME") },
+                rpath: try entries.rpathOffset.map { try string($0, "DT_RPATH") },
+                runpath: try entries.runpathOffset.map { try string($0, "DT_RUNPATH") })
         }
-        return ELFFile(elfClass: elfClass, byteOrder: byteOrder, osABI: ident[7], fileType: fileType,
-                       machine: machine, flags: flags, interpreter: interpreter, isDynamic: true,
-                       needed: needed, soname: soname, rpath: rpath, runpath: runpath,
-                       noDefaultLibraries: flags1 & 0x800 != 0)
     }
 
     /// Maps a virtual address to a file offset through the `PT_LOAD` segment holding it;
