@@ -148,49 +148,26 @@ public final class FileTree {
 
     /// The node at a path, following symlinks on the way but not a final one.
     public func lookup(_ path: String) -> Node? {
-        guard let components = try? cleanPath(path, layer: 0), let name = components.last else {
-            return path.isEmpty || path == "/" ? root : nil
-        }
-        guard let parent = try? resolveDirectory(components.dropLast(), createMissingIn: nil) else { return nil }
-        return parent.children?[name]
+        resolve(path, followFinal: false).node
     }
 
-    /// Walks to the directory named by `components`, following symlinks the way a process
-    /// chrooted into the image would: absolute targets restart at the image root and `..`
-    /// never climbs above it. With `createMissingIn`, missing directories are made (as
-    /// Docker does); otherwise a missing one gives nil.
+    /// The directory named by `components`, as the flattener applies an entry: with
+    /// `createMissingIn`, missing directories are made (as Docker does); otherwise a missing
+    /// one gives nil. A file in the way, or a symlink loop, is an error naming it.
     func resolveDirectory<C: Collection>(_ components: C, createMissingIn layer: Int?) throws -> Node?
     where C.Element == String {
-        var stack: [Node] = [root]
-        var pending = Array(components.reversed())
-        var symlinkHops = 0
-        while let component = pending.popLast() {
-            if component == "." || component.isEmpty { continue }
-            if component == ".." {
-                if stack.count > 1 { stack.removeLast() }
-                continue
-            }
-            guard let current = stack.last, let children = current.children else { return nil }
-            if let child = children[component] {
-                if child.isDirectory {
-                    stack.append(child)
-                } else if let inode = child.inode, inode.kind == .symlink {
-                    symlinkHops += 1
-                    guard symlinkHops <= 40 else { throw FlattenError.symlinkLoop(path: inode.linkTarget) }
-                    if inode.linkTarget.hasPrefix("/") { stack = [root] }
-                    pending.append(contentsOf: inode.linkTarget.split(separator: "/").map(String.init).reversed())
-                } else {
-                    throw FlattenError.notADirectory(path: component)
-                }
-            } else if let layer {
-                let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
-                current.children?[component] = made
-                stack.append(made)
-            } else {
-                return nil
-            }
+        let resolution = resolve(components: Array(components), followFinal: true, creatingMissingIn: layer)
+        switch resolution.outcome {
+        case .found:
+            guard let node = resolution.node else { return nil }
+            guard node.isDirectory else { throw FlattenError.notADirectory(path: Array(components).last ?? "") }
+            return node
+        case .missing:
+            if let blocker = resolution.blocker { throw FlattenError.notADirectory(path: blocker) }
+            return nil
+        case .symlinkLoop:
+            throw FlattenError.symlinkLoop(path: resolution.blocker ?? "")
         }
-        return stack.last
     }
 }
 

@@ -23,6 +23,9 @@ public struct PathResolution {
     /// The path as the kernel would reach it: for a missing path, `existingDirectory` with the
     /// components not found folded lexically onto it.
     public let reachedPath: String
+    /// What stopped the walk: the name of a non-directory used as a directory, or the
+    /// target of the link that made a loop; nil otherwise.
+    public let blocker: String?
 }
 
 extension FileTree {
@@ -30,33 +33,46 @@ extension FileTree {
     /// restart at the image root, `..` never climbs above it, and loops end after 40 links.
     /// With `followFinal` false a final symlink is the answer itself, as `lstat` sees it.
     public func resolve(_ path: String, followFinal: Bool = true) -> PathResolution {
+        resolve(components: path.split(separator: "/", omittingEmptySubsequences: true).map(String.init),
+                followFinal: followFinal, creatingMissingIn: nil)
+    }
+
+    /// The one walk behind every lookup. With `layer`, a missing directory is made on the
+    /// way (as Docker's applier does for an entry whose parents a layer did not list).
+    func resolve(components: [String], followFinal: Bool, creatingMissingIn layer: Int?) -> PathResolution {
         var stack: [(name: String, node: Node)] = []
-        var pending = path.split(separator: "/", omittingEmptySubsequences: true).reversed().map(String.init)
+        var pending = Array(components.reversed())
         var symlinks: [String] = []
         var hops = 0
         func joined(_ extra: [String] = []) -> String {
             (stack.map(\.name) + extra).joined(separator: "/")
         }
-        func stopped(_ outcome: PathResolution.Outcome, at rest: [String]) -> PathResolution {
+        func stopped(_ outcome: PathResolution.Outcome, at rest: [String], blocker: String? = nil) -> PathResolution {
             let directory = joined()
-            let reached = foldLexically(directory, rest)
             return PathResolution(outcome: outcome, path: nil, node: nil, symlinks: symlinks,
-                                  existingDirectory: directory, reachedPath: reached)
+                                  existingDirectory: directory, reachedPath: foldLexically(directory, rest),
+                                  blocker: blocker)
         }
         while let component = pending.popLast() {
-            if component == "." { continue }
+            if component == "." || component.isEmpty { continue }
             if component == ".." {
                 if !stack.isEmpty { stack.removeLast() }
                 continue
             }
             let directory = stack.last?.node ?? root
             guard let child = directory.children?[component] else {
+                if let layer, directory.isDirectory {
+                    let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
+                    directory.children?[component] = made
+                    stack.append((component, made))
+                    continue
+                }
                 return stopped(.missing, at: [component] + pending.reversed())
             }
             if let inode = child.inode, inode.kind == .symlink, followFinal || !pending.isEmpty {
                 hops += 1
                 symlinks.append(joined([component]))
-                guard hops <= 40 else { return stopped(.symlinkLoop, at: [component]) }
+                guard hops <= 40 else { return stopped(.symlinkLoop, at: [component], blocker: inode.linkTarget) }
                 // Linux refuses an empty target rather than treating it as ".".
                 guard !inode.linkTarget.isEmpty else { return stopped(.missing, at: [component]) }
                 if inode.linkTarget.hasPrefix("/") { stack.removeAll() }
@@ -66,7 +82,7 @@ extension FileTree {
             }
             if !pending.isEmpty, !child.isDirectory {
                 // Only "." or ".." may follow a non-directory, and the kernel refuses both.
-                return stopped(.missing, at: [component] + pending.reversed())
+                return stopped(.missing, at: [component] + pending.reversed(), blocker: component)
             }
             stack.append((component, child))
         }
@@ -74,7 +90,7 @@ extension FileTree {
         return PathResolution(outcome: .found, path: found, node: stack.last?.node ?? root, symlinks: symlinks,
                               existingDirectory: stack.last?.node.isDirectory == false
                                   ? stack.dropLast().map(\.name).joined(separator: "/") : found,
-                              reachedPath: found)
+                              reachedPath: found, blocker: nil)
     }
 }
 
