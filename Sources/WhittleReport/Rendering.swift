@@ -119,7 +119,7 @@ public struct DryRunListing: Encodable {
         }
         totalBytes = selection.removedBytes
         totalEntries = selection.removedEntries
-        kept = selection.kept.isEmpty ? nil : selection.kept.map { KeptItem(path: "/" + $0.path, size: $0.bytes, reason: $0.reason) }
+        kept = selection.kept.isEmpty ? nil : selection.kept.map { KeptItem(path: "/" + $0.path, size: $0.bytes, reason: $0.reason.description) }
         keptByReason = selection.kept.isEmpty ? nil : SlimReport.keptSavings(selection)
     }
 

@@ -97,7 +97,7 @@ public struct SlimReport: Codable, Sendable {
     }
 
     static func keptSavings(_ selection: Selection) -> [Saving] {
-        selection.keptByReason.map { Saving(name: $0.reason, entries: $0.entries, bytes: $0.bytes) }
+        selection.keptByReason.map { Saving(name: $0.reason.description, entries: $0.entries, bytes: $0.bytes) }
     }
 
     private static func group(_ removals: [Removal], by key: (Removal) -> String) -> [Saving] {

@@ -46,11 +46,11 @@ public struct SelectionPolicy: Sendable {
     public var rules: [Rule]
     /// Paths no profile may remove (only an explicit `--remove` can), with the reason,
     /// e.g. `protected:entrypoint`.
-    public var protected: [String: String]
+    public var protected: [String: KeepReason]
     /// With a runtime trace, everything outside its keep set goes (rules still apply on top).
     public var traceKeep: TraceKeepSet?
 
-    public init(rules: [Rule] = [], protected: [String: String] = [:], traceKeep: TraceKeepSet? = nil) {
+    public init(rules: [Rule] = [], protected: [String: KeepReason] = [:], traceKeep: TraceKeepSet? = nil) {
         self.rules = rules
         self.protected = protected
         self.traceKeep = traceKeep
@@ -58,7 +58,7 @@ public struct SelectionPolicy: Sendable {
 
     /// Rules from profiles in order, then `--keep`/`--remove` from the command line.
     /// Explicit rules are consulted first within each action.
-    public init(profiles: [Profile], keep: [PathPattern], remove: [PathPattern], protected: [String: String],
+    public init(profiles: [Profile], keep: [PathPattern], remove: [PathPattern], protected: [String: KeepReason],
                 traceKeep: TraceKeepSet? = nil) {
         var rules: [Rule] = keep.map { Rule(action: .keep, pattern: $0, origin: .commandLine) }
         rules += remove.map { Rule(action: .remove, pattern: $0, origin: .commandLine) }

@@ -7,10 +7,10 @@ public enum ProtectedPaths {
     /// The entrypoint and command programs (found on the image's PATH), everything the
     /// loader needs to start them (symlinks on the way, ELF interpreter, libraries, `#!`
     /// interpreters), and the account files.
-    public static func find(config: ImageConfig, tree: FileTree) -> [String: String] {
-        var protected: [String: String] = [
-            "etc/passwd": "protected:accounts",
-            "etc/group": "protected:accounts",
+    public static func find(config: ImageConfig, tree: FileTree) -> [String: KeepReason] {
+        var protected: [String: KeepReason] = [
+            "etc/passwd": .protected(.accounts),
+            "etc/group": .protected(.accounts),
         ]
         let searchPath = config.searchPath
         let libraryPath = config.environmentValue("LD_LIBRARY_PATH")?.split(separator: ":").map(String.init) ?? []
@@ -20,7 +20,7 @@ public enum ProtectedPaths {
         guard !programs.isEmpty else { return protected }
         let resolver = DependencyResolver(tree: tree, libraryPath: libraryPath, executableSearchPath: searchPath)
         for dependency in resolver.closure(of: programs).dependencies where protected[dependency.path] == nil {
-            protected[dependency.path] = "protected:entrypoint"
+            protected[dependency.path] = .protected(.entrypoint)
         }
         return protected
     }

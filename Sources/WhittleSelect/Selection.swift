@@ -17,14 +17,12 @@ public struct Removal: Sendable, Equatable {
     public let origin: Rule.Origin
 }
 
-/// A path a trace selection kept, and why: `trace`, `closure:elf`, `closure:symlink`,
-/// `closure:python`, `closure:shebang`, `closure:essential`, `closure:parent`, `keep`
-/// (a keep rule) or `protected:…`.
+/// A file a trace selection kept, and why.
 public struct KeptPath: Sendable, Equatable {
     public let path: String
     /// File content kept under this path (a kept directory tree counts whole).
     public let bytes: Int64
-    public let reason: String
+    public let reason: KeepReason
 }
 
 /// Non-directory entries, and the bytes of their distinct inodes (a hardlinked file once).
@@ -75,14 +73,14 @@ public struct Selection: Sendable {
     public var removedEntries: Int { removals.reduce(0) { $0 + $1.entries } }
 
     /// Kept bytes per reason, most first (trace selections only).
-    public var keptByReason: [(reason: String, entries: Int, bytes: Int64)] {
-        var totals: [String: (Int, Int64)] = [:]
+    public var keptByReason: [(reason: KeepReason, entries: Int, bytes: Int64)] {
+        var totals: [KeepReason: (Int, Int64)] = [:]
         for item in kept {
             let total = totals[item.reason] ?? (0, 0)
             totals[item.reason] = (total.0 + 1, total.1 + item.bytes)
         }
         return totals.map { (reason: $0.key, entries: $0.value.0, bytes: $0.value.1) }
-            .sorted { ($0.bytes, $1.reason) > ($1.bytes, $0.reason) }
+            .sorted { ($0.bytes, $1.reason.description) > ($1.bytes, $0.reason.description) }
     }
 }
 

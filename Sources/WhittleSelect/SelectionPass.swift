@@ -8,7 +8,7 @@ struct SelectionPass {
     private let decisions: [(path: String, node: Node, rule: Rule)]
     private let decisionOfNode: [ObjectIdentifier: Int]
     private let traceKeep: TraceKeepSet?
-    private let protected: [String: String]
+    private let protected: [String: KeepReason]
     private let keepRules: [Rule]
     private var before = Tally()
     private var after = Tally()
@@ -22,7 +22,7 @@ struct SelectionPass {
     private var keptSymlinks: [(path: String, target: String)] = []
     private var removedFiles: [String: Int64]?
 
-    init(decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: String],
+    init(decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: KeepReason],
          keepRules: [Rule], listingRemovedFiles: Bool) {
         self.decisions = decisions
         var byNode: [ObjectIdentifier: Int] = [:]
@@ -37,7 +37,7 @@ struct SelectionPass {
 
     /// Visits `node`'s children; `removedBy` is the decision removing this subtree, and
     /// `reason` the kept reason its files inherit (a package's metadata kept whole).
-    mutating func walk(_ node: Node, path: String, removedBy: Int? = nil, reason: String? = nil) {
+    mutating func walk(_ node: Node, path: String, removedBy: Int? = nil, reason: KeepReason? = nil) {
         for child in node.sortedChildren {
             let childPath = path.isEmpty ? child.name : path + "/" + child.name
             let decision = removedBy ?? decisionOfNode[ObjectIdentifier(child)]
@@ -53,7 +53,7 @@ struct SelectionPass {
         }
     }
 
-    private mutating func count(_ inode: Inode, at path: String, removedBy decision: Int?, inherited: String?) {
+    private mutating func count(_ inode: Inode, at path: String, removedBy decision: Int?, inherited: KeepReason?) {
         let identity = ObjectIdentifier(inode)
         before.files += 1
         if seenInodes.insert(identity).inserted { before.bytes += inode.size }
@@ -68,7 +68,7 @@ struct SelectionPass {
         if inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
         if traceKeep != nil {
             let why = traceKeep?.reasons[path] ?? protected[path] ?? inherited
-                ?? (keepRules.contains { $0.pattern.matches(path) } ? "keep" : "closure:parent")
+                ?? (keepRules.contains { $0.pattern.matches(path) } ? .keepRule : .closure(.parent))
             kept.append(KeptPath(path: path, bytes: inode.size, reason: why))
         }
     }

@@ -8,7 +8,7 @@ import WhittleImage
 /// Every path carries the reason it is kept.
 public struct TraceKeepSet: Sendable {
     /// Tree path (no leading slash) → reason: `trace`, `closure:symlink`, `closure:elf`, …
-    public private(set) var reasons: [String: String] = [:]
+    public private(set) var reasons: [String: KeepReason] = [:]
     /// Directories kept whole (package metadata), a subset of `reasons`.
     public private(set) var subtrees: Set<String> = []
     /// Every directory above a kept path: kept as a parent, entered by the selection.
@@ -23,8 +23,8 @@ public struct TraceKeepSet: Sendable {
     ///   existed or not: a path the app created or probed for keeps the directory it was
     ///   looked up in, so the app meets the same directory (and the same ENOENT) again.
     public init(traced: [String], tree: FileTree) {
-        for path in traced { keepResolved(path, reason: "trace", tree: tree) }
-        for path in Self.essentials { keepResolved(path, reason: "closure:essential", tree: tree) }
+        for path in traced { keepResolved(path, reason: .traced, tree: tree) }
+        for path in Self.essentials { keepResolved(path, reason: .closure(.essential), tree: tree) }
         addPythonClosure(tree: tree)
         addLoaderClosure(tree: tree)
         for path in reasons.keys { addAncestors(of: path) }
@@ -33,21 +33,21 @@ public struct TraceKeepSet: Sendable {
     /// Keeps a path as the app names it: each symlink on the way, the symlink itself when
     /// it is the last component, and what it finally leads to. A path that is not there
     /// keeps the deepest directory its lookup reached.
-    private mutating func keepResolved(_ path: String, reason: String, tree: FileTree) {
+    private mutating func keepResolved(_ path: String, reason: KeepReason, tree: FileTree) {
         let own = tree.resolve(path, followFinal: false)
-        for link in own.symlinks { add(link, "closure:symlink") }
+        for link in own.symlinks { add(link, .closure(.symlink)) }
         guard let ownPath = own.path, own.node != nil else {
-            if reason == "trace" { add(own.existingDirectory, "closure:directory") }
+            if reason == .traced { add(own.existingDirectory, .closure(.directory)) }
             return
         }
         add(ownPath, reason)
         let final = tree.resolve(path, followFinal: true)
-        for link in final.symlinks { add(link, "closure:symlink") }
+        for link in final.symlinks { add(link, .closure(.symlink)) }
         if let finalPath = final.path, final.node != nil {
-            if finalPath != ownPath { add(finalPath, "closure:symlink") }
-        } else if reason == "trace" {
+            if finalPath != ownPath { add(finalPath, .closure(.symlink)) }
+        } else if reason == .traced {
             // A dangling symlink the app will create the target of (a pid file, a socket).
-            add(final.existingDirectory, "closure:directory")
+            add(final.existingDirectory, .closure(.directory))
         }
     }
 
@@ -63,14 +63,14 @@ public struct TraceKeepSet: Sendable {
             if parts.count >= 2, parts[parts.count - 2] == "__pycache__", parts[parts.count - 1].hasSuffix(".pyc"),
                let module = parts[parts.count - 1].split(separator: ".").first {
                 let source = (parts.dropLast(2) + [module + ".py"]).joined(separator: "/")
-                if tree.lookup(source)?.inode != nil { add(source, "closure:python") }
+                if tree.lookup(source)?.inode != nil { add(source, .closure(.python)) }
             }
         }
         for site in sites {
             guard let directory = tree.lookup(site), directory.isDirectory else { continue }
             for child in directory.sortedChildren
             where child.isDirectory && (child.name.hasSuffix(".dist-info") || child.name.hasSuffix(".egg-info")) {
-                add(site + "/" + child.name, "closure:python")
+                add(site + "/" + child.name, .closure(.python))
                 subtrees.insert(site + "/" + child.name)
             }
         }
@@ -82,14 +82,14 @@ public struct TraceKeepSet: Sendable {
         for dependency in DependencyResolver(tree: tree).closure(of: files).dependencies {
             switch dependency.reason {
             case .requested: continue
-            case .interpreter, .needed: add(dependency.path, "closure:elf")
-            case .shebang, .shebangCommand: add(dependency.path, "closure:shebang")
-            case .symlink: add(dependency.path, "closure:symlink")
+            case .interpreter, .needed: add(dependency.path, .closure(.elf))
+            case .shebang, .shebangCommand: add(dependency.path, .closure(.shebang))
+            case .symlink: add(dependency.path, .closure(.symlink))
             }
         }
     }
 
-    private mutating func add(_ path: String, _ reason: String) {
+    private mutating func add(_ path: String, _ reason: KeepReason) {
         let clean = String(path.drop { $0 == "/" })
         guard !clean.isEmpty, reasons[clean] == nil else { return }
         reasons[clean] = reason

@@ -1,0 +1,45 @@
+/// Why a path stays in a slimmed image. Reports and dry runs print it as `trace`,
+/// `closure:elf`, `keep`, `protected:entrypoint`, ….
+public enum KeepReason: Hashable, Sendable, CustomStringConvertible {
+    /// The app named it while it was traced.
+    case traced
+    /// What a trace cannot see, but the app needs.
+    case closure(Closure)
+    /// A keep rule (`--keep` or a profile's `keep`) matched it.
+    case keepRule
+    /// It survives every profile; only an explicit `--remove` takes it.
+    case protected(Protection)
+
+    public enum Closure: String, Sendable {
+        /// A symlink on a kept path, or what one leads to.
+        case symlink
+        /// The directory a path the app created or probed for was looked up in.
+        case directory
+        /// Files no app asks for until it fails: accounts, name service, CA bundle.
+        case essential
+        /// A `.pyc`'s source, a site directory's package metadata.
+        case python
+        /// ELF interpreters and libraries.
+        case elf
+        /// `#!` interpreters.
+        case shebang
+        /// A file inside a kept directory that nothing else named.
+        case parent
+    }
+
+    public enum Protection: String, Sendable {
+        /// `/etc/passwd` and `/etc/group`.
+        case accounts
+        /// The entrypoint and command programs and what the loader needs to start them.
+        case entrypoint
+    }
+
+    public var description: String {
+        switch self {
+        case .traced: return "trace"
+        case let .closure(kind): return "closure:\(kind.rawValue)"
+        case .keepRule: return "keep"
+        case let .protected(kind): return "protected:\(kind.rawValue)"
+        }
+    }
+}
