@@ -51,12 +51,11 @@ public struct PackageOwnership: Sendable {
 
     /// Reads the package databases of `tree`. A tree without any gives an empty mapping.
     public init(tree: FileTree) throws {
-        var canonical: [ObjectIdentifier: String] = [:]
-        tree.walk { path, node in canonical[ObjectIdentifier(node)] = path }
+        // A listed path may pass through symlinks (`/lib/x` with `lib -> usr/lib`); the
+        // resolver gives the name the tree holds the file under.
         func resolve(_ listed: String) -> (path: String, node: Node)? {
-            guard let node = tree.lookup(listed), !node.isDirectory,
-                  let path = canonical[ObjectIdentifier(node)]
-            else { return nil }
+            let resolution = tree.resolve(listed, followFinal: false)
+            guard let node = resolution.node, !node.isDirectory, let path = resolution.path else { return nil }
             return (path, node)
         }
         if let info = tree.lookup("var/lib/dpkg/info"), info.isDirectory {

@@ -108,6 +108,11 @@ public struct SlimJob {
         public var verified: [String] = []
     }
 
+    /// The pipeline: read → flatten → select → write → report. The flattened tree is walked
+    /// three times in all: once to build it (the wasted-bytes analysis watches the same
+    /// stream of entries), once by the selection (the decisions, then one pass for every
+    /// figure: a decided subtree is not looked into again), and once by the writer. Protected
+    /// paths, the trace's closure and the package databases are lookups, not walks.
     public func run(progress: ((String) -> Void)? = nil) throws -> Result {
         let parts = try removal.policyParts()
         if verify, output != nil { try Tracer.checkPrerequisites() }
