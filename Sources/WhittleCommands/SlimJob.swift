@@ -108,11 +108,11 @@ public struct SlimJob {
         public var verified: [String] = []
     }
 
-    /// The pipeline: read → flatten → select → write → report. The flattened tree is walked
-    /// three times in all: once to build it (the wasted-bytes analysis watches the same
-    /// stream of entries), once by the selection (the decisions, then one pass for every
-    /// figure: a decided subtree is not looked into again), and once by the writer. Protected
-    /// paths, the trace's closure and the package databases are lookups, not walks.
+    /// The pipeline: read → flatten → select → write → report. The tree is walked four times:
+    /// built (the wasted-bytes analysis watches the same stream of entries), decided (down to
+    /// each decision, never inside a removed subtree), measured (every node once, for every
+    /// figure of the report and dry run), and written (the kept nodes). Protected paths, the
+    /// trace's closure and the package databases are lookups, not walks.
     public func run(progress: ((String) -> Void)? = nil) throws -> Result {
         let parts = try removal.policyParts()
         if verify, output != nil { try Tracer.checkPrerequisites() }
