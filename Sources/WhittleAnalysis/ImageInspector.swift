@@ -109,7 +109,7 @@ public struct ImageInspector {
                 entries: summary.entries, fileBytes: summary.fileBytes, storedBytes: summary.storedBytes,
                 compression: Self.name(of: summary.compression), diffID: location.diffID)
         }
-        let size = Self.flattenedSize(tree)
+        let size = tree.measure()
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
         if estimator != nil { progress?("estimating removals") }
         let estimates = estimator?.estimate(tree: tree, config: image.config, ownership: ownership)
@@ -136,19 +136,5 @@ public struct ImageInspector {
         case .gzip: return "gzip"
         case .zstd: return "zstd"
         }
-    }
-
-    /// Non-directory names in the tree, and the bytes of its distinct inodes (a hardlinked
-    /// file counts once).
-    static func flattenedSize(_ tree: FileTree) -> (files: Int, bytes: Int64) {
-        var seen = Set<ObjectIdentifier>()
-        var files = 0
-        var bytes: Int64 = 0
-        tree.walk { _, node in
-            guard let inode = node.inode else { return }
-            files += 1
-            if seen.insert(ObjectIdentifier(inode)).inserted { bytes += inode.size }
-        }
-        return (files, bytes)
     }
 }

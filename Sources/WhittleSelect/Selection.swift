@@ -25,17 +25,6 @@ public struct KeptPath: Sendable, Equatable {
     public let reason: KeepReason
 }
 
-/// Non-directory entries, and the bytes of their distinct inodes (a hardlinked file once).
-public struct Tally: Sendable, Equatable {
-    public var files = 0
-    public var bytes: Int64 = 0
-
-    public init(files: Int = 0, bytes: Int64 = 0) {
-        self.files = files
-        self.bytes = bytes
-    }
-}
-
 /// The outcome of applying a policy to a tree: what goes, why, and what it costs. Every
 /// figure the writer and the report use comes from here, computed in one pass.
 public struct Selection: Sendable {

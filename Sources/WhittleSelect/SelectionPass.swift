@@ -10,10 +10,9 @@ struct SelectionPass {
     private let traceKeep: TraceKeepSet?
     private let protected: [String: KeepReason]
     private let keepRules: [Rule]
-    private var before = Tally()
-    private var after = Tally()
+    private var before = TallyCounter()
+    private var after = TallyCounter()
     private var entries: [Int]
-    private var seenInodes = Set<ObjectIdentifier>()
     private var keptInodes = Set<ObjectIdentifier>()
     /// Each removed inode, its size and the first decision (in walk order) that removed it:
     /// that decision saves its bytes, unless a kept name still holds it.
@@ -55,16 +54,15 @@ struct SelectionPass {
 
     private mutating func count(_ inode: Inode, at path: String, removedBy decision: Int?, inherited: KeepReason?) {
         let identity = ObjectIdentifier(inode)
-        before.files += 1
-        if seenInodes.insert(identity).inserted { before.bytes += inode.size }
+        before.count(inode)
         if let decision {
             entries[decision] += 1
             if removedInodes[identity] == nil { removedInodes[identity] = (decision, inode.size) }
             removedFiles?[path] = inode.size
             return
         }
-        after.files += 1
-        if keptInodes.insert(identity).inserted { after.bytes += inode.size }
+        after.count(inode)
+        keptInodes.insert(identity)
         if inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
         if traceKeep != nil {
             let why = traceKeep?.reasons[path] ?? protected[path] ?? inherited
@@ -83,7 +81,7 @@ struct SelectionPass {
                     bytes: bytes[index], rule: decision.rule.label, origin: decision.rule.origin)
         }
         return Selection(
-            removals: removals, kept: kept, danglingSymlinks: danglingSymlinks(), before: before, after: after,
+            removals: removals, kept: kept, danglingSymlinks: danglingSymlinks(), before: before.tally, after: after.tally,
             removedFiles: removedFiles ?? [:], removedNodes: Set(decisions.map { ObjectIdentifier($0.node) }))
     }
 
