@@ -46,7 +46,7 @@ let package = Package(
         // Deciding what stays: profiles, globs, protected paths, with a reason for each.
         .target(
             name: "WhittleSelect",
-            dependencies: ["WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF"]),
+            dependencies: ["WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF"]),
         // Facts about an image: wasted bytes across layers, OS package ownership, and what
         // each profile would remove (through the selection `slim` uses).
         .target(

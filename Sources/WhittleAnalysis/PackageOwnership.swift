@@ -1,5 +1,6 @@
 import WhittleFlatten
 import WhittleImage
+import WhittleFiles
 
 /// What removing some paths takes away from one OS package.
 public struct PackageLoss: Codable, Sendable, Equatable {

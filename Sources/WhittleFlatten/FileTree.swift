@@ -174,15 +174,6 @@ public final class FileTree {
 /// Cleans an entry name lexically, as Docker joins it onto the root: a leading `/` or `./`
 /// is dropped, `.` and `..` are folded. A name that climbs out of the root is refused.
 func cleanPath(_ path: String, layer: Int) throws -> [String] {
-    var parts: [String] = []
-    for part in path.split(separator: "/", omittingEmptySubsequences: true) {
-        if part == "." { continue }
-        if part == ".." {
-            guard !parts.isEmpty else { throw FlattenError.escapesRoot(layer: layer, path: path) }
-            parts.removeLast()
-            continue
-        }
-        parts.append(String(part))
-    }
+    guard let parts = lexicalComponents(path) else { throw FlattenError.escapesRoot(layer: layer, path: path) }
     return parts
 }

@@ -1,3 +1,5 @@
+import WhittleFiles
+
 /// Where a path leads inside the image, and every symlink followed to get there. Keeping a
 /// file means keeping those links too, or the path that names it stops working. Recording a
 /// trace, keeping what it names, and finding ELF dependencies all resolve through this one
@@ -92,19 +94,4 @@ extension FileTree {
                                   ? stack.dropLast().map(\.name).joined(separator: "/") : found,
                               reachedPath: found, blocker: nil)
     }
-}
-
-/// `base` with `components` appended, `.` dropped and `..` folded, never above the root.
-/// The one lexical normaliser: tree paths have no leading slash.
-public func foldLexically(_ base: String, _ components: [String]) -> String {
-    var parts = base.split(separator: "/").map(String.init)
-    for part in components.flatMap({ $0.split(separator: "/").map(String.init) }) {
-        if part == "." { continue }
-        if part == ".." {
-            if !parts.isEmpty { parts.removeLast() }
-            continue
-        }
-        parts.append(part)
-    }
-    return parts.joined(separator: "/")
 }

@@ -25,20 +25,10 @@ extension BlobStore {
     }
 }
 
-/// Normalizes a member name: no leading `./` or `/`, no trailing `/`, `.` and `..` folded.
-/// Returns nil when the name climbs above the archive root.
+/// A member name without a leading `./` or `/` or a trailing `/`, `.` and `..` folded; nil
+/// when it climbs above the archive root.
 func normalizedMemberName(_ name: String) -> String? {
-    var parts: [Substring] = []
-    for part in name.split(separator: "/", omittingEmptySubsequences: true) {
-        if part == "." { continue }
-        if part == ".." {
-            if parts.isEmpty { return nil }
-            parts.removeLast()
-            continue
-        }
-        parts.append(part)
-    }
-    return parts.joined(separator: "/")
+    lexicalComponents(name)?.joined(separator: "/")
 }
 
 /// An outer tar (`docker save`, oci-archive), indexed once by header.

@@ -1,4 +1,5 @@
 import WhittleFlatten
+import WhittleFiles
 
 /// The one pass over the tree after the decisions: every node is visited once, knowing
 /// whether it stays or which decision removes it, and every figure comes out of it: the

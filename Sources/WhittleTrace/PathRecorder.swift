@@ -1,6 +1,7 @@
 import Foundation
 import WhittleFlatten
 import WhittleTraceFormat
+import WhittleFiles
 
 /// Collects (path, operation) pairs from the supervisor thread, and turns them into trace
 /// entries checked against the image tree.
