@@ -129,8 +129,6 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         return merged
     }
 
-    /// Paths that existed in the image, in order.
-    public var existingPaths: [String] { entries.filter(\.existed).map(\.path) }
 
     public static func load(path: String) throws -> TraceDocument {
         let data: Data

@@ -244,3 +244,19 @@ struct VerifyComparisonTests {
         }
     }
 }
+
+@Suite("The supervisor's life cycle")
+struct SupervisorLifeCycleTests {
+    /// Stopping twice (the run's end, then the sandbox's clean-up on the way out) returns
+    /// both times instead of waiting forever for a loop that already ended.
+    @Test(.timeLimit(.minutes(1))) func stoppingTwiceReturns() throws {
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[1]) }
+        let supervisor = try Supervisor(listener: fds[0], recorder: PathRecorder())
+        supervisor.start()
+        supervisor.stop()
+        supervisor.stop()
+        #expect(supervisor.failure == nil)
+    }
+}

@@ -174,7 +174,7 @@ struct TraceTests {
         let expected = try String(contentsOfFile: fixture("busybox-app.expected-output.txt"), encoding: .utf8)
         #expect(result.stop == .commandExited(code: 0))
         #expect(output.text == expected)
-        let paths = Set(result.document.existingPaths)
+        let paths = Set(result.document.entries.filter(\.existed).map(\.path))
         for path in ["/bin/sh", "/app/run.sh", "/app/msg.txt", "/etc/passwd", "/app/dated.txt"] {
             #expect(paths.contains(path), "\(path) missing from the trace")
         }
@@ -328,7 +328,7 @@ struct TraceTests {
             ProbeRecord(kind: .exec, target: "/bin/busybox cat /app/probe.txt", status: 0,
                         digest: sha256Digest(of: Array("read by the exec probe\n".utf8))),
         ], "\(result.probeResults)")
-        let paths = Set(result.document.existingPaths)
+        let paths = Set(result.document.entries.filter(\.existed).map(\.path))
         for path in ["/www/index.html", "/www/health", "/app/probe.txt", "/bin/busybox"] {
             #expect(paths.contains(path), "\(path) missing")
         }
@@ -346,7 +346,7 @@ struct TraceTests {
         let result = try Tracer(options: options).run()
         #expect(result.stop == .timeout)
         #expect(Date().timeIntervalSince(started) < 10)
-        #expect(result.document.existingPaths.contains("/app/message.txt"))
+        #expect(result.document.entries.filter(\.existed).map(\.path).contains("/app/message.txt"))
     }
 
     /// As Docker does, the app sees the host's resolv.conf and hosts (copies in the
@@ -422,7 +422,7 @@ struct TraceTests {
         #expect(result.stop == .commandExited(code: 0))
         #expect(output.text == "written through a symlink\n")
         #expect(try snapshot(host.path) == hostBefore)
-        #expect(result.document.existingPaths.contains("/escape"))
+        #expect(result.document.entries.filter(\.existed).map(\.path).contains("/escape"))
     }
 
     /// The command as a user runs it: options in, trace file out; a missing WorkingDir is
@@ -442,7 +442,7 @@ struct TraceTests {
         let document = try TraceDocument.load(path: tracePath)
         #expect(document.version == 1)
         #expect(document.image == imagePath)
-        #expect(document.existingPaths.contains("/app/message.txt"))
+        #expect(document.entries.filter(\.existed).map(\.path).contains("/app/message.txt"))
         let overridden = try TraceCommand.parse([imagePath, "-o", tracePath, "--", "/bin/busybox", "true"])
         #expect(overridden.command == ["/bin/busybox", "true"])
     }
@@ -469,7 +469,7 @@ struct TraceTests {
         let result = try Tracer(options: options).run()
         #expect(result.stop == .interrupted)
         #expect(Date().timeIntervalSince(started) < 10)
-        #expect(result.document.existingPaths.contains("/app/message.txt"))
+        #expect(result.document.entries.filter(\.existed).map(\.path).contains("/app/message.txt"))
         let mountsAfter = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
         let added = whittleMounts(mountsAfter).subtracting(whittleMounts(mountsBefore))
         #expect(added.isEmpty, "mounts left: \(added)")
