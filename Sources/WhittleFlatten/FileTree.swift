@@ -148,7 +148,9 @@ public final class FileTree {
 
     /// The node at a path, following symlinks on the way but not a final one.
     public func lookup(_ path: String) -> Node? {
-        resolve(path, followFinal: false).node
+        let walk = walk(components: path.split(separator: "/").map(String.init), followFinal: false,
+                        creatingMissingIn: nil)
+        return walk.outcome == .found ? walk.stack.last?.node ?? root : nil
     }
 
     /// The directory named by `components`, as the flattener applies an entry: with
@@ -156,17 +158,17 @@ public final class FileTree {
     /// one gives nil. A file in the way, or a symlink loop, is an error naming it.
     func resolveDirectory<C: Collection>(_ components: C, createMissingIn layer: Int?) throws -> Node?
     where C.Element == String {
-        let resolution = resolve(components: Array(components), followFinal: true, creatingMissingIn: layer)
-        switch resolution.outcome {
+        let walk = walk(components: Array(components), followFinal: true, creatingMissingIn: layer)
+        switch walk.outcome {
         case .found:
-            guard let node = resolution.node else { return nil }
+            let node = walk.stack.last?.node ?? root
             guard node.isDirectory else { throw FlattenError.notADirectory(path: Array(components).last ?? "") }
             return node
         case .missing:
-            if let blocker = resolution.blocker { throw FlattenError.notADirectory(path: blocker) }
+            if let blocker = walk.blocker { throw FlattenError.notADirectory(path: blocker) }
             return nil
         case .symlinkLoop:
-            throw FlattenError.symlinkLoop(path: resolution.blocker ?? "")
+            throw FlattenError.symlinkLoop(path: walk.blocker ?? "")
         }
     }
 }

@@ -35,63 +35,77 @@ extension FileTree {
     /// restart at the image root, `..` never climbs above it, and loops end after 40 links.
     /// With `followFinal` false a final symlink is the answer itself, as `lstat` sees it.
     public func resolve(_ path: String, followFinal: Bool = true) -> PathResolution {
-        resolve(components: path.split(separator: "/", omittingEmptySubsequences: true).map(String.init),
-                followFinal: followFinal, creatingMissingIn: nil)
+        let walk = walk(components: path.split(separator: "/", omittingEmptySubsequences: true).map(String.init),
+                        followFinal: followFinal, creatingMissingIn: nil)
+        let directory = walk.stack.map(\.name).joined(separator: "/")
+        guard walk.outcome == .found else {
+            return PathResolution(outcome: walk.outcome, path: nil, node: nil, symlinks: walk.symlinks,
+                                  existingDirectory: directory, reachedPath: foldLexically(directory, walk.rest),
+                                  blocker: walk.blocker)
+        }
+        let isFile = walk.stack.last?.node.isDirectory == false
+        return PathResolution(outcome: .found, path: directory, node: walk.stack.last?.node ?? root,
+                              symlinks: walk.symlinks,
+                              existingDirectory: isFile ? walk.stack.dropLast().map(\.name).joined(separator: "/") : directory,
+                              reachedPath: directory, blocker: nil)
+    }
+
+    /// Where a walk stopped: the directories it stands in (the last is what it reached when
+    /// found), and for a missing path the components not found. No strings are built here:
+    /// the flattener walks once per entry.
+    struct Walk {
+        var outcome: PathResolution.Outcome
+        var stack: [(name: String, node: Node)]
+        var rest: [String]
+        var symlinks: [String]
+        var blocker: String?
     }
 
     /// The one walk behind every lookup. With `layer`, a missing directory is made on the
     /// way (as Docker's applier does for an entry whose parents a layer did not list).
-    func resolve(components: [String], followFinal: Bool, creatingMissingIn layer: Int?) -> PathResolution {
-        var stack: [(name: String, node: Node)] = []
+    func walk(components: [String], followFinal: Bool, creatingMissingIn layer: Int?) -> Walk {
+        var result = Walk(outcome: .found, stack: [], rest: [], symlinks: [], blocker: nil)
         var pending = Array(components.reversed())
-        var symlinks: [String] = []
         var hops = 0
-        func joined(_ extra: [String] = []) -> String {
-            (stack.map(\.name) + extra).joined(separator: "/")
-        }
-        func stopped(_ outcome: PathResolution.Outcome, at rest: [String], blocker: String? = nil) -> PathResolution {
-            let directory = joined()
-            return PathResolution(outcome: outcome, path: nil, node: nil, symlinks: symlinks,
-                                  existingDirectory: directory, reachedPath: foldLexically(directory, rest),
-                                  blocker: blocker)
+        func stop(_ outcome: PathResolution.Outcome, rest: [String], blocker: String? = nil) -> Walk {
+            result.outcome = outcome
+            result.rest = rest
+            result.blocker = blocker
+            return result
         }
         while let component = pending.popLast() {
             if component == "." || component.isEmpty { continue }
             if component == ".." {
-                if !stack.isEmpty { stack.removeLast() }
+                if !result.stack.isEmpty { result.stack.removeLast() }
                 continue
             }
-            let directory = stack.last?.node ?? root
+            let directory = result.stack.last?.node ?? root
             guard let child = directory.children?[component] else {
                 if let layer, directory.isDirectory {
                     let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
                     directory.children?[component] = made
-                    stack.append((component, made))
+                    result.stack.append((component, made))
                     continue
                 }
-                return stopped(.missing, at: [component] + pending.reversed())
+                return stop(.missing, rest: [component] + pending.reversed())
             }
             if let inode = child.inode, inode.kind == .symlink, followFinal || !pending.isEmpty {
                 hops += 1
-                symlinks.append(joined([component]))
-                guard hops <= 40 else { return stopped(.symlinkLoop, at: [component], blocker: inode.linkTarget) }
+                result.symlinks.append((result.stack.map(\.name) + [component]).joined(separator: "/"))
+                guard hops <= 40 else { return stop(.symlinkLoop, rest: [component], blocker: inode.linkTarget) }
                 // Linux refuses an empty target rather than treating it as ".".
-                guard !inode.linkTarget.isEmpty else { return stopped(.missing, at: [component]) }
-                if inode.linkTarget.hasPrefix("/") { stack.removeAll() }
+                guard !inode.linkTarget.isEmpty else { return stop(.missing, rest: [component]) }
+                if inode.linkTarget.hasPrefix("/") { result.stack.removeAll() }
                 pending += inode.linkTarget.split(separator: "/", omittingEmptySubsequences: true)
                     .reversed().map(String.init)
                 continue
             }
             if !pending.isEmpty, !child.isDirectory {
                 // Only "." or ".." may follow a non-directory, and the kernel refuses both.
-                return stopped(.missing, at: [component] + pending.reversed(), blocker: component)
+                return stop(.missing, rest: [component] + pending.reversed(), blocker: component)
             }
-            stack.append((component, child))
+            result.stack.append((component, child))
         }
-        let found = joined()
-        return PathResolution(outcome: .found, path: found, node: stack.last?.node ?? root, symlinks: symlinks,
-                              existingDirectory: stack.last?.node.isDirectory == false
-                                  ? stack.dropLast().map(\.name).joined(separator: "/") : found,
-                              reachedPath: found, blocker: nil)
+        return result
     }
 }
