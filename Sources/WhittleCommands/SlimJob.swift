@@ -130,7 +130,7 @@ public struct SlimJob {
         let count = image.layers.count
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
         let merged = TraceDocument.merging(parts.traces.map(\.document))
-        let traceKeep = merged.map { TraceKeepSet(traced: $0.entries.map(\.path), tree: tree) }
+        let traceKeep = merged.map { TraceKeepSet(traced: $0.entries.map(\.path), tree: tree, searchPath: image.config.searchPath) }
         let warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)

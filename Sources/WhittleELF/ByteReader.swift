@@ -1,5 +1,4 @@
 import WhittleFlatten
-import WhittleImage
 import WhittleFiles
 
 /// Random access to one file's bytes. Every read is checked against the length first, so a

@@ -1,5 +1,4 @@
 import WhittleFlatten
-import WhittleImage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -100,14 +99,11 @@ public struct DependencyResolver {
     /// Directories searched as `LD_LIBRARY_PATH` would be. Empty by default: the image's
     /// environment is the caller's business.
     public var libraryPath: [String]
-    /// PATH, for `#!/usr/bin/env NAME` scripts.
+    /// The image's PATH, for `#!/usr/bin/env NAME` scripts; the caller knows the image's
+    /// environment. Empty finds no such NAME.
     public var executableSearchPath: [String]
 
-    public static let defaultExecutableSearchPath =
-        ImageConfig.defaultSearchPath.split(separator: ":").map(String.init)
-
-    public init(tree: FileTree, libraryPath: [String] = [],
-                executableSearchPath: [String] = DependencyResolver.defaultExecutableSearchPath) {
+    public init(tree: FileTree, libraryPath: [String] = [], executableSearchPath: [String] = []) {
         self.tree = tree
         self.libraryPath = libraryPath
         self.executableSearchPath = executableSearchPath

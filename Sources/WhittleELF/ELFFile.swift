@@ -1,5 +1,4 @@
 import WhittleFlatten
-import WhittleImage
 import WhittleFiles
 
 /// An ELF `e_machine` value. Only the machines whose library directories whittle knows are

@@ -1,5 +1,4 @@
 import WhittleFlatten
-import WhittleImage
 
 /// glibc's `/etc/ld.so.cache`: library names (sonames) to paths, written by ldconfig.
 /// Reads the current format ("glibc-ld.so.cache1.1", either byte order), the libc5-era

@@ -22,11 +22,12 @@ public struct TraceKeepSet: Sendable {
     /// - Parameter traced: absolute or relative image paths the app named, whether they
     ///   existed or not: a path the app created or probed for keeps the directory it was
     ///   looked up in, so the app meets the same directory (and the same ENOENT) again.
-    public init(traced: [String], tree: FileTree) {
+    /// - Parameter searchPath: the image's PATH, where `#!/usr/bin/env NAME` finds NAME.
+    public init(traced: [String], tree: FileTree, searchPath: [String]) {
         for path in traced { keepResolved(path, reason: .traced, tree: tree) }
         for path in Self.essentials { keepResolved(path, reason: .closure(.essential), tree: tree) }
         addPythonClosure(tree: tree)
-        addLoaderClosure(tree: tree)
+        addLoaderClosure(tree: tree, searchPath: searchPath)
         for path in reasons.keys { addAncestors(of: path) }
     }
 
@@ -77,9 +78,9 @@ public struct TraceKeepSet: Sendable {
     }
 
     /// ELF interpreters and libraries, and `#!` interpreters, of every kept file.
-    private mutating func addLoaderClosure(tree: FileTree) {
+    private mutating func addLoaderClosure(tree: FileTree, searchPath: [String]) {
         let files = reasons.keys.filter { tree.lookup($0)?.inode?.kind == .regular }.sorted()
-        for dependency in DependencyResolver(tree: tree).closure(of: files).dependencies {
+        for dependency in DependencyResolver(tree: tree, executableSearchPath: searchPath).closure(of: files).dependencies {
             switch dependency.reason {
             case .requested: continue
             case .interpreter, .needed: add(dependency.path, .closure(.elf))

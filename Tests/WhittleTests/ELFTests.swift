@@ -594,7 +594,7 @@ struct ELFTests {
         layer.text("usr/local/bin/wrapper", "#!/bin/sh\nexec tool\n", mode: 0o755)
         layer.text("usr/local/bin/orphan", "#!/usr/bin/env nosuch\n", mode: 0o755)
         let image = try layer.image()
-        let closure = DependencyResolver(tree: image.tree)
+        let closure = DependencyResolver(tree: image.tree, executableSearchPath: ImageConfig(.object([:])).searchPath)
             .closure(of: ["/usr/local/bin/tool", "/usr/local/bin/wrapper", "usr/local/bin/orphan"])
         func reason(_ path: String) -> DependencyReason? { closure.dependencies.first { $0.path == path }?.reason }
         #expect(reason("usr/bin/env") == .shebang(of: "usr/local/bin/tool"))

@@ -30,7 +30,7 @@ struct RuntimeDirectoryClosureTests {
     }
 
     private func keptPaths(_ image: Flattened, traced: [String]) -> Set<String> {
-        let keep = TraceKeepSet(traced: traced, tree: image.tree)
+        let keep = TraceKeepSet(traced: traced, tree: image.tree, searchPath: [])
         let selection = Selector(policy: SelectionPolicy(profiles: [], keep: [], remove: [], protected: [:],
                                                          traceKeep: keep)).select(image.tree)
         var kept = Set<String>()
