@@ -70,15 +70,20 @@ public struct WasteReport: Codable, Sendable, Equatable {
 ///   remaining leaves (in dive's sorted order) are not counted, and the missing path
 ///   counts -1 towards the minimum sizes.
 public final class WasteAnalyzer {
+    /// Every path any layer named (or a whiteout pointed at), interned once: the other
+    /// structures refer to paths by id.
+    private var paths = PathTable()
     /// Dive's stacked tree of every finished layer.
-    private var stacked = ModelNode()
-    private var current: (number: Int, tree: ModelNode)?
+    private var stacked = StackedTree()
+    private var currentLayer: Int?
+    private var currentTree = LayerTree()
     private var currentLayerSize: Int64 = 0
     private var finishedLayers = 0
     private var layerSizes: [Int64] = []
-    private var statistics: [String: PathStatistics] = [:]
+    /// By path id; nil for a path no layer counted (dive has no entry for it).
+    private var statistics: [PathStatistics?] = []
     /// Paths in the order they reached a count of two, as dive collects them.
-    private var inefficient: [String] = []
+    private var inefficient: [InefficientRecord] = []
 
     public init() {}
 
@@ -90,15 +95,16 @@ public final class WasteAnalyzer {
 
     /// Takes one entry of layer `layer` (1-based, as the flattener counts).
     public func observe(layer: Int, entry: TarEntry) {
-        if let current, current.number != layer { endLayer(current.number) }
-        if current == nil {
+        if let currentLayer, currentLayer != layer { endLayer(currentLayer) }
+        if currentLayer == nil {
             // Layers with no entries at all still count, as empty trees.
             while finishedLayers + 1 < layer { endLayer(finishedLayers + 1) }
-            current = (layer, ModelNode())
+            currentLayer = layer
+            currentTree = LayerTree()
         }
-        guard let components = diveComponents(entry.path), let tree = current?.tree else { return }
+        guard let components = diveComponents(entry.path) else { return }
         currentLayerSize += entry.size
-        tree.add(components, size: entry.size, isDirectory: entry.kind == .directory)
+        currentTree.add(components, size: entry.size, isDirectory: entry.kind == .directory, paths: &paths)
     }
 
     /// Finishes layer `layer` (1-based): counts its leaves and stacks it. Layers not seen
@@ -106,16 +112,12 @@ public final class WasteAnalyzer {
     public func endLayer(_ layer: Int) {
         while finishedLayers < layer {
             let number = finishedLayers + 1
-            let tree: ModelNode
-            if let current, current.number == number {
-                tree = current.tree
-            } else {
-                tree = ModelNode()
-            }
-            finish(tree, isFirst: number == 1)
-            layerSizes.append(current?.number == number ? currentLayerSize : 0)
-            if current?.number == number {
-                current = nil
+            let isCurrent = currentLayer == number
+            finish(isCurrent ? currentTree : LayerTree(), isFirst: number == 1)
+            layerSizes.append(isCurrent ? currentLayerSize : 0)
+            if isCurrent {
+                currentLayer = nil
+                currentTree = LayerTree()
                 currentLayerSize = 0
             }
             finishedLayers = number
@@ -124,18 +126,21 @@ public final class WasteAnalyzer {
 
     /// The figures so far; an open layer is finished first.
     public func report(top: Int = 20) -> WasteReport {
-        if let current { endLayer(current.number) }
+        if let currentLayer { endLayer(currentLayer) }
         var minimumSum: Int64 = 0
         var cumulativeSum: Int64 = 0
-        for statistic in statistics.values {
+        for case let statistic? in statistics {
             minimumSum += statistic.minimum
             cumulativeSum += statistic.cumulative
         }
-        let paths = inefficient.compactMap { path in
-            statistics[path].map { InefficientPath(path: path, count: $0.count, cumulativeBytes: $0.cumulative) }
+        let found = inefficient.compactMap { record in
+            statistics[Int(record.path)].map {
+                InefficientPath(path: record.spelling ?? paths.displayPath(record.path),
+                                count: $0.count, cumulativeBytes: $0.cumulative)
+            }
         }
-        let wasted = paths.reduce(Int64(0)) { $0 + $1.cumulativeBytes }
-        let ranked = paths.sorted {
+        let wasted = found.reduce(Int64(0)) { $0 + $1.cumulativeBytes }
+        let ranked = found.sorted {
             $0.cumulativeBytes != $1.cumulativeBytes
                 ? $0.cumulativeBytes > $1.cumulativeBytes
                 : $0.path.utf8.lexicographicallyPrecedes($1.path.utf8)
@@ -147,7 +152,7 @@ public final class WasteAnalyzer {
             efficiency: cumulativeSum == 0 ? 1 : Double(minimumSum) / Double(cumulativeSum),
             userWastedPercent: userSize == 0 ? nil : Double(wasted) / Double(userSize) * 100,
             sizeBytes: size, userSizeBytes: userSize, layerSizes: layerSizes,
-            inefficientPathCount: paths.count, inefficientPaths: Array(ranked.prefix(max(0, top))))
+            inefficientPathCount: found.count, inefficientPaths: Array(ranked.prefix(max(0, top))))
     }
 
     // MARK: dive's model
@@ -160,140 +165,320 @@ public final class WasteAnalyzer {
         var count = 0
     }
 
+    private struct InefficientRecord {
+        var path: Int32
+        /// The path as that layer spelled it, kept only when some name has two spellings
+        /// that Swift's strings compare equal (dive's model keyed paths by such strings);
+        /// otherwise the interned names give the same text.
+        var spelling: String?
+    }
+
     /// Counts the leaves of a finished layer tree, then stacks it.
-    private func finish(_ tree: ModelNode, isFirst: Bool) {
-        // Dive compares the first layer's whiteouts against that layer itself.
-        let lower = isFirst ? tree.copy() : stacked
-        walkLeaves: for (components, leaf) in tree.leavesInDiveOrder() {
-            let isWhiteout = components.last?.hasPrefix(whiteoutPrefix) ?? false
-            let path = diveDisplayPath(components)
-            var size: Int64 = 0
-            if isWhiteout {
-                guard let victim = lower.node(at: diveTarget(components)) else {
-                    if statistics[path] == nil { statistics[path] = PathStatistics() }
-                    break walkLeaves
-                }
-                if victim.isDirectory { size = victim.subtreeSize }
-            } else {
-                size = leaf.size
+    private func finish(_ tree: LayerTree, isFirst: Bool) {
+        let order = tree.childFirstOrder(spellings: paths.names.spellings)
+        // Dive compares the first layer's whiteouts against that layer itself. The stacked
+        // tree is empty until then and becomes a copy of that layer anyway, so copying it
+        // first lets the walk look there.
+        if isFirst { stacked.copy(tree, paths: paths) }
+        growStatistics()
+        walkLeaves: for node in order where tree.isLeaf(node) {
+            let leaf = tree.nodes[Int(node)]
+            let name = paths.names.spellings[Int(leaf.spelling)]
+            guard name.hasPrefix(whiteoutPrefix) else {
+                count(leaf.payload.size, at: leaf.path, spelling: { tree.spelledPath(of: node, paths: self.paths) })
+                continue
             }
-            var statistic = statistics[path] ?? PathStatistics()
-            statistic.cumulative += size
-            if statistic.minimum < 0 || size < statistic.minimum { statistic.minimum = size }
-            statistic.count += 1
-            if statistic.count == 2 { inefficient.append(path) }
-            statistics[path] = statistic
+            let targetName = String(name.dropFirst(whiteoutPrefix.count))
+            let target = paths.names.intern(targetName)
+            let parent = paths.parent(of: leaf.path)
+            let targetPath = paths.intern(child: target.name, of: parent)
+            growStatistics()
+            // Dive looks the target up by name, skipping an empty one (a bare `.wh.`).
+            let victim = targetName.isEmpty ? parent : targetPath
+            guard let payload = stacked.payload(of: victim) else {
+                if statistics[Int(targetPath)] == nil { statistics[Int(targetPath)] = PathStatistics() }
+                break walkLeaves
+            }
+            let size = payload.isDirectory ? stacked.subtreeSize(of: victim, paths: paths) : 0
+            count(size, at: targetPath, spelling: {
+                tree.spelledPath(of: node, paths: self.paths, replacingLastWith: target.spelling)
+            })
         }
-        if isFirst { stacked = tree.copy() }
-        stacked.stack(tree)
+        stacked.stack(tree, order: order, paths: paths)
+    }
+
+    private func growStatistics() {
+        if statistics.count < paths.count {
+            statistics.append(contentsOf: repeatElement(nil, count: paths.count - statistics.count))
+        }
+    }
+
+    /// Adds one leaf's size to its path's statistics.
+    private func count(_ size: Int64, at path: Int32, spelling: () -> String) {
+        var statistic = statistics[Int(path)] ?? PathStatistics()
+        statistic.cumulative += size
+        if statistic.minimum < 0 || size < statistic.minimum { statistic.minimum = size }
+        statistic.count += 1
+        if statistic.count == 2 {
+            inefficient.append(InefficientRecord(path: path, spelling: paths.names.hasVariants ? spelling() : nil))
+        }
+        statistics[Int(path)] = statistic
     }
 }
 
 private let whiteoutPrefix = ".wh."
 private let opaquePrefix = ".wh..wh.."
 
-/// A node of dive's per-layer and stacked trees: a payload (size, directory or not) and
-/// children, which a new payload never removes.
-final class ModelNode {
-    var children: [String: ModelNode] = [:]
+/// Names interned once. Ids are keyed the way Swift compares strings (canonical
+/// equivalence), as the string-keyed dictionaries of dive's model in this file always were;
+/// the exact bytes of a differently spelled but equal name are kept apart, since dive's
+/// order and printed paths follow a layer's own spelling.
+struct NameTable {
+    private(set) var spellings: [String] = []
+    /// The id of the first spelling of each name.
+    private var firstSpelling: [String: Int32] = [:]
+    /// Further spellings of a name, by its first spelling's id; rare.
+    private var variants: [Int32: [Int32]] = [:]
+
+    var hasVariants: Bool { !variants.isEmpty }
+
+    /// The name's id, if it was ever interned.
+    func lookup(_ text: String) -> Int32? { firstSpelling[text] }
+
+    /// The name's id (its first spelling's) and the id of these exact bytes.
+    mutating func intern(_ text: String) -> (name: Int32, spelling: Int32) {
+        guard let name = firstSpelling[text] else {
+            let name = append(text)
+            firstSpelling[text] = name
+            return (name, name)
+        }
+        if spellings[Int(name)].utf8.elementsEqual(text.utf8) { return (name, name) }
+        for variant in variants[name, default: []] where spellings[Int(variant)].utf8.elementsEqual(text.utf8) {
+            return (name, variant)
+        }
+        let variant = append(text)
+        variants[name, default: []].append(variant)
+        return (name, variant)
+    }
+
+    private mutating func append(_ text: String) -> Int32 {
+        spellings.append(text)
+        return Int32(spellings.count - 1)
+    }
+}
+
+/// Every path as a parent id and a name id; id 0 is the root. Children are linked so a
+/// subtree can be walked without a dictionary per node.
+struct PathTable {
+    static let root: Int32 = 0
+    var names = NameTable()
+    private var parents: [Int32] = [-1]
+    private var nameIDs: [Int32] = [-1]
+    private var firstChildren: [Int32] = [-1]
+    private var nextSiblings: [Int32] = [-1]
+    private var index: [UInt64: Int32] = [:]
+
+    var count: Int { parents.count }
+
+    func parent(of path: Int32) -> Int32 { parents[Int(path)] }
+
+    func child(of parent: Int32, named name: Int32) -> Int32? {
+        index[Self.key(parent, name)]
+    }
+
+    mutating func intern(child name: Int32, of parent: Int32) -> Int32 {
+        if let existing = index[Self.key(parent, name)] { return existing }
+        let path = Int32(parents.count)
+        parents.append(parent)
+        nameIDs.append(name)
+        firstChildren.append(-1)
+        nextSiblings.append(firstChildren[Int(parent)])
+        firstChildren[Int(parent)] = path
+        index[Self.key(parent, name)] = path
+        return path
+    }
+
+    /// Calls `visit` with each path directly below `path`, in no particular order.
+    func forEachChild(of path: Int32, _ visit: (Int32) -> Void) {
+        var child = firstChildren[Int(path)]
+        while child >= 0 {
+            visit(child)
+            child = nextSiblings[Int(child)]
+        }
+    }
+
+    /// Absolute, names as first spelled: `/var/lib/dpkg/status`.
+    func displayPath(_ path: Int32) -> String {
+        var components: [String] = []
+        var node = path
+        while node > Self.root {
+            components.append(names.spellings[Int(nameIDs[Int(node)])])
+            node = parents[Int(node)]
+        }
+        return "/" + components.reversed().joined(separator: "/")
+    }
+
+    private static func key(_ parent: Int32, _ name: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: parent)) << 32 | UInt64(UInt32(bitPattern: name))
+    }
+}
+
+/// What dive keeps on a node: its entry's size and whether it is a directory.
+struct Payload {
     var size: Int64 = 0
     var isDirectory = false
+}
 
-    /// Dive's `AddPath`: missing parents get an empty payload (not a directory), the last
-    /// node gets this one; names starting `.wh..wh..` are never created.
-    func add<C: Collection>(_ components: C, size: Int64, isDirectory: Bool) where C.Element == String {
-        var node = self
-        for name in components {
-            if let child = node.children[name] {
-                node = child
-            } else {
-                if name.hasPrefix(opaquePrefix) { return }
-                let child = ModelNode()
-                node.children[name] = child
-                node = child
-            }
-        }
-        guard node !== self else { return }
-        node.size = size
-        node.isDirectory = isDirectory
+/// One layer as dive's per-layer tree: a node per path the layer names, missing parents
+/// included with an empty payload (not a directory).
+struct LayerTree {
+    struct Node {
+        var payload = Payload()
+        var path: Int32
+        /// This layer's spelling of the node's name (its first one).
+        var spelling: Int32
+        var firstChild: Int32 = -1
+        var nextSibling: Int32 = -1
     }
 
-    func node<C: Collection>(at components: C) -> ModelNode? where C.Element == String {
-        var node = self
-        for name in components where !name.isEmpty {
-            guard let child = node.children[name] else { return nil }
+    private(set) var nodes: [Node] = [Node(path: PathTable.root, spelling: -1)]
+    private var nodeOfPath: [Int32: Int32] = [PathTable.root: 0]
+
+    func isLeaf(_ node: Int32) -> Bool { nodes[Int(node)].firstChild < 0 }
+
+    /// Dive's `AddPath`: missing parents get an empty payload, the last node gets this one
+    /// (a later entry for the same path replaces it); names starting `.wh..wh..` are never
+    /// created, so such an entry adds nothing.
+    mutating func add(_ components: [String], size: Int64, isDirectory: Bool, paths: inout PathTable) {
+        var node: Int32 = 0
+        for text in components {
+            if text.hasPrefix(opaquePrefix) { return }
+            let name = paths.names.intern(text)
+            let path = paths.intern(child: name.name, of: nodes[Int(node)].path)
+            if let existing = nodeOfPath[path] {
+                node = existing
+                continue
+            }
+            let child = Int32(nodes.count)
+            nodes.append(Node(path: path, spelling: name.spelling, nextSibling: nodes[Int(node)].firstChild))
+            nodes[Int(node)].firstChild = child
+            nodeOfPath[path] = child
             node = child
         }
-        return node
+        guard node != 0 else { return }
+        nodes[Int(node)].payload = Payload(size: size, isDirectory: isDirectory)
     }
 
-    func remove(_ components: [String]) {
-        guard let name = components.last, let parent = node(at: components.dropLast()) else { return }
-        parent.children[name] = nil
+    /// Every node but the root, children before parents, siblings in byte order of their
+    /// names as Go's `sort.Strings` orders them: the order of dive's `VisitDepthChildFirst`.
+    func childFirstOrder(spellings: [String]) -> [Int32] {
+        var order: [Int32] = []
+        order.reserveCapacity(nodes.count)
+        appendChildFirst(below: 0, to: &order, spellings: spellings)
+        return order
     }
 
-    /// This node's payload size plus every descendant's.
-    var subtreeSize: Int64 {
-        children.values.reduce(size) { $0 + $1.subtreeSize }
-    }
-
-    func copy() -> ModelNode {
-        let copy = ModelNode()
-        copy.size = size
-        copy.isDirectory = isDirectory
-        for (name, child) in children { copy.children[name] = child.copy() }
-        return copy
-    }
-
-    /// Children in byte order of their names, as Go's `sort.Strings` orders them.
-    var sortedChildren: [(String, ModelNode)] {
-        children.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-    }
-
-    /// Every node below this one, children before parents, siblings in byte order: the
-    /// order of dive's `VisitDepthChildFirst`.
-    func visitChildFirst(_ prefix: [String] = [], _ visit: ([String], ModelNode) -> Void) {
-        for (name, child) in sortedChildren {
-            let components = prefix + [name]
-            child.visitChildFirst(components, visit)
-            visit(components, child)
+    private func appendChildFirst(below node: Int32, to order: inout [Int32], spellings: [String]) {
+        var children: [Int32] = []
+        var child = nodes[Int(node)].firstChild
+        while child >= 0 {
+            children.append(child)
+            child = nodes[Int(child)].nextSibling
+        }
+        children.sort {
+            spellings[Int(nodes[Int($0)].spelling)].utf8
+                .lexicographicallyPrecedes(spellings[Int(nodes[Int($1)].spelling)].utf8)
+        }
+        for child in children {
+            appendChildFirst(below: child, to: &order, spellings: spellings)
+            order.append(child)
         }
     }
 
-    func leavesInDiveOrder() -> [([String], ModelNode)] {
-        var leaves: [([String], ModelNode)] = []
-        visitChildFirst { components, node in
-            if node.children.isEmpty { leaves.append((components, node)) }
+    /// The node's path as this layer spells it, optionally with another last name.
+    func spelledPath(of node: Int32, paths: PathTable, replacingLastWith last: Int32? = nil) -> String {
+        var components: [String] = []
+        var current = node
+        while current > 0 {
+            let spelling = current == node ? (last ?? nodes[Int(current)].spelling) : nodes[Int(current)].spelling
+            components.append(paths.names.spellings[Int(spelling)])
+            current = nodeOfPath[paths.parent(of: nodes[Int(current)].path)] ?? 0
         }
-        return leaves
+        return "/" + components.reversed().joined(separator: "/")
+    }
+}
+
+/// Dive's stacked tree of the finished layers, by path id: nil for a path it does not
+/// hold. A held path's parents are always held.
+struct StackedTree {
+    private var payloads: [Payload?] = [Payload()]
+
+    func payload(of path: Int32) -> Payload? {
+        Int(path) < payloads.count ? payloads[Int(path)] : nil
     }
 
-    /// Dive's `Stack`: every node of `upper`, children first; a whiteout removes its
+    /// Every node of `tree` (the root aside) with its payload.
+    mutating func copy(_ tree: LayerTree, paths: PathTable) {
+        grow(to: paths.count)
+        for node in tree.nodes.dropFirst() { payloads[Int(node.path)] = node.payload }
+    }
+
+    /// Dive's `Stack`: every node of `tree`, children first; a whiteout removes its
     /// target, anything else is added over what is there.
-    func stack(_ upper: ModelNode) {
-        upper.visitChildFirst { components, node in
-            if components.last?.hasPrefix(whiteoutPrefix) ?? false {
-                remove(diveTarget(components))
+    mutating func stack(_ tree: LayerTree, order: [Int32], paths: PathTable) {
+        grow(to: paths.count)
+        for node in order {
+            let layerNode = tree.nodes[Int(node)]
+            let name = paths.names.spellings[Int(layerNode.spelling)]
+            if name.hasPrefix(whiteoutPrefix) {
+                remove(named: String(name.dropFirst(whiteoutPrefix.count)),
+                       below: paths.parent(of: layerNode.path), paths: paths)
             } else {
-                add(components, size: node.size, isDirectory: node.isDirectory)
+                add(layerNode.path, payload: layerNode.payload, paths: paths)
             }
         }
     }
-}
 
-/// The path a whiteout leaf stands for: its own name without `.wh.`.
-func diveTarget(_ components: [String]) -> [String] {
-    guard let last = components.last else { return components }
-    return components.dropLast() + [String(last.dropFirst(whiteoutPrefix.count))]
-}
+    /// Adds `path` with this payload; missing parents get an empty one.
+    private mutating func add(_ path: Int32, payload: Payload, paths: PathTable) {
+        var ancestor = paths.parent(of: path)
+        while ancestor >= 0, payloads[Int(ancestor)] == nil {
+            payloads[Int(ancestor)] = Payload()
+            ancestor = paths.parent(of: ancestor)
+        }
+        payloads[Int(path)] = payload
+    }
 
-/// How dive names a leaf: absolute, a whiteout under the name it deletes.
-func diveDisplayPath(_ components: [String]) -> String {
-    let isWhiteout = components.last?.hasPrefix(whiteoutPrefix) ?? false
-    let names = isWhiteout ? diveTarget(components) : components
-    // Names are never empty (but a bare `.wh.`'s target), so dive's `//` clean-up has
-    // nothing to do here.
-    return "/" + names.joined(separator: "/")
+    /// Drops the child `name` of `parent` with everything below it, if held.
+    private mutating func remove(named name: String, below parent: Int32, paths: PathTable) {
+        // A name never interned was never held.
+        guard let nameID = paths.names.lookup(name), let path = paths.child(of: parent, named: nameID),
+              payloads[Int(path)] != nil else { return }
+        var pending = [path]
+        while let next = pending.popLast() {
+            payloads[Int(next)] = nil
+            paths.forEachChild(of: next) { child in
+                if payloads[Int(child)] != nil { pending.append(child) }
+            }
+        }
+    }
+
+    /// The path's payload size plus that of every held path below it.
+    func subtreeSize(of path: Int32, paths: PathTable) -> Int64 {
+        var total: Int64 = 0
+        var pending = [path]
+        while let next = pending.popLast() {
+            total += payloads[Int(next)]?.size ?? 0
+            paths.forEachChild(of: next) { child in
+                if Int(child) < payloads.count, payloads[Int(child)] != nil { pending.append(child) }
+            }
+        }
+        return total
+    }
+
+    private mutating func grow(to count: Int) {
+        if payloads.count < count { payloads.append(contentsOf: repeatElement(nil, count: count - payloads.count)) }
+    }
 }
 
 /// An entry name cleaned as Go's `path.Clean` does, split into names; nil for the root
