@@ -117,6 +117,20 @@ struct WasteAnalysisTests {
         #expect(missing.layerSizes == [13, 6])
     }
 
+    @Test("names Swift compares equal are one path, as the string-keyed model always had them")
+    func equalNamesSpelledApart() throws {
+        var lower = TestLayer()
+        lower.file("caf\u{E9}", bytes(7))
+        lower.file("keep", bytes(2))
+        var upper = TestLayer()
+        upper.file("cafe\u{301}", bytes(3))
+        let report = try waste(layers(lower, upper))
+        #expect(report.inefficientPathCount == 1)
+        #expect(report.inefficientPaths.map(\.cumulativeBytes) == [10])
+        #expect(report.wastedBytes == 10)
+        #expect(report.efficiency == Double(3 + 2) / Double(10 + 2))
+    }
+
     @Test("paths are ranked biggest first, and --top cuts the list but not the count")
     func ranking() throws {
         var lower = TestLayer()
