@@ -7,6 +7,7 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
     case notADirectory(path: String)
     case symlinkLoop(path: String)
     case parentNotDirectory(layer: Int, path: String)
+    case invalidWhiteout(layer: Int, path: String)
     case spool(String)
 
     public var description: String {
@@ -25,6 +26,8 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
             return "too many levels of symbolic links resolving '\(path)'"
         case let .parentNotDirectory(layer, path):
             return "layer \(layer) has an entry '\(path)' whose parent is not a directory"
+        case let .invalidWhiteout(layer, path):
+            return "layer \(layer) has a whiteout '\(path)' that names no single file ('.', '..' or nothing); refusing it"
         case let .spool(reason):
             return "cannot spool layer data to the temporary directory: \(reason)"
         }

@@ -71,7 +71,7 @@ public final class Flattener {
             guard let name = components.last else { continue }
             let parentComponents = components.dropLast()
             if name.hasPrefix(".wh.") {
-                try applyWhiteout(name, in: parentComponents, layer: layer)
+                try applyWhiteout(name, in: parentComponents, layer: layer, entry: entry.path)
                 continue
             }
             let parent: Node?
@@ -120,7 +120,8 @@ public final class Flattener {
 
     /// `.wh.NAME` deletes NAME; `.wh..wh..opq` hides every lower child of its directory.
     /// Both act on lower layers only, wherever they sit in the layer.
-    private func applyWhiteout(_ name: String, in parentComponents: ArraySlice<String>, layer: Int) throws {
+    private func applyWhiteout(_ name: String, in parentComponents: ArraySlice<String>, layer: Int,
+                               entry: String) throws {
         if name == ".wh..wh..opq" {
             guard let directory = try tree.resolveDirectory(parentComponents, createMissingIn: layer) else { return }
             hideLowerChildren(of: directory, below: layer)
@@ -129,6 +130,10 @@ public final class Flattener {
         // Other `.wh..wh.` names are AUFS bookkeeping with no meaning here.
         if name.hasPrefix(".wh..wh.") { return }
         let target = String(name.dropFirst(".wh.".count))
+        // `.wh..` or `.wh...` would name the directory itself or its parent: Docker refuses them.
+        guard !target.isEmpty, target != ".", target != ".." else {
+            throw FlattenError.invalidWhiteout(layer: layer, path: entry)
+        }
         guard let directory = try? tree.resolveDirectory(parentComponents, createMissingIn: nil),
               let victim = directory.children?[target], victim.layer < layer
         else { return }

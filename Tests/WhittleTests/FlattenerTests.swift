@@ -158,6 +158,20 @@ struct FlattenerTests {
         }
     }
 
+    @Test("a whiteout of '.', '..' or nothing is refused, naming the entry",
+          arguments: ["etc/.wh..", "etc/.wh...", "etc/.wh."])
+    func whiteoutOfNoSingleFile(name: String) throws {
+        var lower = TestLayer()
+        lower.file("etc/passwd", "root:x:0:0::/:/bin/sh\n")
+        var upper = TestLayer()
+        upper.file(name, "")
+        #expect {
+            _ = try Flattened(TestImageBuilder(layers: [lower, upper]))
+        } throws: { error in
+            "\(error)".contains("whiteout '\(name)'") && "\(error)".contains("refusing it")
+        }
+    }
+
     @Test("a hardlink to a path outside the root is refused")
     func hardlinkOutside() throws {
         var layer = TestLayer()
