@@ -53,6 +53,7 @@ let package = Package(
             name: "WhittleAnalysis",
             dependencies: [
                 "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleSelect",
+                .product(name: "Yams", package: "Yams"),
             ]),
         // Everything commands print or write for people and scripts: slim's before/after
         // report and dry-run listing, inspect's report, the profile listing; tables and JSON.

@@ -99,6 +99,8 @@ public struct SlimJob {
     public struct Result {
         public let inputLayers: Int
         public let selection: Selection
+        /// The flattened input, for reports that draw it.
+        public let tree: FileTree
         /// Things the user should know that do not stop the run (a trace of another image).
         public let warnings: [String]
         public var report: SlimReport
@@ -146,14 +148,14 @@ public struct SlimJob {
             bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
         report.packages = Self.packageLosses(ownership, selection: chosen)
         guard let output else {
-            return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: nil)
+            return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
         progress?("writing \(output)")
         let target = verify ? Self.stagingPath(for: output) : output
         let written = try ImageWriter().write(
             tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) })
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
-        var result = Result(inputLayers: count, selection: chosen, warnings: warnings, report: report,
+        var result = Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
                             written: written)
         if verify {
             result.verified = try Self.verify(target, against: parts.traces, thenMoveTo: output, progress: progress)
