@@ -135,11 +135,11 @@ public enum HTMLReport {
         <h2>Where the bytes are</h2>
         <p class="note">\(note) Click a directory to zoom in; the path above the map, the back-out button or \
         Escape zoom out.</p>
+        <p id="totals" data-kept-word="\(escape(kept))" data-removed-word="\(escape(removed))"></p>
+        <ul id="legend"></ul>
         <nav id="crumbs"></nav>
         <svg id="treemap" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="treemap"></svg>
         <div id="hover"></div>
-        <ul id="legend"></ul>
-        <p id="totals" data-kept-word="\(escape(kept))" data-removed-word="\(escape(removed))"></p>
         """
     }
 

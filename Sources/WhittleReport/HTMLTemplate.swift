@@ -144,6 +144,26 @@ enum HTMLTemplate {
           }
           function nameOf(n) { return n.folded ? n.files + " small files" : n.name; }
 
+          // A directory holding nothing but one directory is drawn as one: usr/local/lib/….
+          function collapse(n) {
+            for (;;) {
+              var big = n.kids.filter(function (k) { return k.bytes > 0; });
+              if (big.length !== 1 || !big[0].kids) return n;
+              n = big[0];
+            }
+          }
+          // Out to the nearest directory that draws differently (not one of a chain).
+          function outOf(dir) {
+            var up = dir.parent;
+            while (up.parent && collapse(up) === collapse(dir)) up = up.parent;
+            return up;
+          }
+          function pathBetween(top, n) {
+            var parts = [];
+            for (var m = n; m && m !== top; m = m.parent) parts.unshift(m.name);
+            return parts.join("/");
+          }
+
           function draw(dir, x, y, w, h) {
             var items = dir.kids.filter(function (n) { return n.bytes > 0; })
               .sort(function (a, b) { return b.bytes - a.bytes; });
@@ -151,9 +171,9 @@ enum HTMLTemplate {
               var n = p[0], px = p[1], py = p[2], pw = p[3], ph = p[4];
               if (n.kids) {
                 el("rect", { "class": "dir", x: px, y: py, width: pw, height: ph }, svg).node = n;
-                var head = pw > 40 && ph > 30 ? 14 : 0, pad = pw > 8 && ph > 8 ? 1.5 : 0;
-                if (head) label(n.name + "/ " + human(n.bytes), px + 3, py + 11, pw - 6, "dir-label");
-                draw(n, px + pad, py + head + pad, Math.max(0, pw - 2 * pad), Math.max(0, ph - head - 2 * pad));
+                var head = pw > 40 && ph > 30 ? 14 : 0, pad = pw > 8 && ph > 8 ? 1.5 : 0, inner = collapse(n);
+                if (head) label(pathBetween(dir, inner) + "/ " + human(n.bytes), px + 3, py + 11, pw - 6, "dir-label");
+                draw(inner, px + pad, py + head + pad, Math.max(0, pw - 2 * pad), Math.max(0, ph - head - 2 * pad));
               } else {
                 el("rect", { "class": "cell", x: px, y: py, width: pw, height: ph, fill: cats[n.cat].color }, svg).node = n;
                 if (pw > 50 && ph > 14) label(nameOf(n), px + 3, py + 11, pw - 6, "cell-label");
@@ -180,7 +200,7 @@ enum HTMLTemplate {
             if (dir.parent) {
               var up = document.createElement("button");
               up.textContent = "⤴ back out"; up.id = "back-out";
-              up.onclick = function () { show(dir.parent); };
+              up.onclick = function () { show(outOf(dir)); };
               crumbs.appendChild(up);
             }
           }
@@ -189,7 +209,7 @@ enum HTMLTemplate {
             var n = e.target.node;
             if (!n) return;
             while (n.parent && n.parent !== view) n = n.parent;
-            if (n.kids && n !== view) show(n);
+            if (n.kids && n !== view) show(collapse(n));
           });
           svg.addEventListener("mousemove", function (e) {
             var n = e.target.node;
@@ -201,7 +221,7 @@ enum HTMLTemplate {
             hover.textContent = text;
           });
           document.addEventListener("keydown", function (e) {
-            if ((e.key === "Escape" || e.key === "Backspace") && view.parent) show(view.parent);
+            if ((e.key === "Escape" || e.key === "Backspace") && view.parent) show(outOf(view));
           });
           svg.setAttribute("viewBox", "0 0 " + W + " " + H);
           // A link such as report.html#/usr/lib opens zoomed into that directory.

@@ -126,11 +126,11 @@ struct TreemapBuilder {
         removalOfPath = Dictionary(selection.removals.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    /// One cell for every file of at least 1/5000 of the image: a few thousand cells at
+    /// One cell for every file of at least 1/20000 of the image: some thousands of cells at
     /// most, whatever the number of entries.
     mutating func build() -> Treemap {
         findKeptInodes(tree.root, removed: false)
-        threshold = max(1, selection.before.bytes / 5000)
+        threshold = max(1, selection.before.bytes / 20000)
         let root = place(tree.root, name: "", path: "", removal: nil)
         return Treemap(categories: categories, rules: rules, threshold: threshold, root: root.cell)
     }
