@@ -3,6 +3,7 @@ import Testing
 import WhittleCommands
 import WhittleOutput
 import WhittleReport
+import WhittleTraceFormat
 
 /// Headless Chromium, when installed; under CI=true the browser tests run regardless and
 /// fail without it.
@@ -107,6 +108,37 @@ struct HTMLReportTests {
         let removedCategories = Set(treemap.categories.filter { $0.kind == .removed }.map(\.name))
         #expect(removedCategories == Set(result.report.byProfile.map { "removed by \($0.name)" }))
         #expect(Set(treemap.categories.map(\.color)).count == treemap.categories.count)
+    }
+
+    @Test("with a trace, kept files are coloured by their reason, and each reason adds up to the report's")
+    func traceReasons() throws {
+        let directory = try TestDirectory()
+        let input = try BloatImage.builder().writeArchive(in: directory.url)
+        let trace = directory.path("app.trace.json")
+        let document = TraceDocument(image: "x.tar", command: ["/bin/busybox"], entries: [
+            .init(path: "/bin/sh", operations: ["execve"], existed: true),
+            .init(path: "/app/message.txt", operations: ["openat"], existed: true),
+        ])
+        try JSONEncoder().encode(document).write(to: URL(fileURLWithPath: trace))
+        let job = SlimJob(input: input, output: nil, options: WriteOptions(), removal: RemovalRequest(traces: [trace]))
+        let result = try job.run()
+        let treemap = Treemap(tree: result.tree, selection: result.selection)
+        var bytes: [String: Int64] = [:], files: [String: Int] = [:]
+        func add(_ cell: Treemap.Cell) {
+            switch cell {
+            case let .directory(_, children): children.forEach(add)
+            case let .file(_, size, count, category, _), let .folded(size, count, category):
+                bytes[treemap.categories[category].name, default: 0] += size
+                files[treemap.categories[category].name, default: 0] += count
+            }
+        }
+        add(treemap.root)
+        #expect(!result.report.keptByReason.isEmpty)
+        for reason in result.report.keptByReason {
+            #expect(bytes["kept: \(reason.name)"] == reason.bytes && files["kept: \(reason.name)"] == reason.entries,
+                    "\(reason.name)")
+        }
+        #expect(bytes["removed by trace"] == result.report.removedBytes)
     }
 
     @Test("file names cannot end the page's script: <, > and & are escaped in the embedded data")
