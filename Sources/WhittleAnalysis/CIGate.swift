@@ -3,7 +3,7 @@ import Yams
 
 /// The figures `inspect --ci` judges an image by: dive's three, and what each profile
 /// would remove.
-public struct CIFigures: Sendable, Equatable {
+public struct CIFigures: Sendable {
     /// dive's efficiency: the smallest size of every path over the sum of all its sizes.
     public var efficiency: Double
     public var wastedBytes: Int64
@@ -32,12 +32,6 @@ public struct CIFigures: Sendable, Equatable {
             flattenedBytes: inspection.totals.flattenedBytes,
             profiles: Dictionary((inspection.profiles ?? []).map { ($0.name, (files: $0.files, bytes: $0.bytes)) },
                                  uniquingKeysWith: { a, _ in a }))
-    }
-
-    public static func == (lhs: CIFigures, rhs: CIFigures) -> Bool {
-        lhs.efficiency == rhs.efficiency && lhs.wastedBytes == rhs.wastedBytes
-            && lhs.flattenedBytes == rhs.flattenedBytes
-            && lhs.profiles.mapValues { [Int64($0.files), $0.bytes] } == rhs.profiles.mapValues { [Int64($0.files), $0.bytes] }
     }
 }
 
