@@ -94,7 +94,7 @@ enum HTMLTemplate {
               li.appendChild(sw);
               var share = root.bytes > 0 ? " (" + (100 * byCat[i].bytes / root.bytes).toFixed(1) + " %)" : "";
               li.appendChild(document.createTextNode(cats[i].name + ": " + human(byCat[i].bytes) + share +
-                ", " + byCat[i].files + " files"));
+                ", " + byCat[i].files + (byCat[i].files === 1 ? " file" : " files")));
               li.dataset.category = cats[i].name; li.dataset.bytes = byCat[i].bytes;
               legend.appendChild(li);
             });
