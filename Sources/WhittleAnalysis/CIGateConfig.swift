@@ -22,6 +22,8 @@ public enum CIConfigError: Error, CustomStringConvertible, Equatable {
             return "\(path): unknown key '\(key)' (known: \(known.joined(separator: ", ")))"
         case let .badVersion(path, found):
             return "\(path): version is \(found); this whittle reads version 1"
+        case let .unknownProfile(path, name, known) where known.isEmpty:
+            return "\(path) names profile '\(name)', but no profiles were found: set WHITTLE_PROFILES to the Profiles directory"
         case let .unknownProfile(path, name, known):
             return "\(path): no profile named '\(name)' (known: \(known.joined(separator: ", ")))"
         }
