@@ -86,13 +86,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
+        // Which whole packages go: specs, dependency graphs of dpkg, apk and Python
+        // distributions, autoremove, with a reason for each.
+        .target(name: "WhittlePackageGraph"),
         .testTarget(
             name: "WhittleTests",
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
                 "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
+                "WhittlePackageGraph",
             ],
+            // Read from the source tree by path, as the Fixtures/ directory is.
+            exclude: ["PackageGraphFixtures"],
             resources: []),
     ],
     swiftLanguageModes: [.v6]
