@@ -40,7 +40,7 @@ let package = Package(
         // Applying layer changesets into one tree.
         .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleImage"]),
         // Named removal profiles: the YAML documents in Profiles/ and path patterns.
-        .target(name: "WhittleProfiles", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "WhittleProfiles", dependencies: ["WhittlePackageGraph", .product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
         .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten"]),
         // Deciding what stays: profiles, globs, protected paths, with a reason for each.
