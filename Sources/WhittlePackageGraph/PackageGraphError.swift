@@ -26,7 +26,8 @@ public enum PackageGraphError: Error, CustomStringConvertible, Sendable, Equatab
             return "no installed package matches \(names)\(hint)"
         case let .dependents(removing, dependents, suggestion):
             let lines = dependents.map { "  \($0.package) requires \($0.requirement)" }
-            return "cannot remove \(removing.joined(separator: ", ")): packages that stay depend on it:\n"
+            let pronoun = removing.count == 1 ? "it" : "them"
+            return "cannot remove \(removing.joined(separator: ", ")): packages that stay depend on \(pronoun):\n"
                 + lines.joined(separator: "\n")
                 + "\nremove them as well (--remove-package \(suggestion.joined(separator: ","))) "
                 + "or pass --force to remove anyway"

@@ -44,7 +44,7 @@ struct PackageGraphTests {
 
     @Test("every relationship field of a real status file parses, one group per comma")
     func realStatusFields() throws {
-        let stanzas = try Fixtures.stanzas("dpkg-status")
+        let stanzas = try PackageGraphFixtures.stanzas("dpkg-status")
         #expect(stanzas.count > 50)
         var parsed = 0
         for stanza in stanzas {
@@ -193,7 +193,7 @@ struct PackageGraphTests {
 }
 
 /// The test fixtures turned into records, as the package database readers would.
-enum Fixtures {
+enum PackageGraphFixtures {
     static func path(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("PackageGraphFixtures/\(name)").path
@@ -288,7 +288,7 @@ struct RemovalPlanTests {
 
     @Test("removing a library that kept packages need stops with the dependents, direct and transitive")
     func dependentsOfLibssl() throws {
-        let records = try Fixtures.debRecords()
+        let records = try PackageGraphFixtures.debRecords()
         do {
             _ = try Self.plan(records, "deb:libssl3")
             Issue.record("expected the dependents error")
@@ -316,7 +316,7 @@ struct RemovalPlanTests {
 
     @Test("--force removes anyway and lists what is left broken")
     func force() throws {
-        let records = try Fixtures.debRecords()
+        let records = try PackageGraphFixtures.debRecords()
         let plan = try Self.plan(records, "deb:libssl3", force: true)
         #expect(Self.removed(plan) == ["deb:libssl3"])
         #expect(plan.removals[0].reason == .named(spec: "deb:libssl3", origin: .commandLine))
@@ -327,7 +327,7 @@ struct RemovalPlanTests {
 
     @Test("a dependency cycle between removed packages is no obstacle")
     func removingDependentsTogether() throws {
-        let records = try Fixtures.debRecords()
+        let records = try PackageGraphFixtures.debRecords()
         let plan = try Self.plan(records, "deb:curl,deb:libcurl4")
         #expect(Self.removed(plan) == ["deb:curl", "deb:libcurl4"])
         #expect(plan.brokenDependents.isEmpty)
@@ -335,7 +335,7 @@ struct RemovalPlanTests {
 
     @Test("autoremove on a real image: python3-pip takes its auto-installed dependencies and Recommends")
     func autoremovePip() throws {
-        let records = try Fixtures.debRecords()
+        let records = try PackageGraphFixtures.debRecords()
         #expect(Self.removed(try Self.plan(records, "deb:python3-pip")) == ["deb:python3-pip"])
         let plan = try Self.plan(records, "deb:python3-pip", autoremove: true)
         let removed = Self.removed(plan)
@@ -464,6 +464,21 @@ struct RemovalPlanTests {
         #expect(Self.removed(plan) == ["pypi:web-app", "pypi:httptools"])
     }
 
+    @Test("an unreadable dependency is reported as a warning, and the rest of the plan still holds")
+    func unreadableFields() throws {
+        let records = [
+            Self.pypi("app", ["numpy; python_version <", "pandas"], requested: true), Self.pypi("numpy"), Self.pypi("pandas"),
+            Self.deb("tool", depends: "libfoo (>= 1"), Self.deb("libfoo"),
+        ]
+        let plan = try Self.plan(records, "pypi:numpy,deb:libfoo")
+        #expect(Self.removed(plan) == ["pypi:numpy", "deb:libfoo"])
+        #expect(plan.warnings.count == 2)
+        #expect(plan.warnings.contains { $0.hasPrefix("pypi:app: cannot read Requires-Dist 'numpy; python_version <'") })
+        #expect(plan.warnings.contains { $0.hasPrefix("deb:tool: cannot read 'libfoo (>= 1'") })
+        #expect(Self.dependentsError { try Self.plan(records, "pypi:pandas,pypi:numpy") }
+            == [.init(package: "pypi:app", requirement: "pandas")])
+    }
+
     @Test("Python autoremove takes only distributions without REQUESTED that pip installed")
     func pythonAutoremove() throws {
         var debianOwned = Self.pypi("six")
@@ -498,7 +513,7 @@ struct RemovalPlanTests {
 
     @Test("specs that match nothing: an error on the command line, nothing in a profile")
     func noMatch() throws {
-        let records = try Fixtures.debRecords()
+        let records = try PackageGraphFixtures.debRecords()
         do {
             _ = try Self.plan(records, "deb:python3-pip,deb:curl-13,pypi:curl")
             Issue.record("expected an error")
@@ -512,7 +527,7 @@ struct RemovalPlanTests {
 
     @Test("Essential packages need --force on the command line and are spared by profiles")
     func essential() throws {
-        let records = try Fixtures.debRecords()
+        let records = try PackageGraphFixtures.debRecords()
         #expect(throws: PackageGraphError.essential(["deb:dpkg"])) { try Self.plan(records, "deb:dpkg") }
         let profile = try Self.plan(records, "deb:dpkg,deb:apt", profile: "package-managers")
         #expect(Self.removed(profile) == ["deb:apt"])
@@ -524,7 +539,7 @@ struct RemovalPlanTests {
 
     @Test("python-dev on a real image: notebooks and REPLs go, what pandas, scikit-learn and matplotlib need stays")
     func pythonDevOnRealImage() throws {
-        let records = try Fixtures.pypiRecords()
+        let records = try PackageGraphFixtures.pypiRecords()
         #expect(records.count > 100)
         let profile = try ProfilesTests.shipped().profile(named: "python-dev")
         let request = try #require(profile.packageRequest)
