@@ -98,7 +98,10 @@ struct PackageGraph {
             return record.requiresDist.compactMap { line in
                 do {
                     let requirement = try PythonRequirement(line)
-                    let targets = (byName[.pypi]?[requirement.name] ?? []).filter { $0 != index }
+                    // A distribution may require its own extras (`dask[array]; extra == "complete"`):
+                    // that edge only widens the extras asked of it.
+                    let targets = (byName[.pypi]?[requirement.name] ?? [])
+                        .filter { $0 != index || !requirement.extras.isEmpty }
                         .map { Target(index: $0, extras: Set(requirement.extras)) }
                     return Group(text: line.trimmingCharacters(in: .whitespaces), isHard: true, targets: targets,
                                  requirement: requirement)

@@ -16,6 +16,10 @@ public enum PackageKind: String, Sendable, CaseIterable, Hashable, Comparable {
 
 /// One installed package as its database describes it, with relationship fields kept raw:
 /// the graph parses them, so whoever reads a database only copies text.
+///
+/// Only installed packages are records: a dpkg stanza whose Status says the package is
+/// not installed (`deinstall ok config-files`, `not-installed`) satisfies nothing and must
+/// be left out, or removal plans would count it as a provider.
 public struct PackageRecord: Sendable, Hashable {
     public var kind: PackageKind
     /// The name as the database spells it. Python names are compared after PEP 503

@@ -464,6 +464,23 @@ struct RemovalPlanTests {
         #expect(Self.removed(plan) == ["pypi:web-app", "pypi:httptools"])
     }
 
+    @Test("Python: an extra that asks for the distribution's own extras counts them too")
+    func selfExtras() throws {
+        let records = [
+            Self.pypi("app", ["dask[complete]>=2024"], requested: true),
+            Self.pypi("dask", ["dask[array,dataframe]; extra == \"complete\"", "numpy>=1.24; extra == \"array\"",
+                               "pandas>=2; extra == \"dataframe\"", "bokeh; extra == \"diagnostics\""]),
+            Self.pypi("numpy"), Self.pypi("pandas"), Self.pypi("bokeh"),
+        ]
+        // dask loses numpy through the extras app asks for, and app then loses dask.
+        #expect(Self.dependentsError { try Self.plan(records, "pypi:numpy") } == [
+            .init(package: "pypi:dask", requirement: "numpy>=1.24; extra == \"array\""),
+            .init(package: "pypi:app", requirement: "dask[complete]>=2024"),
+        ])
+        #expect(Self.removed(try Self.plan(records, "pypi:bokeh")) == ["pypi:bokeh"])
+        #expect(Self.removed(try Self.plan(records, "pypi:dask,pypi:app")) == ["pypi:dask", "pypi:app"])
+    }
+
     @Test("an unreadable dependency is reported as a warning, and the rest of the plan still holds")
     func unreadableFields() throws {
         let records = [
