@@ -237,7 +237,7 @@ struct ProfilesTests {
             let expanded = try catalog.expand([name])
             #expect(!expanded.isEmpty)
             #expect(Set(expanded.map(\.name)).count == expanded.count)
-            #expect(expanded.allSatisfy { !$0.remove.isEmpty })
+            #expect(expanded.allSatisfy { $0.isConcrete })
         }
     }
 
@@ -488,8 +488,8 @@ struct ProfilesTests {
 
     @Test("another format version is refused, naming the file")
     func wrongVersion() throws {
-        let (error, file) = try loadError("version: 2\nname: bad\nremove: [a]\n")
-        #expect(error == .unsupportedVersion(file: file, version: "2"))
+        let (error, file) = try loadError("version: 3\nname: bad\nremove: [a]\n")
+        #expect(error == .unsupportedVersion(file: file, version: "3"))
         #expect(error.description.contains(file))
         #expect(error.description.contains("version: 1"))
     }
