@@ -1,12 +1,13 @@
 import Foundation
 import WhittleCompression
+import WhittleFiles
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A file written under a temporary name beside its destination and renamed into place
 /// only by `commit()`. Dropped without a commit, it removes itself: a failed run leaves
-/// no partial output.
+/// no partial output. Ctrl-C and SIGTERM remove it too (`Interruption`).
 final class AtomicOutputFile {
     let destination: String
     let temporaryPath: String
@@ -23,15 +24,16 @@ final class AtomicOutputFile {
             return mkstemp(base)
         }
         guard descriptor >= 0 else {
-            throw OutputError.cannotCreate(path: destination, reason: String(cString: strerror(errno)))
+            throw OutputError.cannotCreate(path: destination, reason: OutputError.reason(errno))
         }
         self.descriptor = descriptor
         temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        Interruption.removeOnInterrupt(temporaryPath)
     }
 
     deinit {
         close(descriptor)
-        if !committed { unlink(temporaryPath) }
+        if !committed { Interruption.settle(temporaryPath) { _ = unlink(temporaryPath) } }
     }
 
     var sink: FileSink { FileSink(fileDescriptor: descriptor) }
@@ -41,15 +43,17 @@ final class AtomicOutputFile {
         let mask = umask(0)
         umask(mask)
         fchmod(descriptor, 0o666 & ~mask)
-        guard rename(temporaryPath, destination) == 0 else {
-            throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+        try Interruption.settle(temporaryPath) {
+            guard rename(temporaryPath, destination) == 0 else {
+                throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
+            }
+            committed = true
         }
-        committed = true
     }
 
     func seek(to offset: Int64) throws {
         guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
-            throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+            throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
         }
     }
 
@@ -63,7 +67,7 @@ final class AtomicOutputFile {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+                throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
             }
             done += written
         }
