@@ -78,6 +78,26 @@ struct FaultTests {
         #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
+    @Test("SIGKILL during slim leaves no file beside the output: it has no name until it is complete")
+    func killedSlim() throws {
+        let work = try FaultWork()
+        let input = try bigImage(in: work)
+        let outputs = work.path("out")
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: false)
+        let process = try work.start(["slim", input, "-o", outputs + "/slim.tar", "--compression", "gzip"])
+        try work.waitForStagingFile(in: outputs, of: process)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(try work.leftIn(outputs).isEmpty)
+        // Its scratch directory stays until the next run, which removes it.
+        #expect(try work.leftInTemporaryDirectory().count == 1)
+        let next = try work.whittle(["inspect", input])
+        #expect(next.errors.contains("removed 1 temporary directory left by runs that were killed"), "\(next.errors)")
+        #expect(try work.leftInTemporaryDirectory().isEmpty)
+    }
+
     @Test("an input cut short while slim reads it: a clear error naming it, no crash, nothing left")
     func inputShrinksWhileRead() throws {
         let work = try FaultWork()
@@ -245,14 +265,18 @@ struct FaultWork {
         try leftIn(temporaryDirectory)
     }
 
-    /// Waits until the output's staging file beside it holds more than 4 MiB: the layer is
-    /// being written.
+    /// Waits until the process holds a file open in `directory` (named or not yet named)
+    /// with more than 4 MiB in it: the layer is being written.
     func waitForStagingFile(in directory: String, of process: Process) throws {
+        let descriptors = "/proc/\(process.processIdentifier)/fd"
         try waitFor("the output to be written", process: process) {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-            return names.contains { name in
-                let size = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + name))?[.size] as? Int
-                return name.contains(".whittle-") && (size ?? 0) > 4 << 20
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: descriptors)) ?? []
+            return fds.contains { fd in
+                let link = descriptors + "/" + fd
+                guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: link),
+                      target.hasPrefix(directory + "/") else { return false }
+                var info = stat()
+                return stat(link, &info) == 0 && info.st_size > 4 << 20
             }
         }
     }
