@@ -112,7 +112,9 @@ private final class InterruptRegistry: @unchecked Sendable {
         for path in paths.sorted() { removeTree(path) }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         let count = paths.count == 1 ? "1 temporary path" : "\(paths.count) temporary paths"
-        let line = "whittle: interrupted by \(name); removed \(count)\n"
+        // On a terminal, over the progress line.
+        let clear = isatty(STDERR_FILENO) == 1 ? "\r\u{1B}[K" : ""
+        let line = clear + "whittle: interrupted by \(name); removed \(count)\n"
         _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
         _exit(128 + signal)
     }
