@@ -78,6 +78,24 @@ struct FaultTests {
         #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
+    /// A shell starts background jobs with SIGINT ignored; whittle must not take it back.
+    @Test func ignoredInterruptStaysIgnored() throws {
+        let work = try FaultWork()
+        let input = try bigImage(in: work)
+        let outputs = work.path("out")
+        try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: false)
+        let output = outputs + "/slim.tar"
+        let process = try work.start(shell: "trap '' INT; exec \"$0\" \"$@\"",
+                                     ["slim", input, "-o", output])
+        try work.waitForStagingFile(in: outputs, of: process)
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+
+        #expect(process.terminationStatus == 0, "\(work.errors(of: process))")
+        #expect(try work.leftIn(outputs) == ["slim.tar"])
+        #expect(try work.leftInTemporaryDirectory().isEmpty)
+    }
+
     @Test("SIGKILL during slim leaves no file beside the output: it has no name until it is complete")
     func killedSlim() throws {
         let work = try FaultWork()
@@ -239,11 +257,17 @@ struct FaultWork {
     }
 
     /// Starts whittle with its standard output and error in files (a pipe nobody reads
-    /// could stall it).
-    func start(_ arguments: [String]) throws -> Process {
+    /// could stall it); with `shell`, through `sh -c shell whittle arguments…`, which execs it.
+    func start(shell: String? = nil, _ arguments: [String]) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try whittleExecutable())
-        process.arguments = arguments
+        let whittle = try whittleExecutable()
+        if let shell {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", shell, whittle] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: whittle)
+            process.arguments = arguments
+        }
         process.environment = environment
         _ = FileManager.default.createFile(atPath: path("stdout"), contents: nil)
         _ = FileManager.default.createFile(atPath: path("stderr"), contents: nil)
