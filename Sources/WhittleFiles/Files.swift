@@ -119,16 +119,15 @@ public final class ScratchDirectory: @unchecked Sendable {
         guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0,
               FileManager.default.createFile(atPath: "\(path)/\(Self.ownerFile)", contents: Data("\(getpid())\n".utf8))
         else {
+            // Fully initialised by now, so deinit removes the directory and closes the descriptor.
             let reason = String(cString: strerror(errno))
-            if lockDescriptor >= 0 { close(lockDescriptor) }
-            Interruption.settle(path) { removeTree(path) }
             throw FileError.cannotOpen(path: path, reason: "cannot mark a temporary directory as in use: \(reason)")
         }
     }
 
     deinit {
         remove()
-        close(lockDescriptor)
+        if lockDescriptor >= 0 { close(lockDescriptor) }
     }
 
     /// `$TMPDIR`, or /tmp.
