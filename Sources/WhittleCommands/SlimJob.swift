@@ -116,8 +116,20 @@ public struct SlimJob {
     /// figure of the report and dry run), and written (the kept nodes). Protected paths, the
     /// trace's closure and the package databases are lookups, not walks.
     public func run(progress: ((String) -> Void)? = nil) throws -> Result {
+        // An input cut short or rewritten mid-run is reported as that, whichever stage noticed.
+        let snapshot = FileSnapshot(path: input)
+        do {
+            return try runPipeline(progress: progress)
+        } catch {
+            throw snapshot?.explaining(error, path: input) ?? error
+        }
+    }
+
+    private func runPipeline(progress: ((String) -> Void)?) throws -> Result {
         let parts = try removal.policyParts()
         if verify, output != nil { try Tracer.checkPrerequisites() }
+        // A directory that cannot take the output is refused before the long work.
+        if let output { try ImageWriter.checkDestination(output) }
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(input)")
@@ -152,6 +164,7 @@ public struct SlimJob {
         }
         progress?("writing \(output)")
         let target = verify ? Self.stagingPath(for: output) : output
+        if verify { Interruption.removeOnInterrupt(target) }
         let written = try ImageWriter().write(
             tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) })
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
@@ -182,11 +195,13 @@ public struct SlimJob {
                 guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
                 lines.append(VerificationFailure.summary(of: outcome, trace: path))
             }
-            guard rename(staged, output) == 0 else {
-                throw OutputError.writeFailed(path: output, reason: String(cString: strerror(errno)))
+            try Interruption.settle(staged) {
+                guard rename(staged, output) == 0 else {
+                    throw OutputError.writeFailed(path: output, reason: String(cString: strerror(errno)))
+                }
             }
         } catch {
-            unlink(staged)
+            Interruption.settle(staged) { _ = unlink(staged) }
             throw error
         }
         return lines
