@@ -62,6 +62,9 @@ public final class Inode {
     public let deviceMajor: UInt32
     public let deviceMinor: UInt32
     public let content: FileSlice?
+    /// Whether a hardlink has ever named this inode. Only then can two names share it and
+    /// must counting see it once; the many single-name inodes skip that bookkeeping.
+    public internal(set) var isShared = false
 
     init(entry: TarEntry, content: FileSlice?) {
         kind = entry.kind
