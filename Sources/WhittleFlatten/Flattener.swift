@@ -91,14 +91,7 @@ public final class Flattener {
                     parent.children?[name] = Node(directory: name, attributes: Attributes(entry), layer: layer)
                 }
             case .hardlink:
-                // Docker removes what the name held before it links, so a link to its own
-                // name, or to a path below it, finds nothing.
-                parent.children?[name] = nil
-                let inode = try linkedInode(for: entry, components: components, layer: layer)
-                // Docker applies the link header's owner (and mode and time, unless the
-                // target is a symlink) to the shared inode.
-                inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
-                parent.children?[name] = Node(name: name, inode: inode, layer: layer)
+                try applyHardlink(entry, named: name, in: parent, components: components, layer: layer)
             default:
                 var content: FileSlice?
                 if entry.kind == .regular, entry.size > 0 {
@@ -119,6 +112,18 @@ public final class Flattener {
             storedBytes: stream.location.slice.length, compression: stream.compression)
         layers.append(summary)
         return summary
+    }
+
+    private func applyHardlink(_ entry: TarEntry, named name: String, in parent: Node, components: [String],
+                               layer: Int) throws {
+        // Docker removes what the name held before it links, so a link to its own name, or
+        // to a path below it, finds nothing.
+        parent.children?[name] = nil
+        let inode = try linkedInode(for: entry, components: components, layer: layer)
+        // Docker applies the link header's owner (and mode and time, unless the target is a
+        // symlink) to the shared inode.
+        inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
+        parent.children?[name] = Node(name: name, inode: inode, layer: layer)
     }
 
     /// The directory an entry goes in, missing ones made as Docker makes them. Whatever
@@ -269,10 +274,12 @@ struct ListedNames {
         first.combine(absolute)
         second.combine(absolute)
         for component in components {
-            for byte in component.utf8 {
-                first.combine(byte)
-                second.combine(byte)
+            var text = component
+            text.withUTF8 { bytes in
+                first.combine(bytes: UnsafeRawBufferPointer(bytes))
+                second.combine(bytes: UnsafeRawBufferPointer(bytes))
             }
+            // A component never holds '/': it ends one unambiguously.
             first.combine(0x2f as UInt8)
             second.combine(0x2f as UInt8)
         }
