@@ -280,6 +280,17 @@ struct BadInputTests {
         #expect(InflationLimit(ratio: .max).maximum(forStored: 1000) == nil)
     }
 
+    @Test("an archive compressed whole is held to the same inflation limit as its layers")
+    func inflatedArchive() throws {
+        let directory = try TestDirectory()
+        let path = directory.path("corners.tar")
+        try FileManager.default.copyItem(atPath: fixture("corners.docker.tar"), toPath: path)
+        try run("/bin/gzip", ["-n", path])
+        let tight = ImageSelection(inflation: InflationLimit(ratio: 2, floor: 0))
+        try expectFailure(path + ".gz", mentioning: "--max-inflation", selection: tight)
+        _ = try SavedImage(path: path + ".gz", scratch: try ScratchDirectory())
+    }
+
     @Test("JSON nesting is measured by a flat scan, strings skipped, before any reader recurses into it")
     func deeplyNestedConfig() throws {
         #expect(jsonNesting(of: Array("[[[]]]".utf8), exceeds: 2))
