@@ -56,7 +56,7 @@ public enum ImageError: Error, CustomStringConvertible, Sendable {
         case let .corruptLayer(layer, reason):
             return "layer \(layer + 1) is corrupt: \(reason)"
         case let .inflationLimit(what, limit, stored):
-            return "\(what) expands past \(limit) bytes, more than the limit for its stored \(stored) bytes "
+            return "\(what) expands past \(limit) bytes, the most its \(stored) stored bytes may grow to "
                 + "(a decompression bomb?); refusing it. --max-inflation RATIO raises the limit, 0 lifts it"
         case let .tooManyLayers(count):
             return "the image has \(count) layers; Docker loads at most \(maximumLayerCount) "

@@ -274,6 +274,13 @@ struct BadInputTests {
         let image = try SavedImage(path: layout, selection: ImageSelection(inflation: InflationLimit(ratio: 0)),
                                    scratch: scratch)
         try Flattener(scratch: scratch).apply(image)
+        // Headers alone inflate too: the decompressed stream is counted as it is read.
+        var headers = TestLayer()
+        headers.gzip = true
+        for index in 0..<2_000 { headers.file("empty-\(index)", "") }
+        let headersOnly = try TestImageBuilder(layers: [headers]).writeOCILayout(in: directory.url)
+        try expectFailure(headersOnly, mentioning: "--max-inflation",
+                          selection: ImageSelection(inflation: InflationLimit(ratio: 4, floor: 0)))
         #expect(InflationLimit(ratio: 100).maximum(forStored: 1 << 30) == 100 << 30)
         #expect(InflationLimit(ratio: 100).maximum(forStored: 1000) == InflationLimit.defaultFloor)
         #expect(InflationLimit(ratio: 0).maximum(forStored: 1000) == nil)
