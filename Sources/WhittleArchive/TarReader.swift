@@ -47,7 +47,31 @@ public final class TarReader {
         if code < ARCHIVE_WARN { throw failure() }
         guard let raw else { throw ArchiveError.libarchive(context: name, message: "no header returned") }
         entry = raw
+        try refuseUnrepresentable(raw)
         return decodeEntry(raw)
+    }
+
+    /// Names are text in whittle: a name or link target that is not UTF-8 would come out
+    /// changed, so it is refused, shown with its odd bytes escaped. An old GNU sparse member
+    /// (type S) is refused as Docker's applier refuses it ("unhandled tar header type 83");
+    /// PAX sparse files are read.
+    private func refuseUnrepresentable(_ raw: OpaquePointer) throws {
+        let names = [("name", archive_entry_pathname(raw)), ("hardlink target", archive_entry_hardlink(raw)),
+                     ("symlink target", archive_entry_symlink(raw))]
+        for (what, pointer) in names {
+            guard let pointer, String(validatingCString: pointer) == nil else { continue }
+            throw ArchiveError.libarchive(
+                context: name, message: "the entry \(what) '\(escaped(pointer))' is not valid UTF-8; refusing it")
+        }
+        guard archive_entry_pathname(raw) != nil else {
+            throw ArchiveError.libarchive(context: name, message: "an entry's name is not valid UTF-8; refusing it")
+        }
+        if archive_entry_sparse_count(raw) > 0, archive_format(handle) == ARCHIVE_FORMAT_TAR_GNUTAR {
+            let path = archive_entry_pathname(raw).map { String(cString: $0) } ?? ""
+            throw ArchiveError.libarchive(
+                context: name, message: "'\(path)' is an old GNU sparse file (type S), which Docker's applier "
+                    + "does not take; refusing it")
+        }
     }
 
     /// Bytes of the tar stream consumed so far. Right after `nextEntry()` this is where the
@@ -177,4 +201,26 @@ private func decodeEntry(_ raw: OpaquePointer) -> TarEntry {
         xattrs: xattrs,
         isSparse: archive_entry_sparse_count(raw) > 0
     )
+}
+
+/// A C string with bytes outside printable ASCII written as `\xNN`.
+private func escaped(_ pointer: UnsafePointer<CChar>) -> String {
+    var out = ""
+    var cursor = UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self)
+    while cursor.pointee != 0 {
+        let byte = cursor.pointee
+        if byte >= 0x20, byte < 0x7f {
+            out.unicodeScalars.append(Unicode.Scalar(byte))
+        } else {
+            out += "\\x" + String(byte, radix: 16, uppercase: false).leftPadded(to: 2)
+        }
+        cursor += 1
+    }
+    return out
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
 }

@@ -17,8 +17,19 @@ struct InputOptions: ParsableArguments {
         valueName: "os/arch[/variant]"))
     var platform: String?
 
+    @Option(name: .customLong("max-inflation"), help: ArgumentHelp(
+        "How far a layer may expand as it is read: a gzip or zstd layer (or an archive compressed whole) "
+            + "may inflate, and the file data of any layer add up, to RATIO times its stored size, or 1 GiB "
+            + "when that is more; past it the image is refused as a decompression bomb. 0 lifts the limit. "
+            + "Example: --max-inflation 2000 for an image that really holds gigabytes of zeros.",
+        valueName: "ratio"))
+    var maxInflation: Int64 = InflationLimit.defaultRatio
+
     func selection() throws -> ImageSelection {
-        var selection = ImageSelection(name: imageName)
+        guard maxInflation >= 0 else {
+            throw ValidationError("--max-inflation takes a ratio of 0 or more (0 lifts the limit); got \(maxInflation)")
+        }
+        var selection = ImageSelection(name: imageName, inflation: InflationLimit(ratio: maxInflation))
         if let platform {
             guard let parsed = Platform(parsing: platform) else {
                 throw ValidationError("--platform takes os/arch or os/arch/variant, e.g. linux/amd64; got '\(platform)'")

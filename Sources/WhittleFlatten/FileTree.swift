@@ -158,22 +158,35 @@ public final class FileTree {
 
     /// The directory named by `components`, as the flattener applies an entry: with
     /// `createMissingIn`, missing directories are made (as Docker does); otherwise a missing
-    /// one gives nil. A file in the way, or a symlink loop, is an error naming it.
-    func resolveDirectory<C: Collection>(_ components: C, createMissingIn layer: Int?) throws -> Node?
+    /// one gives nil. A file in the way, a symlink loop, or (when creating) a symlink whose
+    /// target is missing is a `DirectoryProblem`, which the flattener reports for its entry.
+    /// With `followFinal` false, a symlink named last is the answer, and gives nil.
+    func resolveDirectory<C: Collection>(_ components: C, createMissingIn layer: Int?,
+                                         followFinal: Bool = true) throws -> Node?
     where C.Element == String {
-        let walk = walk(components: Array(components), followFinal: true, creatingMissingIn: layer)
+        let walk = walk(components: Array(components), followFinal: followFinal, creatingMissingIn: layer)
         switch walk.outcome {
         case .found:
             let node = walk.stack.last?.node ?? root
-            guard node.isDirectory else { throw FlattenError.notADirectory(path: Array(components).last ?? "") }
+            if !followFinal, node.inode?.kind == .symlink { return nil }
+            guard node.isDirectory else { throw DirectoryProblem.notADirectory(Array(components).last ?? "") }
             return node
         case .missing:
-            if let blocker = walk.blocker { throw FlattenError.notADirectory(path: blocker) }
+            if let link = walk.danglingLink { throw DirectoryProblem.danglingLink(path: link.path, target: link.target) }
+            if let blocker = walk.blocker { throw DirectoryProblem.notADirectory(blocker) }
             return nil
         case .symlinkLoop:
-            throw FlattenError.symlinkLoop(path: walk.blocker ?? "")
+            throw DirectoryProblem.symlinkLoop(walk.blocker ?? "")
         }
     }
+}
+
+/// Why an entry's directory could not be reached; the flattener names the entry.
+enum DirectoryProblem: Error {
+    case notADirectory(String)
+    case symlinkLoop(String)
+    /// A symlink on the way names something missing, and Docker makes no directory there.
+    case danglingLink(path: String, target: String)
 }
 
 /// Cleans an entry name lexically, as Docker joins it onto the root: a leading `/` or `./`

@@ -62,11 +62,16 @@ public final class Flattener {
         let direct = stream.directFile
         var entries = 0
         var fileBytes: Int64 = 0
+        var listed = ListedNames()
+        var expansion = Expansion(limit: stream.location.inflationLimit, layer: stream.location)
         while let entry = try stream.tar.nextEntry() {
             entries += 1
             let dataStart = stream.tar.consumedBytes
             entryObserver?(layer, entry, tree)
             let components = try cleanPath(entry.path, layer: layer)
+            guard listed.insert(entry.path, components) else {
+                throw FlattenError.duplicateEntry(layer: layer, path: entry.path)
+            }
             // Docker skips the root's own entry.
             guard let name = components.last else { continue }
             let parentComponents = components.dropLast()
@@ -74,17 +79,11 @@ public final class Flattener {
                 try applyWhiteout(name, in: parentComponents, layer: layer, entry: entry.path)
                 continue
             }
-            let parent: Node?
-            do {
-                parent = try tree.resolveDirectory(parentComponents, createMissingIn: layer)
-            } catch FlattenError.notADirectory {
-                throw FlattenError.parentNotDirectory(layer: layer, path: entry.path)
-            }
-            guard let parent else { throw FlattenError.parentNotDirectory(layer: layer, path: entry.path) }
-            let existing = parent.children?[name]
+            try checkLength(components, layer: layer, entry: entry.path)
+            let parent = try directory(parentComponents, layer: layer, entry: entry.path)
             switch entry.kind {
             case .directory:
-                if let existing, existing.isDirectory {
+                if let existing = parent.children?[name], existing.isDirectory {
                     // Directory over directory merges: lower children stay, upper attributes win.
                     existing.directoryAttributes.overlay(Attributes(entry))
                     existing.layer = layer
@@ -92,12 +91,7 @@ public final class Flattener {
                     parent.children?[name] = Node(directory: name, attributes: Attributes(entry), layer: layer)
                 }
             case .hardlink:
-                let inode = try linkedInode(for: entry, layer: layer)
-                // Docker applies the link header's owner (and mode and time, unless the
-                // target is a symlink) to the shared inode.
-                inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
-                inode.isShared = true
-                parent.children?[name] = Node(name: name, inode: inode, layer: layer)
+                try applyHardlink(entry, named: name, in: parent, components: components, layer: layer)
             default:
                 var content: FileSlice?
                 if entry.kind == .regular, entry.size > 0 {
@@ -105,6 +99,7 @@ public final class Flattener {
                     if let direct, !entry.isSparse {
                         content = FileSlice(file: direct.file, offset: direct.baseOffset + dataStart, length: entry.size)
                     } else {
+                        try expansion.spool(entry.size)
                         content = try spoolData(of: entry, from: stream.tar)
                     }
                 }
@@ -119,13 +114,68 @@ public final class Flattener {
         return summary
     }
 
-    /// `.wh.NAME` deletes NAME; `.wh..wh..opq` hides every lower child of its directory.
-    /// Both act on lower layers only, wherever they sit in the layer.
+    private func applyHardlink(_ entry: TarEntry, named name: String, in parent: Node, components: [String],
+                               layer: Int) throws {
+        // Docker removes what the name held before it links, so a link to its own name, or
+        // to a path below it, finds nothing.
+        parent.children?[name] = nil
+        let inode = try linkedInode(for: entry, components: components, layer: layer)
+        // Docker applies the link header's owner (and mode and time, unless the target is a
+        // symlink) to the shared inode.
+        inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
+        inode.isShared = true
+        parent.children?[name] = Node(name: name, inode: inode, layer: layer)
+    }
+
+    /// The directory an entry goes in, missing ones made as Docker makes them. Whatever
+    /// stops the walk is reported for the entry. With `followFinal` false, a symlink in the
+    /// directory's place gives nil.
+    private func reach(_ components: ArraySlice<String>, layer: Int, entry: String,
+                       followFinal: Bool) throws -> Node? {
+        do {
+            return try tree.resolveDirectory(components, createMissingIn: layer, followFinal: followFinal)
+        } catch DirectoryProblem.notADirectory(let blocker) {
+            throw FlattenError.parentNotDirectory(layer: layer, path: entry, blocker: blocker)
+        } catch DirectoryProblem.symlinkLoop {
+            throw FlattenError.parentInSymlinkLoop(layer: layer, path: entry)
+        } catch DirectoryProblem.danglingLink(let link, let target) {
+            throw FlattenError.throughDanglingSymlink(layer: layer, path: entry, link: link, target: target)
+        }
+    }
+
+    private func directory(_ components: ArraySlice<String>, layer: Int, entry: String) throws -> Node {
+        guard let node = try reach(components, layer: layer, entry: entry, followFinal: true) else {
+            throw FlattenError.parentNotDirectory(layer: layer, path: entry, blocker: components.last ?? "")
+        }
+        return node
+    }
+
+    /// Names Docker cannot create are refused: the applier opens "/" + the name in a chroot.
+    private func checkLength(_ components: [String], layer: Int, entry: String) throws {
+        var bytes = components.count - 1
+        for component in components {
+            let count = component.utf8.count
+            guard count <= FlattenError.maximumNameBytes else {
+                throw FlattenError.nameTooLong(layer: layer, path: entry, bytes: count)
+            }
+            bytes += count
+        }
+        guard bytes <= FlattenError.maximumPathBytes else {
+            throw FlattenError.pathTooLong(layer: layer, path: entry, bytes: bytes)
+        }
+    }
+
+    /// `.wh.NAME` deletes NAME as it stands when the marker is met (a lower file, or one
+    /// this layer wrote before it, as Docker applies entries in order); `.wh..wh..opq` hides
+    /// every lower child of its directory, wherever it sits in the layer. The directory is
+    /// reached as any entry's, made when missing.
     private func applyWhiteout(_ name: String, in parentComponents: ArraySlice<String>, layer: Int,
                                entry: String) throws {
         if name == ".wh..wh..opq" {
-            guard let directory = try tree.resolveDirectory(parentComponents, createMissingIn: layer) else { return }
-            hideLowerChildren(of: directory, below: layer)
+            // Docker walks the directory without following a symlink in its place: nothing hides.
+            guard let holder = try reach(parentComponents, layer: layer, entry: entry, followFinal: false)
+            else { return }
+            hideLowerChildren(of: holder, below: layer)
             return
         }
         // Other `.wh..wh.` names are AUFS bookkeeping with no meaning here.
@@ -135,10 +185,8 @@ public final class Flattener {
         guard !target.isEmpty, target != ".", target != ".." else {
             throw FlattenError.invalidWhiteout(layer: layer, path: entry)
         }
-        guard let directory = try? tree.resolveDirectory(parentComponents, createMissingIn: nil),
-              let victim = directory.children?[target], victim.layer < layer
-        else { return }
-        directory.children?[target] = nil
+        let holder = try directory(parentComponents, layer: layer, entry: entry)
+        holder.children?[target] = nil
     }
 
     /// Removes children written by lower layers. A child this layer wrote stays, but if it
@@ -155,20 +203,23 @@ public final class Flattener {
     }
 
     /// The inode a hardlink names: an earlier entry of this layer or a file of a lower one.
-    private func linkedInode(for entry: TarEntry, layer: Int) throws -> Inode {
-        let components: [String]
+    private func linkedInode(for entry: TarEntry, components: [String], layer: Int) throws -> Inode {
+        let target: [String]
         do {
-            components = try cleanPath(entry.linkTarget, layer: layer)
+            target = try cleanPath(entry.linkTarget, layer: layer)
         } catch {
             throw FlattenError.linkEscapesRoot(layer: layer, path: entry.path, target: entry.linkTarget)
         }
-        guard let name = components.last,
-              let directory = try? tree.resolveDirectory(components.dropLast(), createMissingIn: nil),
-              let target = directory.children?[name]
+        guard let name = target.last,
+              let directory = try? tree.resolveDirectory(target.dropLast(), createMissingIn: nil),
+              let node = directory.children?[name]
         else {
+            if target.starts(with: components) {
+                throw FlattenError.linkReplacesTarget(layer: layer, path: entry.path, target: entry.linkTarget)
+            }
             throw FlattenError.missingLinkTarget(layer: layer, path: entry.path, target: entry.linkTarget)
         }
-        guard let inode = target.inode else {
+        guard let inode = node.inode else {
             throw FlattenError.linkToDirectory(layer: layer, path: entry.path, target: entry.linkTarget)
         }
         return inode
@@ -200,5 +251,61 @@ public final class Flattener {
             }
         }
         return FileSlice(file: file, offset: start, length: spoolEnd - start)
+    }
+}
+
+/// The names one layer has listed, compared as Docker's layer store compares them (cleaned
+/// lexically, a leading '/' kept), to refuse a name listed twice. Two independent 64-bit
+/// hashes of each name's bytes stand for it, so a layer of many entries costs 16 bytes each.
+struct ListedNames {
+    private struct Key: Hashable {
+        let first: Int
+        let second: Int
+    }
+
+    private var seen = Set<Key>()
+
+    /// False when the name was listed before.
+    mutating func insert(_ raw: String, _ components: [String]) -> Bool {
+        var first = Hasher()
+        var second = Hasher()
+        first.combine(1 as UInt8)
+        second.combine(2 as UInt8)
+        let absolute = raw.hasPrefix("/")
+        first.combine(absolute)
+        second.combine(absolute)
+        for component in components {
+            var text = component
+            text.withUTF8 { bytes in
+                first.combine(bytes: UnsafeRawBufferPointer(bytes))
+                second.combine(bytes: UnsafeRawBufferPointer(bytes))
+            }
+            // A component never holds '/': it ends one unambiguously.
+            first.combine(0x2f as UInt8)
+            second.combine(0x2f as UInt8)
+        }
+        return seen.insert(Key(first: first.finalize(), second: second.finalize())).inserted
+    }
+}
+
+/// How much of one layer has been spooled, against the limit on how far it may expand.
+struct Expansion {
+    let limit: Int64?
+    let layer: LayerLocation
+    private var spooled: Int64 = 0
+
+    init(limit: Int64?, layer: LayerLocation) {
+        self.limit = limit
+        self.layer = layer
+    }
+
+    /// Counts `bytes` about to be spooled; refuses them, before a byte is written, when they
+    /// would take the layer past its limit (a gzip bomb, a sparse file of terabytes).
+    mutating func spool(_ bytes: Int64) throws {
+        spooled += bytes
+        if let limit, spooled > limit {
+            throw ImageError.inflationLimit(what: "layer \(layer.index + 1) (\(layer.name))", limit: limit,
+                                            stored: layer.slice.length)
+        }
     }
 }

@@ -59,13 +59,20 @@ extension FileTree {
         var rest: [String]
         var symlinks: [String]
         var blocker: String?
+        /// When creating: the symlink (its tree path and target) whose target is missing.
+        /// Docker's applier makes missing directories below real ones, never inside a
+        /// link's target, so the walk stops there rather than invent what the link names.
+        var danglingLink: (path: String, target: String)?
     }
 
     /// The one walk behind every lookup. With `layer`, a missing directory is made on the
     /// way (as Docker's applier does for an entry whose parents a layer did not list).
     func walk(components: [String], followFinal: Bool, creatingMissingIn layer: Int?) -> Walk {
         var result = Walk(outcome: .found, stack: [], rest: [], symlinks: [], blocker: nil)
-        var pending = Array(components.reversed())
+        // Each pending component knows the symlink whose target it came from (an index into
+        // `result.symlinks` and `targets`), or nil when it is the path's own.
+        var pending: [(name: String, link: Int?)] = components.reversed().map { ($0, nil) }
+        var targets: [String] = []
         var hops = 0
         func stop(_ outcome: PathResolution.Outcome, rest: [String], blocker: String? = nil) -> Walk {
             result.outcome = outcome
@@ -73,7 +80,7 @@ extension FileTree {
             result.blocker = blocker
             return result
         }
-        while let component = pending.popLast() {
+        while let (component, link) = pending.popLast() {
             if component == "." || component.isEmpty { continue }
             if component == ".." {
                 if !result.stack.isEmpty { result.stack.removeLast() }
@@ -82,27 +89,33 @@ extension FileTree {
             let directory = result.stack.last?.node ?? root
             guard let child = directory.children?[component] else {
                 if let layer, directory.isDirectory {
+                    if let link {
+                        result.danglingLink = (result.symlinks[link], targets[link])
+                        return stop(.missing, rest: [component] + pending.reversed().map(\.name))
+                    }
                     let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
                     directory.children?[component] = made
                     result.stack.append((component, made))
                     continue
                 }
-                return stop(.missing, rest: [component] + pending.reversed())
+                return stop(.missing, rest: [component] + pending.reversed().map(\.name))
             }
             if let inode = child.inode, inode.kind == .symlink, followFinal || !pending.isEmpty {
                 hops += 1
                 result.symlinks.append((result.stack.map(\.name) + [component]).joined(separator: "/"))
+                targets.append(inode.linkTarget)
                 guard hops <= 40 else { return stop(.symlinkLoop, rest: [component], blocker: inode.linkTarget) }
                 // Linux refuses an empty target rather than treating it as ".".
                 guard !inode.linkTarget.isEmpty else { return stop(.missing, rest: [component]) }
                 if inode.linkTarget.hasPrefix("/") { result.stack.removeAll() }
+                let index = result.symlinks.count - 1
                 pending += inode.linkTarget.split(separator: "/", omittingEmptySubsequences: true)
-                    .reversed().map(String.init)
+                    .reversed().map { (String($0), index) }
                 continue
             }
             if !pending.isEmpty, !child.isDirectory {
                 // Only "." or ".." may follow a non-directory, and the kernel refuses both.
-                return stop(.missing, rest: [component] + pending.reversed(), blocker: component)
+                return stop(.missing, rest: [component] + pending.reversed().map(\.name), blocker: component)
             }
             result.stack.append((component, child))
         }

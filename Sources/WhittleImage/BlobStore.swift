@@ -12,6 +12,7 @@ public protocol BlobStore: AnyObject {
 
 extension BlobStore {
     func require(_ name: String) throws -> FileSlice {
+        guard normalizedMemberName(name) != nil else { throw ImageError.memberEscapes(name: name) }
         guard let slice = try slice(named: name) else { throw ImageError.missingFile(name: name) }
         return slice
     }

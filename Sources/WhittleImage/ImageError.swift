@@ -15,6 +15,9 @@ public enum ImageError: Error, CustomStringConvertible, Sendable {
     case imageNotFound(requested: String, choices: [String])
     case platformNotFound(requested: String, available: [String])
     case corruptLayer(layer: Int, reason: String)
+    case inflationLimit(what: String, limit: Int64, stored: Int64)
+    case tooManyLayers(count: Int)
+    case memberEscapes(name: String)
 
     public var description: String {
         switch self {
@@ -52,6 +55,14 @@ public enum ImageError: Error, CustomStringConvertible, Sendable {
                 + available.joined(separator: ", ")
         case let .corruptLayer(layer, reason):
             return "layer \(layer + 1) is corrupt: \(reason)"
+        case let .inflationLimit(what, limit, stored):
+            return "\(what) expands past \(limit) bytes, the most its \(stored) stored bytes may grow to "
+                + "(a decompression bomb?); refusing it. --max-inflation RATIO raises the limit, 0 lifts it"
+        case let .tooManyLayers(count):
+            return "the image has \(count) layers; Docker loads at most \(maximumLayerCount) "
+                + "(max depth exceeded); refusing it"
+        case let .memberEscapes(name):
+            return "the image names '\(name)', which climbs out of the archive through '..'; refusing it"
         }
     }
 }

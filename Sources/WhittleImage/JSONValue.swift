@@ -79,3 +79,36 @@ public func canonicalJSON<T: Encodable>(_ value: T) throws -> [UInt8] {
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return Array(try encoder.encode(value))
 }
+
+/// The deepest nesting of arrays and objects whittle reads in an image's JSON documents.
+/// `JSONValue` decodes recursively, so a hostile document nested 100,000 deep is refused by
+/// a flat scan before any reader sees it (Foundation's own reader stops at 512 as well).
+public let maximumJSONDepth = 512
+
+/// Whether `bytes` nest arrays and objects deeper than `limit`, counted outside strings.
+public func jsonNesting(of bytes: [UInt8], exceeds limit: Int) -> Bool {
+    var depth = 0
+    var inString = false
+    var escaped = false
+    for byte in bytes {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if byte == UInt8(ascii: "\\") {
+                escaped = true
+            } else if byte == UInt8(ascii: "\"") {
+                inString = false
+            }
+            continue
+        }
+        switch byte {
+        case UInt8(ascii: "\""): inString = true
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            depth += 1
+            if depth > limit { return true }
+        case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+        default: break
+        }
+    }
+    return false
+}

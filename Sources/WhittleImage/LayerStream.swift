@@ -25,6 +25,8 @@ public final class LayerStream {
     public let tar: TarReader
     private let blobHash: HashingSource
     private let diffHash: HashingSource
+    /// The decompressed stream, counted against the layer's inflation limit.
+    private let inflated: LimitedSource
 
     /// Whether `verify()` can check digests: false for a headers-only pass.
     public let verifying: Bool
@@ -39,6 +41,7 @@ public final class LayerStream {
         if !verifying, compression == .none {
             blobHash = HashingSource(upstream: FileSliceSource(fileDescriptor: slice.file.descriptor, offset: 0, length: 0))
             diffHash = blobHash
+            inflated = LimitedSource(upstream: blobHash, limit: nil, location: location)
             var position: Int64 = 0
             tar = try TarReader(
                 name: "layer \(location.index + 1) (\(location.name))",
@@ -64,11 +67,14 @@ public final class LayerStream {
         case .gzip: diffHash = HashingSource(upstream: GzipDecodingSource(upstream: blobHash))
         case .zstd: diffHash = HashingSource(upstream: ZstdDecodingSource(upstream: blobHash))
         }
-        let hash = diffHash
+        // Uncompressed, the stream is the stored blob: only decompression can blow up.
+        let source = LimitedSource(upstream: diffHash, limit: compression == .none ? nil : location.inflationLimit,
+                                   location: location)
+        inflated = source
         let layer = location.index
         tar = try TarReader(name: "layer \(layer + 1) (\(location.name))") { buffer in
             do {
-                return try hash.read(into: buffer)
+                return try source.read(into: buffer)
             } catch let error as CompressionError {
                 throw ImageError.corruptLayer(layer: layer, reason: "\(error)")
             }
@@ -88,7 +94,7 @@ public final class LayerStream {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
         defer { buffer.deallocate() }
         do {
-            while try diffHash.read(into: buffer) > 0 {}
+            while try inflated.read(into: buffer) > 0 {}
         } catch let error as CompressionError {
             throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")
         }
@@ -102,5 +108,30 @@ public final class LayerStream {
         guard actual == location.diffID else {
             throw ImageError.diffIDMismatch(layer: location.index, expected: location.diffID, actual: actual)
         }
+    }
+}
+
+/// Passes bytes through, refusing them once more than `limit` have come (a decompression
+/// bomb: a small blob that inflates without end).
+final class LimitedSource: ByteSource {
+    private let upstream: ByteSource
+    private let limit: Int64?
+    private let location: LayerLocation
+    private var count: Int64 = 0
+
+    init(upstream: ByteSource, limit: Int64?, location: LayerLocation) {
+        self.upstream = upstream
+        self.limit = limit
+        self.location = location
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let got = try upstream.read(into: buffer)
+        count += Int64(got)
+        if let limit, count > limit {
+            throw ImageError.inflationLimit(what: "layer \(location.index + 1) (\(location.name))", limit: limit,
+                                            stored: location.slice.length)
+        }
+        return got
     }
 }

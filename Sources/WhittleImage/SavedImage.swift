@@ -6,10 +6,13 @@ import WhittleFiles
 public struct ImageSelection: Sendable {
     public var name: String?
     public var platform: Platform
+    /// How far its layers (and a compressed archive) may expand as they are read.
+    public var inflation: InflationLimit
 
-    public init(name: String? = nil, platform: Platform = .host) {
+    public init(name: String? = nil, platform: Platform = .host, inflation: InflationLimit = InflationLimit()) {
         self.name = name
         self.platform = platform
+        self.inflation = inflation
     }
 }
 
@@ -24,6 +27,18 @@ public struct LayerLocation: Sendable {
     public let diffID: String
     /// The member name, for messages.
     public let name: String
+    /// The most bytes the layer may expand to (`InflationLimit`); nil when unlimited.
+    public let inflationLimit: Int64?
+
+    public init(index: Int, slice: FileSlice, blobDigest: String?, diffID: String, name: String,
+                inflationLimit: Int64? = nil) {
+        self.index = index
+        self.slice = slice
+        self.blobDigest = blobDigest
+        self.diffID = diffID
+        self.name = name
+        self.inflationLimit = inflationLimit
+    }
 }
 
 /// A saved image, opened and chosen: its config, tags and layers, with every document
@@ -56,7 +71,8 @@ public final class SavedImage {
         if isDirectory.boolValue {
             store = DirectoryBlobStore(root: path)
         } else {
-            store = try TarBlobStore(file: try Self.openPlainTar(path: path, scratch: scratch))
+            store = try TarBlobStore(file: try Self.openPlainTar(path: path, scratch: scratch,
+                                                                 limit: selection.inflation))
         }
         let chosen: ChosenImage
         if try store.contains("index.json") {
@@ -74,7 +90,7 @@ public final class SavedImage {
 
     /// `docker save | gzip` is common; such an outer tar is inflated once into scratch space
     /// so its members can be addressed by offset.
-    private static func openPlainTar(path: String, scratch: ScratchDirectory) throws -> OpenFile {
+    private static func openPlainTar(path: String, scratch: ScratchDirectory, limit: InflationLimit) throws -> OpenFile {
         let file = try OpenFile(path: path)
         var magic = [UInt8](repeating: 0, count: 2)
         let got = try magic.withUnsafeMutableBytes { try file.read(at: 0, into: $0) }
@@ -84,12 +100,20 @@ public final class SavedImage {
         let sink = FileSink(fileDescriptor: copy.descriptor)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
+        let maximum = limit.maximum(forStored: file.size)
+        var inflated: Int64 = 0
         do {
             while true {
                 let count = try source.read(into: buffer)
                 if count == 0 { break }
+                inflated += Int64(count)
+                if let maximum, inflated > maximum {
+                    throw ImageError.inflationLimit(what: path, limit: maximum, stored: file.size)
+                }
                 try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             }
+        } catch let error as ImageError {
+            throw error
         } catch {
             throw ImageError.notAnImage(path: path, reason: "\(error)")
         }
@@ -162,7 +186,8 @@ public final class SavedImage {
                 throw ImageError.sizeMismatch(name: name, expected: descriptor.size, actual: slice.length)
             }
             layers.append(LayerLocation(
-                index: position, slice: slice, blobDigest: descriptor.digest, diffID: diffIDs[position], name: name))
+                index: position, slice: slice, blobDigest: descriptor.digest, diffID: diffIDs[position], name: name,
+                inflationLimit: selection.inflation.maximum(forStored: slice.length)))
         }
         return ChosenImage(rawConfig: rawConfig, config: config, tags: names(chosen), layers: layers)
     }
@@ -216,9 +241,10 @@ public final class SavedImage {
         let diffIDs = try diffIDs(of: config, layerCount: entry.layers.count)
         var layers: [LayerLocation] = []
         for (position, name) in entry.layers.enumerated() {
+            let slice = try store.require(name)
             layers.append(LayerLocation(
-                index: position, slice: try store.require(name), blobDigest: digestNamed(by: name),
-                diffID: diffIDs[position], name: name))
+                index: position, slice: slice, blobDigest: digestNamed(by: name), diffID: diffIDs[position], name: name,
+                inflationLimit: selection.inflation.maximum(forStored: slice.length)))
         }
         return ChosenImage(rawConfig: rawConfig, config: config, tags: (entry.repoTags ?? []).map(ImageName.familiar),
                            layers: layers)
@@ -250,11 +276,16 @@ public final class SavedImage {
         guard ids.count == layerCount else {
             throw ImageError.layerCountMismatch(layers: layerCount, diffIDs: ids.count)
         }
+        guard ids.count <= maximumLayerCount else { throw ImageError.tooManyLayers(count: ids.count) }
         for id in ids { _ = try sha256Hex(of: id) }
         return ids
     }
 
     private static func decode<T: Decodable>(_ bytes: [UInt8], name: String) throws -> T {
+        guard !jsonNesting(of: bytes, exceeds: maximumJSONDepth) else {
+            throw ImageError.invalidJSON(name: name, reason: "arrays or objects are nested more than "
+                                         + "\(maximumJSONDepth) levels deep; refusing it")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let error as DecodingError {

@@ -36,22 +36,26 @@ struct FlattenerTests {
         #expect(try result.text("data") == "now a file")
     }
 
-    @Test("a whiteout deletes a lower file or subtree but never an entry of its own layer")
+    @Test("a whiteout deletes what its name holds when it is met: a lower file or subtree, or an entry its layer wrote before it, as Docker applies entries in order")
     func whiteouts() throws {
         var lower = TestLayer()
         lower.directory("app")
         lower.file("app/old", "old")
         lower.directory("app/cache")
         lower.file("app/cache/x", "x")
+        lower.file("app/redone", "lower")
         var upper = TestLayer()
         upper.directory("app")
-        upper.file("app/same", "kept")
+        upper.file("app/same", "gone")
         upper.whiteout("app/old")
         upper.whiteout("app/cache")
         upper.whiteout("app/same")
         upper.whiteout("app/never-existed")
+        upper.whiteout("app/redone")
+        upper.file("app/redone", "upper")
         let result = try Flattened(TestImageBuilder(layers: [lower, upper]))
-        #expect(result.paths == ["app", "app/same"])
+        #expect(result.paths == ["app", "app/redone"])
+        #expect(try result.text("app/redone") == "upper")
         #expect(!result.paths.contains { $0.contains(".wh.") })
     }
 
@@ -136,6 +140,70 @@ struct FlattenerTests {
         #expect(result.paths.contains("usr/lib/libx.so"))
         #expect(result.paths.contains("usr/y"))
         #expect(result.node("lib")?.inode?.kind == .symlink)
+    }
+
+    @Test("a write through a symlink whose target is missing is refused, naming the entry and the link; below a symlinked directory missing parents are made",
+          arguments: [("evil", "/tmp/x"), ("evil", "../../tmp/x"), ("evil", "nowhere"), ("evil", "data/missing")])
+    func writeThroughDanglingSymlink(link: String, target: String) throws {
+        var lower = TestLayer()
+        lower.directory("data")
+        lower.directory("tmp")
+        lower.symlink(link, to: target)
+        var upper = TestLayer()
+        upper.file(link + "/pwned", "x")
+        #expect {
+            _ = try Flattened(TestImageBuilder(layers: [lower, upper]))
+        } throws: { error in
+            "\(error)".contains("layer 2 has an entry '\(link)/pwned'")
+                && "\(error)".contains("symlink '\(link)' -> '\(target)'")
+        }
+        var below = TestLayer()
+        below.file("in/new/deeper/f", "f")
+        lower.symlink("in", to: "/data")
+        let result = try Flattened(TestImageBuilder(layers: [lower, below]))
+        #expect(result.paths.contains("data/new/deeper/f"))
+        #expect(result.node("data/new")?.attributes.permissions == 0o755)
+        #expect(!result.paths.contains("tmp/x"))
+    }
+
+    @Test("paths Docker can write are taken up to 4094 bytes and names up to 255; longer ones are refused")
+    func pathLengths() throws {
+        func image(path: String) -> TestImageBuilder {
+            var layer = TestLayer()
+            let parts = path.split(separator: "/").map(String.init)
+            for depth in 1..<parts.count { layer.directory(parts.prefix(depth).joined(separator: "/")) }
+            layer.file(path, "x")
+            return TestImageBuilder(layers: [layer])
+        }
+        func path(bytes: Int) -> String {
+            let directory = String(repeating: "d", count: 200)
+            let count = (bytes - 1) / 201
+            let name = String(repeating: "f", count: bytes - count * 201)
+            return Array(repeating: directory, count: count).joined(separator: "/") + "/" + name
+        }
+        #expect(path(bytes: 4094).utf8.count == 4094)
+        #expect(try Flattened(image(path: path(bytes: 4094))).paths.contains(path(bytes: 4094)))
+        #expect { _ = try Flattened(image(path: path(bytes: 4095))) } throws: { "\($0)".contains("PATH_MAX") }
+        #expect(try Flattened(image(path: "a/" + String(repeating: "n", count: 255))).paths.count == 2)
+        #expect { _ = try Flattened(image(path: "a/" + String(repeating: "n", count: 256))) } throws: {
+            "\($0)".contains("NAME_MAX")
+        }
+    }
+
+    @Test("a layer that lists one name twice is refused, as Docker's layer store refuses it")
+    func duplicateNames() throws {
+        var layer = TestLayer()
+        layer.directory("etc")
+        layer.file("etc/a", "one")
+        layer.file("./etc//a", "two")
+        #expect {
+            _ = try Flattened(TestImageBuilder(layers: [layer]))
+        } throws: { "\($0)".contains("lists './etc//a' twice") }
+        var distinct = TestLayer()
+        distinct.file("a", "1")
+        distinct.file("b", "2")
+        distinct.whiteout("a")
+        #expect(try Flattened(TestImageBuilder(layers: [distinct])).paths == ["b"])
     }
 
     @Test("absolute and ./ names are taken relative to the root")

@@ -163,10 +163,11 @@ struct SavedImageTests {
 
 @Suite("Bad input is refused with a message that names the problem")
 struct BadInputTests {
-    private func expectFailure(_ path: String, mentioning text: String) throws {
+    private func expectFailure(_ path: String, mentioning text: String,
+                               selection: ImageSelection = ImageSelection()) throws {
         let scratch = try ScratchDirectory()
         #expect {
-            let image = try SavedImage(path: path, scratch: scratch)
+            let image = try SavedImage(path: path, selection: selection, scratch: scratch)
             try Flattener(scratch: scratch).apply(image)
         } throws: { error in
             let message = "\(error)"
@@ -257,5 +258,70 @@ struct BadInputTests {
             "type": .string("layers"), "diff_ids": .array([.string("sha256:" + String(repeating: "0", count: 64))]),
         ])
         try expectFailure(try builder.writeOCILayout(in: directory.url), mentioning: "does not match its diff_id")
+    }
+
+    @Test("a layer that inflates past its limit is refused, naming the option; ratio 0 lifts the limit")
+    func inflationLimit() throws {
+        let directory = try TestDirectory()
+        var layer = TestLayer()
+        layer.gzip = true
+        layer.file("zeros", String(repeating: "\u{0}", count: 1 << 20))
+        let layout = try TestImageBuilder(layers: [layer]).writeOCILayout(in: directory.url)
+        // 1 MiB of zeros in about a kilobyte: past 10 times its stored size, or 64 KiB.
+        let tight = ImageSelection(inflation: InflationLimit(ratio: 10, floor: 64 << 10))
+        try expectFailure(layout, mentioning: "--max-inflation", selection: tight)
+        let scratch = try ScratchDirectory()
+        let image = try SavedImage(path: layout, selection: ImageSelection(inflation: InflationLimit(ratio: 0)),
+                                   scratch: scratch)
+        try Flattener(scratch: scratch).apply(image)
+        // Headers alone inflate too: the decompressed stream is counted as it is read.
+        var headers = TestLayer()
+        headers.gzip = true
+        for index in 0..<2_000 { headers.file("empty-\(index)", "") }
+        let headersOnly = try TestImageBuilder(layers: [headers]).writeOCILayout(in: directory.url)
+        try expectFailure(headersOnly, mentioning: "--max-inflation",
+                          selection: ImageSelection(inflation: InflationLimit(ratio: 4, floor: 0)))
+        #expect(InflationLimit(ratio: 100).maximum(forStored: 1 << 30) == 100 << 30)
+        #expect(InflationLimit(ratio: 100).maximum(forStored: 1000) == InflationLimit.defaultFloor)
+        #expect(InflationLimit(ratio: 0).maximum(forStored: 1000) == nil)
+        #expect(InflationLimit(ratio: .max).maximum(forStored: 1000) == nil)
+    }
+
+    @Test("an archive compressed whole is held to the same inflation limit as its layers")
+    func inflatedArchive() throws {
+        let directory = try TestDirectory()
+        let path = directory.path("corners.tar")
+        try FileManager.default.copyItem(atPath: fixture("corners.docker.tar"), toPath: path)
+        try run("/bin/gzip", ["-n", path])
+        let tight = ImageSelection(inflation: InflationLimit(ratio: 2, floor: 0))
+        try expectFailure(path + ".gz", mentioning: "--max-inflation", selection: tight)
+        _ = try SavedImage(path: path + ".gz", scratch: try ScratchDirectory())
+    }
+
+    @Test("JSON nesting is measured by a flat scan, strings skipped, before any reader recurses into it")
+    func deeplyNestedConfig() throws {
+        #expect(jsonNesting(of: Array("[[[]]]".utf8), exceeds: 2))
+        #expect(!jsonNesting(of: Array("[[[]]]".utf8), exceeds: 3))
+        // Brackets inside strings, escaped quotes included, do not count.
+        #expect(!jsonNesting(of: Array(#"{"a":"[[[[\"[[[["}"#.utf8), exceeds: 1))
+        // 100,000 levels: a flat scan, no recursion (the corpus runs such a config through slim).
+        let deep = Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000)
+        #expect(jsonNesting(of: deep, exceeds: maximumJSONDepth))
+    }
+
+    @Test("more layers than Docker loads are refused before any is read")
+    func tooManyLayers() throws {
+        let directory = try TestDirectory()
+        var layers: [TestLayer] = []
+        for index in 0...maximumLayerCount {
+            var layer = TestLayer()
+            layer.file("f\(index)", "\(index)")
+            layers.append(layer)
+        }
+        try expectFailure(try TestImageBuilder(layers: layers).writeOCILayout(in: directory.url),
+                          mentioning: "Docker loads at most 125")
+        layers.removeLast()
+        let flattened = try Flattened(TestImageBuilder(layers: layers))
+        #expect(flattened.paths.count == maximumLayerCount)
     }
 }
