@@ -123,7 +123,7 @@ final class ImageInput {
             }
         } catch let error as CompressionError {
             switch error {
-            case .writeFailed: throw InputError.cannotSpool(directory: file.path, reason: "\(error)")
+            case .writeFailed: throw InputError.cannotSpool(file: file.path, reason: "\(error)")
             default: throw InputError.unreadable(reason: "\(error)")
             }
         }
@@ -180,7 +180,7 @@ enum InputError: Error, CustomStringConvertible {
     case standardInputIsTerminal
     case standardInputEmpty
     case unreadable(reason: String)
-    case cannotSpool(directory: String, reason: String)
+    case cannotSpool(file: String, reason: String)
     case fromStandardInput(String)
 
     var description: String {
@@ -192,8 +192,8 @@ enum InputError: Error, CustomStringConvertible {
             return "standard input was empty: the command before the pipe wrote no image (did docker save fail?)"
         case let .unreadable(reason):
             return "cannot read the image from standard input: \(reason)"
-        case let .cannotSpool(directory, reason):
-            return "cannot copy standard input to \(directory) (set TMPDIR to a disk with room): \(reason)"
+        case let .cannotSpool(file, reason):
+            return "cannot copy standard input to \(file) (set TMPDIR to a disk with room): \(reason)"
         case let .fromStandardInput(message):
             return message
         }

@@ -97,6 +97,8 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Before a long copy of standard input, not after.
+        try Tracer.checkPrerequisites()
         let progress = display.display()
         defer { progress.finish() }
         let source = try input.open(progress: progress)

@@ -225,10 +225,12 @@ public final class Tracer {
         let scheduler = ProbeScheduler(probes: options.probes, outputDirectory: scratch.path + "/probes")
         var warnings: [String] = []
         options.progress?.phase("tracing")
-        let stop = try pumpEvents(sandbox: sandbox, scheduler: scheduler, recorder: recorder,
+        let started = Date()
+        let stop = try pumpEvents(sandbox: sandbox, scheduler: scheduler, recorder: recorder, started: started,
                                   configuration: configuration, warnings: &warnings)
         sandbox.stop()
         scheduler.giveUp()
+        showStatus(started: started, recorder: recorder, scheduler: scheduler)
         if let failure = sandbox.supervisorFailure { warnings.append("the supervisor stopped early: \(failure)") }
         var command: CommandRecord?
         if case let .commandExited(code) = stop, code >= 0 {
@@ -238,18 +240,21 @@ public final class Tracer {
                        command: command, warnings: warnings)
     }
 
+    /// The running app's figures, for a progress display.
+    private func showStatus(started: Date, recorder: PathRecorder, scheduler: ProbeScheduler) {
+        guard let progress = options.progress else { return }
+        let counts = recorder.counts
+        progress.status(TraceStatus(elapsed: Date().timeIntervalSince(started), syscalls: counts.syscalls,
+                                    paths: counts.paths, probes: scheduler.states))
+    }
+
     /// The event loop: the app's exit, the probes' exits, the probes' next steps, the clock.
-    private func pumpEvents(sandbox: Sandbox, scheduler: ProbeScheduler, recorder: PathRecorder,
+    private func pumpEvents(sandbox: Sandbox, scheduler: ProbeScheduler, recorder: PathRecorder, started: Date,
                             configuration: RunConfiguration, warnings: inout [String]) throws -> TraceStop {
-        let started = Date()
         let deadline = started.addingTimeInterval(options.timeoutSeconds)
         let hasProbes = !options.probes.isEmpty
         while true {
-            if let progress = options.progress {
-                let counts = recorder.counts
-                progress.status(TraceStatus(elapsed: Date().timeIntervalSince(started), syscalls: counts.syscalls,
-                                            paths: counts.paths, probes: scheduler.states))
-            }
+            showStatus(started: started, recorder: recorder, scheduler: scheduler)
             if wt_interrupted() != 0 { return .interrupted }
             if Date() >= deadline {
                 warnings.append(hasProbes ? "the probes had not all succeeded at the timeout" : """

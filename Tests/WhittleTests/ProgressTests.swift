@@ -179,3 +179,23 @@ struct ProgressTerminalTests {
         #expect(plain.stderr.contains("whittle: writing: 100%"))
     }
 }
+
+@Suite("A trace's progress on a real terminal", .serialized, .enabled(if: canTrace, "needs root (runs under CI=true)"))
+struct TraceProgressTerminalTests {
+    @Test("trace shows the elapsed time, syscalls and paths seen, and each probe's state")
+    func traceStatus() throws {
+        let whittle = try whittleExecutable()
+        let work = try TestDirectory()
+        let trace = [quoted(whittle), "trace", quoted(fixture(DemoImage.file)), "-o", quoted(work.path("t.json")),
+                     "--network", "none", "--timeout", "30", "--probe-exec", quoted("cat /tmp/ready"), "--",
+                     "/bin/sh", "-c", quoted("sleep 1; echo up > /tmp/ready; sleep 30")].joined(separator: " ")
+        let run = try shell("script -qfec \(quoted(trace)) /dev/null")
+        #expect(run.status == 0, "\(run.stderr)")
+        let screen = String(decoding: run.stdout, as: UTF8.self)
+        #expect(screen.contains("\r\u{1B}[Kreading layers ["))
+        #expect(screen.contains("\r\u{1B}[Ktracing  0:0"))
+        #expect(screen.contains(" syscalls  "))
+        #expect(screen.contains(" paths  exec cat /tmp/ready waiting"), "\(screen)")
+        #expect(screen.contains(" paths  exec cat /tmp/ready passed"), "\(screen)")
+    }
+}
