@@ -66,6 +66,7 @@ public struct RemovalRequest: Sendable {
 enum SlimJobError: Error, CustomStringConvertible {
     case noProfileDirectory
     case cannotWriteReport(path: String, reason: String)
+    case cannotSend(reason: String)
 
     var description: String {
         switch self {
@@ -73,6 +74,8 @@ enum SlimJobError: Error, CustomStringConvertible {
             return "cannot find the named profiles: set WHITTLE_PROFILES to the Profiles directory"
         case let .cannotWriteReport(path, reason):
             return "cannot write the report to \(path): \(reason)"
+        case let .cannotSend(reason):
+            return "cannot send the image to standard output: \(reason)"
         }
     }
 }
@@ -210,21 +213,38 @@ public struct SlimJob {
         return (written, verified)
     }
 
-    /// Copies the finished tarball to standard output. A reader that goes away (SIGPIPE) is
-    /// an error like any other, so the scratch directory is still removed.
+    /// Copies the finished tarball to standard output: with sendfile(2), which spares a copy
+    /// through user space, or by reads and writes where the kernel cannot. A reader that goes
+    /// away (SIGPIPE) is an error like any other, so the scratch directory is still removed.
     private static func send(_ path: String, size: Int64, progress: ProgressDisplay) throws {
         let file = try OpenFile(path: path)
         let meter = ByteMeter(total: size)
         progress.begin("sending to standard output", meter: meter)
         signal(SIGPIPE, SIG_IGN)
+        var sent: Int64 = 0
+        while sent < size {
+            let count = sendfile(STDOUT_FILENO, file.descriptor, nil, Int(min(size - sent, 1 << 24)))
+            if count < 0, errno == EINTR { continue }
+            if count < 0, sent == 0, errno == EINVAL || errno == ENOSYS { break }
+            guard count > 0 else {
+                throw SlimJobError.cannotSend(reason: count == 0 ? "\(path) ended early" : Self.sendFailure(errno))
+            }
+            sent += Int64(count)
+            meter.add(count)
+        }
+        guard sent < size else { return }
         let sink = MeteredSink(downstream: FileSink(fileDescriptor: STDOUT_FILENO), meter: meter)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         do {
             try FileSlice(file: file, offset: 0, length: size).forEachChunk(through: buffer) { try sink.write($0) }
-        } catch {
-            throw OutputError.writeFailed(path: "standard output", reason: "\(error)")
+        } catch CompressionError.writeFailed(let code) {
+            throw SlimJobError.cannotSend(reason: Self.sendFailure(code))
         }
+    }
+
+    private static func sendFailure(_ code: Int32) -> String {
+        String(cString: strerror(code)) + (code == EPIPE ? " (the command reading the pipe stopped)" : "")
     }
 
     /// The layer being read, once layer `finished` (0-based) is done: `2/4`.

@@ -132,6 +132,22 @@ struct PipeTests {
         #expect(!FileManager.default.fileExists(atPath: work.path("out.tar")))
     }
 
+    @Test("a reader that stops early is an error naming it, and the temporary files go")
+    func readerStops() throws {
+        let whittle = quoted(try whittleExecutable())
+        let work = try TestDirectory()
+        let spool = work.path("tmp")
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let run = try shell("""
+            cat \(quoted(fixture(DemoImage.file))) | \(whittle) slim - -o - 2> \(quoted(work.path("err"))) | head -c 1000 \
+            > /dev/null; echo "${PIPESTATUS[1]}"
+            """, environment: ["TMPDIR": spool])
+        #expect(String(decoding: run.stdout, as: UTF8.self) == "1\n")
+        let said = try String(contentsOfFile: work.path("err"), encoding: .utf8)
+        #expect(said.contains("cannot send the image to standard output: Broken pipe"), "\(said)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == [])
+    }
+
     @Test("-o - refuses a terminal, and - refuses a terminal on stdin")
     func refusesTerminals() throws {
         let whittle = try whittleExecutable()
