@@ -121,6 +121,23 @@ struct ProgressDisplayTests {
         #expect(text.hasSuffix("\r\u{1B}[K"))
     }
 
+    @Test("bar: a timer redraws it while a phase runs, from the meter's current count")
+    func redrawnWhileRunning() {
+        let collected = Collected()
+        let progress = ProgressDisplay(style: .bar, write: collected.append)
+        let meter = ByteMeter(total: 1000)
+        progress.begin("writing", meter: meter)
+        meter.add(250)
+        // No phase ends here: only the timer can draw. Wait for it (a bound, not a timing claim).
+        for _ in 0..<500 where !collected.text.contains("25%") { usleep(10_000) }
+        #expect(collected.text.contains("\r\u{1B}[Kwriting ["))
+        #expect(collected.text.contains("25%  250 B / 1000 B"))
+        meter.add(250)
+        for _ in 0..<500 where !collected.text.contains("50%") { usleep(10_000) }
+        #expect(collected.text.contains("50%  500 B / 1000 B"))
+        progress.finish()
+    }
+
     @Test("silent writes nothing")
     func silent() {
         let collected = Collected()
