@@ -93,6 +93,10 @@ skopeo copy -q --dest-compress-format zstd \
 skopeo copy -q --format v2s2 \
     "docker-archive:$new/corners.docker.tar" "oci-archive:$new/corners.oci-v2s2.tar:$CORNERS_REF"
 
+# ---------------------------------------------------------------------------------------------
+step "demo-app: generated layers as a docker save archive (gzip layers)"
+"$PY" "$helper" demo "$BUSYBOX" "$new/demo-app.docker.tar"
+
 else
     # --check: the committed fixtures are the ones to check; expected files go to $new for cmp.
     step "check mode: corners.docker.tar and corners.docker25.tar are reproducible"
@@ -183,6 +187,12 @@ for variant in oci oci-zstd oci-v2s2; do
     load_oci "$fixtures/corners.$variant.tar" "whittle-check/corners-$variant:1" >/dev/null
     check_same_tree "corners.$variant.tar" "$work/check/corners.export.tar" "whittle-check/corners-$variant:1"
 done
+
+step "check: demo-app loads and runs"
+[ "$(load "$fixtures/demo-app.docker.tar")" = whittle-fixture/demo-app:1 ] ||
+    { echo "make-fixtures: demo-app.docker.tar: load failed" >&2; exit 1; }
+[ "$(docker run --rm --network none whittle-fixture/demo-app:1)" = "demo-app: serving /app/site (3 pages)" ] ||
+    { echo "make-fixtures: demo-app.docker.tar prints other output" >&2; exit 1; }
 
 step "check: compare_exports.py tells different trees apart"
 if "$PY" "$compare" "$work/check/bb.export.tar" "$work/check/corners.export.tar" >"$work/check/diff.txt"; then

@@ -6,6 +6,12 @@
         <id>/layer.tar), with layers crafted entry by entry (see Fixtures/README.md). The output
         is byte-for-byte reproducible.
 
+    make_fixtures.py demo BUSYBOX OUT.tar
+        Writes the `demo-app` image (README's first command slims it) as a `docker save` archive
+        with gzip layers: busybox as its one program, and what a naive Dockerfile leaves behind
+        (apt lists and caches, a compiler, headers, docs, pip's cache, __pycache__, packages'
+        tests), made of generated but real-looking content. Reproducible for a given busybox.
+
     make_fixtures.py docker25 LEGACY.tar OUT.tar
         Rewrites a Docker <= 24 `docker save` archive in the layout `docker save` writes since
         Docker 25: oci-layout, index.json, blobs/sha256/... (uncompressed layers, the config bytes
@@ -384,6 +390,204 @@ def make_corners(out: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The demo image: what a naive Dockerfile leaves behind (README's first command slims it)
+
+DEMO_REF = ("whittle-fixture/demo-app", "1")
+DEMO_MESSAGE = "demo-app: serving /app/site (3 pages)\n"
+
+DEMO_WORDS = (
+    "request response session cookie header parser adapter transport buffer stream encode "
+    "decode charset timeout retry proxy redirect certificate verify socket connection pool "
+    "manager context config value option default handler registry plugin loader module "
+    "package import export format render template string bytes length index offset token"
+).split()
+
+
+def demo_text(rng, words: int, line: int = 12) -> str:
+    out = []
+    for i in range(0, words, line):
+        out.append(" ".join(rng.choice(DEMO_WORDS) for _ in range(min(line, words - i))))
+    return "\n".join(out) + "\n"
+
+
+def demo_python(rng, name: str, functions: int) -> str:
+    """A module that reads like Python: imports, a class, functions with docstrings."""
+    lines = [f'"""{name}: {demo_text(rng, 10).strip()}."""', "", "import os", "import re", ""]
+    for i in range(functions):
+        a, b = rng.choice(DEMO_WORDS), rng.choice(DEMO_WORDS)
+        lines += [f"def {a}_{b}_{i}({a}, {b}=None):",
+                  f'    """{demo_text(rng, 14).strip()}."""',
+                  f"    if {b} is None:",
+                  f"        {b} = {rng.randint(0, 4096)}",
+                  f"    return [{a}, {b}, {rng.random():.6f}]", ""]
+    return "\n".join(lines) + "\n"
+
+
+def demo_binary(rng, size: int, marker: str) -> bytes:
+    """An ELF-headed blob that compresses about as well as real code (3-4x), not a real program."""
+    header = b"\x7fELF\x02\x01\x01" + b"\0" * 9 + marker.encode()
+    chunks = [bytes(rng.randrange(256) for _ in range(64)) for _ in range(48)]
+    out = bytearray(header)
+    while len(out) < size:
+        chunk = bytearray(rng.choice(chunks))
+        if rng.random() < 0.3:
+            chunk[rng.randrange(64)] = rng.randrange(256)
+        out += chunk
+    return bytes(out[:size])
+
+
+def demo_packages_list(rng, count: int) -> str:
+    """An apt list in the format of deb.debian.org's Packages files."""
+    stanzas = []
+    for i in range(count):
+        name = f"{rng.choice(DEMO_WORDS)}-{rng.choice(DEMO_WORDS)}{i}"
+        version = f"{rng.randint(0, 9)}.{rng.randint(0, 40)}-{rng.randint(1, 9)}"
+        stanzas.append("\n".join([
+            f"Package: {name}", f"Version: {version}", "Architecture: amd64",
+            "Maintainer: Debian Developers <debian-devel@lists.debian.org>",
+            f"Installed-Size: {rng.randint(20, 20000)}",
+            f"Depends: libc6 (>= 2.34), lib{rng.choice(DEMO_WORDS)}{rng.randint(1, 9)}",
+            "Priority: optional", f"Section: {rng.choice(['libs', 'utils', 'devel', 'python', 'net'])}",
+            f"Filename: pool/main/{name[0]}/{name}/{name}_{version}_amd64.deb",
+            f"Size: {rng.randint(2000, 4000000)}",
+            f"SHA256: {rng.getrandbits(256):064x}",
+            f"Description: {demo_text(rng, 8).strip()}",
+        ]))
+    return "\n\n".join(stanzas) + "\n"
+
+
+def demo_layers(busybox: bytes) -> list[tuple[bytes, str]]:
+    import random
+    rng = random.Random(20261129)
+    dpkg: dict[str, list[str]] = {}
+
+    def owned(layer, package, path, data, mode=0o644):
+        layer.file(path, data, mode=mode)
+        dpkg.setdefault(package, []).append("/" + path)
+
+    def dirs(layer, *paths):
+        for path in paths:
+            layer.dir(path)
+
+    # 1. The base: busybox as the only program, users, and an OS with docs.
+    base = Layer(mtime=T2)
+    dirs(base, "bin", "etc", "root", "tmp", "usr", "usr/bin", "usr/share", "usr/share/doc", "usr/share/man",
+         "usr/share/man/man1", "var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/info")
+    base.file("bin/busybox", busybox, mode=0o755)
+    for applet in ["sh", "cat", "echo", "ls", "wc", "head", "sed", "sha256sum", "grep", "httpd"]:
+        base.symlink(f"bin/{applet}", "busybox")
+    base.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/app:/bin/sh\n")
+    base.file("etc/group", "root:x:0:\napp:x:1000:\n")
+    base.file("etc/os-release", 'PRETTY_NAME="whittle demo (Debian-like)"\nID=debian\n')
+    for package in ["busybox-static", "libc6", "coreutils", "tar", "gzip"]:
+        dirs(base, f"usr/share/doc/{package}")
+        owned(base, package, f"usr/share/doc/{package}/copyright", f"{package}: licence text\n" + demo_text(rng, 60))
+        owned(base, package, f"usr/share/doc/{package}/changelog.Debian.gz",
+              gzip_bytes(demo_text(rng, 9000).encode()))
+        owned(base, package, f"usr/share/man/man1/{package}.1.gz", gzip_bytes(demo_text(rng, 3000).encode()))
+
+    # 2. RUN apt-get update && apt-get install -y build-essential python3-pip (no clean-up).
+    apt = Layer(mtime=T3)
+    dirs(apt, "usr", "usr/bin", "usr/lib", "usr/lib/gcc", "usr/lib/gcc/x86_64-linux-gnu",
+         "usr/lib/gcc/x86_64-linux-gnu/12", "usr/include", "usr/share", "usr/share/doc", "var", "var/lib",
+         "var/lib/apt", "var/lib/apt/lists", "var/cache", "var/cache/apt", "var/cache/apt/archives",
+         "var/lib/dpkg", "var/lib/dpkg/info")
+    for suite, count in [("bookworm_main", 3600), ("bookworm-updates_main", 200), ("bookworm-security_main", 600)]:
+        apt.file(f"var/lib/apt/lists/deb.debian.org_debian_dists_{suite}_binary-amd64_Packages",
+                 demo_packages_list(rng, count))
+    apt.file("var/cache/apt/pkgcache.bin", demo_binary(rng, 900_000, "apt pkgcache"))
+    apt.file("var/cache/apt/srcpkgcache.bin", demo_binary(rng, 800_000, "apt srcpkgcache"))
+    for deb in ["gcc-12_12.2.0-14_amd64.deb", "cpp-12_12.2.0-14_amd64.deb", "python3-pip_23.0.1_all.deb"]:
+        apt.file(f"var/cache/apt/archives/{deb}", gzip_bytes(demo_text(rng, 12000).encode()))
+    owned(apt, "gcc-12", "usr/bin/gcc-12", demo_binary(rng, 1_000_000, "gcc-12 driver"), mode=0o755)
+    apt.symlink("usr/bin/gcc", "gcc-12")
+    owned(apt, "cpp-12", "usr/lib/gcc/x86_64-linux-gnu/12/cc1", demo_binary(rng, 2_600_000, "cc1"), mode=0o755)
+    owned(apt, "gcc-12", "usr/lib/gcc/x86_64-linux-gnu/12/collect2", demo_binary(rng, 300_000, "collect2"),
+          mode=0o755)
+    for header in ["stdio.h", "stdlib.h", "string.h", "unistd.h", "pthread.h", "math.h"]:
+        owned(apt, "libc6-dev", f"usr/include/{header}",
+              "\n".join(f"extern int {rng.choice(DEMO_WORDS)}_{i}(void *, unsigned long);" for i in range(900)))
+    for package in ["gcc-12", "cpp-12", "libc6-dev", "python3-pip"]:
+        dirs(apt, f"usr/share/doc/{package}")
+        owned(apt, package, f"usr/share/doc/{package}/copyright", f"{package}: licence text\n")
+        owned(apt, package, f"usr/share/doc/{package}/changelog.Debian.gz", gzip_bytes(demo_text(rng, 20000).encode()))
+    for package, paths in sorted(dpkg.items()):
+        apt.file(f"var/lib/dpkg/info/{package}.list", "\n".join(sorted(paths)) + "\n")
+    apt.file("var/lib/dpkg/status", "".join(
+        f"Package: {p}\nStatus: install ok installed\nVersion: 1.0\nArchitecture: amd64\n\n" for p in sorted(dpkg)))
+
+    # 3. RUN pip install requests (with pip's cache, bytecode, and the packages' own tests).
+    pip = Layer(mtime=T3)
+    site = "usr/local/lib/python3.11/site-packages"
+    dirs(pip, "usr", "usr/local", "usr/local/lib", "usr/local/lib/python3.11", site, "root", "root/.cache",
+         "root/.cache/pip", "root/.cache/pip/http", "root/.cache/pip/http/a", "root/.cache/pip/wheels")
+    for package, modules in [("requests", 18), ("urllib3", 24), ("charset_normalizer", 12), ("idna", 8)]:
+        dirs(pip, f"{site}/{package}", f"{site}/{package}/__pycache__", f"{site}/{package}/tests",
+             f"{site}/{package}-1.0.dist-info")
+        pip.file(f"{site}/{package}-1.0.dist-info/METADATA", f"Name: {package}\nVersion: 1.0\n")
+        for i in range(modules):
+            source = demo_python(rng, f"{package}.m{i}", 30)
+            pip.file(f"{site}/{package}/m{i}.py", source)
+            pip.file(f"{site}/{package}/__pycache__/m{i}.cpython-311.pyc",
+                     b"\xa7\r\r\n" + b"\0" * 12 + gzip_bytes(source.encode()) + source.encode()[::-1])
+            pip.file(f"{site}/{package}/tests/test_m{i}.py", demo_python(rng, f"test {package}.m{i}", 20))
+    for i in range(24):
+        pip.file(f"root/.cache/pip/http/a/{rng.getrandbits(96):024x}", demo_binary(rng, 60_000, "pip http cache"))
+    pip.file("root/.cache/pip/wheels/charset_normalizer-3.1.0-cp311-linux_x86_64.whl",
+             demo_binary(rng, 400_000, "wheel"))
+
+    # 4. COPY app /app
+    app = Layer(mtime=T3)
+    dirs(app, "app", "app/site")
+    for page in ["index", "about", "contact"]:
+        app.file(f"app/site/{page}.html", f"<html><body><h1>{page}</h1>\n{demo_text(rng, 40)}</body></html>\n")
+    app.file("app/run.sh", """#!/bin/sh
+# The demo's whole app: it lists what it serves and checks its pages, with busybox alone.
+set -e
+cd /app/site
+echo "demo-app: serving /app/site ($(ls | wc -l) pages)"
+""", mode=0o755)
+    return [(base.finish(), "COPY busybox, users, an OS with its docs"),
+            (apt.finish(), "RUN apt-get update && apt-get install -y build-essential python3-pip"),
+            (pip.finish(), "RUN pip install requests"),
+            (app.finish(), "COPY app /app")]
+
+
+def make_demo(busybox_path: str, out: str) -> None:
+    """A `docker save` archive (Docker <= 24 layout, gzip layers to keep it small)."""
+    with open(busybox_path, "rb") as f:
+        layers = demo_layers(f.read())
+    diff_ids = ["sha256:" + sha256(data) for data, _ in layers]
+    config = {
+        "architecture": go_arch(), "os": "linux", "created": "2009-02-13T23:31:30Z",
+        "config": {"Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "Entrypoint": ["/bin/sh", "/app/run.sh"],
+                   "WorkingDir": "/app"},
+        "history": [{"created": "2009-02-13T23:31:30Z", "created_by": created_by} for _, created_by in layers],
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    config_bytes = canonical(config)
+    config_name = sha256(config_bytes) + ".json"
+    members: list[tuple[str, bytes | None]] = []
+    layer_paths, parent = [], ""
+    for (data, _), diff_id in zip(layers, diff_ids):
+        layer_id = sha256((parent + "\n" + diff_id).encode())
+        v1 = {"id": layer_id, "created": "2009-02-13T23:31:30Z", "os": "linux"}
+        if parent:
+            v1["parent"] = parent
+        members += [(f"{layer_id}/", None), (f"{layer_id}/VERSION", b"1.0"),
+                    (f"{layer_id}/json", canonical(v1)), (f"{layer_id}/layer.tar", gzip_bytes(data))]
+        layer_paths.append(f"{layer_id}/layer.tar")
+        parent = layer_id
+    repo, tag = DEMO_REF
+    members.append((config_name, config_bytes))
+    members.append(("manifest.json", canonical([{"Config": config_name, "RepoTags": [f"{repo}:{tag}"],
+                                                 "Layers": layer_paths}])))
+    members.append(("repositories", canonical({repo: {tag: parent}})))
+    members.sort(key=lambda m: m[0])
+    write_outer(out, members, T2)
+
+
+# ---------------------------------------------------------------------------------------------
 # Docker 25+ layout from a Docker <= 24 `docker save` archive
 
 
@@ -536,6 +740,8 @@ def describe(path: str) -> None:
 def main(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "corners":
         make_corners(argv[1])
+    elif len(argv) == 3 and argv[0] == "demo":
+        make_demo(argv[1], argv[2])
     elif len(argv) == 3 and argv[0] == "docker25":
         make_docker25(argv[1], argv[2])
     elif len(argv) == 3 and argv[0] == "dive-copy":

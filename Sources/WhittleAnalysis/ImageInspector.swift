@@ -1,3 +1,4 @@
+import WhittleCompression
 import WhittleFlatten
 import WhittleImage
 import WhittleFiles
@@ -88,16 +89,18 @@ public struct ImageInspector {
 
     /// - Parameter estimator: what to estimate removals with; nil when there is nothing to
     ///   estimate with (no profiles found), which the report keeps apart from an empty list.
+    /// - Parameter meter: counts the layers' stored bytes as they are read (or skipped), for progress.
     /// - Parameter examine: given the flattened tree and config before they are dropped
     ///   (the HTML report draws its treemap there).
-    public func run(estimator: RemovalEstimator? = nil, progress: ((String) -> Void)? = nil,
+    public func run(estimator: RemovalEstimator? = nil, meter: ByteMeter? = nil, progress: ((String) -> Void)? = nil,
                     examine: ((FileTree, ImageConfig) throws -> Void)? = nil) throws -> ImageInspection {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
         let analyzer = WasteAnalyzer()
         let flattened = try FlattenedImage(
-            path: path, selection: selection, scratch: scratch, verifying: false, observer: analyzer.observer
+            path: path, selection: selection, scratch: scratch, verifying: false, observer: analyzer.observer,
+            meter: meter
         ) { layer, count in
             analyzer.endLayer(layer.index + 1)
             progress?("read layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")

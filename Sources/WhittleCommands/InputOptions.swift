@@ -1,11 +1,20 @@
 import ArgumentParser
+import Foundation
+import WhittleCompression
+import WhittleFiles
 import WhittleImage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How to find the one image to work on, shared by every command that reads an image.
 struct InputOptions: ParsableArguments {
-    @Argument(help: ArgumentHelp(
-        "The saved image: a `docker save` tarball, an oci-archive, or an OCI layout directory.",
-        valueName: "image"))
+    @Argument(help: ArgumentHelp("""
+        The saved image: a `docker save` tarball, an oci-archive, or an OCI layout directory. \
+        `-` reads the tarball from standard input; a pipe is first copied to a temporary file \
+        in $TMPDIR (gzip is inflated on the way), because `docker save` writes its manifest \
+        after the layers, and removed at the end.
+        """, valueName: "image"))
     var image: String
 
     @Option(name: .customLong("image"), help: ArgumentHelp(
@@ -37,5 +46,167 @@ struct InputOptions: ParsableArguments {
             selection.platform = parsed
         }
         return selection
+    }
+
+    /// Opens the image argument, spooling standard input when it is `-` and a pipe.
+    func open(progress: ProgressDisplay) throws -> ImageInput {
+        try ImageInput(argument: image, progress: progress)
+    }
+}
+
+/// The image argument as a path whittle can read at any offset. `-` is standard input: used
+/// in place when it is a regular file (`< app.tar`), otherwise copied to a spool file in a
+/// private directory of $TMPDIR that `remove()` (or the end of the process's use of this
+/// object) deletes. Only the outer tar is spooled: layers are then read from the spool in
+/// place, as from any file.
+final class ImageInput {
+    static let standardInput = "-"
+
+    /// Where to read the image.
+    let path: String
+    /// How reports name it: the argument, `-` for standard input.
+    let name: String
+    private let scratch: ScratchDirectory?
+
+    init(argument: String, progress: ProgressDisplay) throws {
+        name = argument
+        guard argument == Self.standardInput else {
+            path = argument
+            scratch = nil
+            return
+        }
+        guard isatty(STDIN_FILENO) != 1 else { throw InputError.standardInputIsTerminal }
+        var info = stat()
+        if fstat(STDIN_FILENO, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+            path = "/dev/stdin"
+            scratch = nil
+            return
+        }
+        let scratch = try ScratchDirectory()
+        self.scratch = scratch
+        path = scratch.path + "/stdin.tar"
+        do {
+            try Self.spool(to: try scratch.createFile(named: "stdin.tar"), progress: progress)
+        } catch {
+            scratch.remove()
+            throw error
+        }
+    }
+
+    deinit {
+        remove()
+    }
+
+    func remove() {
+        scratch?.remove()
+    }
+
+    /// Runs `body` on the path; an error that names the spool file names standard input instead.
+    func reading<T>(_ body: (String) throws -> T) throws -> T {
+        do {
+            return try body(path)
+        } catch {
+            guard scratch != nil else { throw error }
+            let message = "\(error)"
+            guard message.contains(path) else { throw error }
+            throw InputError.fromStandardInput(message.replacingOccurrences(of: path, with: "standard input"))
+        }
+    }
+
+    /// Copies standard input to `file`, inflating a gzip stream (`docker save | gzip`) on the way
+    /// so that the reader need not make a second copy. Memory: one buffer.
+    private static func spool(to file: OpenFile, progress: ProgressDisplay) throws {
+        let meter = ByteMeter()
+        progress.begin("reading standard input", meter: meter)
+        let input = StandardInputSource(meter: meter)
+        let compressed = try input.peek(2) == [0x1f, 0x8b]
+        let source: ByteSource = compressed ? GzipDecodingSource(upstream: input) : input
+        let sink = FileSink(fileDescriptor: file.descriptor)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = 0
+        do {
+            while true {
+                let count = try source.read(into: buffer)
+                if count == 0 { break }
+                try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                total += count
+            }
+        } catch let error as CompressionError {
+            switch error {
+            case .writeFailed: throw InputError.cannotSpool(file: file.path, reason: "\(error)")
+            default: throw InputError.unreadable(reason: "\(error)")
+            }
+        }
+        guard total > 0 else { throw InputError.standardInputEmpty }
+    }
+}
+
+/// Standard input as a byte source, counting what it reads, with a look at the first bytes
+/// before they are consumed.
+final class StandardInputSource: ByteSource {
+    private let meter: ByteMeter
+    private var pending: [UInt8] = []
+
+    init(meter: ByteMeter) {
+        self.meter = meter
+    }
+
+    /// The first `count` bytes (fewer at the end of input), left to be read again.
+    func peek(_ count: Int) throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: count)
+        while pending.count < count {
+            let got = try chunk.withUnsafeMutableBytes { try readInput(into: $0, limit: count - pending.count) }
+            if got == 0 { break }
+            pending += chunk.prefix(got)
+        }
+        return pending
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard pending.isEmpty else {
+            let count = min(pending.count, buffer.count)
+            buffer.copyBytes(from: pending.prefix(count))
+            pending.removeFirst(count)
+            return count
+        }
+        return try readInput(into: buffer, limit: buffer.count)
+    }
+
+    private func readInput(into buffer: UnsafeMutableRawBufferPointer, limit: Int) throws -> Int {
+        guard let base = buffer.baseAddress else { return 0 }
+        while true {
+            let got = Glibc.read(STDIN_FILENO, base, min(limit, buffer.count))
+            if got < 0 {
+                if errno == EINTR { continue }
+                throw CompressionError.readFailed(errno: errno)
+            }
+            meter.add(got)
+            return got
+        }
+    }
+}
+
+enum InputError: Error, CustomStringConvertible {
+    case standardInputIsTerminal
+    case standardInputEmpty
+    case unreadable(reason: String)
+    case cannotSpool(file: String, reason: String)
+    case fromStandardInput(String)
+
+    var description: String {
+        switch self {
+        case .standardInputIsTerminal:
+            return "the image '-' is standard input, which is a terminal: pipe an image in, "
+                + "e.g. docker save app:1 | whittle slim - -o app-slim.tar"
+        case .standardInputEmpty:
+            return "standard input was empty: the command before the pipe wrote no image (did docker save fail?)"
+        case let .unreadable(reason):
+            return "cannot read the image from standard input: \(reason)"
+        case let .cannotSpool(file, reason):
+            return "cannot copy standard input to \(file) (set TMPDIR to a disk with room): \(reason)"
+        case let .fromStandardInput(message):
+            return message
+        }
     }
 }

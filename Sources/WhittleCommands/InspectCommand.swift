@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WhittleAnalysis
+import WhittleCompression
 import WhittleReport
 
 enum InspectFormat: String, ExpressibleByArgument, CaseIterable {
@@ -20,8 +21,11 @@ struct InspectCommand: ParsableCommand {
             written by two or more layers are wasted. `bench/dive-compare.sh IMAGE.tar` sets \
             the figures next to dive's.
 
+            `-` reads the image from standard input (see IMAGE below).
+
             Examples:
               whittle inspect app.tar
+              docker save app:1 | whittle inspect -
               whittle inspect app.tar --format json
               whittle inspect app.tar --packages --top 50
               whittle inspect app.tar --report app.html
@@ -66,6 +70,8 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --ci: also write the verdicts as JUnit XML.", valueName: "file"))
     var junit: String?
 
+    @OptionGroup var display: ProgressOptions
+
     func validate() throws {
         guard top >= 0 else { throw ValidationError("--top takes a count of 0 or more; got \(top)") }
         if let report, ![".json", ".html"].contains(where: report.hasSuffix) {
@@ -77,18 +83,19 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        let progress = display.display()
         guard ci else {
-            print(try output(progress: Progress()), terminator: "")
+            print(try output(progress: progress), terminator: "")
             return
         }
-        let (text, passed) = try gate(progress: Progress())
+        let (text, passed) = try gate(progress: progress)
         print(text, terminator: "")
         if !passed { throw ExitCode(1) }
     }
 
     /// `--ci`: the verdict lines and whether every rule passed. A configuration that cannot
     /// be used ends the run with exit code 2, before the image is read.
-    func gate(progress: Progress? = nil) throws -> (text: String, passed: Bool) {
+    func gate(progress: ProgressDisplay = .silent) throws -> (text: String, passed: Bool) {
         let estimator = try RemovalEstimator.shipped()
         let gate: CIGate
         do {
@@ -106,7 +113,7 @@ struct InspectCommand: ParsableCommand {
     }
 
     /// The whole report as it would be printed; kept apart from `run()` so tests can read it.
-    func output(progress: Progress? = nil) throws -> String {
+    func output(progress: ProgressDisplay = .silent) throws -> String {
         let report = try inspect(estimator: try RemovalEstimator.shipped(), progress: progress)
         switch format {
         case .json: return String(decoding: try report.json(), as: UTF8.self) + "\n"
@@ -114,22 +121,33 @@ struct InspectCommand: ParsableCommand {
         }
     }
 
-    /// Reads the image, and writes `--report` when asked.
-    private func inspect(estimator: RemovalEstimator?, progress: Progress?) throws -> ImageInspection {
-        let inspector = ImageInspector(
-            path: input.image, selection: try input.selection(), top: top, readPackages: packages)
+    /// Reads the image (`-`: from standard input), and writes `--report` when asked.
+    private func inspect(estimator: RemovalEstimator?, progress: ProgressDisplay) throws -> ImageInspection {
         var treemap: Treemap?
         let wantsMap = report?.hasSuffix(".html") == true
-        let inspection: ImageInspection
+        var inspection: ImageInspection
         do {
-            inspection = try inspector.run(estimator: estimator, progress: progress?.update) { tree, config in
-                if wantsMap { treemap = HTMLReport.inspectionTreemap(tree: tree, config: config, estimator: estimator) }
+            let source = try input.open(progress: progress)
+            defer { source.remove() }
+            let inspector = ImageInspector(
+                path: source.path, selection: try input.selection(), top: top, readPackages: packages)
+            let meter = ByteMeter()
+            progress.begin("reading layers", meter: meter)
+            inspection = try source.reading { _ in
+                // After a line per layer ("read layer 3/9", which the byte count already
+                // shows), "estimating removals": a phase of its own.
+                try inspector.run(estimator: estimator, meter: meter, progress: { message in
+                    if message.hasPrefix("estimating") { progress.begin(message) }
+                }, examine: { tree, config in
+                    if wantsMap { treemap = HTMLReport.inspectionTreemap(tree: tree, config: config, estimator: estimator) }
+                })
             }
+            inspection.image = source.name
         } catch {
-            progress?.clear()
+            progress.finish()
             throw error
         }
-        progress?.clear()
+        progress.finish()
         if let report {
             let page = try treemap.map { try HTMLReport.inspection(inspection, treemap: $0) }
             try write(page.map { Data($0.utf8) } ?? inspection.json(), to: report)

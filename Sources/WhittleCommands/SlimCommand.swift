@@ -25,6 +25,15 @@ struct SlimCommand: ParsableCommand {
             original and asked the same probes; it is put in place only if it answers the same \
             (see `whittle verify --help`).
 
+            Pipes: `-` as the image reads it from standard input, and `-o -` writes the tarball \
+            to standard output, so `docker save app | whittle slim - -o - | docker load` \
+            works without image files of your own. Both ends go through a temporary file in \
+            $TMPDIR (the input because `docker save` writes its manifest after the layers; \
+            the output because the layer is named by its digest, known only once it is \
+            written), removed at the end, failed runs included. With `-o -`, standard output carries only the tarball: \
+            the report goes to standard error (or --report); with --dry-run nothing is \
+            written there and the listing goes to standard error.
+
             Examples:
               whittle slim app.tar -o app-slim.tar
               whittle slim app.tar -o app-slim.tar --profile safe --tag app:slim
@@ -40,12 +49,14 @@ struct SlimCommand: ParsableCommand {
               whittle slim app.tar -o slim.tar --trace app.trace.json --verify
               whittle slim oci-app.tar -o app-slim.tar --compression gzip
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar
+              docker save app:1 | whittle slim - -o - --profile safe | docker load
+              whittle slim app.tar -o slim.tar --progress plain    # for CI logs
             """)
 
     @OptionGroup var input: InputOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp(
-        "Where to write the image tarball (not needed with --dry-run).", valueName: "out.tar"))
+        "Where to write the image tarball (not needed with --dry-run); - is standard output.", valueName: "out.tar"))
     var output: String?
 
     @Option(help: ArgumentHelp("Name of the output image (default: the input's first tag).", valueName: "name:tag"))
@@ -89,6 +100,11 @@ struct SlimCommand: ParsableCommand {
         valueName: "file"))
     var report: String?
 
+    @OptionGroup var display: ProgressOptions
+
+    /// `-o -`: standard output is the tarball's, so everything else goes to standard error.
+    var writesToStandardOutput: Bool { output == SlimJob.standardOutput }
+
     func validate() throws {
         if output == nil, !dryRun {
             throw ValidationError("missing -o/--output OUT.tar (or use --dry-run to only list removals)")
@@ -98,6 +114,12 @@ struct SlimCommand: ParsableCommand {
         }
         if let report, ![".json", ".md", ".html"].contains(where: report.hasSuffix) {
             throw ValidationError("--report takes a file ending in .json, .md or .html; got '\(report)'")
+        }
+        if writesToStandardOutput, !dryRun, isatty(STDOUT_FILENO) == 1 {
+            throw ValidationError("""
+                -o - writes an image tarball to standard output, which is a terminal here: pipe it \
+                (… -o - | docker load) or redirect it (… -o - > app-slim.tar)
+                """)
         }
     }
 
@@ -119,15 +141,23 @@ struct SlimCommand: ParsableCommand {
             removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
                                     traces: traces),
             verify: verify)
-        let progress = Progress()
+        let progress = display.display()
         let result: SlimJob.Result
         do {
-            result = try job.run(progress: progress.update)
+            result = try job.run(progress: progress)
         } catch {
-            progress.clear()
+            progress.finish()
             throw error
         }
-        progress.clear()
+        progress.finish()
+        try show(result)
+    }
+
+    /// The report (or dry-run listing) on standard output, or on standard error when
+    /// standard output is the tarball's.
+    private func show(_ result: SlimJob.Result) throws {
+        let print: (String) -> Void = writesToStandardOutput
+            ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { Swift.print($0) }
         for warning in result.warnings { say("warning: \(warning)") }
         for line in result.verified { say(line) }
         if let report { try write(result, to: report) }
@@ -145,6 +175,14 @@ struct SlimCommand: ParsableCommand {
         case .text:
             guard let written = result.written else { return }
             print(result.report.text())
+            guard !writesToStandardOutput else {
+                print("""
+
+                    sent \(written.tag) to standard output: \(result.inputLayers) layers flattened into 1, \
+                    \(written.outputSize) bytes
+                    """)
+                return
+            }
             print("""
 
                 wrote \(result.report.output ?? written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \

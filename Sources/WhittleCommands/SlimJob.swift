@@ -1,5 +1,6 @@
 import Foundation
 import WhittleAnalysis
+import WhittleCompression
 import WhittleFlatten
 import WhittleImage
 import WhittleOutput
@@ -9,6 +10,10 @@ import WhittleSelect
 import WhittleTrace
 import WhittleTraceFormat
 import WhittleFiles
+
+/// A removal request loaded: profiles expanded, globs compiled, traces read.
+typealias PolicyParts = (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
+                         traces: [(path: String, document: TraceDocument)])
 
 /// What to remove: named profiles, a user's profile files, and command-line globs.
 public struct RemovalRequest: Sendable {
@@ -34,8 +39,7 @@ public struct RemovalRequest: Sendable {
 
     /// Loads the profiles and compiles the globs, before any image is read, so a typo
     /// fails fast.
-    func policyParts() throws -> (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
-                                  traces: [(path: String, document: TraceDocument)]) {
+    func policyParts() throws -> PolicyParts {
         return (try loadProfiles(), try keep.map(PathPattern.init), try remove.map(PathPattern.init),
                 try traces.map { ($0, try TraceDocument.load(path: $0)) })
     }
@@ -62,6 +66,7 @@ public struct RemovalRequest: Sendable {
 enum SlimJobError: Error, CustomStringConvertible {
     case noProfileDirectory
     case cannotWriteReport(path: String, reason: String)
+    case cannotSend(reason: String)
 
     var description: String {
         switch self {
@@ -69,6 +74,8 @@ enum SlimJobError: Error, CustomStringConvertible {
             return "cannot find the named profiles: set WHITTLE_PROFILES to the Profiles directory"
         case let .cannotWriteReport(path, reason):
             return "cannot write the report to \(path): \(reason)"
+        case let .cannotSend(reason):
+            return "cannot send the image to standard output: \(reason)"
         }
     }
 }
@@ -110,14 +117,17 @@ public struct SlimJob {
         public var verified: [String] = []
     }
 
+    /// `-o -`: the tarball goes to standard output.
+    public static let standardOutput = "-"
+
     /// The pipeline: read → flatten → select → write → report. The tree is walked four times:
     /// built (the wasted-bytes analysis watches the same stream of entries), decided (down to
     /// each decision, never inside a removed subtree), measured (every node once, for every
     /// figure of the report and dry run), and written (the kept nodes). Protected paths, the
     /// trace's closure and the package databases are lookups, not walks.
-    public func run(progress: ((String) -> Void)? = nil) throws -> Result {
+    public func run(progress: ProgressDisplay = .silent) throws -> Result {
         // An input cut short or rewritten mid-run is reported as that, whichever stage noticed.
-        let snapshot = FileSnapshot(path: input)
+        let snapshot = input == ImageInput.standardInput ? nil : FileSnapshot(path: input)
         do {
             return try runPipeline(progress: progress)
         } catch {
@@ -125,19 +135,26 @@ public struct SlimJob {
         }
     }
 
-    private func runPipeline(progress: ((String) -> Void)?) throws -> Result {
+    private func runPipeline(progress: ProgressDisplay) throws -> Result {
         let parts = try removal.policyParts()
         if verify, output != nil { try Tracer.checkPrerequisites() }
         // A directory that cannot take the output is refused before the long work.
-        if let output { try ImageWriter.checkDestination(output) }
+        if let output, output != Self.standardOutput { try ImageWriter.checkDestination(output) }
+        let source = try ImageInput(argument: input, progress: progress)
+        defer { source.remove() }
+        return try source.reading { try run(reading: $0, parts: parts, progress: progress) }
+    }
+
+    private func run(reading path: String, parts: PolicyParts, progress: ProgressDisplay) throws -> Result {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        progress?("reading \(input)")
         let waste = WasteAnalyzer()
+        let readMeter = ByteMeter()
+        progress.begin("reading layers", meter: readMeter)
         let flattened = try FlattenedImage(
-            path: input, selection: selection, scratch: scratch, observer: waste.observer
+            path: path, selection: selection, scratch: scratch, observer: waste.observer, meter: readMeter
         ) { layer, count in
-            progress?("applied layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
+            progress.note(Self.layerNote(finished: layer.index, of: count))
         }
         let image = flattened.image
         let tree = flattened.tree
@@ -148,7 +165,7 @@ public struct SlimJob {
         let warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)
-        progress?("selecting what to remove")
+        progress.begin("selecting what to remove")
         // Package losses need the removed files listed; only a selection can remove any.
         let ownership = policy.isEmpty ? nil : try PackageOwnership(tree: tree)
         let chosen = Selector(policy: policy).select(tree, listingRemovedFiles: ownership?.isEmpty == false)
@@ -162,18 +179,77 @@ public struct SlimJob {
         guard let output else {
             return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
-        progress?("writing \(output)")
-        let target = verify ? Self.stagingPath(for: output) : output
-        if verify { Interruption.removeOnInterrupt(target) }
-        let written = try ImageWriter().write(
-            tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) })
+        let (written, verified) = try write(
+            tree, of: image, keeping: chosen, to: output, traces: parts.traces, scratch: scratch, progress: progress)
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
         var result = Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
                             written: written)
-        if verify {
-            result.verified = try Self.verify(target, against: parts.traces, thenMoveTo: output, progress: progress)
-        }
+        result.verified = verified
         return result
+    }
+
+    /// Writes the kept tree, verifies it when asked, and puts it in place: renamed to the
+    /// output path, or (for `-o -`) sent to standard output. The writer fills in the layer's
+    /// header once the layer's digest is known, so output for a pipe is assembled in the
+    /// scratch directory first.
+    private func write(_ tree: FileTree, of image: SavedImage, keeping chosen: Selection, to output: String,
+                       traces: [(path: String, document: TraceDocument)], scratch: ScratchDirectory,
+                       progress: ProgressDisplay) throws -> (WriteResult, verified: [String]) {
+        let toStandardOutput = output == Self.standardOutput
+        let target = toStandardOutput ? scratch.path + "/output.tar" : verify ? Self.stagingPath(for: output) : output
+        // The scratch directory is removed on an interruption; a staging file beside the output is not.
+        if verify, !toStandardOutput { Interruption.removeOnInterrupt(target) }
+        // The layer tar: kept bytes, plus a header (and on average half a block of padding) per entry.
+        let meter = ByteMeter(total: chosen.after.bytes + Int64(chosen.after.files) * 768)
+        progress.begin("writing", meter: meter)
+        let written = try ImageWriter().write(
+            tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) }, meter: meter)
+        var verified: [String] = []
+        if verify {
+            verified = try Self.verify(target, against: traces, thenMoveTo: toStandardOutput ? nil : output,
+                                       progress: progress)
+        }
+        if toStandardOutput { try Self.send(target, size: written.outputSize, progress: progress) }
+        return (written, verified)
+    }
+
+    /// Copies the finished tarball to standard output: with sendfile(2), which spares a copy
+    /// through user space, or by reads and writes where the kernel cannot. A reader that goes
+    /// away (SIGPIPE) is an error like any other, so the scratch directory is still removed.
+    private static func send(_ path: String, size: Int64, progress: ProgressDisplay) throws {
+        let file = try OpenFile(path: path)
+        let meter = ByteMeter(total: size)
+        progress.begin("sending to standard output", meter: meter)
+        signal(SIGPIPE, SIG_IGN)
+        var sent: Int64 = 0
+        while sent < size {
+            let count = sendfile(STDOUT_FILENO, file.descriptor, nil, Int(min(size - sent, 1 << 24)))
+            if count < 0, errno == EINTR { continue }
+            if count < 0, sent == 0, errno == EINVAL || errno == ENOSYS { break }
+            guard count > 0 else {
+                throw SlimJobError.cannotSend(reason: count == 0 ? "\(path) ended early" : Self.sendFailure(errno))
+            }
+            sent += Int64(count)
+            meter.add(count)
+        }
+        guard sent < size else { return }
+        let sink = MeteredSink(downstream: FileSink(fileDescriptor: STDOUT_FILENO), meter: meter)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        do {
+            try FileSlice(file: file, offset: 0, length: size).forEachChunk(through: buffer) { try sink.write($0) }
+        } catch CompressionError.writeFailed(let code) {
+            throw SlimJobError.cannotSend(reason: Self.sendFailure(code))
+        }
+    }
+
+    private static func sendFailure(_ code: Int32) -> String {
+        String(cString: strerror(code)) + (code == EPIPE ? " (the command reading the pipe stopped)" : "")
+    }
+
+    /// The layer being read, once layer `finished` (0-based) is done: `2/4`.
+    static func layerNote(finished: Int, of count: Int) -> String {
+        "\(min(finished + 2, count))/\(count)"
     }
 
     /// Beside the output, hidden, so that only a verified image ever has the output's name.
@@ -185,16 +261,18 @@ public struct SlimJob {
 
     /// Replays each trace on the written image; renames it into place when every one
     /// answers as the original did, and removes it otherwise.
+    /// With no `output`, the staged file stays where it is for the caller to send on.
     static func verify(_ staged: String, against traces: [(path: String, document: TraceDocument)],
-                       thenMoveTo output: String, progress: ((String) -> Void)?) throws -> [String] {
+                       thenMoveTo output: String?, progress: ProgressDisplay) throws -> [String] {
         var lines: [String] = []
         do {
             for (path, document) in traces {
-                progress?("verifying the output against \(path)")
+                progress.begin("verifying the output against \(path)")
                 let outcome = try Verifier(imagePath: staged, trace: document).run()
                 guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
                 lines.append(VerificationFailure.summary(of: outcome, trace: path))
             }
+            guard let output else { return lines }
             try Interruption.settle(staged) {
                 guard rename(staged, output) == 0 else {
                     throw OutputError.writeFailed(path: output, reason: String(cString: strerror(errno)))

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import WhittleCompression
+import WhittleReport
 import WhittleTrace
 import WhittleTraceFormat
 
@@ -29,7 +31,11 @@ struct TraceCommand: ParsableCommand {
 
             The app's standard output and error go to a log file beside the trace \
             (TRACE.log, or --log). The trace file is versioned JSON (see the README). \
-            `whittle slim --trace` takes several and merges them.
+            `whittle slim --trace` takes several and merges them. `-` reads the image from \
+            standard input (see IMAGE below); the app then gets an empty standard input.
+
+            On a terminal a status line shows the elapsed time, the syscalls and paths seen \
+            so far, and each probe's state (pending, waiting, passed, failed).
 
             Examples:
               whittle trace app.tar -o app.json
@@ -74,6 +80,8 @@ struct TraceCommand: ParsableCommand {
     @Option(help: "host (default): share the host's network; none: loopback only.")
     var network: TraceNetwork = .host
 
+    @OptionGroup var display: ProgressOptions
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp(
         "The command to run instead of the image's Entrypoint and Cmd.", valueName: "command"))
     var command: [String] = []
@@ -89,15 +97,27 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Before a long copy of standard input, not after.
+        try Tracer.checkPrerequisites()
+        let progress = display.display()
+        defer { progress.finish() }
+        let source = try input.open(progress: progress)
+        defer { source.remove() }
         var options = try TraceOptions(
-            imagePath: input.image, selection: try input.selection(), command: command, tcpProbes: probeTCP,
+            imagePath: source.path, selection: try input.selection(), command: command, tcpProbes: probeTCP,
             httpProbes: probeHTTP, execProbes: probeExec, timeoutSeconds: timeout, network: network)
         options.environment = env
         let appLog = try AppLog(path: logPath)
         defer { appLog.close() }
         options.stdoutFD = appLog.fd
         options.stderrFD = appLog.fd
-        let result = try Tracer(options: options).run(log: say)
+        let meter = ByteMeter()
+        options.progress = TraceProgress(
+            phase: { progress.begin($0, meter: $0 == "reading layers" ? meter : nil) }, meter: meter,
+            status: { progress.status(Self.statusLine($0)) })
+        var result = try source.reading { _ in try Tracer(options: options).run(log: progress.log) }
+        progress.finish()
+        result.document.image = source.name
         try result.document.save(path: output)
         for warning in result.warnings { say("warning: \(warning)") }
         for line in result.probeResults { say(line) }
@@ -109,6 +129,15 @@ struct TraceCommand: ParsableCommand {
             the app's output is in \(logPath)
             """)
         if !result.warnings.isEmpty || result.stop == .timeout { appLog.printTail(say) }
+    }
+}
+
+extension TraceCommand {
+    /// `0:12  12345 syscalls  812 paths  tcp 127.0.0.1:5432 passed  http http://…/health waiting`
+    static func statusLine(_ status: TraceStatus) -> String {
+        var parts = [ProgressLine.clock(status.elapsed), "\(status.syscalls) syscalls", "\(status.paths) paths"]
+        parts += status.probes.map { "\($0.kind) \($0.target) \($0.state.rawValue)" }
+        return parts.joined(separator: "  ")
     }
 }
 

@@ -21,6 +21,7 @@ struct VerifyCommand: ParsableCommand {
             Examples:
               whittle verify web-slim.tar --trace web.json
               whittle verify job-slim.tar --trace job.json --trace job-edge.json
+              docker save app:slim | whittle verify - --trace app.json
             """)
 
     @OptionGroup var input: InputOptions
@@ -37,8 +38,10 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         let documents = try traces.map { ($0, try TraceDocument.load(path: $0)) }
         let selection = try input.selection()
+        let source = try input.open(progress: .silent)
+        defer { source.remove() }
         for (path, document) in documents {
-            let outcome = try Verifier(imagePath: input.image, selection: selection, trace: document).run()
+            let outcome = try source.reading { try Verifier(imagePath: $0, selection: selection, trace: document).run() }
             guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
             say(VerificationFailure.summary(of: outcome, trace: path))
         }

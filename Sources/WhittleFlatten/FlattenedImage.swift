@@ -1,3 +1,4 @@
+import WhittleCompression
 import WhittleFiles
 import WhittleImage
 
@@ -15,15 +16,16 @@ public struct FlattenedImage {
     ///   - verifying: true checks every layer's digests; false (for `inspect`) reads
     ///     uncompressed layers headers-only and checks nothing.
     ///   - observer: sees each entry before it is applied (the wasted-bytes analysis).
+    ///   - meter: counts the layers' stored bytes as they are read; its total is set to theirs.
     ///   - progress: called after each layer, with the number of layers in the image.
     public init(path: String, selection: ImageSelection = ImageSelection(), scratch: ScratchDirectory,
-                verifying: Bool = true, observer: Flattener.EntryObserver? = nil,
+                verifying: Bool = true, observer: Flattener.EntryObserver? = nil, meter: ByteMeter? = nil,
                 progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }) throws {
         image = try SavedImage(path: path, selection: selection, scratch: scratch)
         let flattener = Flattener(scratch: scratch)
         flattener.entryObserver = observer
         let count = image.layers.count
-        try flattener.apply(image, verifying: verifying) { progress($0, count) }
+        try flattener.apply(image, verifying: verifying, meter: meter) { progress($0, count) }
         tree = flattener.tree
         layers = flattener.layers
     }

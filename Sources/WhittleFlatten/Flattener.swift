@@ -1,4 +1,5 @@
 import WhittleArchive
+import WhittleCompression
 import WhittleImage
 #if canImport(Glibc)
 import Glibc
@@ -47,10 +48,12 @@ public final class Flattener {
     /// Applies every layer of `image` in `rootfs.diff_ids` order.
     /// - Parameter verifying: false skips the digest checks and the file data of
     ///   uncompressed layers (see `LayerStream`); true checks every layer's digests.
-    public func apply(_ image: SavedImage, verifying: Bool = true,
+    /// - Parameter meter: counts the layers' stored bytes as they are read, for progress.
+    public func apply(_ image: SavedImage, verifying: Bool = true, meter: ByteMeter? = nil,
                       progress: (LayerSummary) -> Void = { _ in }) throws {
+        meter?.expect(image.layers.reduce(0) { $0 + $1.slice.length })
         for location in image.layers {
-            let summary = try apply(LayerStream(location, verifying: verifying))
+            let summary = try apply(LayerStream(location, verifying: verifying, meter: meter))
             progress(summary)
         }
     }

@@ -31,9 +31,11 @@ public final class LayerStream {
     /// Whether `verify()` can check digests: false for a headers-only pass.
     public let verifying: Bool
 
-    /// - Parameter verifying: false reads headers only and skips file data in uncompressed
-    ///   layers without reading it (for `inspect`); digests are then not checked.
-    public init(_ location: LayerLocation, verifying: Bool = true) throws {
+    /// - Parameters:
+    ///   - verifying: false reads headers only and skips file data in uncompressed
+    ///     layers without reading it (for `inspect`); digests are then not checked.
+    ///   - meter: counts the blob's bytes as they are read (or skipped), for progress.
+    public init(_ location: LayerLocation, verifying: Bool = true, meter: ByteMeter? = nil) throws {
         self.location = location
         self.verifying = verifying
         compression = try LayerCompression.sniff(location.slice)
@@ -48,6 +50,7 @@ public final class LayerStream {
                 skip: { request in
                     let step = max(0, min(request, slice.length - position))
                     position += step
+                    meter?.add(step)
                     return step
                 },
                 read: { buffer in
@@ -55,12 +58,13 @@ public final class LayerStream {
                     let got = try slice.file.read(
                         at: slice.offset + position, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
                     position += Int64(got)
+                    meter?.add(got)
                     return got
                 })
             return
         }
-        blobHash = HashingSource(upstream: FileSliceSource(
-            fileDescriptor: slice.file.descriptor, offset: slice.offset, length: slice.length))
+        let blob = FileSliceSource(fileDescriptor: slice.file.descriptor, offset: slice.offset, length: slice.length)
+        blobHash = HashingSource(upstream: meter.map { MeteredSource(upstream: blob, meter: $0) } ?? blob)
         switch compression {
         // Uncompressed, the blob digest and the diff_id hash the same bytes: hash once.
         case .none: diffHash = blobHash

@@ -46,12 +46,13 @@ public struct WriteResult: Sendable {
 public struct ImageWriter {
     public init() {}
 
+    /// - Parameter meter: counts the layer's uncompressed bytes as they are written, for progress.
     public func write(
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
-        filter: LayerWriter.Filter? = nil
+        filter: LayerWriter.Filter? = nil, meter: ByteMeter? = nil
     ) throws -> WriteResult {
         do {
-            return try writeImage(tree, from: image, to: path, options: options, filter: filter)
+            return try writeImage(tree, from: image, to: path, options: options, filter: filter, meter: meter)
         } catch let CompressionError.writeFailed(code) {
             // The sink knows only the errno; the user needs the path too (a full disk, say).
             throw OutputError.writeFailed(path: path, reason: OutputError.reason(code))
@@ -71,7 +72,7 @@ public struct ImageWriter {
 
     private func writeImage(
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
-        filter: LayerWriter.Filter?
+        filter: LayerWriter.Filter?, meter: ByteMeter?
     ) throws -> WriteResult {
         let tag = try resolveTag(options.tag, image: image)
 
@@ -85,7 +86,8 @@ public struct ImageWriter {
         let encoder = options.compression == .gzip ? ParallelGzipEncoder(downstream: blobHash) : nil
         // Uncompressed, the blob digest and the diff_id are the same hash: compute it once.
         let diffHash = encoder.map { HashingSink(downstream: $0) } ?? blobHash
-        let layer = try LayerWriter().write(tree, to: diffHash, filter: filter)
+        let layer = try LayerWriter().write(
+            tree, to: meter.map { MeteredSink(downstream: diffHash, meter: $0) } ?? diffHash, filter: filter)
         try encoder?.finish()
         let diffID = "sha256:" + diffHash.hexDigest
         let layerDigest = "sha256:" + blobHash.hexDigest

@@ -8,11 +8,26 @@ import WhittleFiles
 final class PathRecorder: @unchecked Sendable {
     private let lock = NSLock()
     private var operations: [String: Set<String>] = [:]
+    private var calls = 0
 
     func record(_ path: String, _ operation: String) {
         lock.lock()
         operations[path, default: []].insert(operation)
         lock.unlock()
+    }
+
+    /// Counts one notified syscall, for progress.
+    func countCall() {
+        lock.lock()
+        calls += 1
+        lock.unlock()
+    }
+
+    /// Syscalls counted and distinct paths so far.
+    var counts: (syscalls: Int, paths: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (calls, operations.count)
     }
 
     var snapshot: [String: Set<String>] {

@@ -30,6 +30,15 @@ final class ProbeScheduler {
 
     var isFinished: Bool { records.count >= probes.count }
 
+    /// Each probe's state, for progress: done ones passed or failed, the current one waiting.
+    var states: [TraceStatus.ProbeProgress] {
+        probes.enumerated().map { index, probe in
+            let state: TraceStatus.ProbeState = index < records.count
+                ? (records[index].succeeded ? .passed : .failed) : index == records.count ? .waiting : .pending
+            return TraceStatus.ProbeProgress(kind: probe.kind.rawValue, target: probe.target, state: state)
+        }
+    }
+
     /// Moves the current probe on; called on every turn of the event loop.
     func tick(sandbox: Sandbox) {
         guard !isFinished, running == nil, Date() >= nextAttempt else { return }

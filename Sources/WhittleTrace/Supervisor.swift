@@ -46,6 +46,7 @@ final class Supervisor: @unchecked Sendable {
         while true {
             let result = wt_supervisor_next(handle, 100, &record)
             if result == 1 {
+                recorder.countCall()
                 let name = String(cString: record.syscall)
                 if let path = record.path1 { recorder.record(String(cString: path), name) }
                 if let path = record.path2 { recorder.record(String(cString: path), name) }

@@ -1,5 +1,6 @@
 import CWhittleTrace
 import Foundation
+import WhittleCompression
 import WhittleFlatten
 import WhittleImage
 import WhittleTraceFormat
@@ -27,6 +28,8 @@ public struct TraceOptions: Sendable {
     public var inspectRoot: (@Sendable (_ directory: String, _ afterRun: Bool) -> Void)?
     /// Force the private-copy root instead of an overlay.
     public var forceCopy: Bool
+    /// Phases, bytes read and the running app's figures, for a progress display.
+    public var progress: TraceProgress?
 
     public init(imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
                 probes: [Probe] = [], timeoutSeconds: Double = 60, network: TraceNetwork = .host) {
@@ -41,6 +44,7 @@ public struct TraceOptions: Sendable {
         stderrFD = nil
         inspectRoot = nil
         forceCopy = false
+        progress = nil
     }
 
     /// The command line's spelling: probes by kind, run TCP, then HTTP, then exec.
@@ -129,12 +133,15 @@ public final class Tracer {
         defer { scratch.remove() }
 
         log("Reading and flattening \(options.imagePath)")
-        let flattened = try FlattenedImage(path: options.imagePath, selection: options.selection, scratch: scratch)
+        options.progress?.phase("reading layers")
+        let flattened = try FlattenedImage(path: options.imagePath, selection: options.selection, scratch: scratch,
+                                           meter: options.progress?.meter)
         let image = flattened.image
         let tree = flattened.tree
         let configuration = try RunConfiguration(
             config: image.config, tree: tree, override: options.command, environment: options.environment)
         var warnings: [String] = []
+        options.progress?.phase("extracting the image")
         let root = try prepareRoot(tree: tree, scratch: scratch, warnings: &warnings, log: log)
         options.inspectRoot?(root.lower, false)
 
@@ -217,10 +224,13 @@ public final class Tracer {
         log("Tracing \(configuration.command.joined(separator: " "))")
         let scheduler = ProbeScheduler(probes: options.probes, outputDirectory: scratch.path + "/probes")
         var warnings: [String] = []
-        let stop = try pumpEvents(sandbox: sandbox, scheduler: scheduler, configuration: configuration,
-                                  warnings: &warnings)
+        options.progress?.phase("tracing")
+        let started = Date()
+        let stop = try pumpEvents(sandbox: sandbox, scheduler: scheduler, recorder: recorder, started: started,
+                                  configuration: configuration, warnings: &warnings)
         sandbox.stop()
         scheduler.giveUp()
+        showStatus(started: started, recorder: recorder, scheduler: scheduler)
         if let failure = sandbox.supervisorFailure { warnings.append("the supervisor stopped early: \(failure)") }
         var command: CommandRecord?
         if case let .commandExited(code) = stop, code >= 0 {
@@ -230,12 +240,21 @@ public final class Tracer {
                        command: command, warnings: warnings)
     }
 
+    /// The running app's figures, for a progress display.
+    private func showStatus(started: Date, recorder: PathRecorder, scheduler: ProbeScheduler) {
+        guard let progress = options.progress else { return }
+        let counts = recorder.counts
+        progress.status(TraceStatus(elapsed: Date().timeIntervalSince(started), syscalls: counts.syscalls,
+                                    paths: counts.paths, probes: scheduler.states))
+    }
+
     /// The event loop: the app's exit, the probes' exits, the probes' next steps, the clock.
-    private func pumpEvents(sandbox: Sandbox, scheduler: ProbeScheduler, configuration: RunConfiguration,
-                            warnings: inout [String]) throws -> TraceStop {
-        let deadline = Date().addingTimeInterval(options.timeoutSeconds)
+    private func pumpEvents(sandbox: Sandbox, scheduler: ProbeScheduler, recorder: PathRecorder, started: Date,
+                            configuration: RunConfiguration, warnings: inout [String]) throws -> TraceStop {
+        let deadline = started.addingTimeInterval(options.timeoutSeconds)
         let hasProbes = !options.probes.isEmpty
         while true {
+            showStatus(started: started, recorder: recorder, scheduler: scheduler)
             if wt_interrupted() != 0 { return .interrupted }
             if Date() >= deadline {
                 warnings.append(hasProbes ? "the probes had not all succeeded at the timeout" : """
