@@ -56,14 +56,22 @@ func fuzzImageDocuments(_ bytes: [UInt8]) {
     directory.write(bytes, to: "config/config.json")
     open(layouts.config)
     directory.write(bytes, to: "oci/index.json")
-    open(layouts.oci)
-    open(directory.write(bytes, to: "archive.tar"))
+    open(layouts.oci, names: [nil, "fuzz:1"])
+    open(directory.write(bytes, to: "archive.tar"), names: [nil, "fuzz:1"], isArchive: true)
 }
 
-private func open(_ path: String) {
+/// Scratch space is only written for a gzip outer archive: directories share one.
+private let sharedScratch: ScratchDirectory = {
     guard let scratch = try? ScratchDirectory() else { fatalError("no scratch directory") }
-    defer { scratch.remove() }
-    for name in [nil, "fuzz:1"] {
+    return scratch
+}()
+
+/// Opens the image at `path` as `slim` does, chosen by each of `names`. An outer archive
+/// gets scratch space of its own (a gzip one is inflated into it).
+private func open(_ path: String, names: [String?] = [nil], isArchive: Bool = false) {
+    for name in names {
+        guard let scratch = isArchive ? try? ScratchDirectory() : sharedScratch else { fatalError("no scratch directory") }
+        defer { if isArchive { scratch.remove() } }
         guard let image = try? SavedImage(path: path, selection: ImageSelection(name: name), scratch: scratch) else {
             continue
         }
