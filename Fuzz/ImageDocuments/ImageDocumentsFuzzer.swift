@@ -103,7 +103,9 @@ private func decodeDirectly(_ bytes: [UInt8]) {
 private func writeSeeds(to seedDirectory: String) {
     for (name, bytes) in [("oci-index.json", Blobs.index), ("docker-manifest.json", Blobs.dockerManifest),
                           ("config.json", Blobs.config), ("oci-manifest.json", Blobs.manifest)] {
-        FileManager.default.createFile(atPath: seedDirectory + "/" + name, contents: Data(bytes))
+        guard FileManager.default.createFile(atPath: seedDirectory + "/" + name, contents: Data(bytes)) else {
+            fatalError("cannot write \(seedDirectory)/\(name)")
+        }
     }
 }
 

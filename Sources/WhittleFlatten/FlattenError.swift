@@ -8,6 +8,7 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
     case symlinkLoop(path: String)
     case parentNotDirectory(layer: Int, path: String)
     case invalidWhiteout(layer: Int, path: String)
+    case nameTooLong(layer: Int, path: String)
     case spool(String)
 
     public var description: String {
@@ -28,6 +29,9 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
             return "layer \(layer) has an entry '\(path)' whose parent is not a directory"
         case let .invalidWhiteout(layer, path):
             return "layer \(layer) has a whiteout '\(path)' that names no single file ('.', '..' or nothing); refusing it"
+        case let .nameTooLong(layer, path):
+            return "layer \(layer) has an entry whose name is \(path.utf8.count) bytes long ('\(path.prefix(64))…'), "
+                + "more than the \(Flattener.maxNameBytes) a Linux path may have; refusing it"
         case let .spool(reason):
             return "cannot spool layer data to the temporary directory: \(reason)"
         }

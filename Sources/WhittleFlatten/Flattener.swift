@@ -23,6 +23,8 @@ public struct LayerSummary: Sendable {
 /// the input file by offset; a compressed layer's file data is copied once to a spool file.
 public final class Flattener {
     public let tree = FileTree()
+    /// Linux's PATH_MAX: the longest entry name taken.
+    public static let maxNameBytes = 4096
     public private(set) var layers: [LayerSummary] = []
     private let scratch: ScratchDirectory
     private var spool: OpenFile?
@@ -65,6 +67,11 @@ public final class Flattener {
         while let entry = try stream.tar.nextEntry() {
             entries += 1
             let dataStart = stream.tar.consumedBytes
+            // Docker cannot write a name longer than PATH_MAX, and one a hundred thousand
+            // components deep would overflow the stack of every walk of the tree.
+            guard entry.path.utf8.count <= Self.maxNameBytes else {
+                throw FlattenError.nameTooLong(layer: layer, path: entry.path)
+            }
             entryObserver?(layer, entry, tree)
             let components = try cleanPath(entry.path, layer: layer)
             // Docker skips the root's own entry.
