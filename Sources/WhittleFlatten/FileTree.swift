@@ -130,6 +130,9 @@ public final class Node {
 /// The flattened image: one node per path.
 public final class FileTree {
     public let root = Node(directory: "", attributes: Attributes(permissions: 0o755), layer: 0)
+    /// The deepest a layer may make the tree (twice what a PATH_MAX path can name): every
+    /// walk of the tree recurses once per level, and symlinks let names reach far deeper.
+    public static let maxDepth = 4096
 
     public init() {}
 
@@ -169,6 +172,8 @@ public final class FileTree {
             return nil
         case .symlinkLoop:
             throw FlattenError.symlinkLoop(path: walk.blocker ?? "")
+        case .tooDeep:
+            throw FlattenError.tooDeep(layer: layer ?? 0, path: Array(components).joined(separator: "/"))
         }
     }
 }

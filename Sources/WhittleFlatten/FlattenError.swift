@@ -9,6 +9,7 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
     case parentNotDirectory(layer: Int, path: String)
     case invalidWhiteout(layer: Int, path: String)
     case nameTooLong(layer: Int, path: String)
+    case tooDeep(layer: Int, path: String)
     case spool(String)
 
     public var description: String {
@@ -32,6 +33,9 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
         case let .nameTooLong(layer, path):
             return "layer \(layer) has an entry whose name is \(path.utf8.count) bytes long ('\(path.prefix(64))…'), "
                 + "more than the \(Flattener.maxNameBytes) a Linux path may have; refusing it"
+        case let .tooDeep(layer, path):
+            return "layer \(layer) has an entry '\(path.prefix(64))…' that lies more than \(FileTree.maxDepth) "
+                + "directories deep; refusing it"
         case let .spool(reason):
             return "cannot spool layer data to the temporary directory: \(reason)"
         }

@@ -11,6 +11,8 @@ public struct PathResolution {
         case missing
         /// More than 40 symlinks were followed, as Linux's limit: a loop.
         case symlinkLoop
+        /// A directory would have to be made deeper than `FileTree.maxDepth` (only when making them).
+        case tooDeep
     }
 
     public let outcome: Outcome
@@ -82,6 +84,9 @@ extension FileTree {
             let directory = result.stack.last?.node ?? root
             guard let child = directory.children?[component] else {
                 if let layer, directory.isDirectory {
+                    guard result.stack.count < FileTree.maxDepth else {
+                        return stop(.tooDeep, rest: [component] + pending.reversed())
+                    }
                     let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
                     directory.children?[component] = made
                     result.stack.append((component, made))

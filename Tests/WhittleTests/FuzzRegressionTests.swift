@@ -22,6 +22,20 @@ struct FuzzRegressionTests {
         #expect(error.description.contains("refusing it"))
     }
 
+    @Test("a tree made deeper than 4,096 directories through symlinks, each name short, is refused instead of overflowing the stack")
+    func deepThroughSymlinks() throws {
+        // 40 rounds of a 2,000-deep directory and a symlink to it, each next one made inside the last.
+        let layer = try finding("layer-deep-through-symlinks.tar.gz")
+        let error = try #require(try flatteningError(layer) as? FlattenError)
+        guard case let .tooDeep(number, path) = error else {
+            Issue.record("expected the tree to be refused as too deep, got: \(error)")
+            return
+        }
+        #expect(number == 1)
+        #expect(path.hasPrefix("l1/a/a/"))
+        #expect(error.description.contains("more than \(FileTree.maxDepth) directories deep"))
+    }
+
     @Test("a name of exactly 4,096 bytes (Linux's PATH_MAX) is still taken")
     func longestName() throws {
         let name = String(repeating: "d/", count: 2047) + "fx"
