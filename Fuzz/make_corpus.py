@@ -180,6 +180,16 @@ def layer_seeds():
     ]))
 
 
+def finding_seeds():
+    """Inputs that once crashed a harness (Fuzz/findings/) stay in its corpus."""
+    directory = os.path.join(ROOT, "Fuzz", "findings")
+    for name in sorted(os.listdir(directory)):
+        harness = {"layer": "FuzzLayer", "image": "FuzzImageDocuments", "elf": "FuzzELF",
+                   "profile": "FuzzProfile", "trace": "FuzzTrace"}[name.split("-")[0]]
+        with open(os.path.join(directory, name), "rb") as finding:
+            write(harness, "finding-" + name, finding.read())
+
+
 def profile_seeds():
     directory = os.path.join(ROOT, "Profiles")
     for name in sorted(os.listdir(directory)):
@@ -236,6 +246,7 @@ def main():
     layer_seeds()
     profile_seeds()
     trace_seeds()
+    finding_seeds()
     harness_seeds(sys.argv[1])
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(CORPUS) for f in files)
     print(f"wrote the seed corpus into {CORPUS}: {total} bytes")
