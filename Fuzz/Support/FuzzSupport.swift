@@ -11,6 +11,7 @@ public final class FuzzDirectory: @unchecked Sendable {
     public init(_ label: String) {
         let base = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
         path = "\(base)/whittle-fuzz-\(label).\(getpid())"
+        Self.removeStale(in: base)
         try? FileManager.default.removeItem(atPath: path)
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -42,6 +43,15 @@ public final class FuzzDirectory: @unchecked Sendable {
     }
 
     nonisolated(unsafe) private static var created: [String] = []
+
+    /// A harness that crashed left its directory behind: remove those of processes gone.
+    private static func removeStale(in base: String) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("whittle-fuzz-") {
+            guard let pid = name.split(separator: ".").last.flatMap({ Int32($0) }), kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            try? FileManager.default.removeItem(atPath: base + "/" + name)
+        }
+    }
 
     private static func cleanUp() {
         for path in created { try? FileManager.default.removeItem(atPath: path) }
