@@ -101,6 +101,21 @@ let package = Package(
             // Read from the source tree by path, as the Fixtures/ directory is.
             exclude: ["PackageGraphFixtures"],
             resources: []),
+
+        // libFuzzer harnesses, one per untrusted-input reader (Fuzz/README.md, scripts/fuzz.sh).
+        // Built plainly they replay input files; built with -sanitize=fuzzer and -D FUZZING
+        // libFuzzer drives them. The package database readers get a harness here once they exist.
+        .target(name: "FuzzSupport", path: "Fuzz/Support"),
+        .executableTarget(
+            name: "FuzzImageDocuments", dependencies: ["FuzzSupport", "WhittleImage", "WhittleFiles"],
+            path: "Fuzz/ImageDocuments"),
+        .executableTarget(
+            name: "FuzzLayer",
+            dependencies: ["FuzzSupport", "WhittleImage", "WhittleFlatten", "WhittleFiles", "WhittleELF"],
+            path: "Fuzz/Layer"),
+        .executableTarget(name: "FuzzELF", dependencies: ["FuzzSupport", "WhittleELF"], path: "Fuzz/ELF"),
+        .executableTarget(name: "FuzzProfile", dependencies: ["FuzzSupport", "WhittleProfiles"], path: "Fuzz/Profile"),
+        .executableTarget(name: "FuzzTrace", dependencies: ["FuzzSupport", "WhittleTraceFormat"], path: "Fuzz/Trace"),
     ],
     swiftLanguageModes: [.v6]
 )

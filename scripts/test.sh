@@ -20,3 +20,8 @@ fi
 # Serial: the trace tests check that no mount or temporary directory is left behind,
 # which other tests running at the same time would blur.
 swift test --no-parallel
+# Under CI, every libFuzzer harness runs for a fixed time on a copy of its seed corpus and
+# any crash, leak or timeout fails the run (scripts/fuzz.sh; about 5 minutes with its build).
+if [ "${CI:-}" = true ]; then
+    scripts/fuzz.sh "${WHITTLE_FUZZ_SECONDS:-60}"
+fi

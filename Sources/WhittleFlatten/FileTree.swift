@@ -133,6 +133,9 @@ public final class Node {
 /// The flattened image: one node per path.
 public final class FileTree {
     public let root = Node(directory: "", attributes: Attributes(permissions: 0o755), layer: 0)
+    /// The deepest a layer may make the tree (twice what a PATH_MAX path can name): every
+    /// walk of the tree recurses once per level, and symlinks let names reach far deeper.
+    public static let maxDepth = 4096
 
     public init() {}
 
@@ -177,6 +180,8 @@ public final class FileTree {
             return nil
         case .symlinkLoop:
             throw DirectoryProblem.symlinkLoop(walk.blocker ?? "")
+        case .tooDeep:
+            throw DirectoryProblem.tooDeep
         }
     }
 }
@@ -187,6 +192,8 @@ enum DirectoryProblem: Error {
     case symlinkLoop(String)
     /// A symlink on the way names something missing, and Docker makes no directory there.
     case danglingLink(path: String, target: String)
+    /// Deeper than `FileTree.maxDepth` directories.
+    case tooDeep
 }
 
 /// Cleans an entry name lexically, as Docker joins it onto the root: a leading `/` or `./`

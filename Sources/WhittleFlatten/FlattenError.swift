@@ -13,6 +13,7 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
     case duplicateEntry(layer: Int, path: String)
     case pathTooLong(layer: Int, path: String, bytes: Int)
     case nameTooLong(layer: Int, path: String, bytes: Int)
+    case tooDeep(layer: Int, path: String)
     case spool(String)
 
     /// The longest entry path Docker can write: "/" and the name within PATH_MAX (4096,
@@ -53,6 +54,9 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
         case let .nameTooLong(layer, path, bytes):
             return "layer \(layer) has an entry '\(abbreviated(path))' with a name of \(bytes) bytes; names are at most "
                 + "\(Self.maximumNameBytes) bytes (NAME_MAX); refusing it"
+        case let .tooDeep(layer, path):
+            return "layer \(layer) has an entry '\(abbreviated(path))' that lies more than \(FileTree.maxDepth) "
+                + "directories deep; refusing it"
         case let .spool(reason):
             return "cannot spool layer data to the temporary directory: \(reason)"
         }

@@ -24,6 +24,9 @@ public struct LayerSummary: Sendable {
 /// the input file by offset; a compressed layer's file data is copied once to a spool file.
 public final class Flattener {
     public let tree = FileTree()
+    /// Linux's PATH_MAX: the longest entry name read at all, before it is cleaned and
+    /// measured exactly (`FlattenError.maximumPathBytes`).
+    public static let maxNameBytes = 4096
     public private(set) var layers: [LayerSummary] = []
     private let scratch: ScratchDirectory
     private var spool: OpenFile?
@@ -70,6 +73,11 @@ public final class Flattener {
         while let entry = try stream.tar.nextEntry() {
             entries += 1
             let dataStart = stream.tar.consumedBytes
+            // Docker cannot write a name longer than PATH_MAX, and one a hundred thousand
+            // components deep would overflow the stack of every walk of the tree.
+            guard entry.path.utf8.count <= Self.maxNameBytes else {
+                throw FlattenError.pathTooLong(layer: layer, path: entry.path, bytes: entry.path.utf8.count)
+            }
             entryObserver?(layer, entry, tree)
             let components = try cleanPath(entry.path, layer: layer)
             guard listed.insert(entry.path, components) else {
@@ -143,6 +151,8 @@ public final class Flattener {
             throw FlattenError.parentInSymlinkLoop(layer: layer, path: entry)
         } catch DirectoryProblem.danglingLink(let link, let target) {
             throw FlattenError.throughDanglingSymlink(layer: layer, path: entry, link: link, target: target)
+        } catch DirectoryProblem.tooDeep {
+            throw FlattenError.tooDeep(layer: layer, path: entry)
         }
     }
 

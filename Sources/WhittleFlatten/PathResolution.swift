@@ -11,6 +11,8 @@ public struct PathResolution {
         case missing
         /// More than 40 symlinks were followed, as Linux's limit: a loop.
         case symlinkLoop
+        /// A directory would have to be made deeper than `FileTree.maxDepth` (only when making them).
+        case tooDeep
     }
 
     public let outcome: Outcome
@@ -92,6 +94,9 @@ extension FileTree {
                     if let link {
                         result.danglingLink = (result.symlinks[link], targets[link])
                         return stop(.missing, rest: [component] + pending.reversed().map(\.name))
+                    }
+                    guard result.stack.count < FileTree.maxDepth else {
+                        return stop(.tooDeep, rest: [component] + pending.reversed().map(\.name))
                     }
                     let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
                     directory.children?[component] = made
