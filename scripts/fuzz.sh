@@ -6,7 +6,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS] [HARNESS...]      # default: 60 s, every harness
 #   scripts/fuzz.sh 300 FuzzLayer                            # one harness, five minutes
 #
-# Two harnesses run at a time (FUZZ_JOBS to change). The build goes to .build/fuzz.
+# Two harnesses run at a time (FUZZ_JOBS to change). The build goes to .build/fuzz-CONFIGURATION.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
@@ -17,7 +17,11 @@ harnesses=("$@")
 jobs=${FUZZ_JOBS:-2}
 root=$PWD
 
-build=(swift build --scratch-path .build/fuzz -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
+# Debug by default: a fresh release build of the dependencies (BoringSSL above all) takes
+# minutes longer than the fuzzing itself. FUZZ_CONFIGURATION=release for long local runs.
+configuration=${FUZZ_CONFIGURATION:-debug}
+build=(swift build --scratch-path ".build/fuzz-$configuration" -c "$configuration"
+       -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING)
 started=$SECONDS
 for harness in "${harnesses[@]}"; do
     if ! output=$("${build[@]}" --product "$harness" 2>&1); then
