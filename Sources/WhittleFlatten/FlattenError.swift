@@ -9,6 +9,7 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
     case parentNotDirectory(layer: Int, path: String)
     case invalidWhiteout(layer: Int, path: String)
     case spool(String)
+    case notARegularFile(path: String)
 
     public var description: String {
         switch self {
@@ -28,6 +29,8 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
             return "layer \(layer) has an entry '\(path)' whose parent is not a directory"
         case let .invalidWhiteout(layer, path):
             return "layer \(layer) has a whiteout '\(path)' that names no single file ('.', '..' or nothing); refusing it"
+        case let .notARegularFile(path):
+            return "'\(path)' was to get new content but is not a regular file"
         case let .spool(reason):
             return "cannot spool layer data to the temporary directory: \(reason)"
         }

@@ -67,6 +67,9 @@ public struct SlimReport: Codable, Sendable {
     public var wasted: Waste?
     /// OS packages that lost files, most bytes first.
     public var packages: [PackageLoss]
+    /// Packages removed and partial in the databases the output carries; nil when the input
+    /// has no package database or nothing was asked to go.
+    public var packageDatabases: PackageSection?
 
     /// Builds the figures from the flattened tree and the selection applied to it.
     public init(input: String, layerCount: Int, layerContentBytes: Int64, selection: Selection) {
