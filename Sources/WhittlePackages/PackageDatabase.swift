@@ -43,6 +43,8 @@ public struct PackageDatabase: Sendable {
         DpkgDatabase.status, "var/lib/dpkg/available", "var/lib/dpkg/arch", "var/lib/dpkg/diversions",
         "var/lib/dpkg/statoverride", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/lib/dpkg/alternatives",
         "var/lib/dpkg/lock", "var/lib/dpkg/lock-frontend", DpkgDatabase.extendedStates,
+        // Says the `info/` names carry `:arch` (Multi-Arch); without it dpkg looks for `libc6.list`.
+        "var/lib/dpkg/info/format",
         ApkDatabase.directory, "etc/apk/world", "etc/apk/arch",
     ]
 

