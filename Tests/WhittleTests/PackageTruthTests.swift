@@ -448,7 +448,9 @@ private let syftPath: String? = {
 private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
 private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
 
-/// syft's package inventory of an image, as `type:name@version`.
+/// syft's package inventory of an image, as `type:name@version`, of the kinds whittle
+/// keeps databases for (syft also reads, say, npm's `package.json` files, which no database
+/// lists).
 func syftInventory(_ source: String) throws -> Set<String> {
     guard let syftPath else { throw CommandFailure(command: "syft", status: 127, output: "syft is not installed") }
     var environment = ProcessInfo.processInfo.environment
@@ -456,7 +458,10 @@ func syftInventory(_ source: String) throws -> Set<String> {
     let output = try run(syftPath, ["scan", source, "-o", "json", "-q"], environment: environment)
     let document = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
     let artifacts = document?["artifacts"] as? [[String: Any]] ?? []
-    return Set(artifacts.map { "\($0["type"] ?? ""):\($0["name"] ?? "")@\($0["version"] ?? "")" })
+    let kinds = Set(PackageKind.allCases.map(\.rawValue))
+    return Set(artifacts.filter { kinds.contains($0["type"] as? String ?? "") }.map {
+        "\($0["type"] ?? ""):\($0["name"] ?? "")@\($0["version"] ?? "")"
+    })
 }
 
 /// The check: syft finds in the output exactly what it found in the input, minus the
@@ -552,6 +557,49 @@ struct PackageScannerTests {
             let complaints = try dpkgComplaints(root: try unpackLayer(of: output, into: unpacked))
             #expect(complaints.subtracting(baseline).isEmpty,
                     "\(name): dpkg --audit and -V newly say \(complaints.subtracting(baseline).sorted().prefix(10))")
+        }
+    }
+
+    /// The realistic ML image (Debian 12, python3 and pip, pandas, scikit-learn, jupyterlab),
+    /// traced running its job and slimmed by that trace, and slimmed by the `tests` profile:
+    /// syft agrees with the report, dpkg finds nothing newly missing, and `pip check` (run
+    /// in the unpacked tree, chrooted, where pip is left) finds no broken requirement.
+    @Test("batch-naive (Debian 12 + pip): --trace and --profile tests",
+          .enabled(if: (acceptanceImages != nil && geteuid() == 0) || ciRun))
+    func pythonImage() throws {
+        let image = try #require(acceptanceImages.map { "\($0)/batch-naive.tar" },
+                                 "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
+        let directory = try TestDirectory()
+        let before = try syftInventory("docker-archive:" + image)
+        #expect(before.contains { $0.hasPrefix("python:pandas@") } && before.contains { $0.hasPrefix("python:pytest@") })
+        let trace = directory.path("batch.trace.json")
+        try run(try whittleExecutable(), ["trace", image, "-o", trace, "--network", "none", "--timeout", "600"])
+        let flattened = directory.path("flattened.tar")
+        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        let unpackedInput = try TestDirectory()
+        let baseline = try dpkgComplaints(root: try unpackLayer(of: flattened, into: unpackedInput))
+        try FileManager.default.removeItem(atPath: flattened)
+
+        for (name, request) in [("trace", RemovalRequest(traces: [trace])), ("tests", RemovalRequest(profiles: ["tests"]))] {
+            let output = directory.path("\(name).tar")
+            let result = try SlimJob(input: image, output: output, options: WriteOptions(), removal: request).run()
+            let section = try #require(result.report.packageDatabases)
+            let after = try syftInventory("docker-archive:" + output)
+            expectTruthful(input: before, output: after, report: section)
+            if name == "trace" {
+                #expect(after.contains { $0.hasPrefix("python:pandas@") } && !after.contains { $0.hasPrefix("python:pytest@") },
+                        "pandas runs the job, pytest does not")
+            }
+            let unpacked = try TestDirectory()
+            let root = try unpackLayer(of: output, into: unpacked)
+            let complaints = try dpkgComplaints(root: root)
+            #expect(complaints.subtracting(baseline).isEmpty,
+                    "\(name): dpkg --audit and -V newly say \(complaints.subtracting(baseline).sorted().prefix(10))")
+            if FileManager.default.fileExists(atPath: root + "/usr/lib/python3/dist-packages/pip/__init__.py") {
+                let check = Result { try run("/usr/sbin/chroot", [root, "python3", "-m", "pip", "check"]) }
+                #expect((try? check.get())?.contains("No broken requirements") == true, "\(name): pip check: \(check)")
+            }
+            try FileManager.default.removeItem(atPath: output)
         }
     }
 }
