@@ -35,9 +35,10 @@ enum DatabaseText {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Lines without their newline; a final empty line is not a line.
+    /// Lines without their newline (`\n` or `\r\n`: Python's csv module ends `RECORD` lines
+    /// with `\r\n`, which Swift counts as one character); a final empty line is not a line.
     static func lines(_ text: String) -> [Substring] {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
         if lines.last?.isEmpty == true { lines.removeLast() }
         return lines
     }

@@ -36,15 +36,18 @@ public struct PackageSection: Codable, Sendable, Equatable {
 
     var isEmpty: Bool { removed.isEmpty && partial.isEmpty }
 
-    /// Lines for the terminal and the dry run.
-    func textLines() -> [String] {
+    /// Lines for the terminal and the dry run; with `limit`, at most that many packages of
+    /// each state (the JSON and Markdown list every one).
+    func textLines(limit: Int = .max) -> [String] {
         guard !isEmpty else { return ["packages: all \(kept) keep every file"] }
         var lines = ["packages: \(removed.count) removed, \(partial.count) partial, \(kept) kept whole"]
-        lines += removed.map { "  removed  \($0.kind):\($0.name) \($0.version)  (\($0.filesLost) files, \(humanBytes($0.bytesLost)))" }
-        lines += partial.map {
+        lines += removed.prefix(limit).map { "  removed  \($0.kind):\($0.name) \($0.version)  (\($0.filesLost) files, \(humanBytes($0.bytesLost)))" }
+        if removed.count > limit { lines.append("  … and \(removed.count - limit) more removed") }
+        lines += partial.prefix(limit).map {
             "  partial  \($0.kind):\($0.name) \($0.version)  (lost \($0.filesLost) files, \(humanBytes($0.bytesLost)); "
                 + "\($0.filesKept) kept)"
         }
+        if partial.count > limit { lines.append("  … and \(partial.count - limit) more partial") }
         return lines
     }
 

@@ -43,7 +43,7 @@ extension SlimReport {
             if packages.count > 20 { out.append("… and \(packages.count - 20) more packages") }
         }
         if let packageDatabases {
-            out.append("\n" + packageDatabases.textLines().joined(separator: "\n"))
+            out.append("\n" + packageDatabases.textLines(limit: 20).joined(separator: "\n"))
         }
         if let wasted {
             out.append(String(format: "\nwasted across input layers: %@ (efficiency %.1f%%, dive's definitions)",

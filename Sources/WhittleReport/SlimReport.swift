@@ -80,7 +80,9 @@ public struct SlimReport: Codable, Sendable {
         after = Side(layers: 1, files: selection.after.files, bytes: selection.after.bytes)
         removedEntries = selection.removedEntries
         removedBytes = selection.removedBytes
-        byRule = Self.group(selection.removals) { $0.rule }
+        // The records of removed packages, one rule per package, read as one line here; the
+        // packages section names each package.
+        byRule = Self.group(selection.removals) { $0.origin == .packages ? "packages:records of removed packages" : $0.rule }
         byProfile = Self.group(selection.removals) { $0.origin.name }
         topDirectories = Array(Self.group(selection.removals) { removal in
             removal.isDirectory ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))

@@ -134,12 +134,9 @@ enum PackageImage {
         layer.file(site + "/devtool.py", "tool = 1\n")
         layer.file(site + "/odd,name.py", "odd = 1\n")
         layer.file(site + "/devtool-2.0.dist-info/METADATA", "Name: devtool\nVersion: 2.0\n")
-        layer.file(site + "/devtool-2.0.dist-info/RECORD", """
-            devtool.py,sha256=x,9
-            "odd,name.py",sha256=y,8
-            devtool-2.0.dist-info/RECORD,,
-
-            """)
+        // Python's csv module ends RECORD lines with CRLF.
+        layer.file(site + "/devtool-2.0.dist-info/RECORD",
+                   "devtool.py,sha256=x,9\r\n\"odd,name.py\",sha256=y,8\r\ndevtool-2.0.dist-info/RECORD,,\r\n")
         layer.file(site + "/legacy/__init__.py", "legacy = 1\n")
         layer.file(site + "/legacy-0.1.egg-info/PKG-INFO", "Metadata-Version: 1.0\nName: legacy\nVersion: 0.1\n")
         layer.file(site + "/legacy-0.1.egg-info/installed-files.txt", "../legacy/__init__.py\nPKG-INFO\n")
@@ -460,16 +457,32 @@ func syftInventory(_ source: String) throws -> Set<String> {
     let artifacts = document?["artifacts"] as? [[String: Any]] ?? []
     let kinds = Set(PackageKind.allCases.map(\.rawValue))
     return Set(artifacts.filter { kinds.contains($0["type"] as? String ?? "") }.map {
-        "\($0["type"] ?? ""):\($0["name"] ?? "")@\($0["version"] ?? "")"
+        inventoryName(kind: $0["type"] as? String ?? "", name: $0["name"] as? String ?? "",
+                      version: $0["version"] as? String ?? "")
     })
+}
+
+/// `kind:name@version`; Python names normalised as PEP 503 says (syft lists `PyYAML` as
+/// `pyyaml`, `typing_extensions` as `typing-extensions`; the report keeps `METADATA`'s).
+func inventoryName(kind: String, name: String, version: String) -> String {
+    guard kind == "python" else { return "\(kind):\(name)@\(version)" }
+    var normal = ""
+    for character in name.lowercased() {
+        if "-_.".contains(character) {
+            if !normal.hasSuffix("-") { normal.append("-") }
+        } else {
+            normal.append(character)
+        }
+    }
+    return "python:\(normal)@\(version)"
 }
 
 /// The check: syft finds in the output exactly what it found in the input, minus the
 /// packages whittle reports removed, and every partial package is still there.
 func expectTruthful(input: Set<String>, output: Set<String>, report: PackageSection?,
                     sourceLocation: SourceLocation = #_sourceLocation) {
-    let removed = Set((report?.removed ?? []).map { "\($0.kind):\($0.name)@\($0.version)" })
-    let partial = Set((report?.partial ?? []).map { "\($0.kind):\($0.name)@\($0.version)" })
+    let removed = Set((report?.removed ?? []).map { inventoryName(kind: $0.kind, name: $0.name, version: $0.version) })
+    let partial = Set((report?.partial ?? []).map { inventoryName(kind: $0.kind, name: $0.name, version: $0.version) })
     #expect(removed.isSubset(of: input), "reported removed but never there: \(removed.subtracting(input))",
             sourceLocation: sourceLocation)
     #expect(output == input.subtracting(removed),
