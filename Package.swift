@@ -40,7 +40,7 @@ let package = Package(
         // Applying layer changesets into one tree.
         .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleImage"]),
         // Named removal profiles: the YAML documents in Profiles/ and path patterns.
-        .target(name: "WhittleProfiles", dependencies: [.product(name: "Yams", package: "Yams")]),
+        .target(name: "WhittleProfiles", dependencies: ["WhittlePackageGraph", .product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
         .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten"]),
         // Package databases (dpkg, apk, Python distributions): who owns which file, and the
@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleSelect",
                 "WhittlePackages",
+                .product(name: "Yams", package: "Yams"),
             ]),
         // Everything commands print or write for people and scripts: slim's before/after
         // report and dry-run listing, inspect's report, the profile listing; tables and JSON.
@@ -93,13 +94,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
+        // Which whole packages go: specs, dependency graphs of dpkg, apk and Python
+        // distributions, autoremove, with a reason for each.
+        .target(name: "WhittlePackageGraph"),
         .testTarget(
             name: "WhittleTests",
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
                 "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat", "WhittlePackages",
+                "WhittlePackageGraph",
             ],
+            // Read from the source tree by path, as the Fixtures/ directory is.
+            exclude: ["PackageGraphFixtures"],
             resources: []),
     ],
     swiftLanguageModes: [.v6]

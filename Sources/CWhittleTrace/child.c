@@ -570,6 +570,8 @@ void wt_restore_interrupt_handler(void) {
 
 int wt_interrupted(void) { return interrupted; }
 
+void wt_request_interrupt(void) { interrupted = 1; }
+
 uint64_t wt_makedev(uint32_t major, uint32_t minor) { return (uint64_t)makedev(major, minor); }
 
 int wt_probe_overlay(const char *lower, const char *scratch) {

@@ -88,7 +88,10 @@ public struct ImageInspector {
 
     /// - Parameter estimator: what to estimate removals with; nil when there is nothing to
     ///   estimate with (no profiles found), which the report keeps apart from an empty list.
-    public func run(estimator: RemovalEstimator? = nil, progress: ((String) -> Void)? = nil) throws -> ImageInspection {
+    /// - Parameter examine: given the flattened tree and config before they are dropped
+    ///   (the HTML report draws its treemap there).
+    public func run(estimator: RemovalEstimator? = nil, progress: ((String) -> Void)? = nil,
+                    examine: ((FileTree, ImageConfig) throws -> Void)? = nil) throws -> ImageInspection {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
@@ -113,6 +116,7 @@ public struct ImageInspector {
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
         if estimator != nil { progress?("estimating removals") }
         let estimates = estimator?.estimate(tree: tree, config: image.config, ownership: ownership)
+        try examine?(tree, image.config)
         return ImageInspection(
             image: path, tags: image.tags, layers: layers,
             totals: ImageTotals(

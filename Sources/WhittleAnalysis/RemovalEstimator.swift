@@ -1,3 +1,4 @@
+import Dispatch
 import WhittleFlatten
 import WhittleImage
 import WhittleProfiles
@@ -67,13 +68,47 @@ public struct RemovalEstimator {
     ///   - ownership: who owns what, when package databases were read.
     public func estimate(tree: FileTree, config: ImageConfig, ownership: PackageOwnership?) -> [RemovalEstimate] {
         let protected = ProtectedPaths.find(config: config, tree: tree)
-        return named.map { entry in
-            let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
-            let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
-            return RemovalEstimate(
-                name: entry.name, summary: entry.summary,
-                files: selection.removedEntries, bytes: selection.removedBytes,
-                packages: ownership.map { $0.losses(removing: selection.removedFiles) })
+        // The selections only read the tree, so they run side by side. A first walk sorts
+        // every directory's children (the one thing a reader would otherwise cache).
+        tree.walk { _, _ in }
+        let work = SharedWork(estimator: self, tree: tree, count: named.count)
+        DispatchQueue.concurrentPerform(iterations: named.count) { index in
+            work.slots[index] = work.estimator.estimate(
+                work.estimator.named[index], tree: work.tree, protected: protected, ownership: ownership)
         }
+        return work.finish()
+    }
+
+    /// What the worker threads share. Sound to hand over because from here on the tree is
+    /// only read, and each worker writes its own slot.
+    private final class SharedWork: @unchecked Sendable {
+        let estimator: RemovalEstimator
+        let tree: FileTree
+        let slots: UnsafeMutableBufferPointer<RemovalEstimate?>
+
+        init(estimator: RemovalEstimator, tree: FileTree, count: Int) {
+            self.estimator = estimator
+            self.tree = tree
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
+        }
+
+        func finish() -> [RemovalEstimate] {
+            defer {
+                _ = slots.deinitialize()
+                slots.deallocate()
+            }
+            return slots.map { $0! }
+        }
+    }
+
+    private func estimate(_ entry: NamedProfiles, tree: FileTree, protected: [String: KeepReason],
+                          ownership: PackageOwnership?) -> RemovalEstimate {
+        let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
+        let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
+        return RemovalEstimate(
+            name: entry.name, summary: entry.summary,
+            files: selection.removedEntries, bytes: selection.removedBytes,
+            packages: ownership.map { $0.losses(removing: selection.removedFiles) })
     }
 }

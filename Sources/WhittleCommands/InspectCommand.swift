@@ -24,6 +24,17 @@ struct InspectCommand: ParsableCommand {
               whittle inspect app.tar
               whittle inspect app.tar --format json
               whittle inspect app.tar --packages --top 50
+              whittle inspect app.tar --report app.html
+              whittle inspect app.tar --ci
+              whittle inspect app.tar --ci --ci-config ci/.dive-ci --ci-rules ci/.whittle-ci.yaml --junit ci.xml
+
+            With --ci, inspect is a gate for CI pipelines: it judges the image by dive's three \
+            rules, read from a .dive-ci file in dive's format (--ci-config; default: ./.dive-ci if \
+            present, otherwise dive's defaults lowestEfficiency 0.9 and highestUserWastedPercent \
+            0.1), and by whittle's own rules on what each profile would remove, read from a \
+            .whittle-ci.yaml file (--ci-rules; default: ./.whittle-ci.yaml if present; format in \
+            the README). It prints PASS, FAIL or SKIP per rule with the figure and threshold, and \
+            exits 1 when a rule fails, 2 when a configuration cannot be used, 0 otherwise.
             """)
 
     @OptionGroup var input: InputOptions
@@ -37,29 +48,100 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Read dpkg/apk databases to show what each OS package owns (reads those files).")
     var packages = false
 
+    @Option(help: ArgumentHelp("Also write the report to a file: .json, or .html (a page with a treemap).",
+                               valueName: "file"))
+    var report: String?
+
+    @Flag(help: "Judge the image by CI rules (.dive-ci, .whittle-ci.yaml): exit 1 when one fails.")
+    var ci = false
+
+    @Option(name: .customLong("ci-config"), help: ArgumentHelp(
+        "dive's rules, in dive's .dive-ci format (default: ./.dive-ci if present).", valueName: "file"))
+    var ciConfig: String?
+
+    @Option(name: .customLong("ci-rules"), help: ArgumentHelp(
+        "whittle's rules, in .whittle-ci.yaml format (default: ./.whittle-ci.yaml if present).", valueName: "file"))
+    var ciRules: String?
+
+    @Option(help: ArgumentHelp("With --ci: also write the verdicts as JUnit XML.", valueName: "file"))
+    var junit: String?
+
     func validate() throws {
         guard top >= 0 else { throw ValidationError("--top takes a count of 0 or more; got \(top)") }
+        if let report, ![".json", ".html"].contains(where: report.hasSuffix) {
+            throw ValidationError("--report takes a file ending in .json or .html; got '\(report)'")
+        }
+        if !ci, ciConfig != nil || ciRules != nil || junit != nil {
+            throw ValidationError("--ci-config, --ci-rules and --junit go with --ci")
+        }
     }
 
     func run() throws {
-        print(try output(progress: Progress()), terminator: "")
+        guard ci else {
+            print(try output(progress: Progress()), terminator: "")
+            return
+        }
+        let (text, passed) = try gate(progress: Progress())
+        print(text, terminator: "")
+        if !passed { throw ExitCode(1) }
+    }
+
+    /// `--ci`: the verdict lines and whether every rule passed. A configuration that cannot
+    /// be used ends the run with exit code 2, before the image is read.
+    func gate(progress: Progress? = nil) throws -> (text: String, passed: Bool) {
+        let estimator = try RemovalEstimator.shipped()
+        let gate: CIGate
+        do {
+            gate = try CIGate.load(diveFile: ciConfig, whittleFile: ciRules, profiles: estimator?.named.map(\.name))
+        } catch let error as CIConfigError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        let inspection = try inspect(estimator: estimator, progress: progress)
+        let results = gate.evaluate(CIFigures(inspection))
+        if let junit {
+            try write(Data(CIGateRendering.junit(results, image: input.image).utf8), to: junit)
+        }
+        return (CIGateRendering.text(results, image: input.image), !results.contains { $0.status == .fail })
     }
 
     /// The whole report as it would be printed; kept apart from `run()` so tests can read it.
     func output(progress: Progress? = nil) throws -> String {
+        let report = try inspect(estimator: try RemovalEstimator.shipped(), progress: progress)
+        switch format {
+        case .json: return String(decoding: try report.json(), as: UTF8.self) + "\n"
+        case .text: return report.text(packageLimit: top)
+        }
+    }
+
+    /// Reads the image, and writes `--report` when asked.
+    private func inspect(estimator: RemovalEstimator?, progress: Progress?) throws -> ImageInspection {
         let inspector = ImageInspector(
             path: input.image, selection: try input.selection(), top: top, readPackages: packages)
-        let report: ImageInspection
+        var treemap: Treemap?
+        let wantsMap = report?.hasSuffix(".html") == true
+        let inspection: ImageInspection
         do {
-            report = try inspector.run(estimator: try RemovalEstimator.shipped(), progress: progress?.update)
+            inspection = try inspector.run(estimator: estimator, progress: progress?.update) { tree, config in
+                if wantsMap { treemap = HTMLReport.inspectionTreemap(tree: tree, config: config, estimator: estimator) }
+            }
         } catch {
             progress?.clear()
             throw error
         }
         progress?.clear()
-        switch format {
-        case .json: return String(decoding: try report.json(), as: UTF8.self) + "\n"
-        case .text: return report.text(packageLimit: top)
+        if let report {
+            let page = try treemap.map { try HTMLReport.inspection(inspection, treemap: $0) }
+            try write(page.map { Data($0.utf8) } ?? inspection.json(), to: report)
+        }
+        return inspection
+    }
+
+    private func write(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw SlimJobError.cannotWriteReport(path: path, reason: error.localizedDescription)
         }
     }
 }

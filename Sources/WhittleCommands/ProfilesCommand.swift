@@ -9,8 +9,9 @@ public struct ProfilesCommand: ParsableCommand {
         commandName: "profiles",
         abstract: "List the named removal profiles, or show one.",
         discussion: """
-            A removal profile is a YAML file of path patterns to remove and to keep, with a \
-            note on what removing them could break. The shipped profiles are read from \
+            A removal profile is a YAML file of path patterns to remove and to keep, and \
+            (format version 2) whole packages to remove, with a note on what removing them \
+            could break. The shipped profiles are read from \
             $WHITTLE_PROFILES, from ../share/whittle/profiles next to the whittle \
             executable, or from the source tree's Profiles/ directory, in that order. \
             Profiles/README.md describes the file format.
@@ -19,6 +20,7 @@ public struct ProfilesCommand: ParsableCommand {
               whittle profiles list
               whittle profiles show pycache
               whittle profiles show safe
+              whittle profiles show python-dev
               whittle profiles list --profiles-dir ./my-profiles
             """,
         subcommands: [List.self, Show.self])

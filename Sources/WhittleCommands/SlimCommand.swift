@@ -33,6 +33,7 @@ struct SlimCommand: ParsableCommand {
               whittle slim app.tar -o slim.tar --profile safe \\
                   --remove '/opt/big/**' --keep '/opt/big/needed'
               whittle slim app.tar -o slim.tar --profile safe --report report.md
+              whittle slim app.tar --dry-run --profile all --report report.html
               whittle trace app.tar -o app.trace.json \\
                   --probe-http http://127.0.0.1:8080/health
               whittle slim app.tar -o slim.tar --trace app.trace.json --dry-run
@@ -84,7 +85,8 @@ struct SlimCommand: ParsableCommand {
     @Option(help: "Output format of the dry-run list and the report on stdout: text or json.")
     var format: OutputFormat = .text
 
-    @Option(help: ArgumentHelp("Also write the before/after report to a file: .json or .md.", valueName: "file"))
+    @Option(help: ArgumentHelp("Also write the before/after report to a file: .json, .md, or .html (a page with a treemap).",
+        valueName: "file"))
     var report: String?
 
     func validate() throws {
@@ -94,8 +96,8 @@ struct SlimCommand: ParsableCommand {
         if verify, traces.isEmpty || dryRun {
             throw ValidationError("--verify replays the traces on the written image: it needs --trace and -o, not --dry-run")
         }
-        if let report, !(report.hasSuffix(".json") || report.hasSuffix(".md")) {
-            throw ValidationError("--report takes a file ending in .json or .md; got '\(report)'")
+        if let report, ![".json", ".md", ".html"].contains(where: report.hasSuffix) {
+            throw ValidationError("--report takes a file ending in .json, .md or .html; got '\(report)'")
         }
     }
 
@@ -128,7 +130,7 @@ struct SlimCommand: ParsableCommand {
         progress.clear()
         for warning in result.warnings { say("warning: \(warning)") }
         for line in result.verified { say(line) }
-        if let report { try write(result.report, to: report) }
+        if let report { try write(result, to: report) }
         if dryRun {
             let listing = DryRunListing(result.selection, packages: result.report.packageDatabases)
             switch format {
@@ -152,8 +154,11 @@ struct SlimCommand: ParsableCommand {
         }
     }
 
-    private func write(_ report: SlimReport, to path: String) throws {
-        let data = path.hasSuffix(".md") ? Data(report.markdown().utf8) : try report.json()
+    private func write(_ result: SlimJob.Result, to path: String) throws {
+        let report = result.report
+        let data = path.hasSuffix(".md") ? Data(report.markdown().utf8)
+            : path.hasSuffix(".html") ? Data(try HTMLReport.slim(report, selection: result.selection, tree: result.tree).utf8)
+            : try report.json()
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

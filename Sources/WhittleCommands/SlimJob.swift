@@ -100,6 +100,8 @@ public struct SlimJob {
     public struct Result {
         public let inputLayers: Int
         public let selection: Selection
+        /// The flattened input, for reports that draw it.
+        public let tree: FileTree
         /// Things the user should know that do not stop the run (a trace of another image).
         public let warnings: [String]
         public var report: SlimReport
@@ -118,8 +120,20 @@ public struct SlimJob {
     /// sits, as scanners do) and a second decide-and-measure (the package step, see
     /// `Selector.select(_:policy:packages:listingRemovedFiles:)`).
     public func run(progress: ((String) -> Void)? = nil) throws -> Result {
+        // An input cut short or rewritten mid-run is reported as that, whichever stage noticed.
+        let snapshot = FileSnapshot(path: input)
+        do {
+            return try runPipeline(progress: progress)
+        } catch {
+            throw snapshot?.explaining(error, path: input) ?? error
+        }
+    }
+
+    private func runPipeline(progress: ((String) -> Void)?) throws -> Result {
         let parts = try removal.policyParts()
         if verify, output != nil { try Tracer.checkPrerequisites() }
+        // A directory that cannot take the output is refused before the long work.
+        if let output { try ImageWriter.checkDestination(output) }
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(input)")
@@ -159,15 +173,16 @@ public struct SlimJob {
             total + Int64(rewrite.bytes.count) - (tree.lookup(rewrite.path)?.inode?.size ?? 0)
         }
         guard let output else {
-            return Result(inputLayers: count, selection: chosen, warnings: warnings, report: report, written: nil)
+            return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
         progress?("writing \(output)")
         try tree.replaceContents(rewrites, scratch: scratch)
         let target = verify ? Self.stagingPath(for: output) : output
+        if verify { Interruption.removeOnInterrupt(target) }
         let written = try ImageWriter().write(
             tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) })
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
-        var result = Result(inputLayers: count, selection: chosen, warnings: warnings, report: report,
+        var result = Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
                             written: written)
         if verify {
             result.verified = try Self.verify(target, against: parts.traces, thenMoveTo: output, progress: progress)
@@ -194,11 +209,13 @@ public struct SlimJob {
                 guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
                 lines.append(VerificationFailure.summary(of: outcome, trace: path))
             }
-            guard rename(staged, output) == 0 else {
-                throw OutputError.writeFailed(path: output, reason: String(cString: strerror(errno)))
+            try Interruption.settle(staged) {
+                guard rename(staged, output) == 0 else {
+                    throw OutputError.writeFailed(path: output, reason: String(cString: strerror(errno)))
+                }
             }
         } catch {
-            unlink(staged)
+            Interruption.settle(staged) { _ = unlink(staged) }
             throw error
         }
         return lines

@@ -87,12 +87,22 @@ public struct FileSlice: Sendable {
 
 /// A private temporary directory for spooled data, removed when whittle is done with it.
 /// This and the output path are the only places whittle writes.
+///
+/// A run killed outright (SIGKILL, a crash) cannot remove it, so each one is marked as
+/// whittle's and locked by its owner: it is named `whittle.XXXXXX`, holds an `owner` file
+/// with the pid, and the directory itself is `flock`ed for as long as the run lives. The
+/// first scratch directory of a later run removes the marked ones whose lock is free
+/// (`StaleScratch`). Ctrl-C and SIGTERM remove it through `Interruption`.
 public final class ScratchDirectory: @unchecked Sendable {
     public let path: String
+    /// Open on the directory and locked until it is removed.
+    private let lockDescriptor: Int32
+    private var removed = false
 
     public init() throws {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        var template = Array("\(base)/whittle.XXXXXX".utf8CString)
+        let base = Self.base
+        StaleScratch.sweepOnce(in: base)
+        var template = Array("\(base)/\(Self.prefix)XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { buffer -> UnsafeMutablePointer<CChar>? in
             guard let base = buffer.baseAddress else { return nil }
             return mkdtemp(base)
@@ -102,19 +112,75 @@ public final class ScratchDirectory: @unchecked Sendable {
                 + String(cString: strerror(errno)))
         }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        Interruption.removeOnInterrupt(path)
+        // Locked before the owner file exists: a directory with an owner file and a free
+        // lock can only be one whose run is gone.
+        lockDescriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0,
+              FileManager.default.createFile(atPath: "\(path)/\(Self.ownerFile)", contents: Data("\(getpid())\n".utf8))
+        else {
+            // Fully initialised by now, so deinit removes the directory and closes the descriptor.
+            let reason = String(cString: strerror(errno))
+            throw FileError.cannotOpen(path: path, reason: "cannot mark a temporary directory as in use: \(reason)")
+        }
     }
 
     deinit {
         remove()
+        if lockDescriptor >= 0 { close(lockDescriptor) }
     }
+
+    /// `$TMPDIR`, or /tmp.
+    static var base: String {
+        ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+    }
+
+    static let prefix = "whittle."
+    static let ownerFile = "owner"
 
     /// Creates a new file inside the scratch directory.
     public func createFile(named name: String) throws -> OpenFile {
         try OpenFile(path: "\(path)/\(name)", flags: O_RDWR | O_CREAT | O_EXCL, mode: 0o600)
     }
 
+    /// Removes the directory; it stays locked until it is gone.
     public func remove() {
-        try? FileManager.default.removeItem(atPath: path)
+        guard !removed else { return }
+        removed = true
+        Interruption.settle(path) { removeTree(path) }
+    }
+}
+
+/// What an input file looked like when whittle began to read it, so that a file cut short
+/// or rewritten during the run is reported as that, not as a corrupt image.
+public struct FileSnapshot: Equatable, Sendable {
+    public let size: Int64
+    let modified: timespec
+    let inode: UInt64
+
+    /// Nil for anything but a regular file (an OCI layout directory, a pipe).
+    public init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        size = Int64(info.st_size)
+        modified = info.st_mtim
+        inode = UInt64(info.st_ino)
+    }
+
+    public static func == (a: FileSnapshot, b: FileSnapshot) -> Bool {
+        a.size == b.size && a.inode == b.inode
+            && a.modified.tv_sec == b.modified.tv_sec && a.modified.tv_nsec == b.modified.tv_nsec
+    }
+
+    /// The error to report for `error`: `changedWhileRead` when the file at `path` is no
+    /// longer what it was, else `error` itself.
+    public func explaining(_ error: any Error, path: String) -> any Error {
+        guard let now = FileSnapshot(path: path) else {
+            return FileError.changedWhileRead(path: path, detail: "it is gone")
+        }
+        guard now != self else { return error }
+        let detail = now.size < size ? "it was cut from \(size) to \(now.size) bytes" : "it was rewritten"
+        return FileError.changedWhileRead(path: path, detail: detail)
     }
 }
 
@@ -123,6 +189,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable, Sendable {
     case cannotOpen(path: String, reason: String)
     /// A slice runs past the end of its file (the file changed or was cut short).
     case truncated(path: String)
+    /// The input changed under a run, which then stopped and wrote nothing.
+    case changedWhileRead(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -130,6 +198,8 @@ public enum FileError: Error, CustomStringConvertible, Equatable, Sendable {
             return "cannot open \(path): \(reason)"
         case let .truncated(path):
             return "\(path) ends before the data it should hold"
+        case let .changedWhileRead(path, detail):
+            return "\(path) changed while whittle was reading it (\(detail)); nothing was written"
         }
     }
 }

@@ -64,6 +64,9 @@ public final class Inode {
     /// Where the bytes are: in the input, a layer spool, or (for content whittle generates,
     /// see `FileTree.replaceContents`) the generated-content spool.
     public private(set) var content: FileSlice?
+    /// Whether a hardlink has ever named this inode. Only then can two names share it and
+    /// must counting see it once; the many single-name inodes skip that bookkeeping.
+    public internal(set) var isShared = false
 
     init(entry: TarEntry, content: FileSlice?) {
         kind = entry.kind

@@ -96,6 +96,7 @@ public final class Flattener {
                 // Docker applies the link header's owner (and mode and time, unless the
                 // target is a symlink) to the shared inode.
                 inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
+                inode.isShared = true
                 parent.children?[name] = Node(name: name, inode: inode, layer: layer)
             default:
                 var content: FileSlice?

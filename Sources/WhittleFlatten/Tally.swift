@@ -19,7 +19,7 @@ public struct TallyCounter {
 
     public mutating func count(_ inode: Inode) {
         tally.files += 1
-        if seen.insert(ObjectIdentifier(inode)).inserted { tally.bytes += inode.size }
+        if !inode.isShared || seen.insert(ObjectIdentifier(inode)).inserted { tally.bytes += inode.size }
     }
 }
 

@@ -1,15 +1,22 @@
 import Foundation
 import WhittleCompression
+import WhittleFiles
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A file written under a temporary name beside its destination and renamed into place
-/// only by `commit()`. Dropped without a commit, it removes itself: a failed run leaves
-/// no partial output.
+/// A file written beside its destination and given the destination's name only by
+/// `commit()`. Dropped without a commit, it removes itself: a failed run leaves no partial
+/// output.
+///
+/// Where the file system allows (`O_TMPFILE`: ext4, xfs, btrfs, tmpfs), the file has no
+/// name at all until the commit links it in, so even a run killed outright leaves nothing.
+/// Elsewhere it has a hidden name, `.OUT.whittle-XXXXXX`, which Ctrl-C and SIGTERM remove
+/// (`Interruption`).
 final class AtomicOutputFile {
     let destination: String
-    let temporaryPath: String
+    /// Nil while the file has no name.
+    let temporaryPath: String?
     let descriptor: Int32
     private var committed = false
 
@@ -17,39 +24,84 @@ final class AtomicOutputFile {
         self.destination = destination
         let url = URL(fileURLWithPath: destination)
         let directory = url.deletingLastPathComponent().path
-        var template = Array("\(directory)/.\(url.lastPathComponent).whittle-XXXXXX".utf8CString)
+        let nameless = Self.canLinkByDescriptor ? open(directory, Self.tmpfile | O_RDWR | O_CLOEXEC, 0o600) : -1
+        if nameless >= 0 {
+            descriptor = nameless
+            temporaryPath = nil
+            return
+        }
+        if Self.canLinkByDescriptor, ![EOPNOTSUPP, EISDIR, EINVAL].contains(errno) {
+            throw OutputError.cannotCreate(path: destination, reason: OutputError.reason(errno))
+        }
+        var template = Array(Self.hiddenName(for: destination).utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
             guard let base = buffer.baseAddress else { return -1 }
             return mkstemp(base)
         }
         guard descriptor >= 0 else {
-            throw OutputError.cannotCreate(path: destination, reason: String(cString: strerror(errno)))
+            throw OutputError.cannotCreate(path: destination, reason: OutputError.reason(errno))
         }
         self.descriptor = descriptor
-        temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        temporaryPath = path
+        Interruption.removeOnInterrupt(path)
     }
 
     deinit {
         close(descriptor)
-        if !committed { unlink(temporaryPath) }
+        if !committed, let temporaryPath { Interruption.settle(temporaryPath) { _ = unlink(temporaryPath) } }
+    }
+
+    /// `O_TMPFILE`, which Swift does not import (a macro built from others).
+    private static let tmpfile: Int32 = 0o20000000 | O_DIRECTORY
+
+    /// A nameless file gets its name through /proc/self/fd.
+    private static let canLinkByDescriptor = access("/proc/self/fd", X_OK) == 0
+
+    /// `.OUT.tar.whittle-XXXXXX` beside `OUT.tar`.
+    private static func hiddenName(for destination: String) -> String {
+        let url = URL(fileURLWithPath: destination)
+        return url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).whittle-XXXXXX"
     }
 
     var sink: FileSink { FileSink(fileDescriptor: descriptor) }
 
     func commit() throws {
-        // mkstemp creates 0600; an image tarball is an ordinary file, so honour the umask.
+        // The file was made 0600; an image tarball is an ordinary file, so honour the umask.
         let mask = umask(0)
         umask(mask)
         fchmod(descriptor, 0o666 & ~mask)
-        guard rename(temporaryPath, destination) == 0 else {
-            throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+        let path = try temporaryPath ?? linkIn()
+        // Under the interruption lock: Ctrl-C sees the hidden name or the output, never half.
+        try Interruption.settle(path) {
+            guard rename(path, destination) == 0 else {
+                let reason = OutputError.reason(errno)
+                unlink(path)
+                throw OutputError.writeFailed(path: destination, reason: reason)
+            }
+            committed = true
         }
-        committed = true
+    }
+
+    /// Gives the nameless file a hidden name beside the destination (linkat cannot replace
+    /// an existing file; the rename after it can).
+    private func linkIn() throws -> String {
+        for _ in 0..<100 {
+            let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+            let path = String(Self.hiddenName(for: destination).dropLast(6)) + suffix
+            Interruption.removeOnInterrupt(path)
+            if linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return path }
+            Interruption.forget(path)
+            guard errno == EEXIST else {
+                throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
+            }
+        }
+        throw OutputError.writeFailed(path: destination, reason: OutputError.reason(EEXIST))
     }
 
     func seek(to offset: Int64) throws {
         guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
-            throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+            throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
         }
     }
 
@@ -63,7 +115,7 @@ final class AtomicOutputFile {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
+                throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
             }
             done += written
         }

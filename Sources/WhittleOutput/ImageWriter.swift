@@ -50,6 +50,29 @@ public struct ImageWriter {
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
         filter: LayerWriter.Filter? = nil
     ) throws -> WriteResult {
+        do {
+            return try writeImage(tree, from: image, to: path, options: options, filter: filter)
+        } catch let CompressionError.writeFailed(code) {
+            // The sink knows only the errno; the user needs the path too (a full disk, say).
+            throw OutputError.writeFailed(path: path, reason: OutputError.reason(code))
+        }
+    }
+
+    /// Refuses, before any long work, an output that cannot be written (a missing or
+    /// read-only directory, a directory in its place), by creating and removing a staging
+    /// file exactly as the real write will.
+    public static func checkDestination(_ path: String) throws {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            throw OutputError.cannotCreate(path: path, reason: "it is a directory")
+        }
+        _ = try AtomicOutputFile(destination: path)
+    }
+
+    private func writeImage(
+        _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
+        filter: LayerWriter.Filter?
+    ) throws -> WriteResult {
         let tag = try resolveTag(options.tag, image: image)
 
         // 1. The layer, streamed straight into the output file after a reserved space. Its

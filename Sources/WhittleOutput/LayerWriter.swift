@@ -48,7 +48,8 @@ public struct LayerWriter {
                     try tar.writeHeader(link)
                     continue
                 }
-                firstNames[identity] = path
+                // Only a hardlinked inode can come back under another name.
+                if inode.isShared { firstNames[identity] = path }
                 var entry = header(path, kind: inode.kind, attributes: inode.attributes)
                 entry.size = inode.size
                 entry.linkTarget = inode.linkTarget

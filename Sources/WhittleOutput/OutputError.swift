@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why the output image could not be written. No partial output is left behind.
 public enum OutputError: Error, CustomStringConvertible, Sendable {
     case cannotCreate(path: String, reason: String)
@@ -15,6 +19,18 @@ public enum OutputError: Error, CustomStringConvertible, Sendable {
             return "\(path) changed while whittle was reading it"
         case let .invalidTag(tag):
             return "'\(tag)' is not a valid image name: use name:tag, lower case, e.g. myapp:slim"
+        }
+    }
+}
+
+extension OutputError {
+    /// The system's words for `code`, and for a full disk what it means for the output.
+    static func reason(_ code: Int32) -> String {
+        let words = String(cString: strerror(code))
+        switch code {
+        case ENOSPC: return "\(words) (ENOSPC): the disk holding it is full; nothing was left behind"
+        case EDQUOT: return "\(words) (EDQUOT): the disk quota is used up; nothing was left behind"
+        default: return words
         }
     }
 }

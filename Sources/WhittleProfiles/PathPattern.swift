@@ -16,7 +16,7 @@
 public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
     /// The compiled pattern. It is the only stored property, so copying a pattern (as every
     /// loop over a pattern list does) costs one reference count.
-    private let program: Program
+    let program: Program
 
     /// The pattern as written.
     public var text: String { program.text }
@@ -121,10 +121,10 @@ func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> (Int, Int)? {
     return start < end ? (start, end) : nil
 }
 
-private let slash = UInt8(ascii: "/")
+let slash = UInt8(ascii: "/")
 
 /// One component of a pattern as written, before it is laid out for matching.
-private enum Segment {
+enum Segment {
     /// A name without wildcards.
     case literal(Substring)
     /// A name with `*` or `?`.
@@ -151,7 +151,7 @@ private enum Segment {
 /// Everything lives in plain memory owned by this object: matching then reads it without
 /// reference counting, which dominated the cost when segments were arrays in an enum.
 /// The memory is written once in `init` and only read afterwards, hence `@unchecked`.
-private final class Program: @unchecked Sendable {
+final class Program: @unchecked Sendable {
     /// `mayMatchBelow` keeps its state set in one 64-bit word.
     static let maxSegments = 63
 

@@ -1,5 +1,7 @@
-/// A named removal profile: which paths it takes out of an image, which it spares, and what
-/// that could break. Written as a YAML document (see `Profiles/README.md`).
+import WhittlePackageGraph
+
+/// A named removal profile: which paths and packages it takes out of an image, which paths
+/// it spares, and what that could break. Written as a YAML document (see `Profiles/README.md`).
 ///
 /// A pattern that matches a directory applies to the directory and everything below it,
 /// for `remove` and `keep` alike, and `keep` wins over `remove`. whittle's selection applies
@@ -18,18 +20,34 @@ public struct Profile: Sendable {
     public var keep: [PathPattern]
     /// Names of other profiles this one stands for (a composite).
     public var include: [String]
+    /// Whole packages to remove (format version 2), matched like `--remove-package`; a spec
+    /// may match nothing, and a package that something staying needs is spared.
+    public var packages: [PackageSpec]
+    /// Whether the packages go with what only they needed (format version 2).
+    public var autoremove: Bool
     /// The file the profile was read from, if any.
     public var file: String?
 
     public init(name: String, description: String = "", risk: String = "", remove: [PathPattern] = [],
-                keep: [PathPattern] = [], include: [String] = [], file: String? = nil) {
+                keep: [PathPattern] = [], include: [String] = [], packages: [PackageSpec] = [],
+                autoremove: Bool = false, file: String? = nil) {
         self.name = name
         self.description = description
         self.risk = risk
         self.remove = remove
         self.keep = keep
         self.include = include
+        self.packages = packages
+        self.autoremove = autoremove
         self.file = file
+    }
+
+    /// Whether the profile removes anything itself, rather than only through its includes.
+    public var isConcrete: Bool { !remove.isEmpty || !packages.isEmpty }
+
+    /// The profile's packages as a removal request, or nil when it names none.
+    public var packageRequest: RemovalRequest? {
+        packages.isEmpty ? nil : RemovalRequest(specs: packages, origin: .profile(name), autoremove: autoremove)
     }
 
     /// The first line of `description`, for tables.

@@ -82,7 +82,7 @@ public struct ProfileCatalog: Sendable {
         return profile
     }
 
-    /// The concrete profiles (those with `remove` patterns) that `names` stand for: each
+    /// The concrete profiles (those with `remove` patterns or `packages`) that `names` stand for: each
     /// name, and recursively what it includes, in the order first met, each once.
     ///
     /// A composite is not returned itself, so its own `keep` patterns are added to the
@@ -98,7 +98,7 @@ public struct ProfileCatalog: Sendable {
             guard let profile = byName[name] else {
                 throw ProfileError.unknownProfile(name, known: self.names, referencedBy: stack.last)
             }
-            if !profile.remove.isEmpty {
+            if profile.isConcrete {
                 if inheritedKeeps[name] == nil { order.append(name) }
                 inheritedKeeps[name, default: []] += inherited
             }

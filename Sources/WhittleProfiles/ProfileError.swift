@@ -34,9 +34,9 @@ public enum ProfileError: Error, CustomStringConvertible, Sendable, Equatable {
             return "\(place): unknown key '\(key)'; a profile has only the keys "
                 + ProfileDocument.keys.joined(separator: ", ")
         case let .unsupportedVersion(file, version):
+            let known = ProfileDocument.versions.map { "'version: \($0)'" }.joined(separator: " and ")
             return "\(file): profile format version \(version) is not supported; this whittle reads "
-                + "'version: \(ProfileDocument.currentVersion)' (see Profiles/README.md), so set that "
-                + "or use a newer whittle"
+                + "\(known) (see Profiles/README.md), so set one of those or use a newer whittle"
         case let .duplicateName(name, files):
             return "profile '\(name)' is defined more than once (\(files.joined(separator: ", "))); rename one of them"
         case let .unknownProfile(name, known, referencedBy):

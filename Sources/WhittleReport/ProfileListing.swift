@@ -38,11 +38,15 @@ public enum ProfileListing {
         func list(_ key: String, _ items: [String]) -> String {
             items.isEmpty ? "" : "\(key):\n" + items.map { "  - \"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"\n" }.joined()
         }
-        return "version: 1\nname: \(profile.name)\n"
-            + "description: |\n\(block(profile.description))\n"
-            + "risk: |\n\(block(profile.risk))\n"
-            + list("remove", profile.remove.map(\.text))
-            + list("keep", profile.keep.map(\.text))
-            + list("include", profile.include)
+        // Format version 2 only when the profile needs it, so version-1 profiles render as before.
+        let version = profile.packages.isEmpty ? 1 : 2
+        var text = "version: \(version)\nname: \(profile.name)\n"
+        text += "description: |\n\(block(profile.description))\n"
+        text += "risk: |\n\(block(profile.risk))\n"
+        text += list("remove", profile.remove.map(\.text))
+        text += list("keep", profile.keep.map(\.text))
+        text += list("include", profile.include)
+        text += list("packages", profile.packages.map(\.description))
+        return text + (profile.autoremove ? "autoremove: true\n" : "")
     }
 }

@@ -6,7 +6,7 @@ extension SlimReport {
         try renderJSON(self)
     }
 
-    private var summaryRows: [[String]] {
+    var summaryRows: [[String]] {
         var rows = [
             ["layers", "\(before.layers)", "\(after.layers)", ""],
             ["files", "\(before.files)", "\(after.files)", "\(before.files - after.files)"],

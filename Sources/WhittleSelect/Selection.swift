@@ -98,6 +98,9 @@ public struct Selector {
     private let policy: SelectionPolicy
     private let keepRules: [Rule]
     private let removeRules: [Rule]
+    /// The rules' patterns, in the same order, matched together.
+    private let keepPatterns: PatternSet
+    private let removePatterns: PatternSet
     /// Every directory that holds a protected path, so removal can step around it.
     private let protectedAncestors: Set<String>
 
@@ -105,6 +108,8 @@ public struct Selector {
         self.policy = policy
         keepRules = policy.rules.filter { $0.action == .keep }.sorted { $0.isExplicit && !$1.isExplicit }
         removeRules = policy.rules.filter { $0.action == .remove }.sorted { $0.isExplicit && !$1.isExplicit }
+        keepPatterns = PatternSet(keepRules.map(\.pattern))
+        removePatterns = PatternSet(removeRules.map(\.pattern))
         var ancestors = Set<String>()
         for path in policy.protected.keys {
             var parts = path.split(separator: "/").dropLast()
@@ -127,7 +132,7 @@ public struct Selector {
         }
         var pass = SelectionPass(
             decisions: state.decisions.map { ($0.path, $0.node, $0.rule) }, traceKeep: policy.traceKeep,
-            protected: policy.protected, keepRules: keepRules, listingRemovedFiles: listingRemovedFiles)
+            protected: policy.protected, keepPatterns: keepPatterns, listingRemovedFiles: listingRemovedFiles)
         pass.walk(tree.root, path: "")
         return pass.finish()
     }
@@ -145,8 +150,8 @@ public struct Selector {
 
     /// Returns whether anything of `node` stays.
     private func visit(_ node: Node, path: String, inherited: Rule?, state: inout WalkState) -> Bool {
-        if keepRules.contains(where: { $0.pattern.matches(path) }) { return true }
-        let rule = removeRules.first { $0.pattern.matches(path) } ?? policy.packageRecords[path] ?? inherited
+        if keepPatterns.matchesAny(path) { return true }
+        let rule = removePatterns.firstMatch(path).map { removeRules[$0] } ?? policy.packageRecords[path] ?? inherited
         if policy.protected[path] != nil, !(rule?.isExplicit ?? false) {
             // A protected directory keeps its subtree as it is.
             return true
@@ -158,7 +163,7 @@ public struct Selector {
             return true
         }
         let mustLookInside = node.isDirectory
-            && (keepRules.contains { $0.pattern.mayMatchBelow(path) }
+            && (keepPatterns.mayMatchBelow(path)
                 || (protectedAncestors.contains(path) && !rule.isExplicit)
                 || (policy.traceKeep?.ancestors.contains(path) ?? false))
         if mustLookInside {

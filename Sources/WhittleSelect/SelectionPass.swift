@@ -1,5 +1,6 @@
 import WhittleFlatten
 import WhittleFiles
+import WhittleProfiles
 
 /// The one pass over the tree after the decisions: every node is visited once, knowing
 /// whether it stays or which decision removes it, and every figure comes out of it: the
@@ -10,28 +11,32 @@ struct SelectionPass {
     private let decisionOfNode: [ObjectIdentifier: Int]
     private let traceKeep: TraceKeepSet?
     private let protected: [String: KeepReason]
-    private let keepRules: [Rule]
+    private let keepPatterns: PatternSet
     private var before = TallyCounter()
     private var after = TallyCounter()
     private var entries: [Int]
+    /// Bytes each decision saves through inodes with one name.
+    private var bytes: [Int64]
+    /// Hardlinked inodes that a kept name holds.
     private var keptInodes = Set<ObjectIdentifier>()
-    /// Each removed inode, its size and the first decision (in walk order) that removed it:
-    /// that decision saves its bytes, unless a kept name still holds it.
+    /// Each removed hardlinked inode, its size and the first decision (in walk order) that
+    /// removed it: that decision saves its bytes, unless a kept name still holds it.
     private var removedInodes: [ObjectIdentifier: (decision: Int, size: Int64)] = [:]
     private var kept: [KeptPath] = []
     private var keptSymlinks: [(path: String, target: String)] = []
     private var removedFiles: [String: Int64]?
 
     init(decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: KeepReason],
-         keepRules: [Rule], listingRemovedFiles: Bool) {
+         keepPatterns: PatternSet, listingRemovedFiles: Bool) {
         self.decisions = decisions
         var byNode: [ObjectIdentifier: Int] = [:]
         for (index, decision) in decisions.enumerated() { byNode[ObjectIdentifier(decision.node)] = index }
         decisionOfNode = byNode
         self.traceKeep = traceKeep
         self.protected = protected
-        self.keepRules = keepRules
+        self.keepPatterns = keepPatterns
         entries = Array(repeating: 0, count: decisions.count)
+        bytes = Array(repeating: 0, count: decisions.count)
         removedFiles = listingRemovedFiles ? [:] : nil
     }
 
@@ -59,22 +64,26 @@ struct SelectionPass {
         before.count(inode)
         if let decision {
             entries[decision] += 1
-            if removedInodes[identity] == nil { removedInodes[identity] = (decision, inode.size) }
+            if !inode.isShared {
+                bytes[decision] += inode.size
+            } else if removedInodes[identity] == nil {
+                removedInodes[identity] = (decision, inode.size)
+            }
             removedFiles?[path] = inode.size
             return
         }
         after.count(inode)
-        keptInodes.insert(identity)
+        if inode.isShared { keptInodes.insert(identity) }
         if inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
         if traceKeep != nil {
             let why = traceKeep?.reasons[path] ?? protected[path] ?? inherited
-                ?? (keepRules.contains { $0.pattern.matches(path) } ? .keepRule : .closure(.parent))
+                ?? (keepPatterns.matchesAny(path) ? .keepRule : .closure(.parent))
             kept.append(KeptPath(path: path, bytes: inode.size, reason: why))
         }
     }
 
     func finish() -> Selection {
-        var bytes = Array(repeating: Int64(0), count: decisions.count)
+        var bytes = bytes
         for (identity, removed) in removedInodes where !keptInodes.contains(identity) {
             bytes[removed.decision] += removed.size
         }
@@ -89,14 +98,16 @@ struct SelectionPass {
 
     /// Kept symlinks whose target lies in something removed (read lexically, as a user would).
     private func danglingSymlinks() -> [String] {
-        let removedPaths = Set(decisions.map(\.path))
-        guard !removedPaths.isEmpty else { return [] }
+        guard !decisions.isEmpty else { return [] }
+        // Substrings hash as their text, so the target's prefixes are looked up uncopied.
+        let removedPaths = Set(decisions.map { $0.path[...] })
         return keptSymlinks.compactMap { link in
-            let base = link.target.hasPrefix("/") ? "" : String(link.path.split(separator: "/").dropLast().joined(separator: "/"))
-            var parts = foldLexically(base, [link.target]).split(separator: "/")
-            while !parts.isEmpty {
-                if removedPaths.contains(parts.joined(separator: "/")) { return link.path }
-                parts.removeLast()
+            let parent = link.path.lastIndex(of: "/").map { String(link.path[..<$0]) } ?? ""
+            let target = foldLexically(link.target.hasPrefix("/") ? "" : parent, [link.target])
+            var candidate = target[...]
+            while !candidate.isEmpty {
+                if removedPaths.contains(candidate) { return link.path }
+                candidate = candidate[..<(candidate.lastIndex(of: "/") ?? candidate.startIndex)]
             }
             return nil
         }

@@ -90,7 +90,9 @@ public struct RootWriter {
                 try check(linkat(rootFD, first, parent, name, 0), path)
                 return
             }
-            if try writeFile(inode, named: name, in: parent, path: path) { firstNameOfInode[identity] = path }
+            if try writeFile(inode, named: name, in: parent, path: path), inode.isShared {
+                firstNameOfInode[identity] = path
+            }
         }
 
         /// Whether something was written (sockets are not stored meaningfully in layers).

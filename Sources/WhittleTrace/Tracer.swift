@@ -3,9 +3,9 @@ import Foundation
 import WhittleFlatten
 import WhittleImage
 import WhittleTraceFormat
+import WhittleFiles
 #if canImport(Glibc)
 import Glibc
-import WhittleFiles
 #endif
 
 public struct TraceOptions: Sendable {
@@ -121,7 +121,8 @@ public final class Tracer {
         }
         try Self.checkPrerequisites()
         let started = Date()
-        // Ctrl-C and SIGTERM only set a flag, so the run below can clean up.
+        // Ctrl-C and SIGTERM only set a flag, so the run below can clean up. (In the whittle
+        // executable they are blocked and `Interruption` takes them; see `runApp`.)
         wt_install_interrupt_handler()
         defer { wt_restore_interrupt_handler() }
         let scratch = try ScratchDirectory()
@@ -138,8 +139,11 @@ public final class Tracer {
         options.inspectRoot?(root.lower, false)
 
         let recorder = PathRecorder()
-        let outcome = try runApp(configuration: configuration, root: root.layout, scratch: scratch,
-                                 recorder: recorder, log: log)
+        // While the app runs, an interruption stops it and keeps the trace so far; before,
+        // it removes the scratch directory and ends whittle like any other.
+        let outcome = try Interruption.deferring(to: { _ in wt_request_interrupt() }) {
+            try runApp(configuration: configuration, root: root.layout, scratch: scratch, recorder: recorder, log: log)
+        }
         options.inspectRoot?(root.lower, true)
         warnings += outcome.warnings
 

@@ -81,6 +81,8 @@ int wt_exit_code(int status);
 void wt_install_interrupt_handler(void);
 void wt_restore_interrupt_handler(void);
 int wt_interrupted(void);
+/* Sets the same flag from ordinary code (whittle's signal thread, when signals are blocked). */
+void wt_request_interrupt(void);
 
 /* fsetxattr (sys/xattr.h does not import). 0 or -errno. */
 int wt_fsetxattr(int fd, const char *name, const void *value, unsigned long size);
