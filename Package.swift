@@ -45,7 +45,9 @@ let package = Package(
         .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten"]),
         // Package databases (dpkg, apk, Python distributions): who owns which file, and the
         // databases rewritten to tell the truth about what a slim keeps.
-        .target(name: "WhittlePackages", dependencies: ["WhittleFiles", "WhittleFlatten"]),
+        .target(
+            name: "WhittlePackages",
+            dependencies: ["WhittleFiles", "WhittleFlatten", .product(name: "Crypto", package: "swift-crypto")]),
         // Deciding what stays: profiles, globs, protected paths, with a reason for each.
         .target(
             name: "WhittleSelect",

@@ -1,3 +1,4 @@
+import Crypto
 import WhittleFiles
 import WhittleFlatten
 
@@ -128,6 +129,36 @@ struct DatabaseRewriter {
             }))
         }
         return files
+    }
+
+    /// A rewritten file a dpkg package owns (Debian's `python3-pip` ships pip's `RECORD`) has
+    /// new content, so the package's `.md5sums` gets its new checksum: `dpkg -V` then finds
+    /// the file as the database says. `files` are the rewrites so far; the result adds or
+    /// replaces the `.md5sums` files that change.
+    func updatingChecksums(_ files: [(String, String)], database: PackageDatabase) throws -> [(String, String)] {
+        var result = files
+        let content = Dictionary(files, uniquingKeysWith: { _, last in last })
+        for package in database.packages where package.kind == .deb {
+            let owned = package.files.filter { content[$0] != nil && !$0.hasPrefix(DpkgDatabase.directory + "/") }
+            guard !owned.isEmpty else { continue }
+            let path = DpkgDatabase.info + "/" + package.key + ".md5sums"
+            guard let sums = try content[path] ?? DatabaseText.read(tree, path) else { continue }
+            let updated = DatabaseText.lines(sums).map { line -> String in
+                guard let space = line.firstIndex(of: " ") else { return line + "\n" }
+                let listed = String(line[space...].drop { $0 == " " })
+                guard let file = ListedPaths.file("/" + listed, in: tree), owned.contains(file),
+                      let text = content[file] else { return line + "\n" }
+                return Self.hex(Insecure.MD5.hash(data: Array(text.utf8))) + "  " + listed + "\n"
+            }.joined()
+            result.removeAll { $0.0 == path }
+            result.append((path, updated))
+        }
+        return result
+    }
+
+    private static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits = Array("0123456789abcdef")
+        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] })
     }
 
     /// The lines `keep` accepts, each ended by a newline; empty lines are dropped.

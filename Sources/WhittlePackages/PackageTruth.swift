@@ -93,6 +93,6 @@ public struct PackageTruth: Sendable {
         for index in partial.sorted() where database.packages[index].kind == .python {
             files += try rewriter.pythonRecord(database.packages[index].key)
         }
-        return files.map { ($0.0, Array($0.1.utf8)) }
+        return try rewriter.updatingChecksums(files, database: database).map { ($0.0, Array($0.1.utf8)) }
     }
 }

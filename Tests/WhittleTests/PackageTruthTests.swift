@@ -62,6 +62,10 @@ enum PackageImage {
         layer.file("var/lib/dpkg/info/tool.postinst", "#!/bin/sh\n")
         layer.file("var/lib/dpkg/info/gone.list", "/.\n/usr\n/usr/bin\n/usr/bin/gone\n/usr/share/doc/gone\n/usr/share/doc/gone/copyright\n")
         layer.file("var/lib/dpkg/info/gone.md5sums", "00000000000000000000000000000004  usr/bin/gone\n")
+        // A dpkg package that ships a Python distribution's RECORD, as python3-pip does.
+        layer.file("var/lib/dpkg/info/python3-app.list", "/" + site + "/app-1.0.dist-info/RECORD\n")
+        layer.file("var/lib/dpkg/info/python3-app.md5sums",
+                   "00000000000000000000000000000005  " + site + "/app-1.0.dist-info/RECORD\n")
         addPython(to: &layer)
         return TestImageBuilder(layers: [layer])
     }
@@ -93,6 +97,12 @@ enum PackageImage {
         Architecture: amd64
         Version: 0.9
         Description: goes away
+
+        Package: python3-app
+        Status: install ok installed
+        Architecture: all
+        Version: 1.0-1
+        Description: ships app's RECORD
 
         Package: meta
         Status: install ok installed
@@ -171,7 +181,7 @@ struct PackageDatabaseReadingTests {
     func dpkg() throws {
         let image = try Flattened(PackageImage.builder())
         let debs = try PackageDatabase(tree: image.tree).packages(of: .deb)
-        #expect(debs.map(\.name) == ["libfoo1", "tool", "gone", "meta"])
+        #expect(debs.map(\.name) == ["libfoo1", "tool", "gone", "python3-app", "meta"])
         let libfoo = try #require(debs.first { $0.name == "libfoo1" })
         #expect(libfoo.key == "libfoo1:amd64")
         #expect(libfoo.version == "1.2-3")
@@ -379,6 +389,11 @@ struct PackageRewriteTests {
 
             """)
         #expect(out.tree.lookup(site + "/app-1.0.dist-info/REQUESTED") != nil)
+        // The dpkg package that ships the RECORD has its new checksum, so `dpkg -V` agrees.
+        let record = directory.path("RECORD")
+        try Data((try out.text(site + "/app-1.0.dist-info/RECORD") ?? "").utf8).write(to: URL(fileURLWithPath: record))
+        let md5 = try run("/usr/bin/md5sum", [record]).prefix(32)
+        #expect(try out.text("var/lib/dpkg/info/python3-app.md5sums") == "\(md5)  \(site)/app-1.0.dist-info/RECORD\n")
         #expect(out.tree.lookup(site + "/debpkg-3.0.dist-info/METADATA") != nil)
     }
 
@@ -584,7 +599,7 @@ struct PackageScannerTests {
                                  "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
         let directory = try TestDirectory()
         let before = try syftInventory("docker-archive:" + image)
-        #expect(before.contains { $0.hasPrefix("python:pandas@") } && before.contains { $0.hasPrefix("python:pytest@") })
+        #expect(before.contains { $0.hasPrefix("python:pandas@") } && before.contains { $0.hasPrefix("python:jupyterlab@") })
         let trace = directory.path("batch.trace.json")
         try run(try whittleExecutable(), ["trace", image, "-o", trace, "--network", "none", "--timeout", "600"])
         let flattened = directory.path("flattened.tar")
@@ -600,8 +615,8 @@ struct PackageScannerTests {
             let after = try syftInventory("docker-archive:" + output)
             expectTruthful(input: before, output: after, report: section)
             if name == "trace" {
-                #expect(after.contains { $0.hasPrefix("python:pandas@") } && !after.contains { $0.hasPrefix("python:pytest@") },
-                        "pandas runs the job, pytest does not")
+                #expect(after.contains { $0.hasPrefix("python:pandas@") } && !after.contains { $0.hasPrefix("python:jupyterlab@") },
+                        "pandas runs the job, jupyterlab does not")
             }
             let unpacked = try TestDirectory()
             let root = try unpackLayer(of: output, into: unpacked)
