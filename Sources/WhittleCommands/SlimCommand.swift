@@ -162,7 +162,7 @@ struct SlimCommand: ParsableCommand {
         for line in result.verified { say(line) }
         if let report { try write(result, to: report) }
         if dryRun {
-            let listing = DryRunListing(result.selection)
+            let listing = DryRunListing(result.selection, packages: result.report.packageDatabases)
             switch format {
             case .text: print(listing.text())
             case .json: print(String(decoding: try listing.json(), as: UTF8.self))

@@ -4,6 +4,7 @@ import WhittleCompression
 import WhittleFlatten
 import WhittleImage
 import WhittleOutput
+import WhittlePackages
 import WhittleProfiles
 import WhittleReport
 import WhittleSelect
@@ -124,7 +125,10 @@ public struct SlimJob {
     /// built (the wasted-bytes analysis watches the same stream of entries), decided (down to
     /// each decision, never inside a removed subtree), measured (every node once, for every
     /// figure of the report and dry run), and written (the kept nodes). Protected paths, the
-    /// trace's closure and the package databases are lookups, not walks.
+    /// trace's closure and the dpkg and apk databases are lookups, not walks. An image with
+    /// package databases adds a walk of its directories (finding Python metadata wherever it
+    /// sits, as scanners do) and a second decide-and-measure (the package step, see
+    /// `Selector.select(_:policy:packages:listingRemovedFiles:)`).
     public func run(progress: ProgressDisplay = .silent) throws -> Result {
         // An input cut short or rewritten mid-run is reported as that, whichever stage noticed.
         let snapshot = input == ImageInput.standardInput ? nil : FileSnapshot(path: input)
@@ -166,9 +170,14 @@ public struct SlimJob {
         let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)
         progress.begin("selecting what to remove")
-        // Package losses need the removed files listed; only a selection can remove any.
-        let ownership = policy.isEmpty ? nil : try PackageOwnership(tree: tree)
-        let chosen = Selector(policy: policy).select(tree, listingRemovedFiles: ownership?.isEmpty == false)
+        // Only a selection can remove anything, so only then are the databases read. Package
+        // losses need the removed files listed.
+        let packages = policy.isEmpty ? PackageDatabase(packages: []) : try PackageDatabase(tree: tree)
+        let ownership = PackageOwnership(database: packages, tree: tree)
+        let decided = Selector.select(tree, policy: policy, packages: packages, listingRemovedFiles: !ownership.isEmpty)
+        let chosen = decided.selection
+        // The databases' new content: computed in a dry run too, so both report the same sizes.
+        let rewrites = try decided.truth?.rewrites(packages, tree: tree, keeps: chosen.keeps(path:)) ?? []
         var report = SlimReport(
             input: input, layerCount: count, layerContentBytes: flattened.layers.reduce(0) { $0 + $1.fileBytes },
             selection: chosen)
@@ -176,9 +185,14 @@ public struct SlimJob {
         report.wasted = SlimReport.Waste(
             bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
         report.packages = Self.packageLosses(ownership, selection: chosen)
+        report.packageDatabases = decided.truth.map { PackageSection(truth: $0, database: packages) }
+        report.after.bytes += rewrites.reduce(Int64(0)) { total, rewrite in
+            total + Int64(rewrite.bytes.count) - (tree.lookup(rewrite.path)?.inode?.size ?? 0)
+        }
         guard let output else {
             return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
+        try tree.replaceContents(rewrites, scratch: scratch)
         let (written, verified) = try write(
             tree, of: image, keeping: chosen, to: output, traces: parts.traces, scratch: scratch, progress: progress)
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
@@ -299,8 +313,8 @@ public struct SlimJob {
     }
 
     /// Which OS packages (dpkg, apk) lose files to the removals, so users can judge the risk.
-    private static func packageLosses(_ ownership: PackageOwnership?, selection: Selection) -> [SlimReport.PackageLoss] {
-        guard let ownership, !ownership.isEmpty, !selection.removals.isEmpty else { return [] }
+    private static func packageLosses(_ ownership: PackageOwnership, selection: Selection) -> [SlimReport.PackageLoss] {
+        guard !ownership.isEmpty, !selection.removals.isEmpty else { return [] }
         return ownership.losses(removing: selection.removedFiles).packages.map {
             SlimReport.PackageLoss(package: $0.package, files: $0.filesLost, bytes: $0.bytesLost)
         }

@@ -57,11 +57,13 @@ public struct Attributes: Sendable, Equatable {
 public final class Inode {
     public let kind: TarEntryKind
     public var attributes: Attributes
-    public let size: Int64
+    public private(set) var size: Int64
     public let linkTarget: String
     public let deviceMajor: UInt32
     public let deviceMinor: UInt32
-    public let content: FileSlice?
+    /// Where the bytes are: in the input, a layer spool, or (for content whittle generates,
+    /// see `FileTree.replaceContents`) the generated-content spool.
+    public private(set) var content: FileSlice?
     /// Whether a hardlink has ever named this inode. Only then can two names share it and
     /// must counting see it once; the many single-name inodes skip that bookkeeping.
     public internal(set) var isShared = false
@@ -74,6 +76,12 @@ public final class Inode {
         deviceMajor = entry.deviceMajor
         deviceMinor = entry.deviceMinor
         self.content = content
+    }
+
+    /// Gives a regular file new bytes, already written at `slice`.
+    func replaceContent(with slice: FileSlice) {
+        content = slice
+        size = slice.length
     }
 
     /// A regular file's bytes, or nil when it is longer than `limit`: for the small text

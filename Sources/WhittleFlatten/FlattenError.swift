@@ -15,6 +15,7 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
     case nameTooLong(layer: Int, path: String, bytes: Int)
     case tooDeep(layer: Int, path: String)
     case spool(String)
+    case notARegularFile(path: String)
 
     /// The longest entry path Docker can write: "/" and the name within PATH_MAX (4096,
     /// its NUL included), as the applier opens it inside a chroot.
@@ -57,6 +58,8 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
         case let .tooDeep(layer, path):
             return "layer \(layer) has an entry '\(abbreviated(path))' that lies more than \(FileTree.maxDepth) "
                 + "directories deep; refusing it"
+        case let .notARegularFile(path):
+            return "'\(path)' was to get new content but is not a regular file"
         case let .spool(reason):
             return "cannot spool layer data to the temporary directory: \(reason)"
         }

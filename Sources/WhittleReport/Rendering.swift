@@ -42,6 +42,9 @@ extension SlimReport {
                                     packages.prefix(20).map { [$0.package, "\($0.files)", humanBytes($0.bytes)] }))
             if packages.count > 20 { out.append("… and \(packages.count - 20) more packages") }
         }
+        if let packageDatabases {
+            out.append("\n" + packageDatabases.textLines(limit: 20).joined(separator: "\n"))
+        }
         if let wasted {
             out.append(String(format: "\nwasted across input layers: %@ (efficiency %.1f%%, dive's definitions)",
                               humanBytes(wasted.bytes), wasted.efficiency * 100))
@@ -82,6 +85,7 @@ extension SlimReport {
             out += ["", "## OS packages that lost files", "",
                     markdownTable(["package", "files", "bytes"], packages.map { [$0.package, "\($0.files)", "\($0.bytes)"] })]
         }
+        if let packageDatabases { out += [""] + packageDatabases.markdownLines() }
         if !danglingSymlinks.isEmpty {
             out += ["", "## Dangling symlinks", ""] + danglingSymlinks.map { "- `/\($0)`" }
         }
@@ -111,8 +115,11 @@ public struct DryRunListing: Encodable {
     public let totalEntries: Int
     public let kept: [KeptItem]?
     public let keptByReason: [SlimReport.Saving]?
+    /// Packages the databases will drop or list partly.
+    public let packages: PackageSection?
 
-    public init(_ selection: Selection) {
+    public init(_ selection: Selection, packages: PackageSection? = nil) {
+        self.packages = packages
         removals = selection.removals.map {
             Item(path: "/" + $0.path, size: $0.bytes, entries: $0.entries, type: $0.isDirectory ? "directory" : "file",
                  rule: $0.rule)
@@ -128,6 +135,7 @@ public struct DryRunListing: Encodable {
             Self.line(size: item.size, path: item.path + (item.type == "directory" ? "/" : ""), why: item.rule)
         }
         lines.append("\(removals.count) removals, \(totalEntries) entries, \(humanBytes(totalBytes)) (\(totalBytes) bytes)")
+        if let packages { lines += [""] + packages.textLines() }
         if let kept, let keptByReason {
             lines.append("\nkept, with the reason for each:")
             lines += kept.map { Self.line(size: $0.size, path: $0.path, why: $0.reason) }

@@ -67,6 +67,9 @@ public struct SlimReport: Codable, Sendable {
     public var wasted: Waste?
     /// OS packages that lost files, most bytes first.
     public var packages: [PackageLoss]
+    /// Packages removed and partial in the databases the output carries; nil when the input
+    /// has no package database or nothing was asked to go.
+    public var packageDatabases: PackageSection?
 
     /// Builds the figures from the flattened tree and the selection applied to it.
     public init(input: String, layerCount: Int, layerContentBytes: Int64, selection: Selection) {
@@ -77,7 +80,9 @@ public struct SlimReport: Codable, Sendable {
         after = Side(layers: 1, files: selection.after.files, bytes: selection.after.bytes)
         removedEntries = selection.removedEntries
         removedBytes = selection.removedBytes
-        byRule = Self.group(selection.removals) { $0.rule }
+        // The records of removed packages, one rule per package, read as one line here; the
+        // packages section names each package.
+        byRule = Self.group(selection.removals) { $0.origin == .packages ? "packages:records of removed packages" : $0.rule }
         byProfile = Self.group(selection.removals) { $0.origin.name }
         topDirectories = Array(Self.group(selection.removals) { removal in
             removal.isDirectory ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))

@@ -17,7 +17,7 @@ public enum KeepReason: Hashable, Sendable, CustomStringConvertible {
         case directory
         /// Files no app asks for until it fails: accounts, name service, CA bundle.
         case essential
-        /// A `.pyc`'s source, a site directory's package metadata.
+        /// A `.pyc`'s source.
         case python
         /// ELF interpreters and libraries.
         case elf
@@ -32,6 +32,8 @@ public enum KeepReason: Hashable, Sendable, CustomStringConvertible {
         case accounts
         /// The entrypoint and command programs and what the loader needs to start them.
         case entrypoint
+        /// The package databases and the records of packages that stay, which scanners read.
+        case packages
     }
 
     public var description: String {

@@ -13,6 +13,8 @@ public struct Rule: Sendable {
         case profile(String)
         /// A runtime trace: what the app never touched.
         case trace
+        /// A package whose files all went: its database record goes with it.
+        case packages
 
         /// The name savings are grouped under: `cli`, the profile's name, or `trace`.
         public var name: String {
@@ -20,6 +22,7 @@ public struct Rule: Sendable {
             case .commandLine: return "cli"
             case let .profile(name): return name
             case .trace: return "trace"
+            case .packages: return "packages"
             }
         }
     }
@@ -38,6 +41,15 @@ public struct Rule: Sendable {
         label = origin == .trace ? "trace:unused" : "\(origin.name):\(pattern.text)"
     }
 
+    /// The removal of a gone package's record (`packages:deb:gcc-12`). Its pattern is never
+    /// matched: the policy names the record's paths exactly.
+    init(removingRecordOf package: String, pattern: PathPattern) {
+        action = .remove
+        self.pattern = pattern
+        origin = .packages
+        label = "packages:" + package
+    }
+
     public var isExplicit: Bool { origin == .commandLine }
 }
 
@@ -49,6 +61,9 @@ public struct SelectionPolicy: Sendable {
     public var protected: [String: KeepReason]
     /// With a runtime trace, everything outside its keep set goes (rules still apply on top).
     public var traceKeep: TraceKeepSet?
+    /// Exact paths of package records that go because their package went, with the rule
+    /// naming the package. Consulted after the remove rules.
+    public var packageRecords: [String: Rule] = [:]
 
     public init(rules: [Rule] = [], protected: [String: KeepReason] = [:], traceKeep: TraceKeepSet? = nil) {
         self.rules = rules

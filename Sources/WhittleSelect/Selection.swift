@@ -41,6 +41,7 @@ public struct Selection: Sendable {
     /// are measured with it: a package loses a path it lists whichever name keeps the content.
     public let removedFiles: [String: Int64]
     private let removedNodes: Set<ObjectIdentifier>
+    private let removedPaths: Set<String>
 
     init(removals: [Removal], kept: [KeptPath], danglingSymlinks: [String], before: Tally, after: Tally,
          removedFiles: [String: Int64], removedNodes: Set<ObjectIdentifier>) {
@@ -51,6 +52,19 @@ public struct Selection: Sendable {
         self.after = after
         self.removedFiles = removedFiles
         self.removedNodes = removedNodes
+        removedPaths = Set(removals.map(\.path))
+    }
+
+    /// Whether the tree path (no leading slash) stays: neither it nor a directory above it
+    /// is removed. The root ("") always stays.
+    public func keeps(path: String) -> Bool {
+        guard !removedPaths.isEmpty else { return true }
+        var end = path.startIndex
+        while end < path.endIndex {
+            end = path[path.index(after: end)...].firstIndex(of: "/") ?? path.endIndex
+            if removedPaths.contains(String(path[..<end])) { return false }
+        }
+        return true
     }
 
     /// Whether the writer keeps this node; false for a directory skips its subtree.
@@ -137,13 +151,11 @@ public struct Selector {
     /// Returns whether anything of `node` stays.
     private func visit(_ node: Node, path: String, inherited: Rule?, state: inout WalkState) -> Bool {
         if keepPatterns.matchesAny(path) { return true }
-        let rule = removePatterns.firstMatch(path).map { removeRules[$0] } ?? inherited
+        let rule = removePatterns.firstMatch(path).map { removeRules[$0] } ?? policy.packageRecords[path] ?? inherited
         if policy.protected[path] != nil, !(rule?.isExplicit ?? false) {
             // A protected directory keeps its subtree as it is.
             return true
         }
-        // A directory a trace keeps whole (package metadata) is not looked into.
-        if rule == nil, policy.traceKeep?.subtrees.contains(path) == true { return true }
         guard let rule = rule ?? traceRule(for: path) else {
             for child in node.sortedChildren {
                 _ = visit(child, path: path + "/" + child.name, inherited: nil, state: &state)

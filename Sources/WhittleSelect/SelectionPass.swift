@@ -41,7 +41,8 @@ struct SelectionPass {
     }
 
     /// Visits `node`'s children; `removedBy` is the decision removing this subtree, and
-    /// `reason` the kept reason its files inherit (a package's metadata kept whole).
+    /// `reason` the kept reason its files inherit (a protected directory's, such as a
+    /// package's metadata kept whole).
     mutating func walk(_ node: Node, path: String, removedBy: Int? = nil, reason: KeepReason? = nil) {
         for child in node.sortedChildren {
             let childPath = path.isEmpty ? child.name : path + "/" + child.name
@@ -52,7 +53,7 @@ struct SelectionPass {
                 walk(child, path: childPath, removedBy: decision)
             } else {
                 let own = traceKeep?.reasons[childPath] ?? protected[childPath] ?? reason
-                let passed = traceKeep?.subtrees.contains(childPath) == true ? own : reason
+                let passed = protected[childPath] != nil ? own : reason
                 walk(child, path: childPath, reason: passed)
             }
         }

@@ -4,13 +4,12 @@ import WhittleImage
 
 /// What a runtime trace says the app needs, closed over what a trace cannot see (design
 /// notes §5): symlinks on each path, ELF interpreters and libraries, `#!` interpreters,
-/// Python sources and package metadata, and files no app asks for until it fails.
-/// Every path carries the reason it is kept.
+/// Python sources, and files no app asks for until it fails. Every path carries the reason
+/// it is kept. Package metadata is not kept here: the package step keeps the records of
+/// the packages whose files stay, and only those (see `Selector.select(_:packages:…)`).
 public struct TraceKeepSet: Sendable {
     /// Tree path (no leading slash) → reason: `trace`, `closure:symlink`, `closure:elf`, …
     public private(set) var reasons: [String: KeepReason] = [:]
-    /// Directories kept whole (package metadata), a subset of `reasons`.
-    public private(set) var subtrees: Set<String> = []
     /// Every directory above a kept path: kept as a parent, entered by the selection.
     public private(set) var ancestors: Set<String> = []
 
@@ -52,27 +51,14 @@ public struct TraceKeepSet: Sendable {
         }
     }
 
-    /// A kept `__pycache__/x.*.pyc` keeps `x.py`; a site directory with anything kept keeps
-    /// all its `*.dist-info`/`*.egg-info` (entry points and `importlib.metadata` read them).
+    /// A kept `__pycache__/x.*.pyc` keeps `x.py`.
     private mutating func addPythonClosure(tree: FileTree) {
-        var sites = Set<String>()
         for path in Array(reasons.keys) {
             let parts = path.split(separator: "/").map(String.init)
-            if let index = parts.lastIndex(where: { $0 == "site-packages" || $0 == "dist-packages" }) {
-                sites.insert(parts[...index].joined(separator: "/"))
-            }
             if parts.count >= 2, parts[parts.count - 2] == "__pycache__", parts[parts.count - 1].hasSuffix(".pyc"),
                let module = parts[parts.count - 1].split(separator: ".").first {
                 let source = (parts.dropLast(2) + [module + ".py"]).joined(separator: "/")
                 if tree.lookup(source)?.inode != nil { add(source, .closure(.python)) }
-            }
-        }
-        for site in sites {
-            guard let directory = tree.lookup(site), directory.isDirectory else { continue }
-            for child in directory.sortedChildren
-            where child.isDirectory && (child.name.hasSuffix(".dist-info") || child.name.hasSuffix(".egg-info")) {
-                add(site + "/" + child.name, .closure(.python))
-                subtrees.insert(site + "/" + child.name)
             }
         }
     }

@@ -1,0 +1,73 @@
+/// Which database a package comes from.
+public enum PackageKind: String, Codable, Sendable, CaseIterable {
+    /// dpkg: `var/lib/dpkg/status` and `info/`.
+    case deb
+    /// apk: `lib/apk/db/installed`.
+    case apk
+    /// A Python distribution: a `*.dist-info` or `*.egg-info` in a site directory.
+    case python
+}
+
+/// What a package says about other packages, as its database spells it. Kept raw: reading
+/// version constraints and markers is the business of whoever builds a dependency graph.
+public struct PackageRelations: Sendable, Equatable {
+    /// dpkg `Provides`, apk `p:` (space separated there).
+    public var provides = ""
+    /// dpkg `Depends`, apk `D:`.
+    public var depends = ""
+    /// dpkg `Pre-Depends`.
+    public var preDepends = ""
+    /// dpkg `Recommends`.
+    public var recommends = ""
+    /// Python `Requires-Dist` lines, markers and extras included.
+    public var requiresDist: [String] = []
+
+    public init() {}
+}
+
+/// One installed package and the files it owns in the tree.
+///
+/// Paths are tree paths (no leading slash), each resolved through the tree's symlinks, so
+/// `/lib/x` listed by dpkg is `usr/lib/x` here when `lib -> usr/lib`. Only non-directory
+/// entries present in the tree are in `files`: directories are shared and hold no bytes.
+public struct InstalledPackage: Sendable, Equatable {
+    public let kind: PackageKind
+    public let name: String
+    public let version: String
+    /// dpkg `Architecture`, apk `A:`; empty for Python.
+    public let architecture: String
+    public let relations: PackageRelations
+    /// dpkg: apt marked it auto-installed (`var/lib/apt/extended_states`).
+    public internal(set) var autoInstalled: Bool
+    /// Python: the installer was asked for it by name (`REQUESTED`).
+    public let requested: Bool
+    /// What it installed, outside its own database record.
+    public let files: [String]
+    /// Its own record in the database, as tree paths: dpkg's `info/<key>.*` files, a
+    /// Python metadata directory. Empty for apk, whose record lives inside `installed`.
+    public let metadata: [String]
+    /// dpkg conffiles, as listed (absolute paths).
+    public let conffiles: [String]
+    /// Names the record inside its database: dpkg's info stem (`pkg` or `pkg:arch`), apk's
+    /// `P:` name, the Python metadata directory's tree path.
+    public let key: String
+
+    public init(kind: PackageKind, name: String, version: String, architecture: String = "",
+                relations: PackageRelations = PackageRelations(), autoInstalled: Bool = false, requested: Bool = false,
+                files: [String], metadata: [String] = [], conffiles: [String] = [], key: String) {
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.architecture = architecture
+        self.relations = relations
+        self.autoInstalled = autoInstalled
+        self.requested = requested
+        self.files = files
+        self.metadata = metadata
+        self.conffiles = conffiles
+        self.key = key
+    }
+
+    /// `deb:libc6`, `apk:musl`, `python:pandas`: how reports name it.
+    public var label: String { "\(kind.rawValue):\(name)" }
+}

@@ -1,0 +1,98 @@
+import WhittleFlatten
+
+/// What a selection leaves of one package.
+public struct PackageOutcome: Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Every file it owned stays (or it owned none).
+        case kept
+        /// Some of its files stay: it stays listed, its file list names what remains.
+        case partial
+        /// Every file it owned goes: it leaves the database.
+        case removed
+    }
+
+    /// Index into the database's `packages`.
+    public let index: Int
+    public let state: State
+    public let filesLost: Int
+    public let bytesLost: Int64
+    public let filesKept: Int
+}
+
+/// The databases made to tell the truth about a selection: which packages go, which stay
+/// partly, which database records leave with them, and the new content of the database
+/// files that stay.
+///
+/// `keeps` says whether a tree path stays in the output. A package is removed when it
+/// owned files and none stays; a package without files of its own (a metapackage) stays.
+public struct PackageTruth: Sendable {
+    public let outcomes: [PackageOutcome]
+
+    public init(database: PackageDatabase, tree: FileTree, keeps: (String) -> Bool) {
+        outcomes = database.packages.enumerated().map { index, package in
+            var lost = 0
+            var bytes: Int64 = 0
+            for path in package.files where !keeps(path) {
+                lost += 1
+                bytes += tree.lookup(path)?.inode?.size ?? 0
+            }
+            let kept = package.files.count - lost
+            let state: PackageOutcome.State = lost == 0 ? .kept : kept == 0 ? .removed : .partial
+            return PackageOutcome(index: index, state: state, filesLost: lost, bytesLost: bytes, filesKept: kept)
+        }
+    }
+
+    public func outcomes(_ state: PackageOutcome.State) -> [PackageOutcome] {
+        outcomes.filter { $0.state == state }
+    }
+
+    /// Database records (dpkg `info/` files, Python metadata directories) of removed
+    /// packages, with the package's label: they go with it.
+    public func recordsToRemove(_ database: PackageDatabase) -> [(path: String, package: String)] {
+        outcomes(.removed).flatMap { outcome in
+            let package = database.packages[outcome.index]
+            return package.metadata.map { ($0, package.label) }
+        }
+    }
+
+    /// Records of packages that stay: the metadata of a distribution whose code is kept
+    /// stays whole (entry points and `importlib.metadata` read it), wherever it sits.
+    public func recordsToKeep(_ database: PackageDatabase) -> [String] {
+        outcomes.filter { $0.state != .removed }.flatMap { database.packages[$0.index].metadata }
+    }
+
+    /// The database files that change, with their new content.
+    public func rewrites(_ database: PackageDatabase, tree: FileTree,
+                         keeps: @escaping (String) -> Bool) throws -> [(path: String, bytes: [UInt8])] {
+        let rewriter = DatabaseRewriter(tree: tree, keeps: keeps)
+        var removed = Set<Int>()
+        var partial = Set<Int>()
+        for outcome in outcomes {
+            if outcome.state == .removed { removed.insert(outcome.index) }
+            if outcome.state == .partial { partial.insert(outcome.index) }
+        }
+        let changed = removed.union(partial)
+        guard !changed.isEmpty else { return [] }
+        var files: [(String, String)] = []
+        let debs = database.packages.indices.filter { database.packages[$0].kind == .deb }
+        if debs.contains(where: changed.contains) {
+            let goneKeys = Set(removed.map { database.packages[$0].key })
+            let partialKeys = Set(partial.map { database.packages[$0].key })
+            if let status = try rewriter.dpkgStatus(removing: goneKeys, trimming: partialKeys) {
+                files.append((DpkgDatabase.status, status))
+            }
+            for key in partialKeys.sorted() { files += try rewriter.dpkgInfo(key) }
+        }
+        if database.packages.indices.contains(where: { changed.contains($0) && database.packages[$0].kind == .apk }) {
+            let goneNames = Set(removed.map { database.packages[$0].key })
+            let partialNames = Set(partial.map { database.packages[$0].key })
+            if let installed = try rewriter.apkInstalled(removing: goneNames, trimming: partialNames) {
+                files.append((ApkDatabase.installed, installed))
+            }
+        }
+        for index in partial.sorted() where database.packages[index].kind == .python {
+            files += try rewriter.pythonRecord(database.packages[index].key)
+        }
+        return try rewriter.updatingChecksums(files, database: database).map { ($0.0, Array($0.1.utf8)) }
+    }
+}

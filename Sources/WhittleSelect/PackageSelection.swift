@@ -1,0 +1,55 @@
+import WhittleFlatten
+import WhittlePackages
+import WhittleProfiles
+
+/// A selection whose package databases tell the truth about it.
+public struct PackageAwareSelection {
+    public let selection: Selection
+    /// Nil when the tree has no package database or nothing was asked to go.
+    public let truth: PackageTruth?
+}
+
+extension Selector {
+    /// Decides in two rounds when the tree has package databases:
+    ///
+    /// 1. The policy, with the databases protected (so a trace that never read them leaves
+    ///    them, and only an explicit `--remove` takes them), decides which files go.
+    /// 2. Each package's fate follows from its files: one whose files all went is removed,
+    ///    and its record (dpkg `info/` files, Python metadata) goes with it; the record of
+    ///    one that keeps files is protected whole (entry points and `importlib.metadata`
+    ///    read it). The policy decides again with those, and that is the selection.
+    ///
+    /// Records are not files of their package, so round 2 changes no package's fate.
+    public static func select(_ tree: FileTree, policy: SelectionPolicy, packages: PackageDatabase,
+                              listingRemovedFiles: Bool = false) -> PackageAwareSelection {
+        guard !packages.isEmpty, !policy.isEmpty else {
+            return PackageAwareSelection(
+                selection: Selector(policy: policy).select(tree, listingRemovedFiles: listingRemovedFiles), truth: nil)
+        }
+        let databases = packages.protectedPaths(in: tree)
+        var first = policy
+        first.protected = protecting(databases, in: policy.protected)
+        let decided = Selector(policy: first).select(tree)
+        let fate = PackageTruth(database: packages, tree: tree, keeps: decided.keeps(path:))
+
+        let gone = fate.recordsToRemove(packages)
+        let goneRecords = Set(gone.map(\.path))
+        var second = policy
+        second.protected = protecting(databases.filter { !goneRecords.contains($0) } + fate.recordsToKeep(packages),
+                                      in: policy.protected)
+        if let pattern = try? PathPattern("**") {
+            for (path, package) in gone where second.packageRecords[path] == nil {
+                second.packageRecords[path] = Rule(removingRecordOf: package, pattern: pattern)
+            }
+        }
+        let selection = Selector(policy: second).select(tree, listingRemovedFiles: listingRemovedFiles)
+        return PackageAwareSelection(
+            selection: selection, truth: PackageTruth(database: packages, tree: tree, keeps: selection.keeps(path:)))
+    }
+
+    private static func protecting(_ paths: [String], in protected: [String: KeepReason]) -> [String: KeepReason] {
+        var merged = protected
+        for path in paths where merged[path] == nil { merged[path] = .protected(.packages) }
+        return merged
+    }
+}
