@@ -53,6 +53,7 @@ let package = Package(
             name: "WhittleSelect",
             dependencies: [
                 "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF", "WhittlePackages",
+                "WhittlePackageGraph",
             ]),
         // Facts about an image: wasted bytes across layers, OS package ownership, and what
         // each profile would remove (through the selection `slim` uses).
@@ -92,7 +93,7 @@ let package = Package(
             dependencies: [
                 "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
                 "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
-                "WhittlePackages",
+                "WhittlePackages", "WhittlePackageGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),

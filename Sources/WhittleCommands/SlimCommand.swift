@@ -46,6 +46,8 @@ struct SlimCommand: ParsableCommand {
               whittle trace app.tar -o app.trace.json \\
                   --probe-http http://127.0.0.1:8080/health
               whittle slim app.tar -o slim.tar --trace app.trace.json --dry-run
+              whittle slim app.tar --dry-run --remove-package deb:python3-pip --autoremove
+              whittle slim app.tar -o slim.tar --profile python-dev --autoremove
               whittle slim app.tar -o slim.tar --trace app.trace.json --verify
               whittle slim oci-app.tar -o app-slim.tar --compression gzip
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar
@@ -86,6 +88,18 @@ struct SlimCommand: ParsableCommand {
         "Keep only what this trace (from `whittle trace`) shows the app uses, plus its closure; may be repeated.",
         valueName: "trace.json"))
     var traces: [String] = []
+
+    @Option(name: .customLong("remove-package"), parsing: .singleValue, help: ArgumentHelp(
+        "Remove whole packages: deb:NAME, apk:NAME, pypi:NAME or a bare NAME, globs allowed (deb:*-dev); "
+            + "comma-separated or repeated. Exactly the files each package's own list names go.",
+        valueName: "spec,…"))
+    var removePackages: [String] = []
+
+    @Flag(help: "With --remove-package or a profile's packages: also remove what only the removed packages needed.")
+    var autoremove = false
+
+    @Flag(help: "Remove the named packages even when packages that stay depend on them, or they are Essential.")
+    var force = false
 
     @Flag(help: "Run the output as each --trace ran the original, and keep it only if it answers the same.")
     var verify = false
@@ -134,12 +148,15 @@ struct SlimCommand: ParsableCommand {
         for glob in keep { recorded += " --keep '\(glob)'" }
         for glob in remove { recorded += " --remove '\(glob)'" }
         if !traces.isEmpty { recorded += " --trace" }
+        if !removePackages.isEmpty { recorded += " --remove-package " + removePackages.joined(separator: ",") }
+        if autoremove { recorded += " --autoremove" }
+        if force { recorded += " --force" }
         let job = SlimJob(
             input: input.image, output: dryRun ? nil : output, selection: try input.selection(),
             options: WriteOptions(tag: tag, compression: compression, createdBy: recorded,
                                   comment: "flattened by whittle"),
             removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
-                                    traces: traces),
+                                    traces: traces, packages: removePackages, autoremove: autoremove, force: force),
             verify: verify)
         let progress = display.display()
         let result: SlimJob.Result

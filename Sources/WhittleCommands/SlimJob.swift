@@ -4,6 +4,7 @@ import WhittleCompression
 import WhittleFlatten
 import WhittleImage
 import WhittleOutput
+import WhittlePackageGraph
 import WhittlePackages
 import WhittleProfiles
 import WhittleReport
@@ -14,7 +15,7 @@ import WhittleFiles
 
 /// A removal request loaded: profiles expanded, globs compiled, traces read.
 typealias PolicyParts = (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
-                         traces: [(path: String, document: TraceDocument)])
+                         traces: [(path: String, document: TraceDocument)], packages: [PackageSpec])
 
 /// What to remove: named profiles, a user's profile files, and command-line globs.
 public struct RemovalRequest: Sendable {
@@ -24,25 +25,43 @@ public struct RemovalRequest: Sendable {
     public var remove: [String]
     /// Trace files from `whittle trace`: keep what they show (and its closure), remove the rest.
     public var traces: [String]
+    /// `--remove-package` specs (each may be comma-separated): whole packages to remove.
+    public var packages: [String]
+    /// `--autoremove`: also what only removed packages needed.
+    public var autoremove: Bool
+    /// `--force`: remove packages that kept ones depend on, and Essential ones.
+    public var force: Bool
 
     public init(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = [],
-                traces: [String] = []) {
+                traces: [String] = [], packages: [String] = [], autoremove: Bool = false, force: Bool = false) {
         self.profiles = profiles
         self.profileFiles = profileFiles
         self.keep = keep
         self.remove = remove
         self.traces = traces
+        self.packages = packages
+        self.autoremove = autoremove
+        self.force = force
     }
 
     public var isEmpty: Bool {
         profiles.isEmpty && profileFiles.isEmpty && keep.isEmpty && remove.isEmpty && traces.isEmpty
+            && packages.isEmpty
     }
 
     /// Loads the profiles and compiles the globs, before any image is read, so a typo
     /// fails fast.
     func policyParts() throws -> PolicyParts {
         return (try loadProfiles(), try keep.map(PathPattern.init), try remove.map(PathPattern.init),
-                try traces.map { ($0, try TraceDocument.load(path: $0)) })
+                try traces.map { ($0, try TraceDocument.load(path: $0)) }, try packages.flatMap(PackageSpec.list))
+    }
+
+    /// The packages to remove: `--remove-package` first, then each profile's `packages`.
+    func packageRequests(_ parts: PolicyParts) -> [WhittlePackageGraph.RemovalRequest] {
+        let named = parts.packages.isEmpty ? [] : [
+            WhittlePackageGraph.RemovalRequest(specs: parts.packages, origin: .commandLine, autoremove: autoremove),
+        ]
+        return named + parts.profiles.compactMap(\.packageRequest)
     }
 
     /// The named profiles and the user's files, expanded together: a user's profile joins
@@ -166,15 +185,27 @@ public struct SlimJob {
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
         let merged = TraceDocument.merging(parts.traces.map(\.document))
         let traceKeep = merged.map { TraceKeepSet(traced: $0.entries.map(\.path), tree: tree, searchPath: image.config.searchPath) }
-        let warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
-        let policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
+        var warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
+        var policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
                                      protected: protected, traceKeep: traceKeep)
         progress.begin("selecting what to remove")
         // Only a selection can remove anything, so only then are the databases read. Package
         // losses need the removed files listed.
-        let packages = policy.isEmpty ? PackageDatabase(packages: []) : try PackageDatabase(tree: tree)
+        let requests = removal.packageRequests(parts)
+        let packages = policy.isEmpty && requests.isEmpty ? PackageDatabase(packages: []) : try PackageDatabase(tree: tree)
+        var removedPackages = Set<Int>()
+        if !requests.isEmpty {
+            // Before anything is written: a dependent that stays stops the run here.
+            let plan = try PackageRemoval(database: packages, tree: tree, requests: requests,
+                                          autoremove: removal.autoremove, force: removal.force)
+            policy.packageRecords = plan.rules
+            removedPackages = plan.removedPackages
+            warnings += plan.plan.warnings + plan.plan.brokenDependents.map { "--force leaves \($0) missing" }
+                + plan.plan.spared.map { "profile \($0.profile) keeps \($0.record.spec): \($0.reason)" }
+        }
         let ownership = PackageOwnership(database: packages, tree: tree)
-        let decided = Selector.select(tree, policy: policy, packages: packages, listingRemovedFiles: !ownership.isEmpty)
+        let decided = Selector.select(tree, policy: policy, packages: packages, removingPackages: removedPackages,
+                                      listingRemovedFiles: !ownership.isEmpty)
         let chosen = decided.selection
         // The databases' new content: computed in a dry run too, so both report the same sizes.
         let rewrites = try decided.truth?.rewrites(packages, tree: tree, keeps: chosen.keeps(path:)) ?? []

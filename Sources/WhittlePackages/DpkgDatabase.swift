@@ -28,12 +28,15 @@ enum DpkgDatabase {
             let conffiles = (paragraph.value("Conffiles") ?? "").split(separator: "\n").compactMap {
                 $0.split(separator: " ").first.map(String.init)
             }
-            packages.append(InstalledPackage(
+            var package = InstalledPackage(
                 kind: .deb, name: name, version: paragraph.value("Version") ?? "", architecture: architecture,
                 relations: relations, autoInstalled: automatic[name].map {
                     $0.contains(architecture) || $0.contains("") || architecture == "all"
                 } ?? false,
-                files: try files(of: key, tree), metadata: infoFiles[key] ?? [], conffiles: conffiles, key: key))
+                files: try files(of: key, tree), metadata: infoFiles[key] ?? [], conffiles: conffiles, key: key)
+            package.installed = paragraph.value("Status").map { $0.hasSuffix(" installed") } ?? true
+            package.essential = paragraph.value("Essential") == "yes"
+            packages.append(package)
         }
         // A list without a status paragraph (a damaged or partial database) still says who
         // owns what.

@@ -51,6 +51,13 @@ public struct InstalledPackage: Sendable, Equatable {
     /// Names the record inside its database: dpkg's info stem (`pkg` or `pkg:arch`), apk's
     /// `P:` name, the Python metadata directory's tree path.
     public let key: String
+    /// dpkg: the status says `install ok installed`; a stanza left by a removal
+    /// (`deinstall ok config-files`) satisfies no dependency. Always true for the others.
+    public internal(set) var installed = true
+    /// dpkg `Essential: yes`.
+    public internal(set) var essential = false
+    /// Python: the `INSTALLER` file's content (`pip`), nil without one.
+    public internal(set) var installer: String?
 
     public init(kind: PackageKind, name: String, version: String, architecture: String = "",
                 relations: PackageRelations = PackageRelations(), autoInstalled: Bool = false, requested: Bool = false,

@@ -28,7 +28,9 @@ public struct PackageOutcome: Sendable, Equatable {
 public struct PackageTruth: Sendable {
     public let outcomes: [PackageOutcome]
 
-    public init(database: PackageDatabase, tree: FileTree, keeps: (String) -> Bool) {
+    /// `removing`: indices of packages removed as a whole (`--remove-package`); they leave
+    /// the database even when a file they share with a package that stays remains.
+    public init(database: PackageDatabase, tree: FileTree, removing: Set<Int> = [], keeps: (String) -> Bool) {
         outcomes = database.packages.enumerated().map { index, package in
             var lost = 0
             var bytes: Int64 = 0
@@ -37,7 +39,8 @@ public struct PackageTruth: Sendable {
                 bytes += tree.lookup(path)?.inode?.size ?? 0
             }
             let kept = package.files.count - lost
-            let state: PackageOutcome.State = lost == 0 ? .kept : kept == 0 ? .removed : .partial
+            let state: PackageOutcome.State = removing.contains(index) || (lost > 0 && kept == 0) ? .removed
+                : lost == 0 ? .kept : .partial
             return PackageOutcome(index: index, state: state, filesLost: lost, bytesLost: bytes, filesKept: kept)
         }
     }

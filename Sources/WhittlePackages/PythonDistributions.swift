@@ -42,11 +42,15 @@ enum PythonDistributions {
         var relations = PackageRelations()
         relations.requiresDist = headers.values("Requires-Dist")
         let files = isDirectory ? try listedFiles(site: site, directory: directory, tree: tree) : nil
-        return InstalledPackage(
+        var distribution = InstalledPackage(
             kind: .python, name: distributionName, version: headers.value("Version") ?? "", relations: relations,
             requested: tree.lookup(directory + "/REQUESTED")?.inode != nil,
             files: try files ?? topLevelFiles(site: site, directory: directory, distribution: distributionName, tree: tree),
             metadata: [directory], key: directory)
+        if isDirectory, let installer = try DatabaseText.read(tree, directory + "/INSTALLER") {
+            distribution.installer = installer.split(whereSeparator: \.isWhitespace).first.map(String.init)
+        }
+        return distribution
     }
 
     /// The files `RECORD` or `installed-files.txt` lists, outside the metadata directory;

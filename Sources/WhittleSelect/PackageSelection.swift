@@ -20,7 +20,11 @@ extension Selector {
     ///    read it). The policy decides again with those, and that is the selection.
     ///
     /// Records are not files of their package, so round 2 changes no package's fate.
+    ///
+    /// `removingPackages` (indices into `packages`) are removed as a whole whatever stays of
+    /// their files: a file they share with a package that stays is that package's.
     public static func select(_ tree: FileTree, policy: SelectionPolicy, packages: PackageDatabase,
+                              removingPackages: Set<Int> = [],
                               listingRemovedFiles: Bool = false) -> PackageAwareSelection {
         guard !packages.isEmpty, !policy.isEmpty else {
             return PackageAwareSelection(
@@ -30,7 +34,7 @@ extension Selector {
         var first = policy
         first.protected = protecting(databases, in: policy.protected)
         let decided = Selector(policy: first).select(tree)
-        let fate = PackageTruth(database: packages, tree: tree, keeps: decided.keeps(path:))
+        let fate = PackageTruth(database: packages, tree: tree, removing: removingPackages, keeps: decided.keeps(path:))
 
         let gone = fate.recordsToRemove(packages)
         let goneRecords = Set(gone.map(\.path))
@@ -44,7 +48,8 @@ extension Selector {
         }
         let selection = Selector(policy: second).select(tree, listingRemovedFiles: listingRemovedFiles)
         return PackageAwareSelection(
-            selection: selection, truth: PackageTruth(database: packages, tree: tree, keeps: selection.keeps(path:)))
+            selection: selection,
+            truth: PackageTruth(database: packages, tree: tree, removing: removingPackages, keeps: selection.keeps(path:)))
     }
 
     private static func protecting(_ paths: [String], in protected: [String: KeepReason]) -> [String: KeepReason] {

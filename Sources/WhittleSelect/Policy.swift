@@ -84,5 +84,5 @@ public struct SelectionPolicy: Sendable {
         self.init(rules: rules, protected: protected, traceKeep: traceKeep)
     }
 
-    public var isEmpty: Bool { rules.isEmpty && traceKeep == nil }
+    public var isEmpty: Bool { rules.isEmpty && traceKeep == nil && packageRecords.isEmpty }
 }
