@@ -214,3 +214,45 @@ struct PackageRemovalTests {
         } throws: { "\($0)".contains("'deb:nosuch'") }
     }
 }
+
+private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
+private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
+
+@Suite("Removing whole packages from a real Debian image: syft and dpkg agree",
+       .enabled(if: (syftPath != nil && acceptanceImages != nil) || ciRun, "needs syft and WHITTLE_ACCEPTANCE_IMAGES"))
+struct PackageRemovalScannerTests {
+    /// nginx and what apt installed only for it (libssl3, iproute2, …) leave the image:
+    /// syft's inventory of the output is the input's minus exactly the packages the report
+    /// names, and dpkg's audit and verification find nothing newly missing.
+    @Test("zoo-nginx (Debian 12): --remove-package deb:nginx --autoremove")
+    func nginx() throws {
+        let image = try #require(acceptanceImages.map { "\($0)/zoo-nginx.tar" },
+                                 "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
+        let directory = try TestDirectory()
+        let before = try syftInventory("docker-archive:" + image)
+        let flattened = directory.path("flattened.tar")
+        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        let unpackedInput = try TestDirectory()
+        let baseline = try dpkgComplaints(root: try unpackLayer(of: flattened, into: unpackedInput))
+        try FileManager.default.removeItem(atPath: flattened)
+
+        let output = directory.path("out.tar")
+        let result = try SlimJob(input: image, output: output, options: WriteOptions(),
+                                 removal: RemovalRequest(packages: ["deb:nginx"], autoremove: true)).run()
+        let section = try #require(result.report.packageDatabases)
+        let removed = Set(section.removed.map(\.name))
+        #expect(removed.contains("nginx") && removed.contains("nginx-common"))
+        // Every package the plan took is reported removed, and only those: no other package lost a file.
+        let planned = Set(result.selection.removals.compactMap { removal -> String? in
+            guard removal.rule.hasPrefix("package:deb:") else { return nil }
+            return String(removal.rule.dropFirst("package:deb:".count).prefix { $0 != " " })
+        })
+        #expect(planned == removed, "planned \(planned.sorted()), reported \(removed.sorted())")
+        #expect(section.partial.isEmpty, "partial: \(section.partial.map(\.name))")
+        expectTruthful(input: before, output: try syftInventory("docker-archive:" + output), report: section)
+        let unpacked = try TestDirectory()
+        let complaints = try dpkgComplaints(root: try unpackLayer(of: output, into: unpacked))
+        #expect(complaints.subtracting(baseline).isEmpty,
+                "dpkg --audit and -V newly say \(complaints.subtracting(baseline).sorted().prefix(10))")
+    }
+}

