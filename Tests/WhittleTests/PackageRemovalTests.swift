@@ -256,3 +256,34 @@ struct PackageRemovalScannerTests {
                 "dpkg --audit and -V newly say \(complaints.subtracting(baseline).sorted().prefix(10))")
     }
 }
+
+@Suite("The python-dev profile on the pandas + scikit-learn batch image",
+       .enabled(if: (syftPath != nil && acceptanceImages != nil && geteuid() == 0) || ciRun,
+                "needs root (chroot), syft and WHITTLE_ACCEPTANCE_IMAGES"))
+struct PythonDevProfileTests {
+    /// jupyterlab, ipython and what only they needed go; the job, run chrooted in the
+    /// unpacked output, prints what it printed in the original, `pip check` finds no broken
+    /// requirement, and syft's inventory loses exactly the reported distributions.
+    @Test("batch-naive: --profile python-dev --autoremove keeps the job's output and pip check clean")
+    func batchJob() throws {
+        let images = try #require(acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
+        let image = images + "/batch-naive.tar"
+        let expected = try String(contentsOfFile: images + "/batch-naive.expected-stdout", encoding: .utf8)
+        let directory = try TestDirectory()
+        let output = directory.path("out.tar")
+        let result = try SlimJob(input: image, output: output, options: WriteOptions(),
+                                 removal: RemovalRequest(profiles: ["python-dev"], autoremove: true)).run()
+        let section = try #require(result.report.packageDatabases)
+        let removed = Set(section.removed.map(\.name))
+        #expect(removed.isSuperset(of: ["jupyterlab", "ipython"]) && !removed.contains("pandas"))
+        #expect(result.selection.removedBytes > 100_000_000, "removed \(result.selection.removedBytes) bytes")
+        expectTruthful(input: try syftInventory("docker-archive:" + image),
+                       output: try syftInventory("docker-archive:" + output), report: section)
+        let unpacked = try TestDirectory()
+        let root = try unpackLayer(of: output, into: unpacked)
+        let printed = try run("/usr/sbin/chroot", [root, "/bin/sh", "-c", "cd /job && python3 /job/batch.py"])
+        #expect(printed == expected)
+        let check = Result { try run("/usr/sbin/chroot", [root, "python3", "-m", "pip", "check"]) }
+        #expect((try? check.get())?.contains("No broken requirements") == true, "pip check: \(check)")
+    }
+}
