@@ -69,8 +69,15 @@ public struct PackageRemoval: Sendable {
     private static func fileRules(database: PackageDatabase, tree: FileTree,
                                   going: [Int: RemovalPlan.Removal]) -> [String: Rule] {
         guard !going.isEmpty, let pattern = try? PathPattern("**") else { return [:] }
+        // A Python distribution that a going dpkg package ships (its metadata is in the
+        // package's list, as python3-pip's is) goes with it: it is the same code, not
+        // another owner.
+        let goingDirectories = Set(going.keys.flatMap { database.packages[$0].files }.compactMap { path in
+            path.lastIndex(of: "/").map { String(path[..<$0]) }
+        })
         var ownersStaying = Set<String>()
         for (index, package) in database.packages.enumerated() where going[index] == nil && package.installed {
+            if package.kind == .python, package.metadata.contains(where: goingDirectories.contains) { continue }
             ownersStaying.formUnion(package.files)
         }
         var rules: [String: Rule] = [:]
@@ -79,9 +86,24 @@ public struct PackageRemoval: Sendable {
             for path in database.packages[index].files where !ownersStaying.contains(path) && rules[path] == nil {
                 guard let node = tree.lookup(path), !node.isDirectory else { continue }
                 rules[path] = rule
+                for compiled in compiledFiles(of: path, in: tree) where !ownersStaying.contains(compiled) {
+                    rules[compiled] = rule
+                }
             }
         }
         return rules
+    }
+
+    /// `dir/__pycache__/x.cpython-311.pyc` for `dir/x.py`: Debian byte-compiles its Python
+    /// modules after unpacking (so no list names them) and removes them with the package,
+    /// as `py3clean` does in its prerm.
+    static func compiledFiles(of path: String, in tree: FileTree) -> [String] {
+        guard path.hasSuffix(".py"), let slash = path.lastIndex(of: "/") else { return [] }
+        let directory = String(path[..<slash]) + "/__pycache__"
+        let stem = String(path[path.index(after: slash)...].dropLast(3)) + "."
+        guard let cache = tree.lookup(directory), cache.isDirectory else { return [] }
+        return cache.sortedChildren.filter { !$0.isDirectory && $0.name.hasPrefix(stem) && $0.name.hasSuffix(".pyc") }
+            .map { directory + "/" + $0.name }
     }
 
     /// The dpkg architecture most packages have, and the Python version of the site
