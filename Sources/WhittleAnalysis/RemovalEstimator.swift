@@ -1,6 +1,7 @@
 import Dispatch
 import WhittleFlatten
 import WhittleImage
+import WhittlePackages
 import WhittleProfiles
 import WhittleSelect
 
@@ -68,13 +69,17 @@ public struct RemovalEstimator {
     ///   - ownership: who owns what, when package databases were read.
     public func estimate(tree: FileTree, config: ImageConfig, ownership: PackageOwnership?) -> [RemovalEstimate] {
         let protected = ProtectedPaths.find(config: config, tree: tree)
+        // Profiles that name packages (python-dev, package-managers) need the databases.
+        let names = named.contains { $0.profiles.contains { !$0.packages.isEmpty } }
+        let database = names ? (try? PackageDatabase(tree: tree)) : nil
         // The selections only read the tree, so they run side by side. A first walk sorts
         // every directory's children (the one thing a reader would otherwise cache).
         tree.walk { _, _ in }
         let work = SharedWork(estimator: self, tree: tree, count: named.count)
         DispatchQueue.concurrentPerform(iterations: named.count) { index in
             work.slots[index] = work.estimator.estimate(
-                work.estimator.named[index], tree: work.tree, protected: protected, ownership: ownership)
+                work.estimator.named[index], tree: work.tree, protected: protected, ownership: ownership,
+                database: database)
         }
         return work.finish()
     }
@@ -103,9 +108,20 @@ public struct RemovalEstimator {
     }
 
     private func estimate(_ entry: NamedProfiles, tree: FileTree, protected: [String: KeepReason],
-                          ownership: PackageOwnership?) -> RemovalEstimate {
-        let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
-        let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
+                          ownership: PackageOwnership?, database: PackageDatabase?) -> RemovalEstimate {
+        var policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
+        // The packages a profile names, through slim's own plan.
+        let requests = entry.profiles.compactMap(\.packageRequest)
+        let selection: Selection
+        if let database, !requests.isEmpty,
+           let removal = try? PackageRemoval(database: database, tree: tree, requests: requests,
+                                             autoremove: false, force: false) {
+            policy.packageRecords = removal.rules
+            selection = Selector.select(tree, policy: policy, packages: database, removingPackages: removal.removedPackages,
+                                        listingRemovedFiles: ownership != nil).selection
+        } else {
+            selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
+        }
         return RemovalEstimate(
             name: entry.name, summary: entry.summary,
             files: selection.removedEntries, bytes: selection.removedBytes,
