@@ -126,6 +126,10 @@ struct SlimCommand: ParsableCommand {
         if verify, traces.isEmpty || dryRun {
             throw ValidationError("--verify replays the traces on the written image: it needs --trace and -o, not --dry-run")
         }
+        if autoremove || force, removePackages.isEmpty, profiles.isEmpty, profileFiles.isEmpty {
+            throw ValidationError("--autoremove and --force act on packages: name them with --remove-package SPEC "
+                + "(or a profile with packages:, such as --profile python-dev)")
+        }
         if let report, ![".json", ".md", ".html"].contains(where: report.hasSuffix) {
             throw ValidationError("--report takes a file ending in .json, .md or .html; got '\(report)'")
         }

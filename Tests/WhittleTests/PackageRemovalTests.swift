@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import WhittleCommands
+@testable import WhittleCommands
 import WhittleFlatten
 import WhittleOutput
 import WhittlePackageGraph
@@ -212,6 +212,20 @@ struct PackageRemovalTests {
         #expect(tree.lookup(site + "/extra_only.py") != nil, "tool's extra x was never asked for")
         #expect(tree.lookup(site + "/extra-only-1.0.dist-info/METADATA") != nil)
         #expect(Self.rule(result, site + "/helper/__init__.py")?.hasPrefix("package:pypi:helper (autoremoved") == true)
+    }
+
+    @Test("--autoremove or --force without packages to act on is a usage error; a bad spec fails before the image is read")
+    func usage() throws {
+        #expect(throws: (any Error).self) {
+            _ = try WhittleCommand.parseAsRoot(["slim", "app.tar", "--dry-run", "--force"])
+        }
+        #expect(throws: (any Error).self) {
+            _ = try WhittleCommand.parseAsRoot(["slim", "app.tar", "--dry-run", "--autoremove"])
+        }
+        _ = try WhittleCommand.parseAsRoot(["slim", "x.tar", "--dry-run", "--autoremove", "--remove-package", "deb:x"])
+        let job = SlimJob(input: "/no/such.tar", output: nil, options: WriteOptions(),
+                          removal: RemovalRequest(packages: ["python:pip"]))
+        #expect { try job.run() } throws: { "\($0)".contains("pypi:NAME") }
     }
 
     @Test("a spec that matches nothing is an error naming it")
