@@ -105,7 +105,8 @@ public struct RemovalEstimator {
     private func estimate(_ entry: NamedProfiles, tree: FileTree, protected: [String: KeepReason],
                           ownership: PackageOwnership?) -> RemovalEstimate {
         let policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
-        let selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
+        let selection = Selector(policy: policy).select(
+            tree, listingRemovedFiles: ownership != nil, findingDanglingSymlinks: false)
         return RemovalEstimate(
             name: entry.name, summary: entry.summary,
             files: selection.removedEntries, bytes: selection.removedBytes,
