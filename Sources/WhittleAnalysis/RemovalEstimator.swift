@@ -120,7 +120,8 @@ public struct RemovalEstimator {
             selection = Selector.select(tree, policy: policy, packages: database, removingPackages: removal.removedPackages,
                                         listingRemovedFiles: ownership != nil).selection
         } else {
-            selection = Selector(policy: policy).select(tree, listingRemovedFiles: ownership != nil)
+            selection = Selector(policy: policy).select(
+                tree, listingRemovedFiles: ownership != nil, findingDanglingSymlinks: false)
         }
         return RemovalEstimate(
             name: entry.name, summary: entry.summary,

@@ -45,8 +45,10 @@ public final class LayerStream {
             diffHash = blobHash
             inflated = LimitedSource(upstream: blobHash, limit: nil, location: location)
             var position: Int64 = 0
+            // A small buffer: each read fetches a header and what little follows it, and
+            // libarchive skips larger file data through `skip` instead of reading it.
             tar = try TarReader(
-                name: "layer \(location.index + 1) (\(location.name))",
+                name: "layer \(location.index + 1) (\(location.name))", bufferSize: 16 << 10,
                 skip: { request in
                     let step = max(0, min(request, slice.length - position))
                     position += step

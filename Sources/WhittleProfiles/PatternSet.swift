@@ -56,7 +56,8 @@ public struct PatternSet: @unchecked Sendable {
 
     /// The index of the first pattern, in the order given, that matches `path`.
     public func firstMatch(_ path: String) -> Int? {
-        withPathBytes(path) { bytes in
+        if patterns.isEmpty { return nil }
+        return withPathBytes(path) { bytes in
             guard let (start, end) = trimmed(bytes) else { return nil }
             var best = Int32.max
             // Runs ascend, so the first match in a run is the run's best.

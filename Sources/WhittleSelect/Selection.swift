@@ -122,8 +122,12 @@ public struct Selector {
     }
 
     /// Decides, then measures everything in one pass over the tree.
-    /// - Parameter listingRemovedFiles: also list every removed file (for package losses).
-    public func select(_ tree: FileTree, listingRemovedFiles: Bool = false) -> Selection {
+    /// - Parameters:
+    ///   - listingRemovedFiles: also list every removed file (for package losses).
+    ///   - findingDanglingSymlinks: false leaves `danglingSymlinks` empty, for callers that
+    ///     only want the figures (inspect's estimate of each profile).
+    public func select(_ tree: FileTree, listingRemovedFiles: Bool = false,
+                       findingDanglingSymlinks: Bool = true) -> Selection {
         var state = WalkState()
         if !policy.isEmpty {
             for child in tree.root.sortedChildren {
@@ -132,7 +136,8 @@ public struct Selector {
         }
         var pass = SelectionPass(
             decisions: state.decisions.map { ($0.path, $0.node, $0.rule) }, traceKeep: policy.traceKeep,
-            protected: policy.protected, keepPatterns: keepPatterns, listingRemovedFiles: listingRemovedFiles)
+            protected: policy.protected, keepPatterns: keepPatterns, listingRemovedFiles: listingRemovedFiles,
+            findingDanglingSymlinks: findingDanglingSymlinks)
         pass.walk(tree.root, path: "")
         return pass.finish()
     }

@@ -25,9 +25,14 @@ struct SelectionPass {
     private var kept: [KeptPath] = []
     private var keptSymlinks: [(path: String, target: String)] = []
     private var removedFiles: [String: Int64]?
+    /// Whether kept symlinks are collected to find the dangling ones.
+    private let findingDanglingSymlinks: Bool
+    /// Whether any figure needs the nodes' paths (kept reasons, removed files, symlinks):
+    /// building a path for every node is most of a walk's cost when none does.
+    private let needsPaths: Bool
 
     init(decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: KeepReason],
-         keepPatterns: PatternSet, listingRemovedFiles: Bool) {
+         keepPatterns: PatternSet, listingRemovedFiles: Bool, findingDanglingSymlinks: Bool = true) {
         self.decisions = decisions
         var byNode: [ObjectIdentifier: Int] = [:]
         for (index, decision) in decisions.enumerated() { byNode[ObjectIdentifier(decision.node)] = index }
@@ -38,6 +43,8 @@ struct SelectionPass {
         entries = Array(repeating: 0, count: decisions.count)
         bytes = Array(repeating: 0, count: decisions.count)
         removedFiles = listingRemovedFiles ? [:] : nil
+        self.findingDanglingSymlinks = findingDanglingSymlinks
+        needsPaths = traceKeep != nil || listingRemovedFiles || findingDanglingSymlinks
     }
 
     /// Visits `node`'s children; `removedBy` is the decision removing this subtree, and
@@ -45,12 +52,14 @@ struct SelectionPass {
     /// package's metadata kept whole).
     mutating func walk(_ node: Node, path: String, removedBy: Int? = nil, reason: KeepReason? = nil) {
         for child in node.sortedChildren {
-            let childPath = path.isEmpty ? child.name : path + "/" + child.name
+            let childPath = needsPaths ? (path.isEmpty ? child.name : path + "/" + child.name) : ""
             let decision = removedBy ?? decisionOfNode[ObjectIdentifier(child)]
             if let inode = child.inode {
                 count(inode, at: childPath, removedBy: decision, inherited: reason)
             } else if let decision {
                 walk(child, path: childPath, removedBy: decision)
+            } else if !needsPaths {
+                walk(child, path: childPath)
             } else {
                 let own = traceKeep?.reasons[childPath] ?? protected[childPath] ?? reason
                 let passed = protected[childPath] != nil ? own : reason
@@ -74,7 +83,7 @@ struct SelectionPass {
         }
         after.count(inode)
         if inode.isShared { keptInodes.insert(identity) }
-        if inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
+        if findingDanglingSymlinks, inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
         if traceKeep != nil {
             let why = traceKeep?.reasons[path] ?? protected[path] ?? inherited
                 ?? (keepPatterns.matchesAny(path) ? .keepRule : .closure(.parent))
