@@ -69,9 +69,11 @@ public struct RemovalEstimator {
     ///   - ownership: who owns what, when package databases were read.
     public func estimate(tree: FileTree, config: ImageConfig, ownership: PackageOwnership?) -> [RemovalEstimate] {
         let protected = ProtectedPaths.find(config: config, tree: tree)
-        // Profiles that name packages (python-dev, package-managers) need the databases.
+        // Profiles that name packages (python-dev, package-managers) need the databases,
+        // read only when asked for (`inspect --packages`): reading them and planning each
+        // such profile costs more than the rest of inspect together.
         let names = named.contains { $0.profiles.contains { !$0.packages.isEmpty } }
-        let database = names ? (try? PackageDatabase(tree: tree)) : nil
+        let database = names && ownership != nil ? (try? PackageDatabase(tree: tree)) : nil
         // The selections only read the tree, so they run side by side. A first walk sorts
         // every directory's children (the one thing a reader would otherwise cache).
         tree.walk { _, _ in }
@@ -123,8 +125,9 @@ public struct RemovalEstimator {
             selection = Selector(policy: policy).select(
                 tree, listingRemovedFiles: ownership != nil, findingDanglingSymlinks: false)
         }
+        let pathsOnly = database == nil && !requests.isEmpty
         return RemovalEstimate(
-            name: entry.name, summary: entry.summary,
+            name: entry.name, summary: entry.summary + (pathsOnly ? " (its paths only: --packages counts its packages)" : ""),
             files: selection.removedEntries, bytes: selection.removedBytes,
             packages: ownership.map { $0.losses(removing: selection.removedFiles) })
     }

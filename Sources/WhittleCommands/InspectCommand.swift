@@ -49,7 +49,7 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How many inefficient paths to list.", valueName: "n"))
     var top: Int = 20
 
-    @Flag(help: "Read dpkg/apk databases to show what each OS package owns (reads those files).")
+    @Flag(help: "Read the package databases (dpkg, apk, Python): what each OS package owns, and what profiles that name packages (python-dev, package-managers) remove by package.")
     var packages = false
 
     @Option(help: ArgumentHelp("Also write the report to a file: .json, or .html (a page with a treemap).",
