@@ -1,3 +1,4 @@
+import Glibc
 import WhittleArchive
 import WhittleFiles
 
@@ -92,49 +93,137 @@ public final class Inode {
     }
 }
 
-/// One name in the flattened tree.
+/// One name in the flattened tree: a directory, or a name for an inode.
+///
+/// Kept small on purpose, since an image has hundreds of thousands of them: the name, one
+/// reference (to the directory's contents or to the inode) and the layer. A directory's
+/// children are one array sorted by the bytes of their names, which is also the order the
+/// writer and every walk want, so no per-directory dictionary or sorted copy is kept.
 public final class Node {
     public let name: String
-    /// Children by name; non-nil exactly for directories.
-    public internal(set) var children: [String: Node]? {
-        didSet { sortedCache = nil }
-    }
-    /// The sorted children, kept between walks: a slim walks the finished tree several times
-    /// (selection, sizes, report, writing), and sorting each directory every time adds up.
-    private var sortedCache: [Node]?
-    /// Directory attributes (non-directories keep theirs in `inode`).
-    public internal(set) var directoryAttributes: Attributes
-    public let inode: Inode?
+    private var body: Body
     /// The layer (1-based; 0 for the root) that last wrote this name. Whiteouts and opaque
     /// markers only hide names from lower layers.
-    var layer: Int
+    private var layerNumber: Int32
+
+    private enum Body {
+        case directory(DirectoryContents)
+        case file(Inode)
+    }
 
     init(directory name: String, attributes: Attributes, layer: Int) {
         self.name = name
-        children = [:]
-        directoryAttributes = attributes
-        inode = nil
-        self.layer = layer
+        body = .directory(DirectoryContents(attributes: attributes))
+        layerNumber = Int32(clamping: layer)
     }
 
     init(name: String, inode: Inode, layer: Int) {
         self.name = name
-        children = nil
-        directoryAttributes = Attributes(permissions: 0)
-        self.inode = inode
-        self.layer = layer
+        body = .file(inode)
+        layerNumber = Int32(clamping: layer)
     }
 
-    public var isDirectory: Bool { children != nil }
+    var layer: Int {
+        get { Int(layerNumber) }
+        set { layerNumber = Int32(clamping: newValue) }
+    }
 
-    public var attributes: Attributes { inode?.attributes ?? directoryAttributes }
+    public var inode: Inode? {
+        if case .file(let inode) = body { return inode }
+        return nil
+    }
+
+    private var contents: DirectoryContents? {
+        if case .directory(let contents) = body { return contents }
+        return nil
+    }
+
+    public var isDirectory: Bool { contents != nil }
+
+    public var attributes: Attributes { inode?.attributes ?? contents?.attributes ?? Attributes(permissions: 0) }
+
+    /// A directory's own attributes; setting them on a file does nothing.
+    var directoryAttributes: Attributes {
+        get { contents?.attributes ?? Attributes(permissions: 0) }
+        set { contents?.attributes = newValue }
+    }
 
     /// Children in byte order of their names, the order entries are written in.
-    public var sortedChildren: [Node] {
-        if let sortedCache { return sortedCache }
-        let sorted = (children ?? [:]).values.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-        sortedCache = sorted
-        return sorted
+    public var sortedChildren: [Node] { contents?.children ?? [] }
+
+    /// The child with exactly these name bytes.
+    public func child(named name: String) -> Node? {
+        guard let contents, case .found(let index) = contents.position(of: name) else { return nil }
+        return contents.children[index]
+    }
+
+    /// Puts `child` in this directory, replacing a child of the same name.
+    func setChild(_ child: Node) {
+        guard let contents else { return }
+        switch contents.position(of: child.name) {
+        case .found(let index): contents.children[index] = child
+        case .insert(let index): contents.children.insert(child, at: index)
+        }
+    }
+
+    func removeChild(named name: String) {
+        guard let contents, case .found(let index) = contents.position(of: name) else { return }
+        contents.children.remove(at: index)
+    }
+
+    /// Removes the children `shouldRemove` picks, keeping the others in order.
+    func removeChildren(where shouldRemove: (Node) -> Bool) {
+        contents?.children.removeAll(where: shouldRemove)
+    }
+}
+
+/// What a directory holds: its attributes and its children, sorted by name bytes.
+private final class DirectoryContents {
+    var attributes: Attributes
+    var children: [Node] = []
+
+    init(attributes: Attributes) {
+        self.attributes = attributes
+    }
+
+    enum Position {
+        case found(Int)
+        case insert(Int)
+    }
+
+    /// Where `name` is, or where it would go. Layers list a directory's entries in order, so
+    /// a new name usually goes last, which is checked first.
+    func position(of name: String) -> Position {
+        guard let last = children.last else { return .insert(0) }
+        let order = compareNameBytes(last.name, name)
+        if order < 0 { return .insert(children.count) }
+        if order == 0 { return .found(children.count - 1) }
+        var low = 0
+        var high = children.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            let order = compareNameBytes(children[middle].name, name)
+            if order == 0 { return .found(middle) }
+            if order < 0 { low = middle + 1 } else { high = middle }
+        }
+        return .insert(low)
+    }
+}
+
+/// Orders two names by their bytes, as the kernel tells names apart: two spellings Swift
+/// calls equal (composed and decomposed accents) are two names.
+func compareNameBytes(_ left: String, _ right: String) -> Int {
+    var left = left
+    var right = right
+    return left.withUTF8 { leftBytes in
+        right.withUTF8 { rightBytes in
+            let common = min(leftBytes.count, rightBytes.count)
+            if common > 0, let a = leftBytes.baseAddress, let b = rightBytes.baseAddress {
+                let order = memcmp(a, b, common)
+                if order != 0 { return Int(order) }
+            }
+            return leftBytes.count - rightBytes.count
+        }
     }
 }
 

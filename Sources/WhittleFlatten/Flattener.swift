@@ -94,12 +94,12 @@ public final class Flattener {
             let parent = try directory(parentComponents, layer: layer, entry: entry.path)
             switch entry.kind {
             case .directory:
-                if let existing = parent.children?[name], existing.isDirectory {
+                if let existing = parent.child(named: name), existing.isDirectory {
                     // Directory over directory merges: lower children stay, upper attributes win.
                     existing.directoryAttributes.overlay(Attributes(entry))
                     existing.layer = layer
                 } else {
-                    parent.children?[name] = Node(directory: name, attributes: Attributes(entry), layer: layer)
+                    parent.setChild(Node(directory: name, attributes: Attributes(entry), layer: layer))
                 }
             case .hardlink:
                 try applyHardlink(entry, named: name, in: parent, components: components, layer: layer)
@@ -114,7 +114,7 @@ public final class Flattener {
                         content = try spoolData(of: entry, from: stream.tar)
                     }
                 }
-                parent.children?[name] = Node(name: name, inode: Inode(entry: entry, content: content), layer: layer)
+                parent.setChild(Node(name: name, inode: Inode(entry: entry, content: content), layer: layer))
             }
         }
         try stream.verify()
@@ -129,13 +129,13 @@ public final class Flattener {
                                layer: Int) throws {
         // Docker removes what the name held before it links, so a link to its own name, or
         // to a path below it, finds nothing.
-        parent.children?[name] = nil
+        parent.removeChild(named: name)
         let inode = try linkedInode(for: entry, components: components, layer: layer)
         // Docker applies the link header's owner (and mode and time, unless the target is a
         // symlink) to the shared inode.
         inode.attributes.overlay(Attributes(entry), keepModeAndTime: inode.kind == .symlink)
         inode.isShared = true
-        parent.children?[name] = Node(name: name, inode: inode, layer: layer)
+        parent.setChild(Node(name: name, inode: inode, layer: layer))
     }
 
     /// The directory an entry goes in, missing ones made as Docker makes them. Whatever
@@ -199,19 +199,15 @@ public final class Flattener {
             throw FlattenError.invalidWhiteout(layer: layer, path: entry)
         }
         let holder = try directory(parentComponents, layer: layer, entry: entry)
-        holder.children?[target] = nil
+        holder.removeChild(named: target)
     }
 
     /// Removes children written by lower layers. A child this layer wrote stays, but if it
     /// is a merged directory its own lower children go too, as Docker's applier walks them.
     private func hideLowerChildren(of directory: Node, below layer: Int) {
-        guard let children = directory.children else { return }
-        for (name, child) in children {
-            if child.layer < layer {
-                directory.children?[name] = nil
-            } else if child.isDirectory {
-                hideLowerChildren(of: child, below: layer)
-            }
+        directory.removeChildren { $0.layer < layer }
+        for child in directory.sortedChildren where child.isDirectory {
+            hideLowerChildren(of: child, below: layer)
         }
     }
 
@@ -225,7 +221,7 @@ public final class Flattener {
         }
         guard let name = target.last,
               let directory = try? tree.resolveDirectory(target.dropLast(), createMissingIn: nil),
-              let node = directory.children?[name]
+              let node = directory.child(named: name)
         else {
             if target.starts(with: components) {
                 throw FlattenError.linkReplacesTarget(layer: layer, path: entry.path, target: entry.linkTarget)

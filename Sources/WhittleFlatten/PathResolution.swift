@@ -89,7 +89,7 @@ extension FileTree {
                 continue
             }
             let directory = result.stack.last?.node ?? root
-            guard let child = directory.children?[component] else {
+            guard let child = directory.child(named: component) else {
                 if let layer, directory.isDirectory {
                     if let link {
                         result.danglingLink = (result.symlinks[link], targets[link])
@@ -99,7 +99,7 @@ extension FileTree {
                         return stop(.tooDeep, rest: [component] + pending.reversed().map(\.name))
                     }
                     let made = Node(directory: component, attributes: .implicitDirectory, layer: layer)
-                    directory.children?[component] = made
+                    directory.setChild(made)
                     result.stack.append((component, made))
                     continue
                 }

@@ -36,7 +36,7 @@ public struct LayerWriter {
                 if let filter, !filter(path, child) { continue }
                 summary.entries += 1
                 guard let inode = child.inode else {
-                    try tar.writeHeader(header(path + "/", kind: .directory, attributes: child.directoryAttributes))
+                    try tar.writeHeader(header(path + "/", kind: .directory, attributes: child.attributes))
                     try visit(child, prefix: path)
                     continue
                 }

@@ -23,7 +23,8 @@ enum PythonDistributions {
     /// Every metadata entry below `node`, by its directory. Directories only are entered, and
     /// never a metadata directory itself.
     private static func collect(_ node: Node, path: String, into found: inout [(site: String, name: String)]) {
-        for (name, child) in node.children ?? [:] {
+        for child in node.sortedChildren {
+            let name = child.name
             if isMetadata(name), child.isDirectory || child.inode?.kind == .regular {
                 found.append((path, name))
             } else if child.isDirectory {

@@ -14,14 +14,14 @@ extension FileTree {
             var parent = tree.root
             let components = path.split(separator: "/").map(String.init)
             for name in components.dropLast() {
-                let directory = parent.children?[name]
+                let directory = parent.child(named: name)
                     ?? Node(directory: name, attributes: Attributes(permissions: 0o755), layer: 1)
-                parent.children?[name] = directory
+                parent.setChild(directory)
                 parent = directory
             }
             guard let name = components.last else { continue }
             let inode = Inode(entry: TarEntry(path: path, kind: .regular, permissions: 0o644), content: nil)
-            parent.children?[name] = Node(name: name, inode: inode, layer: 1)
+            parent.setChild(Node(name: name, inode: inode, layer: 1))
         }
         return tree
     }
