@@ -97,12 +97,9 @@ public struct ImageInspector {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
-        let analyzer = WasteAnalyzer()
-        let flattened = try FlattenedImage(
-            path: path, selection: selection, scratch: scratch, verifying: false, observer: analyzer.observer,
-            meter: meter
+        let (flattened, waste) = try FlattenedImage.measuringWaste(
+            path: path, selection: selection, scratch: scratch, verifying: false, top: top, meter: meter
         ) { layer, count in
-            analyzer.endLayer(layer.index + 1)
             progress?("read layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
         }
         let image = flattened.image
@@ -127,7 +124,7 @@ public struct ImageInspector {
                 layerFileBytes: layers.reduce(0) { $0 + $1.fileBytes },
                 storedBytes: layers.reduce(0) { $0 + $1.storedBytes },
                 flattenedFiles: size.files, flattenedBytes: size.bytes),
-            waste: analyzer.report(top: top),
+            waste: waste,
             profiles: estimates,
             packages: ownership.map { $0.packageTotals })
     }

@@ -1,5 +1,8 @@
 import WhittleArchive
+import WhittleCompression
+import WhittleFiles
 import WhittleFlatten
+import WhittleImage
 
 /// One path that more than one layer wrote (or deleted), as dive lists it.
 public struct InefficientPath: Codable, Sendable, Equatable {
@@ -504,4 +507,26 @@ func diveComponents(_ name: String) -> [String]? {
     }
     if parts.isEmpty && !rooted { return nil }
     return parts
+}
+
+extension FlattenedImage {
+    /// Reads and flattens an image while measuring its wasted space with dive's definitions
+    /// (`WasteAnalyzer`). The analysis is dropped once its figures are taken, before the
+    /// caller's later stages (selection, package databases) build their own structures.
+    public static func measuringWaste(
+        path: String, selection: ImageSelection, scratch: ScratchDirectory, verifying: Bool = true,
+        top: Int = 20, meter: ByteMeter? = nil,
+        progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
+    ) throws -> (image: FlattenedImage, waste: WasteReport) {
+        let analyzer = WasteAnalyzer()
+        let flattened = try FlattenedImage(
+            path: path, selection: selection, scratch: scratch, verifying: verifying, observer: analyzer.observer,
+            meter: meter
+        ) { layer, count in
+            // Each finished layer's own tree is counted and let go at once.
+            analyzer.endLayer(layer.index + 1)
+            progress(layer, count)
+        }
+        return (flattened, analyzer.report(top: top))
+    }
 }

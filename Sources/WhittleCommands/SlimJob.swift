@@ -171,11 +171,10 @@ public struct SlimJob {
     private func run(reading path: String, parts: PolicyParts, progress: ProgressDisplay) throws -> Result {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        let waste = WasteAnalyzer()
         let readMeter = ByteMeter()
         progress.begin("reading layers", meter: readMeter)
-        let flattened = try FlattenedImage(
-            path: path, selection: selection, scratch: scratch, observer: waste.observer, meter: readMeter
+        let (flattened, wasted) = try FlattenedImage.measuringWaste(
+            path: path, selection: selection, scratch: scratch, meter: readMeter
         ) { layer, count in
             progress.note(Self.layerNote(finished: layer.index, of: count))
         }
@@ -207,23 +206,20 @@ public struct SlimJob {
         let decided = Selector.select(tree, policy: policy, packages: packages, removingPackages: removedPackages,
                                       listingRemovedFiles: !ownership.isEmpty)
         let chosen = decided.selection
-        // The databases' new content: computed in a dry run too, so both report the same sizes.
-        let rewrites = try decided.truth?.rewrites(packages, tree: tree, keeps: chosen.keeps(path:)) ?? []
+        // The databases' new content: made in a dry run too, so both report the same sizes.
+        let generated = GeneratedContent(tree: tree, scratch: scratch)
+        try decided.truth?.rewrite(packages, tree: tree, keeps: chosen.keeps(path:), into: generated)
         var report = SlimReport(
             input: input, layerCount: count, layerContentBytes: flattened.layers.reduce(0) { $0 + $1.fileBytes },
             selection: chosen)
-        let wasted = waste.report()
         report.wasted = SlimReport.Waste(
             bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
         report.packages = Self.packageLosses(ownership, selection: chosen)
         report.packageDatabases = decided.truth.map { PackageSection(truth: $0, database: packages) }
-        report.after.bytes += rewrites.reduce(Int64(0)) { total, rewrite in
-            total + Int64(rewrite.bytes.count) - (tree.lookup(rewrite.path)?.inode?.size ?? 0)
-        }
+        report.after.bytes += generated.addedBytes
         guard let output else {
             return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
-        try tree.replaceContents(rewrites, scratch: scratch)
         let (written, verified) = try write(
             tree, of: image, keeping: chosen, to: output, traces: parts.traces, scratch: scratch, progress: progress)
         report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)

@@ -63,7 +63,7 @@ public final class Inode {
     public let deviceMajor: UInt32
     public let deviceMinor: UInt32
     /// Where the bytes are: in the input, a layer spool, or (for content whittle generates,
-    /// see `FileTree.replaceContents`) the generated-content spool.
+    /// see `GeneratedContent`) the generated-content spool.
     public private(set) var content: FileSlice?
     /// Whether a hardlink has ever named this inode. Only then can two names share it and
     /// must counting see it once; the many single-name inodes skip that bookkeeping.

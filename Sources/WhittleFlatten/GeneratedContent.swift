@@ -1,34 +1,45 @@
 import Foundation
 import WhittleFiles
 
-extension FileTree {
-    /// Gives regular files new content: package databases rewritten to list only what a slim
-    /// keeps. The bytes are appended to one spool file in `scratch` and each inode points at
-    /// its part, so the writer copies them like any other file and nothing stays in memory.
-    /// (The generated files are small, a few megabytes at most for a big `status`; the
-    /// caller builds each in memory once.) A path that is not a regular file is an error.
-    public func replaceContents(_ replacements: [(path: String, bytes: [UInt8])], scratch: ScratchDirectory) throws {
-        guard !replacements.isEmpty else { return }
-        let spool = try scratch.createFile(named: "generated-content")
-        var offset: Int64 = 0
-        for (path, bytes) in replacements {
-            guard let inode = lookup(path)?.inode, inode.kind == .regular else {
-                throw FlattenError.notARegularFile(path: path)
-            }
-            try bytes.withUnsafeBytes { buffer in
-                var done = 0
-                while done < buffer.count {
-                    let wrote = pwrite(spool.descriptor, buffer.baseAddress! + done, buffer.count - done,
-                                       off_t(offset) + off_t(done))
-                    if wrote < 0, errno == EINTR { continue }
-                    guard wrote > 0 else {
-                        throw FileError.cannotOpen(path: spool.path, reason: String(cString: strerror(errno)))
-                    }
-                    done += wrote
-                }
-            }
-            inode.replaceContent(with: FileSlice(file: spool, offset: offset, length: Int64(bytes.count)))
-            offset += Int64(bytes.count)
+/// Gives regular files of a tree new content: package databases rewritten to list only
+/// what a slim keeps. Each file's bytes are appended to one spool file in the scratch
+/// directory as soon as they are made, and its inode points at its part, so the writer
+/// copies them like any other file and no generated file stays in memory.
+public final class GeneratedContent {
+    private let tree: FileTree
+    private let scratch: ScratchDirectory
+    private var spool: OpenFile?
+    private var offset: Int64 = 0
+    /// New bytes less replaced bytes, over every replacement so far: what the output gains.
+    public private(set) var addedBytes: Int64 = 0
+
+    public init(tree: FileTree, scratch: ScratchDirectory) {
+        self.tree = tree
+        self.scratch = scratch
+    }
+
+    /// Replaces the content of the regular file at `path`; reading it through the tree then
+    /// gives `bytes`. A path that is not a regular file is an error.
+    public func replace(_ path: String, with bytes: [UInt8]) throws {
+        guard let inode = tree.lookup(path)?.inode, inode.kind == .regular else {
+            throw FlattenError.notARegularFile(path: path)
         }
+        let file = try spool ?? scratch.createFile(named: "generated-content")
+        spool = file
+        try bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let wrote = pwrite(file.descriptor, buffer.baseAddress! + done, buffer.count - done,
+                                   off_t(offset) + off_t(done))
+                if wrote < 0, errno == EINTR { continue }
+                guard wrote > 0 else {
+                    throw FileError.cannotOpen(path: file.path, reason: String(cString: strerror(errno)))
+                }
+                done += wrote
+            }
+        }
+        addedBytes += Int64(bytes.count) - inode.size
+        inode.replaceContent(with: FileSlice(file: file, offset: offset, length: Int64(bytes.count)))
+        offset += Int64(bytes.count)
     }
 }

