@@ -176,6 +176,25 @@ struct PackageRemovalTests {
         #expect(result.warnings.contains { $0.contains("deb:user") }, "warnings: \(result.warnings)")
     }
 
+    @Test("the report marks the kept packages that --force leaves broken, in text, JSON and Markdown")
+    func forceReport() throws {
+        let directory = try TestDirectory()
+        let (result, _, _) = try Self.slim(packages: ["deb:app-b"], force: true, dryRun: true, in: directory)
+        let section = try #require(result.report.packageDatabases)
+        #expect(section.broken == [PackageSection.Broken(package: "deb:user", requirement: "app-b")])
+        let text = result.report.text()
+        #expect(text.contains("(1 of them broken by --force)"), "\(text)")
+        #expect(text.contains("  broken   deb:user  (requires app-b, removed by --force)"), "\(text)")
+        #expect(result.report.markdown().contains("| deb:user | `app-b` |"))
+        let json = try JSONSerialization.jsonObject(with: try result.report.json()) as? [String: Any]
+        let broken = (json?["packageDatabases"] as? [String: Any])?["broken"] as? [[String: String]]
+        #expect(broken == [["package": "deb:user", "requirement": "app-b"]])
+        // Without --force nothing is broken: the plan leaves no kept package short.
+        let (autoremoved, _, _) = try Self.slim(packages: ["deb:app-a"], autoremove: true, dryRun: true, in: directory)
+        #expect(autoremoved.report.packageDatabases?.broken == [])
+        #expect(!autoremoved.report.text().contains("broken"))
+    }
+
     @Test("--autoremove takes what apt installed for the removed package, not what was installed by hand")
     func autoremove() throws {
         let directory = try TestDirectory()
