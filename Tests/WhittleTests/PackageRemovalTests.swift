@@ -306,9 +306,33 @@ struct PackageRemovalScannerTests {
        .enabled(if: (syftPath != nil && acceptanceImages != nil && geteuid() == 0) || ciRun,
                 "needs root (chroot), syft and WHITTLE_ACCEPTANCE_IMAGES"))
 struct PythonDevProfileTests {
-    /// jupyterlab, ipython and what only they needed go; the job, run chrooted in the
-    /// unpacked output, prints what it printed in the original, `pip check` finds no broken
-    /// requirement, and syft's inventory loses exactly the reported distributions.
+    /// The team's tools, which the job never imports.
+    static let tools = ["jupyterlab", "ipython", "pytest", "black", "flake8", "mypy"]
+    /// Their console scripts in pip's bin directory.
+    static let scripts = ["jupyter-lab", "ipython", "pytest", "py.test", "black", "blackd", "flake8", "mypy", "dmypy",
+                          "mypyc", "stubgen", "stubtest"]
+    /// What the job runs on: pandas and scikit-learn and what they require.
+    static let job = ["pandas", "scikit-learn", "numpy", "scipy", "joblib", "cloudpickle", "narwhals", "threadpoolctl",
+                      "python-dateutil", "tzdata"]
+
+    /// The distributions of pip's site directories under `root`, by the names of their
+    /// `*.dist-info` directories (`scikit_learn-1.5.0.dist-info` is `scikit-learn`).
+    static func installedDistributions(root: String) throws -> Set<String> {
+        let files = FileManager.default
+        var names = Set<String>()
+        for lib in try files.contentsOfDirectory(atPath: root + "/usr/local/lib") where lib.hasPrefix("python3") {
+            let site = root + "/usr/local/lib/\(lib)/dist-packages"
+            for entry in (try? files.contentsOfDirectory(atPath: site)) ?? [] where entry.hasSuffix(".dist-info") {
+                names.insert(String(entry.prefix { $0 != "-" }).lowercased().replacingOccurrences(of: "_", with: "-"))
+            }
+        }
+        return names
+    }
+
+    /// jupyterlab, ipython, pytest, black, flake8, mypy and what only they needed go, with
+    /// their console scripts; the job's distributions stay whole. The job, run chrooted in
+    /// the unpacked output, prints what it printed in the original, `pip check` finds no
+    /// broken requirement, and syft's inventory loses exactly the reported distributions.
     @Test("batch-naive: --profile python-dev --autoremove keeps the job's output and pip check clean")
     func batchJob() throws {
         let images = try #require(acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
@@ -319,13 +343,20 @@ struct PythonDevProfileTests {
         let result = try SlimJob(input: image, output: output, options: WriteOptions(),
                                  removal: RemovalRequest(profiles: ["python-dev"], autoremove: true)).run()
         let section = try #require(result.report.packageDatabases)
-        let removed = Set(section.removed.map(\.name))
-        #expect(removed.isSuperset(of: ["jupyterlab", "ipython"]) && !removed.contains("pandas"))
+        let removed = Set(section.removed.map { $0.name.lowercased() })
+        #expect(removed.isSuperset(of: Self.tools), "not removed: \(Set(Self.tools).subtracting(removed).sorted())")
+        let touched = removed.union(section.partial.map { $0.name.lowercased() })
+        #expect(touched.isDisjoint(with: Self.job), "the job's own lost files: \(touched.intersection(Self.job).sorted())")
         #expect(result.selection.removedBytes > 100_000_000, "removed \(result.selection.removedBytes) bytes")
         expectTruthful(input: try syftInventory("docker-archive:" + image),
                        output: try syftInventory("docker-archive:" + output), report: section)
         let unpacked = try TestDirectory()
         let root = try unpackLayer(of: output, into: unpacked)
+        let installed = try Self.installedDistributions(root: root)
+        #expect(installed.isSuperset(of: Self.job), "the job's distributions missing: \(Set(Self.job).subtracting(installed).sorted())")
+        #expect(installed.isDisjoint(with: Self.tools), "tools still installed: \(installed.intersection(Self.tools).sorted())")
+        let leftScripts = Self.scripts.filter { FileManager.default.fileExists(atPath: root + "/usr/local/bin/" + $0) }
+        #expect(leftScripts.isEmpty, "console scripts left: \(leftScripts)")
         let printed = try run("/usr/sbin/chroot", [root, "/bin/sh", "-c", "cd /job && python3 /job/batch.py"])
         #expect(printed == expected)
         let check = Result { try run("/usr/sbin/chroot", [root, "python3", "-m", "pip", "check"]) }
