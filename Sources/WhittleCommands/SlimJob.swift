@@ -193,12 +193,14 @@ public struct SlimJob {
         let requests = removal.packageRequests(parts)
         let packages = policy.isEmpty && requests.isEmpty ? PackageDatabase(packages: []) : try PackageDatabase(tree: tree)
         var removedPackages = Set<Int>()
+        var broken: [PackageSection.Broken] = []
         if !requests.isEmpty {
             // Before anything is written: a dependent that stays stops the run here.
             let plan = try PackageRemoval(database: packages, tree: tree, requests: requests,
                                           autoremove: removal.autoremove, force: removal.force)
             policy.packageRecords = plan.rules
             removedPackages = plan.removedPackages
+            broken = plan.plan.brokenDependents.map { PackageSection.Broken(package: $0.package, requirement: $0.requirement) }
             warnings += plan.plan.warnings + plan.plan.brokenDependents.map { "--force leaves \($0) missing" }
                 + plan.plan.spared.map { "profile \($0.profile) keeps \($0.record.spec): \($0.reason)" }
         }
@@ -216,6 +218,7 @@ public struct SlimJob {
             bytes: wasted.wastedBytes, efficiency: wasted.efficiency, userWastedPercent: wasted.userWastedPercent)
         report.packages = Self.packageLosses(ownership, selection: chosen)
         report.packageDatabases = decided.truth.map { PackageSection(truth: $0, database: packages) }
+        report.packageDatabases?.broken = broken
         report.after.bytes += generated.addedBytes
         guard let output else {
             return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)

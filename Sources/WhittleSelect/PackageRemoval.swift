@@ -42,7 +42,8 @@ public struct PackageRemoval: Sendable {
 
     public init(database: PackageDatabase, tree: FileTree, requests: [RemovalRequest],
                 autoremove: Bool, force: Bool) throws {
-        let installed = database.packages.indices.filter { database.packages[$0].installed }
+        let vendored = Self.vendoredDistributions(database)
+        let installed = database.packages.indices.filter { database.packages[$0].installed && !vendored.contains($0) }
         let records = installed.compactMap { database.packages[$0].graphRecord }
         plan = try RemovalPlan(records: records, requests: requests,
                                environment: Self.environment(database, records: records),
@@ -57,6 +58,19 @@ public struct PackageRemoval: Sendable {
     }
 
     public var isEmpty: Bool { plan.removals.isEmpty }
+
+    /// Python distributions vendored inside another one, their metadata among its files (as
+    /// bleach ships `_vendor/html5lib-1.1.dist-info`). No import path reaches them, so pip
+    /// neither installs nor checks them: they are no package to name, and what they require
+    /// is not required by anything that stays. Their files go with the distribution that
+    /// ships them.
+    static func vendoredDistributions(_ database: PackageDatabase) -> Set<Int> {
+        let python = database.packages.indices.filter { database.packages[$0].kind == .python }
+        let shippedDirectories = Set(python.flatMap { database.packages[$0].files }.compactMap { path in
+            path.lastIndex(of: "/").map { String(path[..<$0]) }
+        })
+        return Set(python.filter { database.packages[$0].metadata.contains(where: shippedDirectories.contains) })
+    }
 
     /// `package:deb:gcc-12`, or `package:deb:libfoo (autoremoved because of deb:gcc-12)`.
     static func label(_ removal: RemovalPlan.Removal) -> String {

@@ -176,6 +176,25 @@ struct PackageRemovalTests {
         #expect(result.warnings.contains { $0.contains("deb:user") }, "warnings: \(result.warnings)")
     }
 
+    @Test("the report marks the kept packages that --force leaves broken, in text, JSON and Markdown")
+    func forceReport() throws {
+        let directory = try TestDirectory()
+        let (result, _, _) = try Self.slim(packages: ["deb:app-b"], force: true, dryRun: true, in: directory)
+        let section = try #require(result.report.packageDatabases)
+        #expect(section.broken == [PackageSection.Broken(package: "deb:user", requirement: "app-b")])
+        let text = result.report.text()
+        #expect(text.contains("(1 of them broken by --force)"), "\(text)")
+        #expect(text.contains("  broken   deb:user  (requires app-b, removed by --force)"), "\(text)")
+        #expect(result.report.markdown().contains("| deb:user | `app-b` |"))
+        let json = try JSONSerialization.jsonObject(with: try result.report.json()) as? [String: Any]
+        let broken = (json?["packageDatabases"] as? [String: Any])?["broken"] as? [[String: String]]
+        #expect(broken == [["package": "deb:user", "requirement": "app-b"]])
+        // Without --force nothing is broken: the plan leaves no kept package short.
+        let (autoremoved, _, _) = try Self.slim(packages: ["deb:app-a"], autoremove: true, dryRun: true, in: directory)
+        #expect(autoremoved.report.packageDatabases?.broken == [])
+        #expect(!autoremoved.report.text().contains("broken"))
+    }
+
     @Test("--autoremove takes what apt installed for the removed package, not what was installed by hand")
     func autoremove() throws {
         let directory = try TestDirectory()
@@ -212,6 +231,39 @@ struct PackageRemovalTests {
         #expect(tree.lookup(site + "/extra_only.py") != nil, "tool's extra x was never asked for")
         #expect(tree.lookup(site + "/extra-only-1.0.dist-info/METADATA") != nil)
         #expect(Self.rule(result, site + "/helper/__init__.py")?.hasPrefix("package:pypi:helper (autoremoved") == true)
+    }
+
+    @Test("Python: a distribution vendored inside another is no requirer; its files go with the one that ships it")
+    func vendored() throws {
+        let directory = try TestDirectory()
+        let site = RemovalImage.site
+        // tool ships `_vendor/vend-1.0.dist-info` (its RECORD lists it); vend and helper,
+        // which tool requires, both require extra-only. pip sees no vend: nothing that stays
+        // requires extra-only once helper goes.
+        var layer = TestLayer()
+        layer.directory(site + "/tool/_vendor")
+        layer.directory(site + "/tool/_vendor/vend-1.0.dist-info")
+        layer.file(site + "/tool/_vendor/vend.py", "vend = 1\n")
+        layer.file(site + "/tool/_vendor/vend-1.0.dist-info/METADATA",
+                   "Metadata-Version: 2.1\nName: vend\nVersion: 1.0\nRequires-Dist: extra-only\n")
+        layer.file(site + "/tool/_vendor/vend-1.0.dist-info/RECORD", "vend.py,,\nvend-1.0.dist-info/METADATA,,\nvend-1.0.dist-info/RECORD,,\n")
+        layer.file(site + "/tool-1.0.dist-info/RECORD", ["tool/__init__.py", "tool/cli.py", "tool/_vendor/vend.py",
+                   "tool/_vendor/vend-1.0.dist-info/METADATA", "tool/_vendor/vend-1.0.dist-info/RECORD",
+                   "tool-1.0.dist-info/RECORD"].map { "\($0),,\n" }.joined())
+        layer.file(site + "/helper-1.0.dist-info/METADATA",
+                   "Metadata-Version: 2.1\nName: helper\nVersion: 1.0\nRequires-Dist: extra-only\n")
+        var builder = RemovalImage.builder()
+        builder.layers.append(layer)
+        let output = directory.path("out.tar")
+        let result = try SlimJob(input: try builder.writeArchive(in: directory.url), output: output, options: WriteOptions(),
+                                 removal: RemovalRequest(packages: ["pypi:tool"], autoremove: true)).run()
+        let tree = try SlimmedOutput(output).tree
+        #expect(tree.lookup(site + "/tool/_vendor/vend.py") == nil && tree.lookup(site + "/tool/_vendor/vend-1.0.dist-info") == nil)
+        #expect(tree.lookup(site + "/extra_only.py") == nil, "only helper and the copy vendored in tool required extra-only")
+        #expect(Self.rule(result, site + "/extra_only.py") == "package:pypi:extra-only (autoremoved because of pypi:tool (needed by pypi:helper))")
+        #expect(Set(result.report.packageDatabases?.removed.map(\.name) ?? []) == ["tool", "vend", "helper", "extra-only"])
+        #expect { _ = try SlimJob(input: try builder.writeArchive(in: directory.url), output: nil, options: WriteOptions(),
+                                  removal: RemovalRequest(packages: ["pypi:vend"])).run() } throws: { "\($0)".contains("'pypi:vend'") }
     }
 
     @Test("--autoremove or --force without packages to act on is a usage error; a bad spec fails before the image is read")
@@ -287,9 +339,33 @@ struct PackageRemovalScannerTests {
        .enabled(if: (syftPath != nil && acceptanceImages != nil && geteuid() == 0) || ciRun,
                 "needs root (chroot), syft and WHITTLE_ACCEPTANCE_IMAGES"))
 struct PythonDevProfileTests {
-    /// jupyterlab, ipython and what only they needed go; the job, run chrooted in the
-    /// unpacked output, prints what it printed in the original, `pip check` finds no broken
-    /// requirement, and syft's inventory loses exactly the reported distributions.
+    /// The team's tools, which the job never imports.
+    static let tools = ["jupyterlab", "ipython", "pytest", "black", "flake8", "mypy"]
+    /// Their console scripts in pip's bin directory.
+    static let scripts = ["jupyter-lab", "ipython", "pytest", "py.test", "black", "blackd", "flake8", "mypy", "dmypy",
+                          "mypyc", "stubgen", "stubtest"]
+    /// What the job runs on: pandas and scikit-learn and what they require.
+    static let job = ["pandas", "scikit-learn", "numpy", "scipy", "joblib", "cloudpickle", "narwhals", "threadpoolctl",
+                      "python-dateutil", "tzdata"]
+
+    /// The distributions of pip's site directories under `root`, by the names of their
+    /// `*.dist-info` directories (`scikit_learn-1.5.0.dist-info` is `scikit-learn`).
+    static func installedDistributions(root: String) throws -> Set<String> {
+        let files = FileManager.default
+        var names = Set<String>()
+        for lib in try files.contentsOfDirectory(atPath: root + "/usr/local/lib") where lib.hasPrefix("python3") {
+            let site = root + "/usr/local/lib/\(lib)/dist-packages"
+            for entry in (try? files.contentsOfDirectory(atPath: site)) ?? [] where entry.hasSuffix(".dist-info") {
+                names.insert(String(entry.prefix { $0 != "-" }).lowercased().replacingOccurrences(of: "_", with: "-"))
+            }
+        }
+        return names
+    }
+
+    /// jupyterlab, ipython, pytest, black, flake8, mypy and what only they needed go, with
+    /// their console scripts; the job's distributions stay whole. The job, run chrooted in
+    /// the unpacked output, prints what it printed in the original, `pip check` finds no
+    /// broken requirement, and syft's inventory loses exactly the reported distributions.
     @Test("batch-naive: --profile python-dev --autoremove keeps the job's output and pip check clean")
     func batchJob() throws {
         let images = try #require(acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
@@ -300,13 +376,20 @@ struct PythonDevProfileTests {
         let result = try SlimJob(input: image, output: output, options: WriteOptions(),
                                  removal: RemovalRequest(profiles: ["python-dev"], autoremove: true)).run()
         let section = try #require(result.report.packageDatabases)
-        let removed = Set(section.removed.map(\.name))
-        #expect(removed.isSuperset(of: ["jupyterlab", "ipython"]) && !removed.contains("pandas"))
+        let removed = Set(section.removed.map { $0.name.lowercased() })
+        #expect(removed.isSuperset(of: Self.tools), "not removed: \(Set(Self.tools).subtracting(removed).sorted())")
+        let touched = removed.union(section.partial.map { $0.name.lowercased() })
+        #expect(touched.isDisjoint(with: Self.job), "the job's own lost files: \(touched.intersection(Self.job).sorted())")
         #expect(result.selection.removedBytes > 100_000_000, "removed \(result.selection.removedBytes) bytes")
         expectTruthful(input: try syftInventory("docker-archive:" + image),
                        output: try syftInventory("docker-archive:" + output), report: section)
         let unpacked = try TestDirectory()
         let root = try unpackLayer(of: output, into: unpacked)
+        let installed = try Self.installedDistributions(root: root)
+        #expect(installed.isSuperset(of: Self.job), "the job's distributions missing: \(Set(Self.job).subtracting(installed).sorted())")
+        #expect(installed.isDisjoint(with: Self.tools), "tools still installed: \(installed.intersection(Self.tools).sorted())")
+        let leftScripts = Self.scripts.filter { FileManager.default.fileExists(atPath: root + "/usr/local/bin/" + $0) }
+        #expect(leftScripts.isEmpty, "console scripts left: \(leftScripts)")
         let printed = try run("/usr/sbin/chroot", [root, "/bin/sh", "-c", "cd /job && python3 /job/batch.py"])
         #expect(printed == expected)
         let check = Result { try run("/usr/sbin/chroot", [root, "python3", "-m", "pip", "check"]) }
