@@ -46,6 +46,8 @@ public struct PackageOwnership: Sendable {
     /// Package → `dpkg` or `apk`.
     public private(set) var managers: [String: String] = [:]
     private var owned: [String: (files: Int, bytes: Int64)] = [:]
+    /// The databases read: what the package-level profile estimates plan with.
+    public let database: PackageDatabase
 
     /// True when the tree has neither database.
     public var isEmpty: Bool { managers.isEmpty }
@@ -57,6 +59,7 @@ public struct PackageOwnership: Sendable {
 
     /// The OS packages of a database already read from `tree`.
     public init(database: PackageDatabase, tree: FileTree) {
+        self.database = database
         for package in database.packages where package.kind != .python {
             managers[package.key] = package.kind == .deb ? "dpkg" : "apk"
             for path in package.files {

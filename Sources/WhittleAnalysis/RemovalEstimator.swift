@@ -73,10 +73,8 @@ public struct RemovalEstimator {
         // read only when asked for (`inspect --packages`): reading them and planning each
         // such profile costs more than the rest of inspect together.
         let names = named.contains { $0.profiles.contains { !$0.packages.isEmpty } }
-        let database = names && ownership != nil ? (try? PackageDatabase(tree: tree)) : nil
-        // The selections only read the tree, so they run side by side. A first walk sorts
-        // every directory's children (the one thing a reader would otherwise cache).
-        tree.walk { _, _ in }
+        let database = names ? ownership?.database : nil
+        // The selections only read the tree, so they run side by side.
         let work = SharedWork(estimator: self, tree: tree, count: named.count)
         DispatchQueue.concurrentPerform(iterations: named.count) { index in
             work.slots[index] = work.estimator.estimate(
