@@ -35,14 +35,13 @@ public struct PackageLossSummary: Codable, Sendable, Equatable {
 /// Which OS package owns each path of a flattened tree, from the dpkg and apk records of
 /// the one package database reader (`PackageDatabase`).
 ///
-/// Paths are kept as the tree names them (no leading slash): the reader resolved each
-/// listed path through the tree's symlinks (with usrmerge dpkg lists `/lib/x86_64-linux-gnu/…`
-/// while the file sits at `usr/lib/x86_64-linux-gnu/…`). Only non-directory entries are
-/// recorded: directories are shared by many packages and hold no bytes of their own.
+/// Paths are the tree's (no leading slash): the reader resolved each listed path through
+/// the tree's symlinks (with usrmerge dpkg lists `/lib/x86_64-linux-gnu/…` while the file
+/// sits at `usr/lib/x86_64-linux-gnu/…`), and kept only non-directory entries: directories
+/// are shared by many packages and hold no bytes of their own. The packages' own file lists
+/// are the only map from path to package; no second index of every path is built.
 /// Packages are named by their database key (`libc6:amd64` for a Multi-Arch: same package).
 public struct PackageOwnership: Sendable {
-    /// Tree path → owning packages, in the order the databases name them.
-    public private(set) var owners: [String: [String]] = [:]
     /// Package → `dpkg` or `apk`.
     public private(set) var managers: [String: String] = [:]
     private var owned: [String: (files: Int, bytes: Int64)] = [:]
@@ -62,55 +61,58 @@ public struct PackageOwnership: Sendable {
         self.database = database
         for package in database.packages where package.kind != .python {
             managers[package.key] = package.kind == .deb ? "dpkg" : "apk"
-            for path in package.files {
-                if let node = tree.lookup(path) { record(path, node: node, package: package.key) }
+            var total = owned[package.key] ?? (0, 0)
+            for path in Self.distinctFiles(of: package) {
+                guard let node = tree.lookup(path) else { continue }
+                total.files += 1
+                total.bytes += node.inode?.size ?? 0
             }
+            owned[package.key] = total
         }
     }
 
-    private mutating func record(_ path: String, node: Node, package: String) {
-        var names = owners[path] ?? []
-        guard !names.contains(package) else { return }
-        names.append(package)
-        owners[path] = names
-        let size = node.inode?.size ?? 0
-        var total = owned[package] ?? (0, 0)
-        total.files += 1
-        total.bytes += size
-        owned[package] = total
-    }
-
-    /// The packages owning `path` (with or without a leading slash, as the tree names it).
+    /// The OS packages owning `path` (with or without a leading slash, as the tree names
+    /// it), in database order. Looks through every list: for tests and single questions.
     public func packages(owning path: String) -> [String] {
-        owners[Self.normalize(path)] ?? []
+        let path = Self.normalize(path)
+        return osPackages.filter { $0.files.contains(path) }.map(\.key)
     }
 
     /// Sums what removing `removed` (tree path → bytes) takes from each package. A path
     /// owned by several packages (dpkg diversions, shared files) counts for each.
-    public func losses(removing removed: [String: Int64]) -> PackageLossSummary {
+    public func losses(removing listed: [String: Int64]) -> PackageLossSummary {
+        let removed = Dictionary(listed.map { (Self.normalize($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
         var lost: [String: (files: Int, bytes: Int64)] = [:]
-        var unownedFiles = 0
-        var unownedBytes: Int64 = 0
-        for (rawPath, bytes) in removed {
-            let names = owners[Self.normalize(rawPath)] ?? []
-            if names.isEmpty {
-                unownedFiles += 1
-                unownedBytes += bytes
-            }
-            for name in names {
-                var total = lost[name] ?? (0, 0)
+        var owners = Set<String>()
+        for package in osPackages {
+            for path in Self.distinctFiles(of: package) {
+                guard let bytes = removed[path] else { continue }
+                owners.insert(path)
+                var total = lost[package.key] ?? (0, 0)
                 total.files += 1
                 total.bytes += bytes
-                lost[name] = total
+                lost[package.key] = total
             }
         }
+        let unowned = removed.filter { !owners.contains($0.key) }
         let packages = lost.map { name, total in
             PackageLoss(package: name, manager: managers[name] ?? "", filesLost: total.files, bytesLost: total.bytes,
                         filesOwned: owned[name]?.files ?? 0, bytesOwned: owned[name]?.bytes ?? 0)
         }.sorted {
             $0.bytesLost != $1.bytesLost ? $0.bytesLost > $1.bytesLost : $0.package < $1.package
         }
-        return PackageLossSummary(packages: packages, unownedFilesLost: unownedFiles, unownedBytesLost: unownedBytes)
+        return PackageLossSummary(packages: packages, unownedFilesLost: unowned.count,
+                                  unownedBytesLost: unowned.values.reduce(0, +))
+    }
+
+    private var osPackages: LazyFilterSequence<[InstalledPackage]> {
+        database.packages.lazy.filter { $0.kind != .python }
+    }
+
+    /// A package's files, each once even when its list names it twice (through two links).
+    private static func distinctFiles(of package: InstalledPackage) -> [String] {
+        var seen = Set<String>()
+        return package.files.filter { seen.insert($0).inserted }
     }
 
     /// Every package with how much it owns in the tree, largest first.
@@ -123,6 +125,11 @@ public struct PackageOwnership: Sendable {
     }
 
     /// Package lists name paths as `/usr/bin/x` or `./usr/bin/x`; the tree names them `usr/bin/x`.
-    static func normalize(_ path: String) -> String { foldLexically("", [path]) }
+    static func normalize(_ path: String) -> String {
+        // Most paths come from the tree already clean: those are returned as they are.
+        let clean = !path.hasPrefix("/") && !path.hasPrefix(".") && !path.hasSuffix("/")
+            && !path.contains("//") && !path.contains("/.")
+        return clean ? path : foldLexically("", [path])
+    }
 
 }
