@@ -114,7 +114,7 @@ let package = Package(
 
         // libFuzzer harnesses, one per untrusted-input reader (Fuzz/README.md, scripts/fuzz.sh).
         // Built plainly they replay input files; built with -sanitize=fuzzer and -D FUZZING
-        // libFuzzer drives them. The package database readers get a harness here once they exist.
+        // libFuzzer drives them.
         .target(name: "FuzzSupport", path: "Fuzz/Support"),
         .executableTarget(
             name: "FuzzImageDocuments", dependencies: ["FuzzSupport", "WhittleImage", "WhittleFiles"],
@@ -126,6 +126,13 @@ let package = Package(
         .executableTarget(name: "FuzzELF", dependencies: ["FuzzSupport", "WhittleELF"], path: "Fuzz/ELF"),
         .executableTarget(name: "FuzzProfile", dependencies: ["FuzzSupport", "WhittleProfiles"], path: "Fuzz/Profile"),
         .executableTarget(name: "FuzzTrace", dependencies: ["FuzzSupport", "WhittleTraceFormat"], path: "Fuzz/Trace"),
+        .executableTarget(
+            name: "FuzzPackages",
+            dependencies: [
+                "FuzzSupport", "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittlePackages",
+                "WhittlePackageGraph", "WhittleSelect",
+            ],
+            path: "Fuzz/Packages"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,9 @@ shipped profiles, a Debian root for real ELF files and an ld.so.cache (bench/wor
 bookworm-base.tar when present, else this machine's own files), and a few small inputs made
 here for forms the fixtures lack (32-bit and big-endian ELF, a legacy ld.so.cache, whiteouts,
 hardlinks and symlink chains). The FuzzImageDocuments harness writes the documents that name
-its own blobs (`--write-seeds`). Run through Fuzz/make-corpus.sh, which builds that harness.
+its own blobs, and FuzzPackages one seed for each file of its sound image (`--write-seeds`);
+the package seeds also come from the package-graph test fixtures. Run through
+Fuzz/make-corpus.sh, which builds those two harnesses.
 """
 import hashlib
 import io
@@ -181,11 +183,15 @@ def layer_seeds():
 
 
 def finding_seeds():
-    """Inputs that once crashed a harness (Fuzz/findings/) stay in its corpus."""
+    """Inputs that once crashed a harness (Fuzz/findings/) stay in its corpus, but for those
+    over 64 KiB: libFuzzer takes its largest seed as the longest input to try, and long
+    inputs slow every run (the regression tests still replay them)."""
     directory = os.path.join(ROOT, "Fuzz", "findings")
     for name in sorted(os.listdir(directory)):
+        if os.path.getsize(os.path.join(directory, name)) > 64 << 10:
+            continue
         harness = {"layer": "FuzzLayer", "image": "FuzzImageDocuments", "elf": "FuzzELF",
-                   "profile": "FuzzProfile", "trace": "FuzzTrace"}[name.split("-")[0]]
+                   "profile": "FuzzProfile", "trace": "FuzzTrace", "packages": "FuzzPackages"}[name.split("-")[0]]
         with open(os.path.join(directory, name), "rb") as finding:
             write(harness, "finding-" + name, finding.read())
 
@@ -230,6 +236,119 @@ def trace_seeds():
 """)
 
 
+PACKAGE_FIXTURES = os.path.join(ROOT, "Tests", "WhittleTests", "PackageGraphFixtures")
+# The slots of Fuzz/Packages/PackagesFuzzer.swift (`Skeleton.slots`): an input's first byte.
+PACKAGE_SLOTS = {"status": 0, "list": 1, "md5sums": 2, "conffiles": 3, "extended_states": 4, "apk": 5,
+                 "METADATA": 6, "RECORD": 7, "PKG-INFO": 9, "installed-files.txt": 10, "entries": 13,
+                 "relations": 14}
+
+
+def package_seed(name, slot, data):
+    write("FuzzPackages", name, bytes([PACKAGE_SLOTS[slot]]) + data)
+
+
+def first_paragraphs(text, limit=4096):
+    """Whole blank-line-separated paragraphs of `text`, as many as fit in `limit` bytes."""
+    out = b""
+    for paragraph in text.split(b"\n\n"):
+        if len(out) + len(paragraph) + 2 > limit:
+            break
+        out += paragraph + b"\n\n"
+    return out
+
+
+def package_seeds(tool):
+    """The harness's own seeds (one a slot, from its sound image), the package-graph test
+    fixtures (dpkg status, extended_states, Python metadata), a few info files of a Debian
+    root, and an apk record and a Python file list with the forms the sound image lacks."""
+    directory = os.path.join(CORPUS, "FuzzPackages")
+    os.makedirs(directory, exist_ok=True)
+    subprocess.run([tool, "--write-seeds", directory], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(PACKAGE_FIXTURES, "dpkg-status"), "rb") as status:
+        status = status.read()
+    package_seed("fixture-dpkg-status", "status", first_paragraphs(status))
+    # Relation fields and versions alone, one a line, for the parsers.
+    fields = (b"Depends: ", b"Pre-Depends: ", b"Recommends: ", b"Provides: ", b"Version: ")
+    values = [line.split(b": ", 1)[1] for line in status.split(b"\n") if line.startswith(fields)]
+    package_seed("fixture-dpkg-relations", "relations", b"\n".join(values)[:4000] + b"\n")
+    with open(os.path.join(PACKAGE_FIXTURES, "extended_states"), "rb") as states:
+        package_seed("fixture-extended_states", "extended_states", first_paragraphs(states.read()))
+    # The fixture's distributions with the most Requires-Dist lines, each as a METADATA.
+    with open(os.path.join(PACKAGE_FIXTURES, "pypi-metadata"), "rb") as metadata:
+        blocks = [b for b in metadata.read().split(b"\n\n") if b.strip()]
+    requirements = [line.split(b": ", 1)[1] for block in blocks for line in block.split(b"\n")
+                    if line.startswith(b"Requires-Dist: ")]
+    package_seed("fixture-requirements", "relations", b"\n".join(requirements)[:4000] + b"\n")
+    blocks.sort(key=lambda block: (-block.count(b"Requires-Dist:"), block))
+    for block in blocks[:4]:
+        lines = [line for line in block.split(b"\n") if line and not line.startswith(b"#")]
+        text = b"Metadata-Version: 2.1\n" + b"\n".join(lines)[:4000] + b"\n\nDescription.\n"
+        package_seed("fixture-METADATA-" + short(text), "METADATA", text)
+    for path, slot in (("var/lib/dpkg/info/gzip.list", "list"), ("var/lib/dpkg/info/gzip.md5sums", "md5sums"),
+                       ("var/lib/dpkg/info/base-files.conffiles", "conffiles"),
+                       ("var/lib/dpkg/info/gcc-12-base:amd64.list", "list")):
+        data = debian_file(path, limit=4096)
+        if data:
+            package_seed("debian-" + os.path.basename(path), slot, data)
+    package_seed("made-apk-installed", "apk", b"""C:Q1abcdefghijklmnopqrstuvwxyz01=
+P:py3-pip
+V:23.1.2-r0
+A:noarch
+S:2433128
+I:11665408
+T:Tool for installing and managing Python packages
+U:https://pip.pypa.io
+L:MIT
+o:py3-pip
+m:Natanael Copa <ncopa@alpinelinux.org>
+t:1686230400
+c:5b2b1e8cbdbd
+D:python3~3.11 py3-setuptools so:libc.musl-x86_64.so.1 !py3-pip-doc
+p:cmd:pip3=23.1.2-r0 cmd:pip=23.1.2-r0 py3.11:pip=23.1.2-r0
+r:py3-pip-compat
+F:usr
+F:usr/bin
+R:pip
+a:0:0:755
+Z:Q1ltrPIAlmB3BGmB9+SCDLzTkv6Eo=
+R:pip3
+a:0:0:755
+F:usr/lib/python3.11/site-packages/pip
+M:0:0:755
+R:__init__.py
+Z:Q1qd1c1GYm7xD+KXG3Pj1sNQmd6Xs=
+
+""")
+    package_seed("made-markers", "relations", b"""python_version >= "3.8" and (platform_system != 'Windows' or extra == 'all')
+implementation_name == "cpython" and python_full_version < '3.12.0rc1'
+os.name == "posix" and sys_platform not in 'win32 cygwin' and platform.machine ~= "x86_64"
+python_version === "3.11" or platform_python_implementation == "PyPy"
+requests[security, socks] >=2.8.1, ==2.8.* ; python_version < "2.7"
+name@ file:///tmp/x.whl;extra=="x"
+1:2.36-9+deb12u4
+2.36-9+deb12u4~bpo11+1
+1.0~~a
+1.0+really0.9-1
+busybox~1.36 so:libcrypto.so.3>=3.1 cmd:sh=1.36.1-r5 !apk-tools-doc
+deb:lib*-dev
+pypi:Zope.Interface
+""")
+    package_seed("made-RECORD", "RECORD", b"""pandas/__init__.py,sha256=jbdFrtyr7vNZq6PPYbi9UnS9WplMkXXYQ6NSkKvdsuM,9043
+pandas/_libs/lib.cpython-311-x86_64-linux-gnu.so,sha256=AAAA,1234
+"pandas/tests/io/data/a,b.csv",sha256=BBBB,10
+../../../bin/pandas-tool,sha256=CCCC,200
+/usr/share/man/man1/pandas.1,,
+pandas-2.1.0.dist-info/METADATA,sha256=DDDD,3000
+pandas-2.1.0.dist-info/RECORD,,
+pandas-2.1.0.dist-info/entry_points.txt,sha256=EEEE,60
+""")
+    package_seed("made-installed-files", "installed-files.txt", b"../six.py\n../__pycache__/six.cpython-311.pyc\n"
+                 b"../../../../bin/six-run\ndependency_links.txt\nPKG-INFO\nSOURCES.txt\ntop_level.txt\n")
+    package_seed("made-PKG-INFO", "PKG-INFO", b"Metadata-Version: 1.0\nName: six\nVersion: 1.16.0\n"
+                 b"Summary: Python 2 and 3 compatibility utilities\nRequires-Dist: idna (>=2.5,<4)\n"
+                 b"Requires-Dist: PySocks!=1.5.7,>=1.5.6; extra == 'socks'\nClassifier: License :: OSI\n")
+
+
 def harness_seeds(tool):
     """Documents that name the FuzzImageDocuments harness's own blobs, written by it."""
     directory = os.path.join(CORPUS, "FuzzImageDocuments")
@@ -238,14 +357,15 @@ def harness_seeds(tool):
 
 
 def main():
-    if len(sys.argv) != 2:
-        sys.exit("usage: make_corpus.py PATH-TO-FuzzImageDocuments")
+    if len(sys.argv) != 3:
+        sys.exit("usage: make_corpus.py PATH-TO-FuzzImageDocuments PATH-TO-FuzzPackages")
     shutil.rmtree(CORPUS, ignore_errors=True)
     fixture_seeds()
     elf_seeds()
     layer_seeds()
     profile_seeds()
     trace_seeds()
+    package_seeds(sys.argv[2])
     finding_seeds()
     harness_seeds(sys.argv[1])
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(CORPUS) for f in files)

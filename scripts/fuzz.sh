@@ -13,7 +13,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzImageDocuments FuzzLayer FuzzELF FuzzProfile FuzzTrace)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(FuzzImageDocuments FuzzLayer FuzzELF FuzzProfile FuzzTrace FuzzPackages)
 jobs=${FUZZ_JOBS:-2}
 root=$PWD
 

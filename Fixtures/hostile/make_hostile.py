@@ -303,6 +303,12 @@ case("path-4095", "a file whose path is 4,095 bytes", "refuse", "refuses", "PATH
     simple(tree_of(long_path(4095))))
 case("name-256", "a name of 256 bytes, over NAME_MAX", "refuse", "refuses", "NAME_MAX")(
     simple(base().file("data/" + "n" * 256, "n\n")))
+# symlink(2) takes a target of at most PATH_MAX bytes with its terminating NUL: Docker's
+# applier fails on a longer one ("file name too long").
+case("symlink-target-4096", "a symlink whose target is 4,096 bytes, over Linux's PATH_MAX", "refuse", "refuses",
+     "PATH_MAX")(simple(base().symlink("data/long", long_path(4096))))
+case("symlink-target-4095", "a symlink whose target is 4,095 bytes, the longest Linux takes", "docker", "loads")(
+    simple(base().symlink("data/long", long_path(4095))))
 case("deep-400", "a tree 400 directories deep", "docker", "loads")(
     simple(tree_of("/".join(["d"] * 400) + "/bottom")))
 

@@ -66,6 +66,15 @@ public final class TarReader {
         guard archive_entry_pathname(raw) != nil else {
             throw ArchiveError.libarchive(context: name, message: "an entry's name is not valid UTF-8; refusing it")
         }
+        // symlink(2) refuses a target of PATH_MAX bytes or more (its NUL must fit), and so
+        // does Docker's applier ("file name too long"): the image could never be loaded.
+        if let target = archive_entry_symlink(raw), case let bytes = String(cString: target).utf8.count,
+           bytes > Self.maxLinkTargetBytes {
+            let path = archive_entry_pathname(raw).map { String(cString: $0) } ?? ""
+            throw ArchiveError.libarchive(
+                context: name, message: "the symlink '\(path)' has a target of \(bytes) bytes; Linux takes at most "
+                    + "\(Self.maxLinkTargetBytes) (PATH_MAX with its NUL); refusing it")
+        }
         if archive_entry_sparse_count(raw) > 0, archive_format(handle) == ARCHIVE_FORMAT_TAR_GNUTAR {
             let path = archive_entry_pathname(raw).map { String(cString: $0) } ?? ""
             throw ArchiveError.libarchive(
@@ -73,6 +82,9 @@ public final class TarReader {
                     + "does not take; refusing it")
         }
     }
+
+    /// The longest symlink target Linux creates: PATH_MAX (4,096) with the terminating NUL.
+    public static let maxLinkTargetBytes = 4095
 
     /// Bytes of the tar stream consumed so far. Right after `nextEntry()` this is where the
     /// entry's data begins, which lets callers address file contents inside an uncompressed

@@ -182,10 +182,18 @@ private struct MarkerParser {
         return .variable(name)
     }
 
+    /// Far longer than any real marker. The parser and every walk of a marker recurse once
+    /// for each nested parenthesis and each `and`/`or`, so a hostile `METADATA` line of
+    /// thousands of them would overflow the stack.
+    static let maxTokens = 1024
+
     private func tokenize(_ text: String) throws -> [String] {
         var tokens: [String] = []
         var characters = Substring(text)
         while let first = characters.first {
+            guard tokens.count < Self.maxTokens else {
+                throw failure("longer than \(Self.maxTokens) tokens; no real marker is")
+            }
             if first == " " || first == "\t" {
                 characters = characters.dropFirst()
             } else if first == "(" || first == ")" {

@@ -42,7 +42,9 @@ enum DpkgDatabase {
         // owns what.
         for (key, metadata) in infoFiles.sorted(by: { $0.key < $1.key })
         where !described.contains(key) && metadata.contains(info + "/" + key + ".list") {
-            let parts = key.split(separator: ":", maxSplits: 1).map(String.init)
+            // `:amd64.list` or `:.list` names no package: nobody owns what it lists.
+            let parts = key.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard !parts[0].isEmpty else { continue }
             packages.append(InstalledPackage(
                 kind: .deb, name: parts[0], version: "", architecture: parts.count > 1 ? parts[1] : "",
                 files: try files(of: key, tree), metadata: metadata, key: key))

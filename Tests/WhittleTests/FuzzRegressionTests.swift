@@ -3,6 +3,8 @@ import Testing
 import WhittleFiles
 import WhittleFlatten
 import WhittleImage
+import WhittlePackageGraph
+import WhittlePackages
 
 /// Inputs that once crashed a fuzz harness (Fuzz/findings/), replayed the way the harness
 /// fed them, each with what whittle must do instead.
@@ -45,6 +47,61 @@ struct FuzzRegressionTests {
         let result = try Flattened(TestImageBuilder(layers: [layer]))
         #expect(try result.text(name) == "deep")
     }
+
+    @Test("a dpkg info file named ':.list', with no package name before the colon, is nobody's instead of crashing the reader")
+    func dpkgInfoColonStem() throws {
+        // FuzzPackages' entries slot: one entry a line, each a file holding its own name.
+        let input = try finding("packages-dpkg-info-colon-stem")
+        #expect(input.first == 13)
+        let listed = String(decoding: input.dropFirst(), as: UTF8.self).trimmingCharacters(in: .newlines)
+        #expect(listed == "var/lib/dpkg/info/:.list")
+        var layer = TestLayer()
+        layer.file("usr/bin/tool", "tool")
+        layer.file("var/lib/dpkg/info/tool.list", "/usr\n/usr/bin\n/usr/bin/tool\n")
+        layer.file(listed, "/usr/bin/tool\n")
+        layer.file("var/lib/dpkg/info/:amd64.list", "/usr/bin/tool\n")
+        let packages = try PackageDatabase(tree: Flattened(TestImageBuilder(layers: [layer])).tree).packages
+        #expect(packages.map(\.name) == ["tool"])
+        #expect(packages.first?.files == ["usr/bin/tool"])
+    }
+
+    @Test("a Requires-Dist marker nested 5,000 parentheses deep is refused as too long instead of overflowing the stack")
+    func markerParentheses() throws {
+        try expectMarkerRefused(finding("packages-marker-5000-parens"))
+    }
+
+    @Test("a Requires-Dist marker of 20,000 comparisons joined by 'or' is refused as too long instead of overflowing the stack")
+    func markerTerms() throws {
+        try expectMarkerRefused(finding("packages-marker-20000-terms"))
+    }
+
+    @Test("a marker of 1,023 tokens, just under the limit, is still read and evaluated")
+    func longestMarker() throws {
+        let marker = Array(repeating: #"extra == "x""#, count: 256).joined(separator: " or ")
+        let parsed = try PythonMarker.parse(marker)
+        #expect(parsed.evaluate(PythonEnvironment(pythonVersion: "3.11.2"), extra: "x"))
+        #expect(!parsed.evaluate(PythonEnvironment(pythonVersion: "3.11.2"), extra: "y"))
+        #expect(throws: PackageGraphError.self) { try PythonMarker.parse(marker + " or extra == 'z'") }
+    }
+}
+
+/// What `FuzzPackages` does with relation text (its first byte 14): the marker is refused
+/// on its own and inside a requirement, and a removal plan over a distribution that
+/// requires it only warns.
+private func expectMarkerRefused(_ input: [UInt8]) throws {
+    #expect(input.first == 14)
+    let marker = String(decoding: input.dropFirst(), as: UTF8.self).trimmingCharacters(in: .newlines)
+    let error = #expect(throws: PackageGraphError.self) { try PythonMarker.parse(marker) }
+    #expect(error.map { "\($0)" }?.hasSuffix("environment marker: longer than 1024 tokens; no real marker is") == true)
+    #expect(throws: PackageGraphError.self) { try PythonRequirement("pkg>=1; " + marker) }
+    let records = [PackageRecord(kind: .pypi, name: "app", requiresDist: ["pkg>=1; " + marker]),
+                   PackageRecord(kind: .pypi, name: "pkg")]
+    let plan = try RemovalPlan(
+        records: records, requests: [RemovalRequest(specs: [PackageSpec("pypi:pkg")], origin: .commandLine)],
+        environment: PackageEnvironment(python: PythonEnvironment(pythonVersion: "3.11.2")))
+    #expect(plan.removals.map(\.record.name) == ["pkg"])
+    #expect(plan.warnings.count == 1)
+    #expect(plan.warnings.first?.hasPrefix("pypi:app: cannot read Requires-Dist") == true)
 }
 
 /// The bytes of a committed finding.
