@@ -283,13 +283,13 @@ func fuzzPackages(_ bytes: [UInt8]) {
     let flattener = Flattener(scratch: scratch)
     // A layer that fails part way (the entries slot) still leaves a tree to read.
     _ = try? flattener.apply(saved)
-    readDatabases(flattener.tree, byName: bytes.count % 2 == 0)
+    readDatabases(flattener.tree, scratch: scratch, byName: bytes.count % 2 == 0)
 }
 
 /// What `slim` and `inspect` do with the databases: read them, protect them, plan whole
 /// packages away (`byName`: as `--remove-package` names them, with `--autoremove` and
 /// `--force`; otherwise as a profile's globs do), and rewrite them for what stays.
-private func readDatabases(_ tree: FileTree, byName: Bool) {
+private func readDatabases(_ tree: FileTree, scratch: ScratchDirectory, byName: Bool) {
     guard let database = try? PackageDatabase(tree: tree) else { return }
     _ = database.protectedPaths(in: tree)
     // The second and third installed package of each kind, named on the command line.
@@ -303,22 +303,23 @@ private func readDatabases(_ tree: FileTree, byName: Bool) {
     if let removal = try? PackageRemoval(database: database, tree: tree, requests: [request],
                                          autoremove: byName, force: byName) {
         _ = removal.plan.removals.map(\.reason.description)
-        rewrite(database, tree, removing: removal.removedPackages) { removal.rules[$0] == nil }
+        rewrite(database, tree, scratch, removing: removal.removedPackages) { removal.rules[$0] == nil }
     }
     // Path rules alone, which leave packages partly installed: their lists, `Conffiles`,
     // `RECORD` and checksums are rewritten line by line.
-    rewrite(database, tree, removing: []) { path in
+    rewrite(database, tree, scratch, removing: []) { path in
         !path.hasPrefix("usr/share/doc/") && !path.hasPrefix("etc/") && !path.hasSuffix("core.py")
             && !path.hasSuffix("/sh") && !path.hasSuffix("RECORD")
     }
 }
 
-private func rewrite(_ database: PackageDatabase, _ tree: FileTree, removing: Set<Int>,
+private func rewrite(_ database: PackageDatabase, _ tree: FileTree, _ scratch: ScratchDirectory, removing: Set<Int>,
                      keeps: @escaping (String) -> Bool) {
     let truth = PackageTruth(database: database, tree: tree, removing: removing, keeps: keeps)
     _ = truth.recordsToRemove(database)
     _ = truth.recordsToKeep(database)
-    _ = try? truth.rewrites(database, tree: tree, keeps: keeps)
+    // Rewritten files replace the tree's content, so a second rewrite reads the first's.
+    try? truth.rewrite(database, tree: tree, keeps: keeps, into: GeneratedContent(tree: tree, scratch: scratch))
 }
 
 private extension WhittlePackages.PackageKind {

@@ -70,7 +70,10 @@ struct DatabaseRewriter {
             }))
         }
         if let conffiles = try DatabaseText.read(tree, base + ".conffiles") {
-            files.append((base + ".conffiles", keptLines(conffiles) { remains(String($0)) }))
+            // A line is a path, or a flag and a path (`remove-on-upgrade /etc/x`).
+            files.append((base + ".conffiles", keptLines(conffiles) { line in
+                remains(String(line.split(separator: " ").last ?? line))
+            }))
         }
         return files
     }

@@ -58,7 +58,8 @@ enum PackageImage {
             00000000000000000000000000000003  usr/share/doc/tool/copyright
 
             """)
-        layer.file("var/lib/dpkg/info/tool.conffiles", "/etc/tool.conf\n")
+        // dpkg 1.21 may flag a conffile: the path is the line's last field.
+        layer.file("var/lib/dpkg/info/tool.conffiles", "remove-on-upgrade /etc/tool.conf\n")
         layer.file("var/lib/dpkg/info/tool.postinst", "#!/bin/sh\n")
         layer.file("var/lib/dpkg/info/gone.list", "/.\n/usr\n/usr/bin\n/usr/bin/gone\n/usr/share/doc/gone\n/usr/share/doc/gone/copyright\n")
         layer.file("var/lib/dpkg/info/gone.md5sums", "00000000000000000000000000000004  usr/bin/gone\n")
@@ -330,6 +331,14 @@ struct PackageRewriteTests {
             == "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n")
         let removal = try #require(result.selection.removals.first { $0.path == "var/lib/dpkg/info/gone.list" })
         #expect(removal.rule == "packages:deb:gone")
+    }
+
+    @Test("dpkg: a flagged .conffiles line stays while its conffile does")
+    func flaggedConffile() throws {
+        let directory = try TestDirectory()
+        let (result, out) = try Self.slim(PackageImage.builder(), removing: ["usr/share/doc"], in: directory)
+        #expect(result.report.packageDatabases?.partial.map(\.name).contains("tool") == true)
+        #expect(try out.text("var/lib/dpkg/info/tool.conffiles") == "remove-on-upgrade /etc/tool.conf\n")
     }
 
     @Test("the report's after bytes are the written tree's, rewritten databases included")
