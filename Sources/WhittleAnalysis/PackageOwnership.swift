@@ -62,7 +62,7 @@ public struct PackageOwnership: Sendable {
         for package in database.packages where package.kind != .python {
             managers[package.key] = package.kind == .deb ? "dpkg" : "apk"
             var total = owned[package.key] ?? (0, 0)
-            for path in Self.distinctFiles(of: package) {
+            for path in package.files {
                 guard let node = tree.lookup(path) else { continue }
                 total.files += 1
                 total.bytes += node.inode?.size ?? 0
@@ -85,7 +85,7 @@ public struct PackageOwnership: Sendable {
         var lost: [String: (files: Int, bytes: Int64)] = [:]
         var owners = Set<String>()
         for package in osPackages {
-            for path in Self.distinctFiles(of: package) {
+            for path in package.files {
                 guard let bytes = removed[path] else { continue }
                 owners.insert(path)
                 var total = lost[package.key] ?? (0, 0)
@@ -107,12 +107,6 @@ public struct PackageOwnership: Sendable {
 
     private var osPackages: LazyFilterSequence<[InstalledPackage]> {
         database.packages.lazy.filter { $0.kind != .python }
-    }
-
-    /// A package's files, each once even when its list names it twice (through two links).
-    private static func distinctFiles(of package: InstalledPackage) -> [String] {
-        var seen = Set<String>()
-        return package.files.filter { seen.insert($0).inserted }
     }
 
     /// Every package with how much it owns in the tree, largest first.

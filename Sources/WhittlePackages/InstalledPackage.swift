@@ -41,7 +41,8 @@ public struct InstalledPackage: Sendable, Equatable {
     public internal(set) var autoInstalled: Bool
     /// Python: the installer was asked for it by name (`REQUESTED`).
     public let requested: Bool
-    /// What it installed, outside its own database record.
+    /// What it installed, outside its own database record; each path once (the readers
+    /// drop a path listed twice, or reached through two links).
     public let files: PathList
     /// Its own record in the database, as tree paths: dpkg's `info/<key>.*` files, a
     /// Python metadata directory. Empty for apk, whose record lives inside `installed`.
