@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -26,7 +27,7 @@
 
 const char *wt_stage_name(int stage) {
     switch (stage) {
-    case WT_STAGE_UNSHARE: return "unshare(CLONE_NEWNS|CLONE_NEWPID)";
+    case WT_STAGE_UNSHARE: return "unshare(CLONE_NEWNS|CLONE_NEWPID|CLONE_NEWIPC|CLONE_NEWUTS|CLONE_NEWCGROUP)";
     case WT_STAGE_FORK: return "fork of PID 1";
     case WT_STAGE_PRIVATE_ROOT: return "making / private";
     case WT_STAGE_UPPER_TMPFS: return "mounting the tmpfs for the overlay upper layer";
@@ -42,6 +43,9 @@ const char *wt_stage_name(int stage) {
     case WT_STAGE_SECCOMP_LOAD: return "loading the seccomp filter";
     case WT_STAGE_SEND_LISTENER: return "sending the seccomp listener";
     case WT_STAGE_CREDENTIALS: return "switching to the image's user";
+    case WT_STAGE_MASK: return "hiding and making read-only Docker's /proc and /sys paths";
+    case WT_STAGE_CAPABILITIES: return "dropping to Docker's default capabilities";
+    case WT_STAGE_CONFINEMENT_LOAD: return "loading the confinement seccomp filter";
     default: return "setup";
     }
 }
@@ -180,7 +184,20 @@ static int make_node(const char *path, mode_t mode, unsigned major, unsigned min
     return chmod(path, mode & 07777);
 }
 
-static int setup_dev(const char *root) {
+/* In a user namespace no device node can be made: the host's own is bound onto an empty
+ * file instead, as rootless container engines do. */
+static int bind_host_node(const char *path, const char *name) {
+    char host[64] = "/dev/";
+    size_t n = wt_strlen(name);
+    if (n + 6 > sizeof host) { errno = ENAMETOOLONG; return -1; }
+    memcpy(host + 5, name, n + 1);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0) return -1;
+    close(fd);
+    return mount(host, path, NULL, MS_BIND, NULL);
+}
+
+static int setup_dev(const char *root, int rootless) {
     char dev[4096];
     if (join(dev, sizeof dev, root, "dev") != 0) { errno = ENAMETOOLONG; return -1; }
     if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k") != 0) return -1;
@@ -190,7 +207,9 @@ static int setup_dev(const char *root) {
     char path[4200];
     for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
         if (join(path, sizeof path, dev, nodes[i].name) != 0) return -1;
-        if (make_node(path, S_IFCHR | 0666, nodes[i].major, nodes[i].minor) != 0) return -1;
+        int rc = rootless ? bind_host_node(path, nodes[i].name)
+                          : make_node(path, S_IFCHR | 0666, nodes[i].major, nodes[i].minor);
+        if (rc != 0) return -1;
     }
     static const struct { const char *name, *target; } links[] = {
         {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"},
@@ -326,6 +345,25 @@ static ssize_t recv_with_fd(int sock, char *buffer, size_t size, int *fd_out) {
     return got;
 }
 
+/* /sys read-only, as Docker mounts it. A user namespace that owns the network namespace
+ * may mount a sysfs of its own; otherwise the host's is bound, with its submounts where
+ * the kernel insists (it refuses to reveal what a locked submount covers), and made
+ * read-only all the way down. */
+static int mount_sys(const char *path, int rootless) {
+    const unsigned long ro = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (!rootless) {
+        if (mount("/sys", path, NULL, MS_BIND, NULL) != 0) return -1;
+        return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | ro, NULL);
+    }
+    if (mount("sysfs", path, "sysfs", ro, NULL) == 0) return 0;
+    if (mount("/sys", path, NULL, MS_BIND | MS_REC, NULL) != 0) return -1;
+    struct wt_mount_attr { uint64_t set, clr, propagation, userns_fd; } attr = {0x1 /* RDONLY */, 0, 0, 0};
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+    return (int)syscall(SYS_mount_setattr, AT_FDCWD, path, 0x8000 /* AT_RECURSIVE */, &attr, sizeof attr);
+}
+
 /* Runs a command in a child of PID 1: the command, or a probe. Never returns. */
 static void run_child(const wt_spawn_config *c, char *const *argv, int32_t probe_id, int stdout_fd) {
     reset_signals();
@@ -374,9 +412,15 @@ static void pid1(const wt_spawn_config *c) {
             n += l;
         }
         options[n] = 0;
-        if (mount("overlay", c->root, "overlay", 0, options) != 0) fail(WT_SOCK, WT_STAGE_OVERLAY);
+        /* nodev: a device node in the image (or one made later) opens nothing; only /dev,
+         * set up below, holds devices, as Docker's device cgroup allows. */
+        if (mount("overlay", c->root, "overlay", MS_NODEV, options) != 0) fail(WT_SOCK, WT_STAGE_OVERLAY);
     } else {
         if (mount(c->lower, c->root, NULL, MS_BIND | MS_REC, NULL) != 0) fail(WT_SOCK, WT_STAGE_BIND_ROOT);
+        /* In a user namespace the host's mount flags are locked, and no device node could
+         * be extracted anyway. */
+        if (!c->rootless && mount(NULL, c->root, NULL, MS_BIND | MS_REMOUNT | MS_NODEV, NULL) != 0)
+            fail(WT_SOCK, WT_STAGE_BIND_ROOT);
     }
 
     int rootfd = open(c->root, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -390,13 +434,11 @@ static void pid1(const wt_spawn_config *c) {
     if (join(path, sizeof path, c->root, "proc") != 0
         || mount("proc", path, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
         fail(WT_SOCK, WT_STAGE_PROC);
-    if (join(path, sizeof path, c->root, "sys") != 0
-        || mount("/sys", path, NULL, MS_BIND, NULL) != 0
-        || mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+    if (join(path, sizeof path, c->root, "sys") != 0 || mount_sys(path, c->rootless) != 0)
         fail(WT_SOCK, WT_STAGE_SYS);
     /* No tmpfs on /tmp: Docker has none, so the app writes into the image's own /tmp
      * (on the throwaway upper layer), and a slimmed image must still have it. */
-    if (setup_dev(c->root) != 0) fail(WT_SOCK, WT_STAGE_DEV);
+    if (setup_dev(c->root, c->rootless) != 0) fail(WT_SOCK, WT_STAGE_DEV);
 
     read_host_files();
     if (chdir(c->root) != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
@@ -404,6 +446,7 @@ static void pid1(const wt_spawn_config *c) {
     if (umount2(".", MNT_DETACH) != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
     if (chdir("/") != 0) fail(WT_SOCK, WT_STAGE_PIVOT_ROOT);
     write_host_files();
+    if (wt_mask_kernel_paths() != 0) fail(WT_SOCK, WT_STAGE_MASK);
 
     if (c->new_network && loopback_up() != 0) fail(WT_SOCK, WT_STAGE_NETWORK);
     const char *workdir = c->workdir && c->workdir[0] ? c->workdir : "/";
@@ -412,14 +455,21 @@ static void pid1(const wt_spawn_config *c) {
         if (errno != ENOENT || make_directories(workdir) != 0 || chdir(workdir) != 0) fail(WT_SOCK, WT_STAGE_WORKDIR);
     }
 
+    /* Docker's syscall rules first, then the recording filter; the kernel runs both, and a
+     * call the first refuses fails whatever the second would do. */
+    int rc = seccomp_load((scmp_filter_ctx)c->confinement);
+    if (rc != 0) { errno = -rc; fail(WT_SOCK, WT_STAGE_CONFINEMENT_LOAD); }
     scmp_filter_ctx ctx = (scmp_filter_ctx)c->filter;
-    int rc = seccomp_load(ctx);
+    rc = seccomp_load(ctx);
     if (rc != 0) { errno = -rc; fail(WT_SOCK, WT_STAGE_SECCOMP_LOAD); }
     int listener = seccomp_notify_fd(ctx);
     if (listener < 0) { errno = -listener; fail(WT_SOCK, WT_STAGE_SECCOMP_LOAD); }
     if (send_event(WT_SOCK, WT_EV_READY, 0, 0, 0, listener) != 0) fail(WT_SOCK, WT_STAGE_SEND_LISTENER);
     /* Only the supervisor may hold the listener: if it dies, traced calls fail with ENOSYS. */
     close(listener);
+    /* Last, once nothing more needs CAP_SYS_ADMIN: PID 1 and all it starts keep Docker's
+     * capabilities and no others. */
+    if (wt_drop_capabilities() != 0) fail(WT_SOCK, WT_STAGE_CAPABILITIES);
 
     pid_t app = fork();
     if (app < 0) fail(WT_SOCK, WT_STAGE_FORK);
@@ -498,8 +548,10 @@ pid_t wt_spawn(const wt_spawn_config *c) {
 
     /* The helper: new namespaces, then PID 1. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    /* Its own IPC namespace, as Docker gives each container: /dev/mqueue and /dev/shm are its own. */
-    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (c->new_network ? CLONE_NEWNET : 0);
+    /* Its own IPC, UTS and cgroup namespaces too, as Docker gives each container: the app
+     * can neither rename the host nor see the host's cgroup tree as its root. */
+    int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP
+        | (c->new_network ? CLONE_NEWNET : 0);
     if (unshare(flags) != 0) fail(c->sock, WT_STAGE_UNSHARE);
     pid_t init = fork();
     if (init < 0) fail(c->sock, WT_STAGE_FORK);

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhittleOutput
 import WhittleReport
+import WhittleTrace
 
 extension OutputCompression: ExpressibleByArgument {}
 
@@ -142,6 +143,8 @@ struct SlimCommand: ParsableCommand {
     }
 
     func run() throws {
+        // --verify runs the output in the trace sandbox: without root, in a user namespace.
+        if verify { try UserNamespace.reenterUnlessRoot() }
         let names = profiles.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
         // Only what shapes the content goes into the history: paths would make the same

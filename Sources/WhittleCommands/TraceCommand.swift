@@ -97,6 +97,8 @@ struct TraceCommand: ParsableCommand {
     }
 
     func run() throws {
+        // An ordinary user's run goes on as root of a user namespace of its own.
+        try UserNamespace.reenterUnlessRoot()
         // Before a long copy of standard input, not after.
         try Tracer.checkPrerequisites()
         let progress = display.display()

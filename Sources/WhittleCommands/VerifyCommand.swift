@@ -36,6 +36,7 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        try UserNamespace.reenterUnlessRoot()
         let documents = try traces.map { ($0, try TraceDocument.load(path: $0)) }
         let selection = try input.selection()
         let source = try input.open(progress: .silent)

@@ -11,7 +11,8 @@ import WhittleFiles
 /// relative to its parent's directory descriptor with `O_NOFOLLOW`, never through a path
 /// string, so no symlink of the image (even one written earlier) can lead outside.
 /// Modes, owners, times and xattrs are set as in the image; devices and fifos are made
-/// as they are (this needs root).
+/// as they are (this needs root; in a user namespace, where no device node can be made,
+/// they are left out and counted).
 public struct RootWriter {
     public let tree: FileTree
 
@@ -23,6 +24,8 @@ public struct RootWriter {
     public struct Summary: Sendable {
         public var entries = 0
         public var bytes: Int64 = 0
+        /// Device nodes left out because a user namespace cannot make them.
+        public var skippedDevices = 0
     }
 
     /// Writes the tree into `directory`, which must exist and be empty.
@@ -46,6 +49,7 @@ public struct RootWriter {
         var stack: [(path: String, fd: Int32, node: Node)]
         var firstNameOfInode: [ObjectIdentifier: String] = [:]
         var summary = Summary()
+        let inUserNamespace = UserNamespace.isInsideOne
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
 
         init(rootFD: Int32, root: Node) {
@@ -107,18 +111,25 @@ public struct RootWriter {
                 try check(fd, path)
                 defer { close(fd) }
                 if let content = inode.content { try copy(content, to: fd, path: path) }
-                try check(fchown(fd, uid, gid), path)
+                try checkOwner(fchown(fd, uid, gid), path, attributes)
                 try check(fchmod(fd, mode_t(attributes.permissions & 0o7777)), path)
                 for xattr in attributes.xattrs { RootWriter.setXattr(fd: fd, xattr) }
                 try check(futimens(fd, &times), path)
             case .symlink:
                 try check(symlinkat(inode.linkTarget, parent, name), path)
-                try check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)
+                try checkOwner(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path, attributes)
                 try check(utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW), path)
             case .characterDevice, .blockDevice, .fifo:
                 let type: mode_t = inode.kind == .fifo ? S_IFIFO : (inode.kind == .blockDevice ? S_IFBLK : S_IFCHR)
                 let device = dev_t(wt_makedev(inode.deviceMajor, inode.deviceMinor))
-                try check(mknodat(parent, name, type | 0o600, inode.kind == .fifo ? 0 : device), path)
+                if mknodat(parent, name, type | 0o600, inode.kind == .fifo ? 0 : device) != 0 {
+                    // The sandbox mounts the image nodev, so such a node would open nothing anyway.
+                    guard errno == EPERM, inUserNamespace, inode.kind != .fifo else {
+                        throw TraceError.extraction(path: path, reason: RootWriter.errnoText())
+                    }
+                    summary.skippedDevices += 1
+                    return false
+                }
                 try check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)
                 // Just made by us and not a symlink, so fchmodat cannot be led elsewhere.
                 try check(fchmodat(parent, name, mode_t(attributes.permissions & 0o7777), 0), path)
@@ -150,8 +161,8 @@ public struct RootWriter {
             guard let level = stack.popLast() else { return }
             defer { close(level.fd) }
             let attributes = level.node.attributes
-            try check(fchown(level.fd, uid_t(truncatingIfNeeded: attributes.uid),
-                             gid_t(truncatingIfNeeded: attributes.gid)), level.path)
+            try checkOwner(fchown(level.fd, uid_t(truncatingIfNeeded: attributes.uid),
+                                  gid_t(truncatingIfNeeded: attributes.gid)), level.path, attributes)
             try check(fchmod(level.fd, mode_t(attributes.permissions & 0o7777)), level.path)
             for xattr in attributes.xattrs { RootWriter.setXattr(fd: level.fd, xattr) }
             var times = RootWriter.times(attributes)
@@ -165,6 +176,15 @@ public struct RootWriter {
 
         private func check(_ result: Int32, _ path: String) throws {
             try RootWriter.check(result, path)
+        }
+
+        /// In a user namespace an owner outside the mapped ids fails with EINVAL; say which.
+        private func checkOwner(_ result: Int32, _ path: String, _ attributes: Attributes) throws {
+            guard result < 0, errno == EINVAL, inUserNamespace else { return try check(result, path) }
+            throw TraceError.extraction(path: path, reason: """
+                it is owned by uid \(attributes.uid), gid \(attributes.gid), outside the ids this user \
+                namespace maps (0 and the range in /etc/subuid and /etc/subgid): give the user a larger range
+                """)
         }
     }
 

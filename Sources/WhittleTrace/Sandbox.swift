@@ -37,6 +37,12 @@ final class Sandbox {
             throw TraceError.filter(reason: String(cString: strerror(-filterResult)))
         }
         defer { wt_filter_release(filter) }
+        var confinement: UnsafeMutableRawPointer?
+        let confinementResult = wt_confinement_create(&confinement)
+        guard confinementResult == 0, let confinement else {
+            throw TraceError.filter(reason: String(cString: strerror(-confinementResult)))
+        }
+        defer { wt_filter_release(confinement) }
         var sockets: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
             throw TraceError.internalFailure("socketpair: \(String(cString: strerror(errno)))")
@@ -47,8 +53,9 @@ final class Sandbox {
             close(sockets[1])
             throw TraceError.interrupted
         }
-        helper = Self.spawn(configuration: configuration, root: root, network: network, filter: filter,
-                            socket: sockets[1], stdoutFD: stdoutFD, stderrFD: stderrFD)
+        helper = Self.spawn(configuration: configuration, root: root, network: network,
+                            filters: (filter, confinement), socket: sockets[1], stdoutFD: stdoutFD,
+                            stderrFD: stderrFD)
         close(sockets[1])
         guard helper > 0 else {
             close(control)
@@ -68,7 +75,8 @@ final class Sandbox {
 
     /// The C strings live until the fork has copied them.
     private static func spawn(configuration: RunConfiguration, root: RootLayout, network: TraceNetwork,
-                              filter: UnsafeMutableRawPointer, socket: Int32, stdoutFD: Int32,
+                              filters: (recording: UnsafeMutableRawPointer, confinement: UnsafeMutableRawPointer),
+                              socket: Int32, stdoutFD: Int32,
                               stderrFD: Int32?) -> pid_t {
         let argv = CStringArray(configuration.command)
         let envp = CStringArray(configuration.environment)
@@ -92,7 +100,9 @@ final class Sandbox {
             config.gid = configuration.gid
             config.groups = groupBuffer.baseAddress
             config.ngroups = Int32(groupBuffer.count)
-            config.filter = filter
+            config.filter = filters.recording
+            config.confinement = filters.confinement
+            config.rootless = UserNamespace.isInsideOne ? 1 : 0
             config.sock = socket
             config.stdin_fd = -1
             config.stdout_fd = stdoutFD

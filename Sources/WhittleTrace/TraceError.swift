@@ -1,7 +1,15 @@
 /// What can go wrong while tracing, each with what to do about it.
 public enum TraceError: Error, CustomStringConvertible, Equatable {
-    /// Tracing needs root (CAP_SYS_ADMIN for namespaces, mounts and the seccomp listener).
+    /// The library was called without root; the commands enter a user namespace first.
     case notRoot(euid: UInt32)
+    /// Rootless tracing: the caller has no range in /etc/subuid or /etc/subgid.
+    case noSubordinateIDs(user: String)
+    /// Rootless tracing: newuidmap or newgidmap is not installed.
+    case missingIDMapTools
+    /// Rootless tracing: the kernel forbids ordinary users to create user namespaces.
+    case userNamespacesDisabled(setting: String)
+    /// Rootless tracing: entering the user namespace failed at `stage`.
+    case userNamespace(stage: String, reason: String, plan: String)
     /// The kernel or libseccomp lacks user notification.
     case seccompUnsupported(apiLevel: Int)
     /// Seccomp user notification with SECCOMP_USER_NOTIF_FLAG_CONTINUE needs Linux 5.5.
@@ -28,8 +36,23 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .notRoot(euid):
-            return "whittle trace must run as root (it makes mount and PID namespaces, mounts an overlay and "
-                + "installs a seccomp listener); it runs as uid \(euid). Run it with sudo."
+            return "tracing needs root, or a user namespace where this process is root (the whittle command "
+                + "enters one by itself for an ordinary user); it runs as uid \(euid)"
+        case let .noSubordinateIDs(user):
+            return "tracing without root runs the image in a user namespace, which needs subordinate ids for "
+                + "'\(user)', and /etc/subuid or /etc/subgid has none. As root, add them, for example: "
+                + "usermod --add-subuids 100000-165535 --add-subgids 100000-165535 \(user) (or the lines "
+                + "'\(user):100000:65536' in both files), then run whittle again as \(user); or run it as root"
+        case .missingIDMapTools:
+            return "tracing without root needs newuidmap and newgidmap to map the image's users onto your "
+                + "subordinate ids; install them (Debian and Ubuntu: apt-get install uidmap) or run whittle as root"
+        case let .userNamespacesDisabled(setting):
+            return "this kernel does not let ordinary users create user namespaces, which tracing without root "
+                + "needs; as root, allow them with: sysctl -w \(setting), or run whittle as root"
+        case let .userNamespace(stage, reason, plan):
+            return "cannot enter a user namespace as \(plan): \(stage) failed: \(reason)"
+                + (stage.hasPrefix("new") ? " (check the ranges in /etc/subuid and /etc/subgid, and that "
+                    + "newuidmap and newgidmap are setuid root)" : "")
         case let .seccompUnsupported(level):
             return "this kernel or libseccomp lacks seccomp user notification (libseccomp API level \(level), "
                 + "5 or more is needed: Linux 5.5+ with CONFIG_SECCOMP_FILTER and libseccomp 2.5+)"

@@ -182,6 +182,12 @@ public final class Tracer {
         }
         let written = try RootWriter(tree: tree).write(into: lower)
         log("Extracted \(written.entries) entries (\(written.bytes) bytes) into \(lower)")
+        if written.skippedDevices > 0 {
+            warnings.append("""
+                \(written.skippedDevices) device node(s) of the image were left out: a user namespace cannot \
+                make them (the app sees /dev's usual nodes, as under Docker)
+                """)
+        }
         if layout.useOverlay {
             let error = wt_probe_overlay(lower, scratch.path + "/probe")
             if error != 0 {

@@ -32,7 +32,7 @@ enum {
     WT_STAGE_UNSHARE = 1, WT_STAGE_FORK, WT_STAGE_PRIVATE_ROOT, WT_STAGE_UPPER_TMPFS, WT_STAGE_OVERLAY,
     WT_STAGE_BIND_ROOT, WT_STAGE_MOUNTPOINTS, WT_STAGE_PROC, WT_STAGE_SYS, WT_STAGE_DEV,
     WT_STAGE_PIVOT_ROOT, WT_STAGE_NETWORK, WT_STAGE_WORKDIR, WT_STAGE_SECCOMP_LOAD, WT_STAGE_SEND_LISTENER,
-    WT_STAGE_CREDENTIALS,
+    WT_STAGE_CREDENTIALS, WT_STAGE_MASK, WT_STAGE_CAPABILITIES, WT_STAGE_CONFINEMENT_LOAD,
 };
 
 const char *wt_stage_name(int stage);
@@ -50,6 +50,8 @@ typedef struct {
     const uint32_t *groups;
     int ngroups;
     void *filter;            /* from wt_filter_create */
+    void *confinement;       /* from wt_confinement_create */
+    int rootless;            /* 1: inside a user namespace (no mknod, locked host mounts) */
     int sock;                /* the child's end of the control socket */
     int stdin_fd, stdout_fd, stderr_fd; /* -1: inherit */
 } wt_spawn_config;
@@ -61,6 +63,22 @@ int wt_seccomp_api(void);
  * allow everything else and foreign architectures, no no_new_privs. 0 or -errno. */
 int wt_filter_create(void **out);
 void wt_filter_release(void *filter);
+
+/* Docker's default seccomp profile as a filter: EPERM for what it does not allow,
+ * ENOSYS for clone3, and device nodes refused by mknod. 0 or -errno. Released with
+ * wt_filter_release. */
+int wt_confinement_create(void **out);
+
+/* Docker's default capability set, as a bit mask (CapBnd under `docker run`). */
+uint64_t wt_default_capabilities(void);
+
+/* Limits the calling process (and what it starts) to Docker's default capabilities:
+ * bounding, effective and permitted sets; inheritable and ambient cleared. 0 or -1. */
+int wt_drop_capabilities(void);
+
+/* Hides Docker's masked /proc and /sys paths and makes its read-only ones read-only,
+ * inside the new root. 0 or -1 with errno. */
+int wt_mask_kernel_paths(void);
 
 /* Forks the helper that unshares the mount and PID namespaces and forks PID 1.
  * Returns the helper's pid, or -errno. */
@@ -83,6 +101,33 @@ void wt_restore_interrupt_handler(void);
 int wt_interrupted(void);
 /* Sets the same flag from ordinary code (whittle's signal thread, when signals are blocked). */
 void wt_request_interrupt(void);
+
+/* Rootless tracing: whittle again, as root of a user namespace mapped onto the caller's
+ * ids and its subordinate ranges (0 -> uid, 1..count -> start..), with a network
+ * namespace of its own whose loopback is up. */
+enum {
+    WT_USERNS_PIPE = 1, WT_USERNS_FORK, WT_USERNS_UNSHARE, WT_USERNS_UIDMAP, WT_USERNS_GIDMAP,
+    WT_USERNS_GROUPS, WT_USERNS_LOOPBACK, WT_USERNS_EXEC,
+};
+
+typedef struct {
+    const char *executable;      /* whittle itself (/proc/self/exe) */
+    char *const *argv;
+    char *const *envp;
+    const char *newuidmap, *newgidmap;
+    uint32_t uid, gid;           /* the caller's, mapped to 0 */
+    uint32_t subuid_start, subuid_count;
+    uint32_t subgid_start, subgid_count;
+} wt_userns_config;
+
+const char *wt_userns_stage_name(int stage);
+
+/* Starts whittle again in the new namespaces. Returns its pid once it has been mapped and
+ * executed, or -1 with *stage (WT_USERNS_*) and *error (errno) set. */
+pid_t wt_userns_start(const wt_userns_config *config, int *stage, int *error);
+
+/* Waits for pid; its exit code, 128 + signal, or -1. */
+int wt_wait_status(pid_t pid);
 
 /* fsetxattr (sys/xattr.h does not import). 0 or -errno. */
 int wt_fsetxattr(int fd, const char *name, const void *value, unsigned long size);
