@@ -24,7 +24,7 @@ public struct RootWriter {
     public struct Summary: Sendable {
         public var entries = 0
         public var bytes: Int64 = 0
-        /// Device nodes left out because a user namespace cannot make them.
+        /// Device nodes outside /dev left out because a user namespace cannot make them.
         public var skippedDevices = 0
     }
 
@@ -127,7 +127,8 @@ public struct RootWriter {
                     guard errno == EPERM, inUserNamespace, inode.kind != .fifo else {
                         throw TraceError.extraction(path: path, reason: RootWriter.errnoText())
                     }
-                    summary.skippedDevices += 1
+                    // /dev is the sandbox's own, as under Docker: the image's nodes there are never seen.
+                    if !path.hasPrefix("dev/") { summary.skippedDevices += 1 }
                     return false
                 }
                 try check(fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW), path)

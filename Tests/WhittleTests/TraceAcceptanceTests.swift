@@ -135,40 +135,83 @@ struct ZooAcceptanceTests {
     @Test("traced, slimmed with --verify, loaded and asked, it answers as the original did",
           arguments: ZooApp.all())
     func app(_ app: ZooApp) throws {
-        guard let directory = acceptanceImages else {
-            throw AcceptanceSetupError(message: "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
-        }
-        let input = directory + "/\(app.name).tar"
-        let expected = try String(contentsOfFile: directory + "/\(app.name).expected", encoding: .utf8)
+        let input = try zooImage(app)
         let whittle = try whittleExecutable()
         let work = try TestDirectory()
         let trace = work.path("\(app.name).json")
         try run(whittle, ["trace", input, "-o", trace, "--timeout", String(app.timeout)] + app.traceArgs)
-        let document = try TraceDocument.load(path: trace)
-        #expect(document.probes?.allSatisfy(\.succeeded) == true,
-                "probes under trace: \(document.probes ?? []); log: \(tail(work.path("\(app.name).log")))")
-
+        try expectProbesPassed(trace: trace, app: app)
         let output = work.path("slim.tar")
         let tag = "whittle-e2e/\(app.name):1"
         try run(whittle, ["slim", input, "-o", output, "--trace", trace, "--tag", tag, "--verify"])
-        let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
-        print("trace acceptance, \(app.name) (\(app.kind)): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, "
-            + String(format: "%.1fx smaller", inputBytes / outputBytes))
-
-        let engine = try PrivateDockerEngine()
-        defer { engine.stop() }
-        try engine.docker("load", "-q", "-i", output)
-        let container = try engine.docker("run", "-d", "--network", "host", tag)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? engine.docker("rm", "-f", container) }
-        var environment = ProcessInfo.processInfo.environment
-        environment["DOCKER_HOST"] = engine.host
-        let answer = try run("/usr/bin/env", [
-            "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, ZooApp.manifest, app.name,
-            "--docker-container", container,
-        ], environment: environment)
-        #expect(answer == expected, "logs: \((try? engine.docker("logs", container)) ?? "")")
+        try expectSameAnswer(app: app, input: input, output: output, tag: tag)
     }
+}
+
+/// Tracing with no root: an ordinary user with subordinate ids (scripts/rootless-user.sh)
+/// traces and verifies a server that binds port 80 and drops to www-data, and a database
+/// asked with its own client. Root then loads the outputs into the real engine, where they
+/// answer as their originals did.
+@Suite("Trace acceptance without root", .serialized,
+       .enabled(if: (acceptanceImages != nil && RootlessUser.available) || ciRun,
+                "needs root (to make the user), uidmap and WHITTLE_ACCEPTANCE_IMAGES (set under CI=true)"))
+struct RootlessZooAcceptanceTests {
+    @Test("an ordinary user traces and verifies it; loaded by root, it answers as the original did",
+          arguments: ZooApp.all().filter { ["zoo-nginx", "zoo-postgres"].contains($0.name) })
+    func app(_ app: ZooApp) throws {
+        let work = try TestDirectory()
+        let user = try RootlessUser(in: work)
+        let input = try user.stage(try zooImage(app))
+        let trace = user.home + "/\(app.name).json"
+        try user.whittle(["trace", input, "-o", trace, "--timeout", String(app.timeout)] + app.traceArgs)
+        try expectProbesPassed(trace: trace, app: app)
+        let output = user.home + "/slim.tar"
+        let tag = "whittle-e2e/\(app.name):rootless"
+        try user.whittle(["slim", input, "-o", output, "--trace", trace, "--tag", tag, "--verify"])
+        #expect(try fileOwner(output) == RootlessUser.name, "the output belongs to the user who ran whittle")
+        try expectSameAnswer(app: app, input: input, output: output, tag: tag)
+    }
+
+    private func fileOwner(_ path: String) throws -> String? {
+        try FileManager.default.attributesOfItem(atPath: path)[.ownerAccountName] as? String
+    }
+}
+
+/// The zoo image built by `bench/build-image.sh`.
+private func zooImage(_ app: ZooApp) throws -> String {
+    guard let directory = acceptanceImages else {
+        throw AcceptanceSetupError(message: "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
+    }
+    return directory + "/\(app.name).tar"
+}
+
+private func expectProbesPassed(trace: String, app: ZooApp) throws {
+    let document = try TraceDocument.load(path: trace)
+    let log = String(trace.dropLast(".json".count)) + ".log"
+    #expect(document.probes?.allSatisfy(\.succeeded) == true,
+            "probes under trace: \(document.probes ?? []); log: \(tail(log))")
+}
+
+/// Loads the slimmed image into a private engine, runs it on the host's network and asks
+/// it the app's question: the answer must be the original's, recorded at build time.
+private func expectSameAnswer(app: ZooApp, input: String, output: String, tag: String) throws {
+    let expected = try String(contentsOfFile: acceptanceImages! + "/\(app.name).expected", encoding: .utf8)
+    let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
+    print("trace acceptance, \(app.name) (\(app.kind)): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, "
+        + String(format: "%.1fx smaller", inputBytes / outputBytes))
+    let engine = try PrivateDockerEngine()
+    defer { engine.stop() }
+    try engine.docker("load", "-q", "-i", output)
+    let container = try engine.docker("run", "-d", "--network", "host", tag)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    defer { _ = try? engine.docker("rm", "-f", container) }
+    var environment = ProcessInfo.processInfo.environment
+    environment["DOCKER_HOST"] = engine.host
+    let answer = try run("/usr/bin/env", [
+        "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, ZooApp.manifest, app.name,
+        "--docker-container", container,
+    ], environment: environment)
+    #expect(answer == expected, "logs: \((try? engine.docker("logs", container)) ?? "")")
 }
 
 private func tail(_ path: String) -> String {
