@@ -22,7 +22,7 @@ struct SlimCommand: ParsableCommand {
 
             The output is written under a temporary name and renamed into place, so a failed \
             run leaves nothing behind. The same input and flags always give the same bytes. \
-            With --verify (needs root), the output is first run the way each --trace ran the \
+            With --verify (root, or subordinate ids without it), the output is first run the way each --trace ran the \
             original and asked the same probes; it is put in place only if it answers the same \
             (see `whittle verify --help`).
 

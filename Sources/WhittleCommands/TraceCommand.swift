@@ -10,16 +10,22 @@ extension TraceNetwork: ExpressibleByArgument {}
 struct TraceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trace",
-        abstract: "Run an image's command and record every file it touches (needs root).",
+        abstract: "Run an image's command, confined as docker run does, and record every file it touches.",
         discussion: """
             The image is flattened into a private temporary directory and its Entrypoint+Cmd \
             (or the command after --) runs there with the image's Env (plus -e), WorkingDir and \
-            User, in its own mount, PID and IPC namespaces, on a throwaway overlay, with what \
-            Docker mounts for a container and nothing more: /proc, a read-only /sys, /dev with \
-            the usual nodes, /dev/pts, /dev/shm, /dev/mqueue, and copies of the host's \
-            /etc/hosts, /etc/resolv.conf and /etc/hostname. Every path the app names (open, \
-            exec, stat, access, readlink… of every thread and child) is recorded with seccomp \
-            user notification.
+            User, on a throwaway overlay, with what Docker gives a container and nothing more: \
+            its own mount, PID, IPC, UTS and cgroup namespaces, Docker's 14 capabilities and \
+            seccomp rules, /proc and /sys paths masked or read-only, /dev with the usual nodes, \
+            and copies of the host's /etc/hosts, /etc/resolv.conf and /etc/hostname. Every path \
+            the app names (open, exec, stat, access, readlink… of every thread and child) is \
+            recorded with seccomp user notification.
+
+            Without root, whittle runs itself in a user namespace mapped onto your subordinate \
+            ids (/etc/subuid, /etc/subgid; newuidmap and newgidmap from Debian's uidmap), with a \
+            network of its own: the app may bind port 80 and the probes reach it on 127.0.0.1, \
+            but it cannot reach other hosts. Add a range once, as root: \
+            usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER.
 
             Probes run in order, each once the one before succeeded: every --probe-tcp until \
             its port accepts, then every --probe-http until it answers, then every \
@@ -77,7 +83,7 @@ struct TraceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
     var timeout: Double = 60
 
-    @Option(help: "host (default): share the host's network; none: loopback only.")
+    @Option(help: "host (default): share the host's network (without root: the sandbox's own); none: loopback only.")
     var network: TraceNetwork = .host
 
     @OptionGroup var display: ProgressOptions

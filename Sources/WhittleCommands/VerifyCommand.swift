@@ -6,7 +6,7 @@ import WhittleTraceFormat
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check that a slimmed image answers as the traced original did (needs root).",
+        abstract: "Check that a slimmed image answers as the traced original did (in the trace sandbox, with or without root).",
         discussion: """
             Runs the image the way each trace ran its original (the same command, -e settings, \
             network and timeout, in the same sandbox as `whittle trace`), asks it the trace's \
