@@ -2,8 +2,8 @@
 # Installs what is missing and runs every test, the Docker end-to-end tests included
 # (they start their own private dockerd; under CI=true they must run, not skip).
 #
-# Under CI=true, or with WHITTLE_ACCEPTANCE=1, it first builds the realistic images of the
-# trace acceptance tests (a naive Flask image, a pandas + scikit-learn batch job, and the
+# Under CI=true, or with WHITTLE_ACCEPTANCE=1, it also builds the realistic images of the
+# trace acceptance tests, in the background while Swift builds, (a naive Flask image, a pandas + scikit-learn batch job, and the
 # zoo of six server apps from Debian's packages, all from one Debian 12 root made with
 # mmdebstrap: 20–30 minutes the first time) into $WHITTLE_ACCEPTANCE_IMAGES (default
 # bench/work, git-ignored, reused when present). Without them those tests skip.
@@ -11,17 +11,35 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 scripts/install-deps.sh
-swift build --build-tests
+# Under CI the acceptance images build in the background while Swift builds and the
+# fuzzers run: the image build waits mostly on apt, pip and the disk, the others on the CPU.
+images_pid=""
+images_log=""
 if [ "${CI:-}" = true ] || [ "${WHITTLE_ACCEPTANCE:-}" = 1 ]; then
     export WHITTLE_ACCEPTANCE_IMAGES=${WHITTLE_ACCEPTANCE_IMAGES:-$PWD/bench/work}
-    echo "building the trace acceptance images into $WHITTLE_ACCEPTANCE_IMAGES (reused when present)" >&2
-    bash bench/build-image.sh --images flask-naive,batch-naive,zoo "$WHITTLE_ACCEPTANCE_IMAGES"
+    mkdir -p "$WHITTLE_ACCEPTANCE_IMAGES"
+    images_log=$WHITTLE_ACCEPTANCE_IMAGES/build-images.log
+    echo "building the trace acceptance images into $WHITTLE_ACCEPTANCE_IMAGES in the background (log: $images_log)" >&2
+    bash bench/build-image.sh --images flask-naive,batch-naive,zoo "$WHITTLE_ACCEPTANCE_IMAGES" >"$images_log" 2>&1 &
+    images_pid=$!
+    # A failed build or test step must not leave the image build running.
+    trap '[ -n "$images_pid" ] && kill "$images_pid" 2>/dev/null || true' EXIT
 fi
-# Serial: the trace tests check that no mount or temporary directory is left behind,
-# which other tests running at the same time would blur.
-swift test --no-parallel
+swift build --build-tests
 # Under CI, every libFuzzer harness runs for a fixed time on a copy of its seed corpus and
 # any crash, leak or timeout fails the run (scripts/fuzz.sh; about 5 minutes with its build).
 if [ "${CI:-}" = true ]; then
     scripts/fuzz.sh "${WHITTLE_FUZZ_SECONDS:-60}"
 fi
+if [ -n "$images_pid" ]; then
+    if ! wait "$images_pid"; then
+        tail -40 "$images_log" >&2
+        echo "building the acceptance images failed (log: $images_log)" >&2
+        exit 1
+    fi
+    images_pid=""
+    echo "acceptance images ready ($(grep -c 'docker save' "$images_log" || true) built, the rest reused)" >&2
+fi
+# Serial: the trace tests check that no mount or temporary directory is left behind,
+# which other tests running at the same time would blur.
+swift test --no-parallel

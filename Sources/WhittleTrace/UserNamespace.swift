@@ -48,11 +48,20 @@ public enum UserNamespace {
             throw TraceError.userNamespace(stage: String(cString: wt_userns_stage_name(stage)),
                                            reason: String(cString: strerror(error)), plan: plan.summary)
         }
-        // Ctrl-C reaches the child from the terminal too; SIGTERM sent to this process is
-        // passed on, so the child stops its app and keeps the trace so far.
-        let status = Interruption.deferring(to: { signal in kill(child, signal) }) { wt_wait_status(child) }
+        // A signal sent to this process is passed on, so the child stops its app and keeps
+        // the trace so far; Ctrl-C on the terminal already reached the child itself.
+        let status = Interruption.deferring(to: { signal in
+            if signal != SIGINT || !fromTerminal() { kill(child, signal) }
+        }) { wt_wait_status(child) }
         exit(status < 0 ? 1 : status)
     }
+}
+
+/// Whether this process is in its terminal's foreground group: a Ctrl-C there went to the
+/// whole group.
+private func fromTerminal() -> Bool {
+    let group = tcgetpgrp(STDERR_FILENO)
+    return group > 0 && group == getpgrp()
 }
 
 /// The ids a rootless run maps, and the helpers that map them.
