@@ -89,6 +89,7 @@ struct wt_supervisor {
     int spec_for_nr[1024]; /* index into specs + 1, 0: none */
     long page;
     uint64_t count;
+    int nr_open, nr_openat, nr_openat2, nr_creat;
     char raw[2][WT_PATH_MAX];
     char base[WT_PATH_MAX];
     char out[2][2 * WT_PATH_MAX + 2];
@@ -114,6 +115,10 @@ wt_supervisor *wt_supervisor_create(int listener) {
         int nr = seccomp_syscall_resolve_name(specs[i].name);
         if (nr >= 0 && nr < 1024) s->spec_for_nr[nr] = (int)i + 1;
     }
+    s->nr_open = seccomp_syscall_resolve_name("open");
+    s->nr_openat = seccomp_syscall_resolve_name("openat");
+    s->nr_openat2 = seccomp_syscall_resolve_name("openat2");
+    s->nr_creat = seccomp_syscall_resolve_name("creat");
     return s;
 }
 
@@ -172,6 +177,26 @@ static void absolute(wt_supervisor *s, uint32_t pid, const char *raw, int has_di
     else snprintf(out, size, "%s/%s", s->base, raw);
 }
 
+/* Whether an open may create, change or truncate its file: the app writes state there. */
+static int opens_for_writing(wt_supervisor *s, uint32_t pid, int nr, const uint64_t *args) {
+    const int write_flags = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC;
+    if (nr == s->nr_creat) return 1;
+    if (nr == s->nr_open) return (args[1] & write_flags) != 0;
+    if (nr == s->nr_openat) return (args[2] & write_flags) != 0;
+    if (nr == s->nr_openat2 && args[2] != 0) {
+        /* struct open_how begins with the 64-bit flags. */
+        char mempath[64];
+        snprintf(mempath, sizeof mempath, "/proc/%u/mem", pid);
+        int mem = open(mempath, O_RDONLY | O_CLOEXEC);
+        if (mem < 0) return 0;
+        uint64_t flags = 0;
+        ssize_t got = pread(mem, &flags, sizeof flags, (off_t)args[2]);
+        close(mem);
+        return got == (ssize_t)sizeof flags && (flags & (uint64_t)write_flags) != 0;
+    }
+    return 0;
+}
+
 int wt_supervisor_next(wt_supervisor *s, int timeout_ms, wt_record *record) {
     struct pollfd pfd = {s->listener, POLLIN, 0};
     int ready = poll(&pfd, 1, timeout_ms);
@@ -198,6 +223,7 @@ int wt_supervisor_next(wt_supervisor *s, int timeout_ms, wt_record *record) {
     record->path1 = NULL;
     record->path2 = NULL;
     record->pid = pid;
+    record->writes = 0;
 
     int have[2] = {0, 0};
     if (spec) {
@@ -220,6 +246,7 @@ int wt_supervisor_next(wt_supervisor *s, int timeout_ms, wt_record *record) {
             close(mem);
         }
     }
+    record->writes = have[0] ? opens_for_writing(s, pid, nr, req->data.args) : 0;
     /* What was read belongs to the task only if it is still blocked in this call. */
     int valid = seccomp_notify_id_valid(s->listener, req->id) == 0;
 

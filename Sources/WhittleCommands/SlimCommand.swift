@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import WhittleOutput
 import WhittleReport
+import WhittleSelect
 import WhittleTrace
 
 extension OutputCompression: ExpressibleByArgument {}
@@ -90,6 +91,15 @@ struct SlimCommand: ParsableCommand {
         valueName: "trace.json"))
     var traces: [String] = []
 
+    @Option(name: .customLong("trace-keep"), help: ArgumentHelp("""
+        With --trace: packages (default) keeps each Python distribution and Node.js package the app \
+        used whole, with what it requires, the modules its imports name, and every directory it \
+        wrote into; files keeps only the files the trace saw and their loader closure, which is \
+        smaller but risks code paths the probes did not reach: an unprobed route, a table, \
+        metadata read later.
+        """, valueName: "packages|files"))
+    var traceKeep: TraceKeepSet.Extent = .packages
+
     @Option(name: .customLong("remove-package"), parsing: .singleValue, help: ArgumentHelp(
         "Remove whole packages: deb:NAME, apk:NAME, pypi:NAME or a bare NAME, globs allowed (deb:*-dev); "
             + "comma-separated or repeated. Exactly the files each package's own list names go.",
@@ -155,6 +165,7 @@ struct SlimCommand: ParsableCommand {
         for glob in keep { recorded += " --keep '\(glob)'" }
         for glob in remove { recorded += " --remove '\(glob)'" }
         if !traces.isEmpty { recorded += " --trace" }
+        if !traces.isEmpty, traceKeep != .packages { recorded += " --trace-keep \(traceKeep.rawValue)" }
         if !removePackages.isEmpty { recorded += " --remove-package " + removePackages.joined(separator: ",") }
         if autoremove { recorded += " --autoremove" }
         if force { recorded += " --force" }
@@ -163,7 +174,8 @@ struct SlimCommand: ParsableCommand {
             options: WriteOptions(tag: tag, compression: compression, createdBy: recorded,
                                   comment: "flattened by whittle"),
             removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
-                                    traces: traces, packages: removePackages, autoremove: autoremove, force: force),
+                                    traces: traces, packages: removePackages, autoremove: autoremove, force: force,
+                                    traceExtent: traceKeep),
             verify: verify)
         let progress = display.display()
         let result: SlimJob.Result
@@ -238,3 +250,5 @@ struct SlimCommand: ParsableCommand {
         return String(cString: strerror(underlying.code.rawValue))
     }
 }
+
+extension TraceKeepSet.Extent: ExpressibleByArgument {}

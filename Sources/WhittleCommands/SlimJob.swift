@@ -31,9 +31,12 @@ public struct RemovalRequest: Sendable {
     public var autoremove: Bool
     /// `--force`: remove packages that kept ones depend on, and Essential ones.
     public var force: Bool
+    /// `--trace-keep`: how far the traces' keep set reaches beyond the files they saw.
+    public var traceExtent: TraceKeepSet.Extent
 
     public init(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = [],
-                traces: [String] = [], packages: [String] = [], autoremove: Bool = false, force: Bool = false) {
+                traces: [String] = [], packages: [String] = [], autoremove: Bool = false, force: Bool = false,
+                traceExtent: TraceKeepSet.Extent = .packages) {
         self.profiles = profiles
         self.profileFiles = profileFiles
         self.keep = keep
@@ -42,6 +45,7 @@ public struct RemovalRequest: Sendable {
         self.packages = packages
         self.autoremove = autoremove
         self.force = force
+        self.traceExtent = traceExtent
     }
 
     public var isEmpty: Bool {
@@ -183,15 +187,27 @@ public struct SlimJob {
         let count = image.layers.count
         let protected = ProtectedPaths.find(config: image.config, tree: tree)
         let merged = TraceDocument.merging(parts.traces.map(\.document))
-        let traceKeep = merged.map { TraceKeepSet(traced: $0.entries.map(\.path), tree: tree, searchPath: image.config.searchPath) }
         var warnings = Self.foreignTraces(parts.traces, chainID: image.chainID)
-        var policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
-                                     protected: protected, traceKeep: traceKeep)
         progress.begin("selecting what to remove")
         // Only a selection can remove anything, so only then are the databases read. Package
         // losses need the removed files listed.
         let requests = removal.packageRequests(parts)
-        let packages = policy.isEmpty && requests.isEmpty ? PackageDatabase(packages: []) : try PackageDatabase(tree: tree)
+        let selects = !removal.isEmpty || !requests.isEmpty
+        let packages = selects ? try PackageDatabase(tree: tree) : PackageDatabase(packages: [])
+        let traceKeep = merged.map { document in
+            TraceKeepSet(use: TraceKeepSet.Use(paths: document.entries.map(\.path),
+                                               changed: document.entries.filter(\.changesState).map(\.path)),
+                         tree: tree, config: image.config, packages: packages, extent: removal.traceExtent)
+        }
+        if let dynamic = traceKeep?.dynamicImports, !dynamic.isEmpty {
+            warnings.append("""
+                \(dynamic.count) import(s) in the app's code name their module at run time, so the keep set \
+                cannot follow them; trace the code paths that reach them: \
+                \(dynamic.prefix(5).joined(separator: ", "))\(dynamic.count > 5 ? ", …" : "")
+                """)
+        }
+        var policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
+                                     protected: protected, traceKeep: traceKeep)
         var removedPackages = Set<Int>()
         var broken: [PackageSection.Broken] = []
         if !requests.isEmpty {

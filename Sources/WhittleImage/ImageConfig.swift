@@ -22,6 +22,8 @@ public struct ImageConfig: Sendable, Equatable {
     public var user: String
     /// `config.WorkingDir`; empty means `/`.
     public var workingDir: String
+    /// `config.Volumes`: the directories whose data lives outside the container.
+    public var volumes: [String]
     /// `rootfs.diff_ids`: the digest of each layer's uncompressed tar, bottom first.
     public var diffIDs: [String]
     /// `history`, one entry per build step, including steps that made no layer.
@@ -48,6 +50,7 @@ public struct ImageConfig: Sendable, Equatable {
         env = strings(settings?["Env"])
         user = settings?["User"]?.stringValue ?? ""
         workingDir = settings?["WorkingDir"]?.stringValue ?? ""
+        if case let .object(volumes)? = settings?["Volumes"] { self.volumes = volumes.keys.sorted() } else { volumes = [] }
         diffIDs = strings(document["rootfs"]?["diff_ids"])
         history = (document["history"]?.arrayValue ?? []).map { entry in
             HistoryEntry(createdBy: entry["created_by"]?.stringValue ?? "",

@@ -25,6 +25,17 @@ public enum KeepReason: Hashable, Sendable, CustomStringConvertible {
         case shebang
         /// A file inside a kept directory that nothing else named.
         case parent
+        /// The app used part of this language package (a Python distribution, a Node.js
+        /// package), so the whole package stays.
+        case package
+        /// A package that a kept package declares it requires.
+        case dependency
+        /// A module an import statement of kept code names, or what it needs to load.
+        case importStatement = "import"
+        /// Inside a directory the app wrote into, or a VOLUME: its data stays whole.
+        case state
+        /// The app read this package's metadata, so the package stays, listed and whole.
+        case metadata
     }
 
     public enum Protection: String, Sendable {

@@ -1,32 +1,80 @@
 import WhittleELF
 import WhittleFlatten
 import WhittleImage
+import WhittlePackageGraph
+import WhittlePackages
 
 /// What a runtime trace says the app needs, closed over what a trace cannot see (design
-/// notes §5): symlinks on each path, ELF interpreters and libraries, `#!` interpreters,
-/// Python sources, and files no app asks for until it fails. Every path carries the reason
-/// it is kept. Package metadata is not kept here: the package step keeps the records of
-/// the packages whose files stay, and only those (see `Selector.select(_:packages:…)`).
+/// notes §5) and over what its probes did not reach. Every path carries the reason it is
+/// kept:
+///
+/// - what the app named, the symlinks on the way, ELF interpreters and libraries, `#!`
+///   interpreters, Python sources, and files no app asks for until it fails;
+/// - with `.packages` (the default): each language package the app used, whole, with the
+///   packages it declares it requires; the modules the import statements of kept code
+///   name (the app's own imports, and the standard library's from everything kept); and
+///   every directory the app wrote into, and every VOLUME, with all it holds.
+///
+/// Package records are not kept here: the package step keeps the records of the packages
+/// whose files stay (see `Selector.select(_:packages:…)`).
 public struct TraceKeepSet: Sendable {
+    /// How far a trace's keep set reaches beyond the files the app touched.
+    public enum Extent: String, Sendable, CaseIterable {
+        /// Whole language packages and their dependencies, static imports, state.
+        case packages
+        /// Only the files the trace saw and their loader closure: smaller, but a code path
+        /// the probes did not reach may find its module, data or metadata gone.
+        case files
+    }
+
+    /// What the trace saw, in the terms the keep set needs.
+    public struct Use: Sendable {
+        /// Absolute or relative image paths the app named, whether they existed or not.
+        public var paths: [String]
+        /// Of those, the ones it created, changed, renamed or deleted.
+        public var changed: [String]
+
+        public init(paths: [String], changed: [String] = []) {
+            self.paths = paths
+            self.changed = changed
+        }
+    }
+
     /// Tree path (no leading slash) → reason: `trace`, `closure:symlink`, `closure:elf`, …
     public private(set) var reasons: [String: KeepReason] = [:]
     /// Every directory above a kept path: kept as a parent, entered by the selection.
     public private(set) var ancestors: Set<String> = []
+    /// Import statements whose module is computed at run time, as `file:line`: not followed.
+    public private(set) var dynamicImports: [String] = []
 
     static let essentials = [
         "etc/passwd", "etc/group", "etc/nsswitch.conf", "etc/hosts", "etc/resolv.conf", "etc/host.conf",
         "etc/ssl/certs/ca-certificates.crt", "etc/pki/tls/certs/ca-bundle.crt", "etc/ssl/cert.pem",
     ]
 
-    /// - Parameter traced: absolute or relative image paths the app named, whether they
-    ///   existed or not: a path the app created or probed for keeps the directory it was
-    ///   looked up in, so the app meets the same directory (and the same ENOENT) again.
+    /// - Parameter traced: image paths the app named, whether they existed or not: a path
+    ///   the app created or probed for keeps the directory it was looked up in, so the app
+    ///   meets the same directory (and the same ENOENT) again.
     /// - Parameter searchPath: the image's PATH, where `#!/usr/bin/env NAME` finds NAME.
     public init(traced: [String], tree: FileTree, searchPath: [String]) {
-        for path in traced { keepResolved(path, reason: .traced, tree: tree) }
+        self.init(use: Use(paths: traced), tree: tree, config: nil, packages: nil, extent: .files,
+                  searchPath: searchPath)
+    }
+
+    /// - Parameters:
+    ///   - config: the image's config: its PATH, Env (`PYTHONPATH`, `NODE_PATH`) and VOLUMEs.
+    ///   - packages: the image's package databases, for the Python distributions.
+    public init(use: Use, tree: FileTree, config: ImageConfig?, packages: PackageDatabase?, extent: Extent,
+                searchPath: [String]? = nil) {
+        for path in use.paths { keepResolved(path, reason: .traced, tree: tree) }
         for path in Self.essentials { keepResolved(path, reason: .closure(.essential), tree: tree) }
+        if extent == .packages {
+            var usage = LanguageUse(tree: tree, config: config, packages: packages)
+            usage.close(over: &reasons, state: usage.stateDirectories(changed: use.changed))
+            dynamicImports = usage.dynamicImports
+        }
         addPythonClosure(tree: tree)
-        addLoaderClosure(tree: tree, searchPath: searchPath)
+        addLoaderClosure(tree: tree, searchPath: searchPath ?? config?.searchPath ?? [])
         for path in reasons.keys { addAncestors(of: path) }
     }
 
@@ -76,7 +124,7 @@ public struct TraceKeepSet: Sendable {
         }
     }
 
-    private mutating func add(_ path: String, _ reason: KeepReason) {
+    mutating func add(_ path: String, _ reason: KeepReason) {
         let clean = String(path.drop { $0 == "/" })
         guard !clean.isEmpty, reasons[clean] == nil else { return }
         reasons[clean] = reason

@@ -48,7 +48,11 @@ final class Supervisor: @unchecked Sendable {
             if result == 1 {
                 recorder.countCall()
                 let name = String(cString: record.syscall)
-                if let path = record.path1 { recorder.record(String(cString: path), name) }
+                if let path = record.path1 {
+                    recorder.record(String(cString: path), name)
+                    // `write` marks an open that may create or change the file: the app's state.
+                    if record.writes != 0 { recorder.record(String(cString: path), "write") }
+                }
                 if let path = record.path2 { recorder.record(String(cString: path), name) }
             } else if result == 0 {
                 if shouldStop { break }

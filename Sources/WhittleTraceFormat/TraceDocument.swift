@@ -22,7 +22,8 @@ import Glibc
 ///   image, its resolved form is listed too, with the operation `resolved`, and every
 ///   symlink passed with `symlink`.
 /// - `operations`: the system calls that named it (`openat`, `execve`, `newfstatat`…),
-///   sorted.
+///   sorted; `write` marks an open for writing (`O_WRONLY`, `O_RDWR`, `O_CREAT` or
+///   `O_TRUNC`). Traces written before `write` existed read the same, without it.
 /// - `existed`: whether the path was in the image before the run (as named: a final
 ///   symlink counts, not its target). Files the app created are listed with `false`.
 /// - `chainID` (optional): the OCI ChainID of the traced image's layers, which names its
@@ -51,6 +52,19 @@ public struct TraceDocument: Codable, Sendable, Equatable {
             self.operations = operations
             self.existed = existed
         }
+
+        /// Whether the app created, changed, renamed or deleted this entry: the directory
+        /// holding it is the app's state.
+        public var changesState: Bool {
+            // `symlink` also marks a link the path passed through, which is always in the
+            // image; a link the app made was not.
+            operations.contains(where: Self.stateChanging.contains) || (!existed && operations.contains("symlink"))
+        }
+
+        static let stateChanging: Set<String> = [
+            "write", "creat", "truncate", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
+            "renameat2", "link", "linkat", "symlinkat", "mknod", "mknodat",
+        ]
     }
 
     public struct Run: Codable, Sendable, Equatable {

@@ -147,6 +147,7 @@ typedef struct {
     const char *path1;     /* absolute, as seen inside the root, or NULL */
     const char *path2;     /* second path (rename, link, symlink target dir), or NULL */
     uint32_t pid;
+    int writes;            /* an open for writing: O_WRONLY, O_RDWR, O_CREAT or O_TRUNC */
 } wt_record;
 
 wt_supervisor *wt_supervisor_create(int listener);

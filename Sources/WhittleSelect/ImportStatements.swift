@@ -1,0 +1,139 @@
+import Foundation
+
+/// The modules a source file names in its import statements, read from its text without
+/// running it. Statements inside functions count too: a route's handler that imports on
+/// first use is exactly the code a probe may never reach. A name computed at run time
+/// (`importlib.import_module(name)`, `require(variable)`) cannot be followed: it is
+/// returned as dynamic, for the report, and never guessed.
+struct ImportStatements: Equatable {
+    /// Modules as written: `a.b` in Python (with leading dots for a relative import),
+    /// `express`, `./routes/b` or `node:fs` in JavaScript.
+    var modules: [String] = []
+    /// For Python `from M import x, y`: the names, each of which may be a submodule `M.x`.
+    var fromNames: [String: [String]] = [:]
+    /// 1-based lines of imports whose module is computed at run time.
+    var dynamicLines: [Int] = []
+
+    /// Python: `import a.b as c, d`, `from .m import (x, y)`, over several lines in parentheses
+    /// or after a backslash. Comments are dropped; docstrings seldom start a line with
+    /// `import`, and a name they mention that the image lacks resolves to nothing.
+    static func python(_ text: String) -> ImportStatements {
+        var found = ImportStatements()
+        var statement = ""
+        var firstLine = 0
+        var joined = 0
+        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = String(rawLine.prefix { $0 != "#" })
+            if statement.isEmpty {
+                let trimmed = code.trimmingLeadingSpaces()
+                guard trimmed.hasPrefix("import ") || trimmed.hasPrefix("from ") || trimmed.contains("import_module(")
+                    || trimmed.contains("__import__(") else { continue }
+                statement = trimmed
+                firstLine = number + 1
+                joined = 0
+            } else {
+                statement += " " + code
+                joined += 1
+            }
+            let open = statement.filter { $0 == "(" }.count > statement.filter { $0 == ")" }.count
+            // A statement continues in parentheses or after a backslash; prose that only
+            // looks like one is given up after a few lines.
+            if (open || statement.hasSuffix("\\")) && joined < 20 { continue }
+            found.readPythonStatement(statement.replacingOccurrences(of: "\\", with: " "), line: firstLine)
+            statement = ""
+        }
+        return found
+    }
+
+    private mutating func readPythonStatement(_ statement: String, line: Int) {
+        for call in ["import_module(", "__import__("] where statement.contains(call) {
+            if let literal = Self.literalArgument(after: call, in: statement) { modules.append(literal) } else {
+                dynamicLines.append(line)
+            }
+        }
+        let words = statement.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let keyword = words.first else { return }
+        if keyword == "import" {
+            let list = words.dropFirst().joined(separator: " ")
+            for part in list.split(separator: ",") {
+                guard let name = part.split(separator: " ").first.map(String.init), Self.isModulePath(name) else { continue }
+                modules.append(name)
+            }
+        } else if keyword == "from", words.count >= 4, words[2] == "import", Self.isModulePath(words[1]) {
+            let module = words[1]
+            modules.append(module)
+            let names = words.dropFirst(3).joined(separator: " ")
+                .filter { $0 != "(" && $0 != ")" }
+                .split(separator: ",")
+                .compactMap { $0.split(separator: " ").first.map(String.init) }
+                .filter { $0 != "*" && Self.isIdentifier($0) }
+            fromNames[module, default: []] += names
+        }
+    }
+
+    /// JavaScript: `require('x')`, `import … from 'x'`, `import 'x'`, `import('x')` and
+    /// `export … from 'x'`.
+    static func javaScript(_ text: String) -> ImportStatements {
+        var found = ImportStatements()
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = String(line)
+            for call in ["require(", "import("] where code.contains(call) {
+                var rest = code[...]
+                while let range = rest.range(of: call) {
+                    // `myrequire(` or `.import(` are other functions.
+                    let before = rest[..<range.lowerBound].last
+                    rest = rest[range.upperBound...]
+                    guard before.map({ !$0.isLetter && !$0.isNumber && $0 != "_" && $0 != "." && $0 != "$" }) ?? true
+                    else { continue }
+                    if let literal = literalArgument(after: "", in: String(rest)) {
+                        found.modules.append(literal)
+                    } else {
+                        found.dynamicLines.append(number + 1)
+                    }
+                }
+            }
+            let trimmed = code.trimmingLeadingSpaces()
+            if trimmed.hasPrefix("import ") || trimmed.hasPrefix("export ") {
+                if let from = trimmed.range(of: " from ") {
+                    if let literal = literalArgument(after: "", in: String(trimmed[from.upperBound...])) {
+                        found.modules.append(literal)
+                    }
+                } else if trimmed.hasPrefix("import "), let literal = literalArgument(after: "import ", in: trimmed) {
+                    found.modules.append(literal)
+                }
+            }
+        }
+        return found
+    }
+
+    /// The string literal that starts right after `marker` (spaces allowed), or nil when
+    /// the argument is anything else.
+    static func literalArgument(after marker: String, in text: String) -> String? {
+        let start = marker.isEmpty ? text.startIndex : (text.range(of: marker)?.upperBound ?? text.endIndex)
+        let rest = text[start...].drop { $0 == " " || $0 == "\t" }
+        guard let quote = rest.first, quote == "'" || quote == "\"" || quote == "`" else { return nil }
+        let body = rest.dropFirst()
+        guard let end = body.firstIndex(of: quote) else { return nil }
+        let literal = String(body[..<end])
+        // A template literal with a placeholder is computed.
+        return literal.isEmpty || (quote == "`" && literal.contains("${")) ? nil : literal
+    }
+
+    static func isIdentifier(_ word: String) -> Bool {
+        guard let first = word.first, first.isLetter || first == "_" else { return false }
+        return word.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
+    }
+
+    /// `a.b.c`, or a relative `..a.b` / `.`.
+    static func isModulePath(_ word: String) -> Bool {
+        let name = word.drop { $0 == "." }
+        return name.isEmpty ? !word.isEmpty : name.split(separator: ".", omittingEmptySubsequences: false)
+            .allSatisfy { isIdentifier(String($0)) }
+    }
+}
+
+extension String {
+    func trimmingLeadingSpaces() -> String {
+        String(drop { $0 == " " || $0 == "\t" })
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import WhittleFlatten
+import WhittleImage
+import WhittlePackageGraph
+import WhittlePackages
+
+/// What a trace's keep set adds so that code paths its probes did not reach still work:
+/// the state the app writes, whole; each language package it used, whole, with what that
+/// package declares it requires; and the modules that import statements of kept code name.
+/// A reviewer should be able to accept each reason: "the app used part of this package, so
+/// the package stays", not "this exact file was opened".
+struct LanguageUse {
+    private let tree: FileTree
+    private let python: PythonLayout
+    private let node: NodeLayout
+    private let volumes: [String]
+    /// The image's Python distributions (vendored ones aside), their records for the
+    /// dependency graph, and where their files and metadata are.
+    private let distributions: [InstalledPackage]
+    private let records: [PackageRecord]
+    private let environment: PackageEnvironment
+    private var distributionOfFile: [String: Int] = [:]
+    private var distributionOfMetadata: [String: Int] = [:]
+    /// What Python's site startup reads in every process: `.pth` files and the modules
+    /// their `import` lines load. Reading them says nothing of what the app uses.
+    private var startupHooks = Set<String>()
+
+    private var usedDistributions = Set<Int>()
+    private var usedNodePackages = Set<String>()
+    private var scanned = Set<String>()
+    private var queue: [String] = []
+    private(set) var dynamicImports: [String] = []
+
+    init(tree: FileTree, config: ImageConfig?, packages: PackageDatabase?) {
+        self.tree = tree
+        let environmentVariables = config?.env ?? []
+        let database = packages ?? PackageDatabase(packages: [])
+        let vendored = PackageRemoval.vendoredDistributions(database)
+        let python = database.packages.indices.filter {
+            database.packages[$0].kind == .python && database.packages[$0].installed && !vendored.contains($0)
+        }
+        distributions = python.map { database.packages[$0] }
+        records = distributions.compactMap(\.graphRecord)
+        environment = PackageRemoval.environment(database, records: records)
+        self.python = PythonLayout(
+            tree: tree, siteDirectories: distributions.compactMap { distribution in
+                distribution.key.lastIndex(of: "/").map { String(distribution.key[..<$0]) }
+            }, environment: environmentVariables)
+        node = NodeLayout(environment: environmentVariables)
+        volumes = config?.volumes ?? []
+        for (position, distribution) in distributions.enumerated() {
+            for file in distribution.files where distributionOfFile[file] == nil { distributionOfFile[file] = position }
+            for path in distribution.metadata { distributionOfMetadata[path] = position }
+        }
+        startupHooks = Self.startupHooks(self.python, tree: tree)
+    }
+
+    private static func startupHooks(_ python: PythonLayout, tree: FileTree) -> Set<String> {
+        var hooks = Set<String>()
+        for site in python.siteDirectories {
+            for child in tree.lookup(site)?.sortedChildren ?? [] where child.name.hasSuffix(".pth") && !child.isDirectory {
+                let path = site + "/" + child.name
+                hooks.insert(path)
+                let lines = (text(of: path, in: tree) ?? "").split(separator: "\n").filter { $0.hasPrefix("import") }
+                for module in ImportStatements.python(lines.joined(separator: "\n")).modules {
+                    for file in python.resolve(module, from: path, tree: tree) where file.hasPrefix(site + "/") {
+                        hooks.insert(file)
+                        hooks.formUnion(PackageRemoval.compiledFiles(of: file, in: tree))
+                    }
+                }
+            }
+        }
+        return hooks
+    }
+
+    /// The directories holding what the app created, changed, renamed or deleted, and the
+    /// image's VOLUMEs: the app's state, kept with all it holds.
+    func stateDirectories(changed: [String]) -> [String] {
+        var directories = Set<String>()
+        for path in changed {
+            let resolution = tree.resolve(path, followFinal: false)
+            let directory: String
+            if let own = resolution.path, resolution.node != nil {
+                directory = own.lastIndex(of: "/").map { String(own[..<$0]) } ?? ""
+            } else {
+                directory = resolution.existingDirectory
+            }
+            // The root holds the whole image: a file written there keeps only itself.
+            if !directory.isEmpty { directories.insert(directory) }
+        }
+        for volume in volumes {
+            let resolution = tree.resolve(volume)
+            if let path = resolution.path, !path.isEmpty, resolution.node?.isDirectory == true { directories.insert(path) }
+        }
+        return directories.sorted()
+    }
+
+    /// Adds to `reasons` the state directories with all they hold, and everything the paths
+    /// kept lead to, until nothing new does.
+    mutating func close(over reasons: inout [String: KeepReason], state: [String]) {
+        var keep = KeepList(reasons: reasons)
+        for directory in state { keepSubtree(directory, .closure(.state), into: &keep) }
+        // What the app ran names its packages first: a package both run and imported was used.
+        let seen = Array(keep.reasons.keys).sorted()
+        for path in seen { claimPackage(of: path, into: &keep) }
+        queue += seen
+        while true {
+            while let path = queue.popLast() { follow(path, into: &keep) }
+            let required = RequiredPackages.closure(of: usedDistributions.sorted(), records: records, environment: environment)
+            let added = required.filter { !usedDistributions.contains($0) }
+            guard !added.isEmpty else { break }
+            for position in added { use(distribution: position, .closure(.dependency), into: &keep) }
+        }
+        reasons = keep.reasons
+    }
+
+    /// One newly kept path: the package it belongs to, and the imports it states.
+    private mutating func follow(_ path: String, into keep: inout KeepList) {
+        claimPackage(of: path, into: &keep)
+        guard scanned.insert(path).inserted else { return }
+        if path.hasSuffix(".py") {
+            scanPython(path, into: &keep)
+        } else if NodeLayout.isScript(path), !node.isLibrary(path) {
+            scanJavaScript(path, into: &keep)
+        }
+    }
+
+    /// The package a kept path belongs to is used, and stays whole.
+    private mutating func claimPackage(of path: String, into keep: inout KeepList) {
+        if startupHooks.contains(path) {
+            // Site startup, not the app: no package is used by it.
+        } else if let position = distributionOfFile[path] {
+            use(distribution: position, .closure(.package), into: &keep)
+        } else if let position = metadataOwner(path) {
+            use(distribution: position, .closure(.metadata), into: &keep)
+        }
+        if node.isLibrary(path), let root = node.packageRoot(of: path) {
+            use(nodePackage: root, .closure(.package), into: &keep)
+        }
+    }
+
+    private func metadataOwner(_ path: String) -> Int? {
+        if let position = distributionOfMetadata[path] { return position }
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
+            if part.hasSuffix(".dist-info") || part.hasSuffix(".egg-info") { return distributionOfMetadata[prefix] }
+        }
+        return nil
+    }
+
+    // MARK: Python
+
+    /// The app's own code follows every import; the standard library and installed
+    /// distributions follow only into the standard library, so an optional import deep in
+    /// one library does not pull in everything installed: declared dependencies decide those.
+    private mutating func scanPython(_ path: String, into keep: inout KeepList) {
+        let isAppCode = !python.isLibrary(path)
+        guard let text = Self.text(of: path, in: tree) else { return }
+        let statements = ImportStatements.python(text)
+        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
+        var modules = statements.modules
+        for (module, names) in statements.fromNames {
+            modules += names.map { module.hasSuffix(".") ? module + $0 : module + "." + $0 }
+        }
+        for module in modules where isAppCode || !Self.developmentModules.contains(Self.topLevel(module)) {
+            for file in python.resolve(module, from: path, tree: tree) {
+                if python.isStandardLibrary(file) || (isAppCode && !python.isLibrary(file)) {
+                    keep.add(file, .closure(.importStatement), queue: &queue)
+                } else if isAppCode, let position = distributionOfFile[file] {
+                    use(distribution: position, .closure(.importStatement), into: &keep)
+                } else if isAppCode {
+                    keep.add(file, .closure(.importStatement), queue: &queue)
+                }
+            }
+        }
+    }
+
+    /// The standard library's test and development tools. Libraries name them for their own
+    /// tests, doctests and `__main__` blocks, which an app does not run; the app's own
+    /// imports of them are followed.
+    static let developmentModules: Set<String> = [
+        "test", "unittest", "doctest", "pydoc", "pydoc_data", "idlelib", "tkinter", "turtle", "turtledemo",
+        "lib2to3", "ensurepip", "pdb", "_testcapi", "_testinternalcapi", "_testbuffer", "_testimportmultiple",
+        "_testmultiphase", "_testclinic", "_xxtestfuzz", "xxlimited", "xxlimited_35",
+    ]
+
+    private static func topLevel(_ module: String) -> String {
+        String(module.split(separator: ".").first ?? "")
+    }
+
+    /// A distribution the app uses stays whole: its files, their compiled forms, and its
+    /// metadata, so it stays importable and listed.
+    private mutating func use(distribution position: Int, _ reason: KeepReason, into keep: inout KeepList) {
+        guard usedDistributions.insert(position).inserted else { return }
+        let distribution = distributions[position]
+        for file in distribution.files {
+            keep.add(file, reason, queue: &queue)
+            for compiled in PackageRemoval.compiledFiles(of: file, in: tree) { keep.add(compiled, reason, queue: &queue) }
+        }
+        for path in distribution.metadata { keepSubtree(path, reason, into: &keep) }
+    }
+
+    // MARK: JavaScript
+
+    private mutating func scanJavaScript(_ path: String, into keep: inout KeepList) {
+        guard let text = Self.text(of: path, in: tree) else { return }
+        let statements = ImportStatements.javaScript(text)
+        dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" }
+        for request in statements.modules {
+            if let file = node.resolveRelative(request, from: path, tree: tree) {
+                keep.add(file, .closure(.importStatement), queue: &queue)
+            } else if let root = node.resolvePackage(request, from: path, tree: tree) {
+                use(nodePackage: root, .closure(.importStatement), into: &keep)
+            }
+        }
+    }
+
+    /// A Node.js package the app uses stays whole, with the packages its `package.json`
+    /// says it depends on, found as Node would find them from it.
+    private mutating func use(nodePackage root: String, _ reason: KeepReason, into keep: inout KeepList) {
+        guard usedNodePackages.insert(root).inserted else { return }
+        keepSubtree(root, reason, into: &keep)
+        guard let manifest = tree.lookup(root + "/package.json")?.inode,
+              let bytes = try? manifest.contents(limit: 4 << 20) else { return }
+        for dependency in NodeLayout.declaredDependencies(bytes) {
+            if let found = node.resolvePackage(dependency, from: root + "/package.json", tree: tree) {
+                use(nodePackage: found, .closure(.dependency), into: &keep)
+            }
+        }
+    }
+
+    // MARK: Shared
+
+    private mutating func keepSubtree(_ path: String, _ reason: KeepReason, into keep: inout KeepList) {
+        keep.add(path, reason, queue: &queue)
+        guard let directory = tree.lookup(path), directory.isDirectory else { return }
+        for child in directory.sortedChildren { keepSubtree(path + "/" + child.name, reason, into: &keep) }
+    }
+
+    /// A source file's text; nil for one that is not UTF-8 or is larger than any source.
+    private static func text(of path: String, in tree: FileTree) -> String? {
+        guard let inode = tree.lookup(path)?.inode, inode.kind == .regular, inode.size <= 8 << 20,
+              let bytes = try? inode.contents(limit: 8 << 20) else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+}
+
+/// The keep set's reasons while they grow: the first reason a path gets is its reason, and
+/// each new path is queued once to be followed.
+private struct KeepList {
+    var reasons: [String: KeepReason]
+
+    mutating func add(_ path: String, _ reason: KeepReason, queue: inout [String]) {
+        guard !path.isEmpty, reasons[path] == nil else { return }
+        reasons[path] = reason
+        queue.append(path)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+import WhittleFlatten
+import WhittleImage
+import WhittlePackages
+@testable import WhittleSelect
+
+/// Import statements read from source text, as the keep set follows them.
+@Suite("Import statements")
+struct ImportStatementTests {
+    @Test func pythonStatementsAtAnyDepthAndOverSeveralLines() {
+        let source = """
+            import os, json as j
+            from .views import (index,
+                                detail)
+            from . import helpers
+            def handler():
+                import sqlite3  # only on this route
+                from decimal import Decimal
+                name = "plugins." + kind
+                module = importlib.import_module(name)
+                other = importlib.import_module("fixed.module")
+            x = "import nothing"  # a string, not a statement
+            """
+        let found = ImportStatements.python(source)
+        #expect(found.modules == ["os", "json", ".views", ".", "sqlite3", "decimal", "fixed.module"])
+        #expect(found.fromNames[".views"] == ["index", "detail"])
+        #expect(found.fromNames["."] == ["helpers"])
+        #expect(found.dynamicLines == [9])
+    }
+
+    @Test func javaScriptRequiresAndImports() {
+        let source = """
+            const express = require('express');
+            import path from "node:path";
+            export { x } from './lib/x.js';
+            app.get('/b', (req, res) => { const semver = require("semver"); res.send(semver.valid('1.2.3')); });
+            const plugin = require(name);
+            const lazy = await import(`./routes/${route}.js`);
+            myrequire('not-a-require');
+            """
+        let found = ImportStatements.javaScript(source)
+        #expect(found.modules == ["express", "node:path", "./lib/x.js", "semver"])
+        #expect(found.dynamicLines == [5, 6])
+    }
+}
+
+/// What a trace keeps beyond the files it saw: whole packages, their dependencies, the
+/// modules the app's imports name, and the state it wrote.
+@Suite("Trace keep set: packages, imports and state")
+struct TraceExtentTests {
+    static let site = "usr/local/lib/python3.11/site-packages"
+    static let stdlib = "usr/lib/python3.11"
+
+    /// A Python image: an app with an unprobed route, two distributions (web needs util),
+    /// one never used, the standard library, and a state directory.
+    private func pythonImage() throws -> Flattened {
+        var layer = TestLayer()
+        for directory in ["usr", "usr/lib", "usr/local", "usr/local/lib", "usr/local/lib/python3.11", Self.site,
+                          Self.stdlib, Self.stdlib + "/json", "app", "var", "var/lib", "var/lib/db", "var/lib/db/tables"] {
+            layer.directory(directory)
+        }
+        layer.file(Self.stdlib + "/os.py", "import posixpath\n")
+        layer.file(Self.stdlib + "/posixpath.py", "\n")
+        layer.file(Self.stdlib + "/json/__init__.py", "from .decoder import JSONDecoder\n")
+        layer.file(Self.stdlib + "/json/decoder.py", "import re\n")
+        layer.file(Self.stdlib + "/re.py", "\n")
+        layer.file(Self.stdlib + "/unittest.py", "\n")
+        layer.file(Self.stdlib + "/sqlite3.py", "import unittest\n")
+        layer.file("app/main.py", "import web\n\ndef route_b():\n    import json\n    return json\n")
+        distribution(&layer, "web", files: ["web/__init__.py": "\n", "web/routes.py": "import sqlite3\n"],
+                     requires: ["util>=1"])
+        distribution(&layer, "util", files: ["util.py": "\n"], requires: [])
+        distribution(&layer, "unused", files: ["unused/__init__.py": "\n"], requires: [])
+        distribution(&layer, "meta", files: ["meta/__init__.py": "\n"], requires: [])
+        layer.file("var/lib/db/tables/users.db", "rows\n")
+        layer.file("var/lib/db/tables/help.db", "rows\n")
+        return try Flattened(TestImageBuilder(layers: [layer]))
+    }
+
+    private func distribution(_ layer: inout TestLayer, _ name: String, files: KeyValuePairs<String, String>,
+                              requires: [String]) {
+        let info = Self.site + "/\(name)-1.0.dist-info"
+        layer.directory(info)
+        for directory in Set(files.compactMap { $0.key.split(separator: "/").dropLast().first }) {
+            layer.directory(Self.site + "/" + directory)
+        }
+        for (file, text) in files { layer.file(Self.site + "/" + file, text) }
+        layer.file(info + "/METADATA", "Metadata-Version: 2.1\nName: \(name)\nVersion: 1.0\n"
+            + requires.map { "Requires-Dist: \($0)\n" }.joined())
+        layer.file(info + "/RECORD", (files.map(\.key) + ["\(name)-1.0.dist-info/RECORD"]).map { "\($0),,\n" }.joined())
+    }
+
+    private func keepSet(_ image: Flattened, traced: [String], changed: [String] = [],
+                         extent: TraceKeepSet.Extent = .packages) throws -> TraceKeepSet {
+        TraceKeepSet(use: TraceKeepSet.Use(paths: traced, changed: changed), tree: image.tree,
+                     config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree), extent: extent)
+    }
+
+    @Test func aUsedDistributionStaysWholeWithWhatItRequires() throws {
+        let image = try pythonImage()
+        let keep = try keepSet(image, traced: ["/app/main.py", "/\(Self.site)/web/__init__.py"])
+        #expect(keep.reasons[Self.site + "/web/routes.py"] == .closure(.package), "the unprobed module of web")
+        #expect(keep.reasons[Self.site + "/web-1.0.dist-info/METADATA"] == .closure(.package))
+        #expect(keep.reasons[Self.site + "/util.py"] == .closure(.dependency))
+        #expect(keep.reasons[Self.site + "/util-1.0.dist-info/RECORD"] == .closure(.dependency))
+        #expect(keep.reasons[Self.site + "/unused/__init__.py"] == nil, "nothing uses it")
+    }
+
+    @Test func importsInsideFunctionsAreFollowedIntoTheStandardLibrary() throws {
+        let image = try pythonImage()
+        let keep = try keepSet(image, traced: ["/app/main.py"])
+        #expect(keep.reasons[Self.stdlib + "/json/__init__.py"] == .closure(.importStatement), "route_b's import")
+        #expect(keep.reasons[Self.stdlib + "/json/decoder.py"] == .closure(.importStatement), "a relative import")
+        #expect(keep.reasons[Self.stdlib + "/re.py"] == .closure(.importStatement), "the standard library's own")
+        #expect(keep.reasons[Self.site + "/web/__init__.py"] != nil, "a distribution the app imports")
+        // web's routes import sqlite3 (standard library), which names unittest only for its tests.
+        #expect(keep.reasons[Self.stdlib + "/sqlite3.py"] == .closure(.importStatement))
+        #expect(keep.reasons[Self.stdlib + "/unittest.py"] == nil)
+    }
+
+    @Test func metadataReadAtRunTimeKeepsTheDistributionListedAndWhole() throws {
+        let image = try pythonImage()
+        let keep = try keepSet(image, traced: ["/\(Self.site)/meta-1.0.dist-info/METADATA"])
+        #expect(keep.reasons[Self.site + "/meta-1.0.dist-info/METADATA"] == .traced)
+        #expect(keep.reasons[Self.site + "/meta-1.0.dist-info/RECORD"] == .closure(.metadata))
+        #expect(keep.reasons[Self.site + "/meta/__init__.py"] == .closure(.metadata))
+    }
+
+    @Test func aDirectoryTheAppWroteIntoStaysWithAllItHolds() throws {
+        let image = try pythonImage()
+        let keep = try keepSet(image, traced: ["/var/lib/db/tables/users.db", "/var/lib/db/lock"],
+                               changed: ["/var/lib/db/lock"])
+        #expect(keep.reasons["var/lib/db/tables/help.db"] == .closure(.state), "a table the probe never read")
+        #expect(keep.reasons["var/lib/db/tables/users.db"] == .traced)
+    }
+
+    @Test func filesExtentKeepsOnlyWhatTheTraceSaw() throws {
+        let image = try pythonImage()
+        let keep = try keepSet(image, traced: ["/app/main.py", "/\(Self.site)/web/__init__.py", "/var/lib/db/lock"],
+                               changed: ["/var/lib/db/lock"], extent: .files)
+        #expect(keep.reasons[Self.site + "/web/routes.py"] == nil)
+        #expect(keep.reasons[Self.stdlib + "/json/__init__.py"] == nil)
+        #expect(keep.reasons["var/lib/db/tables/help.db"] == nil)
+    }
+
+    @Test func aNodePackageStaysWholeWithItsDependencies() throws {
+        var layer = TestLayer()
+        for directory in ["app", "app/node_modules", "app/node_modules/express", "app/node_modules/express/lib",
+                          "app/node_modules/body", "app/node_modules/semver", "app/node_modules/left-pad"] {
+            layer.directory(directory)
+        }
+        layer.file("app/server.js", "const express = require('express');\nfunction b() { return require('semver'); }\n")
+        layer.file("app/node_modules/express/package.json", #"{"name": "express", "dependencies": {"body": "^1"}}"#)
+        layer.file("app/node_modules/express/index.js", "module.exports = require('./lib/app');\n")
+        layer.file("app/node_modules/express/lib/app.js", "\n")
+        layer.file("app/node_modules/body/package.json", #"{"name": "body"}"#)
+        layer.file("app/node_modules/body/index.js", "\n")
+        layer.file("app/node_modules/semver/package.json", #"{"name": "semver"}"#)
+        layer.file("app/node_modules/semver/index.js", "\n")
+        layer.file("app/node_modules/left-pad/index.js", "\n")
+        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        let keep = try keepSet(image, traced: ["/app/server.js", "/app/node_modules/express/index.js"])
+        #expect(keep.reasons["app/node_modules/express/lib/app.js"] == .closure(.package))
+        #expect(keep.reasons["app/node_modules/body/index.js"] == .closure(.dependency))
+        #expect(keep.reasons["app/node_modules/semver/index.js"] == .closure(.importStatement), "the unprobed route's")
+        #expect(keep.reasons["app/node_modules/left-pad/index.js"] == nil)
+    }
+}
