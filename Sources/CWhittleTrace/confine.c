@@ -145,6 +145,9 @@ int wt_confinement_create(void **out) {
     if (ctx == NULL) return -ENOMEM;
     /* Root has no no_new_privs under Docker either: setuid programs keep working. */
     int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+    /* Every syscall of the app runs this filter: a binary search over the allowed numbers
+     * costs far less than testing them one by one. */
+    if (rc == 0 && seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) != 0) rc = 0;
     /* 32-bit programs in a 64-bit image get the same rules, as Docker's arch map says. */
     uint32_t native = seccomp_arch_native();
     if (rc == 0 && native == SCMP_ARCH_X86_64) rc = seccomp_arch_add(ctx, SCMP_ARCH_X86);

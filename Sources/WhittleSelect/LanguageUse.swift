@@ -8,7 +8,9 @@ import WhittlePackages
 /// the state the app writes, whole; each language package it used, whole, with what that
 /// package declares it requires; and the modules that import statements of kept code name.
 /// A reviewer should be able to accept each reason: "the app used part of this package, so
-/// the package stays", not "this exact file was opened".
+/// the package stays", not "this exact file was opened". "Whole" means what a running app
+/// can load: a package's own test suite and the sources it was compiled from stay out
+/// unless the trace saw them.
 struct LanguageUse {
     private let tree: FileTree
     private let python: PythonLayout
@@ -120,7 +122,7 @@ struct LanguageUse {
         guard scanned.insert(path).inserted else { return }
         if path.hasSuffix(".py") {
             scanPython(path, into: &keep)
-        } else if NodeLayout.isScript(path), !node.isLibrary(path) {
+        } else if NodeLayout.isScript(path), !node.isLibrary(path), !python.isLibrary(path) {
             scanJavaScript(path, into: &keep)
         }
     }
@@ -139,14 +141,15 @@ struct LanguageUse {
         }
     }
 
+    /// The distribution whose version or requirements the app read: its `METADATA` or
+    /// `PKG-INFO` (`importlib.metadata.version("x")` reads it). A scan of every
+    /// distribution's `entry_points.txt` says no more than that the distribution is there.
     private func metadataOwner(_ path: String) -> Int? {
-        if let position = distributionOfMetadata[path] { return position }
-        var prefix = ""
-        for part in path.split(separator: "/") {
-            prefix = prefix.isEmpty ? String(part) : prefix + "/" + part
-            if part.hasSuffix(".dist-info") || part.hasSuffix(".egg-info") { return distributionOfMetadata[prefix] }
-        }
-        return nil
+        // A single-file `.egg-info` is its own PKG-INFO; a metadata directory listed is no read.
+        if let position = distributionOfMetadata[path] { return tree.lookup(path)?.isDirectory == true ? nil : position }
+        guard path.hasSuffix("/METADATA") || path.hasSuffix("/PKG-INFO") else { return nil }
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        return distributionOfMetadata[directory]
     }
 
     // MARK: Python
@@ -189,12 +192,24 @@ struct LanguageUse {
         String(module.split(separator: ".").first ?? "")
     }
 
+    /// Whether a package's file can matter to a running app: everything but its own test
+    /// suite and the C and Cython sources and headers it was built from. An app imports a
+    /// package, never the package's tests; a file the trace saw stays whatever it is.
+    static func isLoadedAtRunTime(_ path: String) -> Bool {
+        let parts = path.split(separator: "/")
+        if parts.dropLast().contains(where: { $0 == "tests" || $0 == "test" || $0 == "__tests__" }) { return false }
+        guard let name = parts.last, let dot = name.lastIndex(of: ".") else { return true }
+        return !buildSources.contains(String(name[name.index(after: dot)...]))
+    }
+
+    private static let buildSources: Set<String> = ["c", "h", "cc", "cpp", "cxx", "hpp", "pyx", "pxd", "pxi"]
+
     /// A distribution the app uses stays whole: its files, their compiled forms, and its
     /// metadata, so it stays importable and listed.
     private mutating func use(distribution position: Int, _ reason: KeepReason, into keep: inout KeepList) {
         guard usedDistributions.insert(position).inserted else { return }
         let distribution = distributions[position]
-        for file in distribution.files {
+        for file in distribution.files where Self.isLoadedAtRunTime(file) {
             keep.add(file, reason, queue: &queue)
             for compiled in PackageRemoval.compiledFiles(of: file, in: tree) { keep.add(compiled, reason, queue: &queue) }
         }
@@ -220,7 +235,7 @@ struct LanguageUse {
     /// says it depends on, found as Node would find them from it.
     private mutating func use(nodePackage root: String, _ reason: KeepReason, into keep: inout KeepList) {
         guard usedNodePackages.insert(root).inserted else { return }
-        keepSubtree(root, reason, into: &keep)
+        keepSubtree(root, reason, into: &keep, runTimeOnly: true)
         guard let manifest = tree.lookup(root + "/package.json")?.inode,
               let bytes = try? manifest.contents(limit: 4 << 20) else { return }
         for dependency in NodeLayout.declaredDependencies(bytes) {
@@ -232,10 +247,14 @@ struct LanguageUse {
 
     // MARK: Shared
 
-    private mutating func keepSubtree(_ path: String, _ reason: KeepReason, into keep: inout KeepList) {
+    private mutating func keepSubtree(_ path: String, _ reason: KeepReason, into keep: inout KeepList,
+                                      runTimeOnly: Bool = false) {
+        if runTimeOnly, !Self.isLoadedAtRunTime(path) { return }
         keep.add(path, reason, queue: &queue)
         guard let directory = tree.lookup(path), directory.isDirectory else { return }
-        for child in directory.sortedChildren { keepSubtree(path + "/" + child.name, reason, into: &keep) }
+        for child in directory.sortedChildren {
+            keepSubtree(path + "/" + child.name, reason, into: &keep, runTimeOnly: runTimeOnly)
+        }
     }
 
     /// A source file's text; nil for one that is not UTF-8 or is larger than any source.

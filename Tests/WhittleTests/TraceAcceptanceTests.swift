@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WhittleImage
+import WhittleSelect
 import WhittleTrace
 import WhittleTraceFormat
 #if canImport(Glibc)
@@ -39,17 +40,19 @@ struct TraceAcceptanceTests {
     /// times smaller than the input's; prints the figures for the log.
     @discardableResult
     private func slim(_ input: String, trace: String, tag: String, in work: TestDirectory,
-                      atLeast ratio: Double) throws -> String {
-        let output = work.path("traced.tar")
-        try run(try whittleExecutable(), ["slim", input, "-o", output, "--trace", trace, "--tag", tag, "--verify"])
+                      atLeast ratio: Double, extent: TraceKeepSet.Extent = .packages) throws -> String {
+        let output = work.path("traced-\(extent.rawValue).tar")
+        try run(try whittleExecutable(), ["slim", input, "-o", output, "--trace", trace, "--tag", tag, "--verify",
+                                          "--trace-keep", extent.rawValue])
         let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
         let measured = String(format: "%.1f", inputBytes / outputBytes)
         #expect(inputBytes / outputBytes >= ratio, "only \(measured)x smaller (\(Int(outputBytes)) bytes)")
-        print("trace acceptance, \(tag): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, \(measured)x smaller")
+        print("trace acceptance, \(tag) (--trace-keep \(extent.rawValue)): \(Int(inputBytes)) -> \(Int(outputBytes)) "
+            + "bytes, \(measured)x smaller")
         return output
     }
 
-    @Test("a naive Flask image traced through its health URL shrinks at least 25x and still answers")
+    @Test("a naive Flask image traced through its health URL shrinks at least 20x (25x file-exact) and still answers")
     func webApp() throws {
         let input = try image("flask-naive.tar")
         let whittle = try whittleExecutable()
@@ -61,7 +64,9 @@ struct TraceAcceptanceTests {
         try run(whittle, ["trace", input, "-o", trace, "--timeout", "300", "-e", "PORT=\(tracePort)",
                           "--probe-http", "http://127.0.0.1:\(tracePort)/health",
                           "--probe-http", "http://127.0.0.1:\(tracePort)/"])
-        let output = try slim(input, trace: trace, tag: "whittle-e2e/flask-traced:1", in: work, atLeast: 25)
+        // File-exact keeps only what the probes reached; the default keeps the packages whole.
+        try slim(input, trace: trace, tag: "whittle-e2e/flask-traced:1", in: work, atLeast: 25, extent: .files)
+        let output = try slim(input, trace: trace, tag: "whittle-e2e/flask-traced:1", in: work, atLeast: 20)
 
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
