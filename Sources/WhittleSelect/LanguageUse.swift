@@ -79,7 +79,8 @@ struct LanguageUse {
     /// image's VOLUMEs: the app's state, kept with all it holds.
     func stateDirectories(changed: [String]) -> [String] {
         var directories = Set<String>()
-        for path in changed {
+        // The sandbox's own /dev, /proc and /sys hide the image's: nothing the app writes there is the image's.
+        for path in changed where !["/dev/", "/proc/", "/sys/"].contains(where: path.hasPrefix) {
             let resolution = tree.resolve(path, followFinal: false)
             let directory: String
             if let own = resolution.path, resolution.node != nil {

@@ -56,14 +56,15 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         /// Whether the app created, changed, renamed or deleted this entry: the directory
         /// holding it is the app's state.
         public var changesState: Bool {
-            // `symlink` also marks a link the path passed through, which is always in the
-            // image; a link the app made was not.
-            operations.contains(where: Self.stateChanging.contains) || (!existed && operations.contains("symlink"))
+            if operations.contains(where: Self.stateChanging.contains) { return true }
+            // A directory made where one was (`mkdir -p` of its parents) failed and changed
+            // nothing; `symlink` also marks a link the path passed through, always in the image.
+            return !existed && operations.contains { $0 == "mkdir" || $0 == "mkdirat" || $0 == "symlink" }
         }
 
         static let stateChanging: Set<String> = [
-            "write", "creat", "truncate", "mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat",
-            "renameat2", "link", "linkat", "symlinkat", "mknod", "mknodat",
+            "write", "creat", "truncate", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2", "link",
+            "linkat", "symlinkat", "mknod", "mknodat",
         ]
     }
 

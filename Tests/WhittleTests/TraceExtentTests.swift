@@ -4,6 +4,7 @@ import WhittleFlatten
 import WhittleImage
 import WhittlePackages
 @testable import WhittleSelect
+import WhittleTraceFormat
 
 /// Import statements read from source text, as the keep set follows them.
 @Suite("Import statements")
@@ -133,6 +134,18 @@ struct TraceExtentTests {
                                changed: ["/var/lib/db/lock"])
         #expect(keep.reasons["var/lib/db/tables/help.db"] == .closure(.state), "a table the probe never read")
         #expect(keep.reasons["var/lib/db/tables/users.db"] == .traced)
+    }
+
+    @Test func whatCountsAsAChangeOfState() {
+        typealias Entry = TraceDocument.Entry
+        #expect(Entry(path: "/run/app.pid", operations: ["openat", "write"], existed: false).changesState)
+        #expect(Entry(path: "/var/lib/app/body", operations: ["mkdir"], existed: false).changesState)
+        #expect(!Entry(path: "/var", operations: ["mkdir", "newfstatat"], existed: true).changesState,
+                "mkdir -p of a parent that was there changed nothing")
+        #expect(!Entry(path: "/etc/localtime", operations: ["symlink"], existed: true).changesState,
+                "a link the path passed through")
+        #expect(Entry(path: "/app/link", operations: ["symlink"], existed: false).changesState)
+        #expect(!Entry(path: "/etc/app.conf", operations: ["openat", "newfstatat"], existed: true).changesState)
     }
 
     @Test func filesExtentKeepsOnlyWhatTheTraceSaw() throws {
