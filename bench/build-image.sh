@@ -15,6 +15,13 @@
 #                                with each OUTDIR/zoo-NAME.expected, its answer
 #                                to its question in image/zoo/apps.json
 #                                (asked with bench/zoo_ask.py)
+#   OUTDIR/unprobed-NAME.tar     the unprobed set, NAME one of pystdlib, flask,
+#                                express, mariadb: image/unprobed/Dockerfile.NAME,
+#                                an app traced through one question and asked
+#                                others its probe never asked; with each
+#                                OUTDIR/unprobed-NAME.expected, its answers to
+#                                all its questions in image/unprobed/apps.json,
+#                                one block per question (zoo_ask.py --all)
 # All start from the same Debian 12 (bookworm) minbase root made with
 # mmdebstrap from this machine's apt sources and loaded with `docker import`.
 #
@@ -22,14 +29,17 @@
 #   OUTDIR        default bench/work
 #   --images LIST which images, comma-separated from flask-naive,
 #                 flask-multistage, batch-naive, zoo-nginx, zoo-postgres,
-#                 zoo-node, zoo-java, zoo-php, zoo-shell, and zoo for all six
-#                 zoo images (default: the two flask ones)
+#                 zoo-node, zoo-java, zoo-php, zoo-shell, zoo for all six
+#                 zoo images, unprobed-pystdlib, unprobed-flask,
+#                 unprobed-express, unprobed-mariadb, and unprobed for those
+#                 four (default: the two flask ones)
 #   --batch       the same as --images batch-naive
 #   --force       rebuild the listed images even if they exist
 # Images that already exist are reused unless --force is given; a reused image
 # without its reference output (.expected-stdout, .expected) is only run to
 # record it. The test suite's trace acceptance tests use flask-naive and
-# batch-naive (scripts/test.sh builds them under CI=true).
+# batch-naive (scripts/test.sh builds them under CI=true); the zoo and unprobed
+# acceptance tests use the zoo and unprobed images.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -48,14 +58,19 @@ while [ $# -gt 0 ]; do
     shift
 done
 ZOO_IMAGES="zoo-nginx zoo-postgres zoo-node zoo-java zoo-php zoo-shell"
-ALL_IMAGES="flask-naive flask-multistage batch-naive $ZOO_IMAGES"
-WANTED=","    # the listed images, zoo spelled out, as ",a,b,"
+UNPROBED_IMAGES="unprobed-pystdlib unprobed-flask unprobed-express unprobed-mariadb"
+ALL_IMAGES="flask-naive flask-multistage batch-naive $ZOO_IMAGES $UNPROBED_IMAGES"
+WANTED=","    # the listed images, groups spelled out, as ",a,b,"
 for name in ${IMAGES//,/ }; do
-    case " zoo $ALL_IMAGES " in
+    case " zoo unprobed $ALL_IMAGES " in
         *" $name "*) ;;
-        *) die "unknown image '$name' (choose from ${ALL_IMAGES// /, }, zoo)" ;;
+        *) die "unknown image '$name' (choose from ${ALL_IMAGES// /, }, zoo, unprobed)" ;;
     esac
-    if [ "$name" = zoo ]; then WANTED+="${ZOO_IMAGES// /,},"; else WANTED+="$name,"; fi
+    case "$name" in
+        zoo) WANTED+="${ZOO_IMAGES// /,}," ;;
+        unprobed) WANTED+="${UNPROBED_IMAGES// /,}," ;;
+        *) WANTED+="$name," ;;
+    esac
 done
 OUTDIR=${OUTDIR:-$BENCH_DIR/work}
 mkdir -p "$OUTDIR"
@@ -65,13 +80,14 @@ BASE_TAR=$OUTDIR/bookworm-base.tar
 BASE_REF=whittle-bench/bookworm-base:latest
 BATCH_STDOUT=$OUTDIR/batch-naive.expected-stdout
 ZOO_MANIFEST=$BENCH_DIR/image/zoo/apps.json
+UNPROBED_MANIFEST=$BENCH_DIR/image/unprobed/apps.json
 
 # reference_file NAME: where what the original image does is recorded (nothing
 # for the flask images, whose checks run the image itself).
 reference_file() {
     case "$1" in
         batch-naive) echo "$BATCH_STDOUT" ;;
-        zoo-*) echo "$OUTDIR/$1.expected" ;;
+        zoo-*|unprobed-*) echo "$OUTDIR/$1.expected" ;;
     esac
 }
 
@@ -111,21 +127,23 @@ record_batch_output() {
     mv "$BATCH_STDOUT.partial" "$BATCH_STDOUT"
 }
 # record_zoo_answer NAME: what the original zoo image answers to its question in
-# the manifest, asked with zoo_ask.py while it runs on the host's network.
+# the manifest, asked with zoo_ask.py while it runs on the host's network. An
+# unprobed-* image is asked all its questions (zoo_ask.py --all: one block each).
 record_zoo_answer() {
-    local name=$1 expected=$OUTDIR/$1.expected ok=1
-    python3 "$BENCH_DIR/zoo_ask.py" "$ZOO_MANIFEST" "$name" --check-ports-free \
+    local name=$1 expected=$OUTDIR/$1.expected ok=1 manifest=$ZOO_MANIFEST ask=()
+    case "$name" in unprobed-*) manifest=$UNPROBED_MANIFEST; ask=(--all) ;; esac
+    python3 "$BENCH_DIR/zoo_ask.py" "$manifest" "$name" --check-ports-free \
         || die "cannot record $name's answer while another process holds its port"
-    log "docker run -d --network host whittle-bench/$name:latest; zoo_ask.py $name -> $expected"
+    log "docker run -d --network host whittle-bench/$name:latest; zoo_ask.py $name ${ask[*]} -> $expected"
     ZOO_CONTAINER=$(docker run -d --network host "whittle-bench/$name:latest")
     # --expect-ok: a 404 or 500 from the original is a broken image, not an answer.
     # Asked twice: an answer that changes between requests (a time, a pid) could
     # never be compared with a slimmed copy's.
-    python3 "$BENCH_DIR/zoo_ask.py" "$ZOO_MANIFEST" "$name" --docker-container "$ZOO_CONTAINER" \
-        --expect-ok >"$expected.partial" || ok=0
+    python3 "$BENCH_DIR/zoo_ask.py" "$manifest" "$name" ${ask[@]+"${ask[@]}"} \
+        --docker-container "$ZOO_CONTAINER" --expect-ok >"$expected.partial" || ok=0
     if [ "$ok" = 1 ]; then
-        python3 "$BENCH_DIR/zoo_ask.py" "$ZOO_MANIFEST" "$name" --docker-container "$ZOO_CONTAINER" \
-            --expect-ok >"$expected.again" || ok=0
+        python3 "$BENCH_DIR/zoo_ask.py" "$manifest" "$name" ${ask[@]+"${ask[@]}"} \
+            --docker-container "$ZOO_CONTAINER" --expect-ok >"$expected.again" || ok=0
     fi
     if [ "$ok" = 1 ] && ! cmp -s "$expected.partial" "$expected.again"; then
         log "$name answered differently when asked again:"
@@ -159,7 +177,7 @@ load_and_record_reference() {
     docker load -q -i "$OUTDIR/$1.tar" >/dev/null
     case "$1" in
         batch-naive) record_batch_output ;;
-        zoo-*) record_zoo_answer "$1" ;;
+        zoo-*|unprobed-*) record_zoo_answer "$1" ;;
     esac
 }
 if [ ${#TODO[@]} -eq 0 ]; then    # only reference outputs: no base or build context needed
@@ -210,6 +228,7 @@ cp "$BENCH_DIR/image/app.py" "$BENCH_DIR/image/Dockerfile.naive" \
    "$BENCH_DIR/image/Dockerfile.multistage" "$BENCH_DIR/image/Dockerfile.batch" \
    "$BENCH_DIR/image/make_data.py" "$BENCH_DIR/image/batch.py" "$CTX/"
 cp -r "$BENCH_DIR/image/zoo" "$CTX/zoo"
+cp -r "$BENCH_DIR/image/unprobed" "$CTX/unprobed"
 mkdir -p "$CTX/host/apt.conf.d"
 cp /etc/apt/apt.conf.d/* "$CTX/host/apt.conf.d/" 2>/dev/null || true
 [ -s /etc/ssl/certs/ca-certificates.crt ] || die "no /etc/ssl/certs/ca-certificates.crt"
@@ -269,6 +288,10 @@ for name in "${TODO[@]}"; do
         zoo-*)
             # The zoo images share the build cache of this engine up to `apt-get update`.
             build "zoo/Dockerfile.${name#zoo-}" "whittle-bench/$name:latest" "$OUTDIR/build-$name.log"
+            record_zoo_answer "$name"
+            ;;
+        unprobed-*)
+            build "unprobed/Dockerfile.${name#unprobed-}" "whittle-bench/$name:latest" "$OUTDIR/build-$name.log"
             record_zoo_answer "$name"
             ;;
     esac

@@ -20,7 +20,7 @@ if [ "${CI:-}" = true ] || [ "${WHITTLE_ACCEPTANCE:-}" = 1 ]; then
     mkdir -p "$WHITTLE_ACCEPTANCE_IMAGES"
     images_log=$WHITTLE_ACCEPTANCE_IMAGES/build-images.log
     echo "building the trace acceptance images into $WHITTLE_ACCEPTANCE_IMAGES in the background (log: $images_log)" >&2
-    bash bench/build-image.sh --images flask-naive,batch-naive,zoo "$WHITTLE_ACCEPTANCE_IMAGES" >"$images_log" 2>&1 &
+    bash bench/build-image.sh --images flask-naive,batch-naive,zoo,unprobed "$WHITTLE_ACCEPTANCE_IMAGES" >"$images_log" 2>&1 &
     images_pid=$!
     # A failed build or test step must not leave the image build running.
     trap '[ -n "$images_pid" ] && kill "$images_pid" 2>/dev/null || true' EXIT

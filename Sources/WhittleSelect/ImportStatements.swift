@@ -13,6 +13,9 @@ struct ImportStatements: Equatable {
     var fromNames: [String: [String]] = [:]
     /// 1-based lines of imports whose module is computed at run time.
     var dynamicLines: [Int] = []
+    /// Python: distributions whose metadata the code asks for by a literal name
+    /// (`importlib.metadata.version("idna")`, `pkg_resources.get_distribution("x")`).
+    var metadataQueries: [String] = []
 
     /// Python: `import a.b as c, d`, `from .m import (x, y)`, over several lines in parentheses
     /// or after a backslash. Comments are dropped; docstrings seldom start a line with
@@ -26,8 +29,9 @@ struct ImportStatements: Equatable {
             let code = String(rawLine.prefix { $0 != "#" })
             if statement.isEmpty {
                 let trimmed = code.trimmingLeadingSpaces()
-                guard trimmed.hasPrefix("import ") || trimmed.hasPrefix("from ") || trimmed.contains("import_module(")
-                    || trimmed.contains("__import__(") else { continue }
+                if let name = Self.metadataQuery(trimmed) { found.metadataQueries.append(name) }
+                guard trimmed.hasPrefix("import ") || trimmed.hasPrefix("from ")
+                    || Self.loaderCalls.contains(where: trimmed.contains) else { continue }
                 statement = trimmed
                 firstLine = number + 1
                 joined = 0
@@ -45,8 +49,32 @@ struct ImportStatements: Equatable {
         return found
     }
 
+    /// Calls that load a module by the name given: a literal is followed like an import.
+    static let loaderCalls = ["import_module(", "__import__(", "find_spec("]
+
+    /// Calls that read a distribution's metadata by name.
+    static let metadataCalls = ["version(", "metadata(", "distribution(", "requires(", "get_distribution("]
+
+    /// The distribution a line asks the metadata of, when it names it literally.
+    static func metadataQuery(_ line: String) -> String? {
+        for call in metadataCalls {
+            var rest = line[...]
+            while let range = rest.range(of: call) {
+                let before = rest[..<range.lowerBound].last
+                rest = rest[range.upperBound...]
+                // `metadata.version("x")`, or `version("x")` imported from importlib.metadata:
+                // not `sys.version(` or `my_version(`.
+                guard before.map({ $0 == "." || $0 == " " || $0 == "(" || $0 == "=" || $0 == "," }) ?? true else {
+                    continue
+                }
+                if let name = literalArgument(after: "", in: String(rest)) { return name }
+            }
+        }
+        return nil
+    }
+
     private mutating func readPythonStatement(_ statement: String, line: Int) {
-        for call in ["import_module(", "__import__("] where statement.contains(call) {
+        for call in Self.loaderCalls where statement.contains(call) {
             if let literal = Self.literalArgument(after: call, in: statement) { modules.append(literal) } else {
                 dynamicLines.append(line)
             }

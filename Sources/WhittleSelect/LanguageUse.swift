@@ -101,7 +101,7 @@ struct LanguageUse {
     /// Adds to `reasons` the state directories with all they hold, and everything the paths
     /// kept lead to, until nothing new does.
     mutating func close(over reasons: inout [String: KeepReason], state: [String]) {
-        var keep = KeepList(reasons: reasons)
+        var keep = KeepList(reasons: reasons, tree: tree)
         for directory in state { keepSubtree(directory, .closure(.state), into: &keep) }
         // What the app ran names its packages first: a package both run and imported was used.
         let seen = Array(keep.reasons.keys).sorted()
@@ -162,11 +162,21 @@ struct LanguageUse {
         let isAppCode = !python.isLibrary(path)
         guard let text = Self.text(of: path, in: tree) else { return }
         let statements = ImportStatements.python(text)
-        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
+        if isAppCode {
+            dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" }
+            // Only where the file reads distribution metadata at all: `version("x")` is a
+            // common name for other things.
+            if text.contains("importlib.metadata") || text.contains("importlib_metadata") || text.contains("pkg_resources") {
+                for name in statements.metadataQueries {
+                    if let position = distributionNamed(name) { use(distribution: position, .closure(.metadata), into: &keep) }
+                }
+            }
+        }
         var modules = statements.modules
         for (module, names) in statements.fromNames {
             modules += names.map { module.hasSuffix(".") ? module + $0 : module + "." + $0 }
         }
+        modules += Self.loadedByName(path, python: python, tree: tree)
         for module in modules where isAppCode || !Self.developmentModules.contains(Self.topLevel(module)) {
             for file in python.resolve(module, from: path, tree: tree) {
                 if python.isStandardLibrary(file) || (isAppCode && !python.isLibrary(file)) {
@@ -188,6 +198,33 @@ struct LanguageUse {
         "lib2to3", "ensurepip", "pdb", "_testcapi", "_testinternalcapi", "_testbuffer", "_testimportmultiple",
         "_testmultiphase", "_testclinic", "_xxtestfuzz", "xxlimited", "xxlimited_35",
     ]
+
+    /// Modules of the standard library that load others by a name made at run time: all
+    /// codecs for `encodings`, the platform's `_sysconfigdata_*` for `sysconfig`.
+    private static func loadedByName(_ path: String, python: PythonLayout, tree: FileTree) -> [String] {
+        guard python.isStandardLibrary(path), let slash = path.lastIndex(of: "/") else { return [] }
+        let directory = String(path[..<slash])
+        let name = path[path.index(after: slash)...]
+        if name == "sysconfig.py" {
+            return (tree.lookup(directory)?.sortedChildren ?? []).map(\.name)
+                .filter { $0.hasPrefix("_sysconfigdata_") && $0.hasSuffix(".py") }.map { String($0.dropLast(3)) }
+        }
+        if name == "__init__.py", directory.hasSuffix("/encodings") {
+            return (tree.lookup(directory)?.sortedChildren ?? []).map(\.name)
+                .filter { $0.hasSuffix(".py") && $0 != "__init__.py" }.map { "encodings." + $0.dropLast(3) }
+        }
+        return []
+    }
+
+    /// The distribution a metadata query names, as Python normalizes names (PEP 503).
+    private func distributionNamed(_ name: String) -> Int? {
+        let wanted = Self.normalized(name)
+        return distributions.firstIndex { Self.normalized($0.name) == wanted }
+    }
+
+    private static func normalized(_ name: String) -> String {
+        String(name.lowercased().map { $0 == "_" || $0 == "." ? "-" : $0 })
+    }
 
     private static func topLevel(_ module: String) -> String {
         String(module.split(separator: ".").first ?? "")
@@ -251,10 +288,11 @@ struct LanguageUse {
     private mutating func keepSubtree(_ path: String, _ reason: KeepReason, into keep: inout KeepList,
                                       runTimeOnly: Bool = false) {
         if runTimeOnly, !Self.isLoadedAtRunTime(path) { return }
-        keep.add(path, reason, queue: &queue)
-        guard let directory = tree.lookup(path), directory.isDirectory else { return }
+        // Found through a symlink (Debian's /usr/share/node_modules): the tree's own path.
+        guard let own = keep.add(path, reason, queue: &queue), let directory = tree.lookup(own),
+              directory.isDirectory else { return }
         for child in directory.sortedChildren {
-            keepSubtree(path + "/" + child.name, reason, into: &keep, runTimeOnly: runTimeOnly)
+            keepSubtree(own + "/" + child.name, reason, into: &keep, runTimeOnly: runTimeOnly)
         }
     }
 
@@ -267,13 +305,23 @@ struct LanguageUse {
 }
 
 /// The keep set's reasons while they grow: the first reason a path gets is its reason, and
-/// each new path is queued once to be followed.
+/// each new path is queued once to be followed. A path reached through a symlink is kept
+/// as the tree names it, with the symlinks on the way.
 private struct KeepList {
     var reasons: [String: KeepReason]
+    let tree: FileTree
 
-    mutating func add(_ path: String, _ reason: KeepReason, queue: inout [String]) {
-        guard !path.isEmpty, reasons[path] == nil else { return }
-        reasons[path] = reason
-        queue.append(path)
+    /// The tree's path for `path`, or nil when the image has nothing there.
+    @discardableResult
+    mutating func add(_ path: String, _ reason: KeepReason, queue: inout [String]) -> String? {
+        guard !path.isEmpty else { return nil }
+        let resolution = tree.resolve(path, followFinal: false)
+        guard let own = resolution.path, resolution.node != nil else { return nil }
+        for link in resolution.symlinks where reasons[link] == nil { reasons[link] = .closure(.symlink) }
+        if reasons[own] == nil {
+            reasons[own] = reason
+            queue.append(own)
+        }
+        return own
     }
 }

@@ -30,6 +30,19 @@ struct ImportStatementTests {
         #expect(found.dynamicLines == [9])
     }
 
+    @Test func pythonLoadsByLiteralNameAndMetadataQueries() {
+        let source = """
+            from importlib.metadata import version
+            spec = importlib.util.find_spec('html.parser')
+            v = version("idna")
+            d = importlib.metadata.distribution("Flask_Login")
+            print(my_version("not a query"), myversion("nor this"))
+            """
+        let found = ImportStatements.python(source)
+        #expect(found.modules.contains("html.parser"))
+        #expect(found.metadataQueries == ["idna", "Flask_Login"])
+    }
+
     @Test func javaScriptRequiresAndImports() {
         let source = """
             const express = require('express');
