@@ -43,6 +43,7 @@ enum ApkDatabase {
         var relations = PackageRelations()
         var folder = ""
         var files: [String] = []
+        var directories: [String] = []
         var seen = Set<String>()
         for line in record {
             guard let (letter, value) = field(line) else { continue }
@@ -52,7 +53,9 @@ enum ApkDatabase {
             case "A": architecture = String(value)
             case "D": relations.depends = String(value)
             case "p": relations.provides = String(value)
-            case "F": folder = String(value)
+            case "F":
+                folder = String(value)
+                if let path = ListedPaths.directory(folder, in: tree), seen.insert(path).inserted { directories.append(path) }
             case "R":
                 let listed = folder.isEmpty ? String(value) : folder + "/" + value
                 if let path = ListedPaths.file(listed, in: tree), seen.insert(path).inserted { files.append(path) }
@@ -61,6 +64,6 @@ enum ApkDatabase {
         }
         guard let name else { return nil }
         return InstalledPackage(kind: .apk, name: name, version: version, architecture: architecture,
-                                relations: relations, files: files, key: name)
+                                relations: relations, files: files, directories: directories, key: name)
     }
 }

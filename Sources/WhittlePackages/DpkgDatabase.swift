@@ -28,12 +28,14 @@ enum DpkgDatabase {
             let conffiles = (paragraph.value("Conffiles") ?? "").split(separator: "\n").compactMap {
                 $0.split(separator: " ").first.map(String.init)
             }
+            let listed = try entries(of: key, tree)
             var package = InstalledPackage(
                 kind: .deb, name: name, version: paragraph.value("Version") ?? "", architecture: architecture,
                 relations: relations, autoInstalled: automatic[name].map {
                     $0.contains(architecture) || $0.contains("") || architecture == "all"
                 } ?? false,
-                files: try files(of: key, tree), metadata: infoFiles[key] ?? [], conffiles: conffiles, key: key)
+                files: listed.files, directories: listed.directories, metadata: infoFiles[key] ?? [],
+                conffiles: conffiles, key: key)
             package.installed = paragraph.value("Status").map { $0.hasSuffix(" installed") } ?? true
             package.essential = paragraph.value("Essential") == "yes"
             packages.append(package)
@@ -45,9 +47,10 @@ enum DpkgDatabase {
             // `:amd64.list` or `:.list` names no package: nobody owns what it lists.
             let parts = key.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard !parts[0].isEmpty else { continue }
+            let listed = try entries(of: key, tree)
             packages.append(InstalledPackage(
                 kind: .deb, name: parts[0], version: "", architecture: parts.count > 1 ? parts[1] : "",
-                files: try files(of: key, tree), metadata: metadata, key: key))
+                files: listed.files, directories: listed.directories, metadata: metadata, key: key))
         }
         return packages
     }
@@ -71,9 +74,10 @@ enum DpkgDatabase {
         return infoFiles[qualified] != nil ? qualified : name
     }
 
-    private static func files(of key: String, _ tree: FileTree) throws -> [String] {
-        guard let text = try DatabaseText.read(tree, info + "/" + key + ".list") else { return [] }
-        return ListedPaths.dpkgFiles(DatabaseText.lines(text), in: tree)
+    private static func entries(of key: String, _ tree: FileTree) throws -> (files: [String], directories: [String]) {
+        guard let text = try DatabaseText.read(tree, info + "/" + key + ".list") else { return ([], []) }
+        let lines = DatabaseText.lines(text)
+        return (ListedPaths.dpkgFiles(lines, in: tree), ListedPaths.dpkgDirectories(lines, in: tree))
     }
 
     /// The architectures of each package apt marked auto-installed ("" when none is given;

@@ -44,6 +44,10 @@ public struct InstalledPackage: Sendable, Equatable {
     /// What it installed, outside its own database record; each path once (the readers
     /// drop a path listed twice, or reached through two links).
     public let files: PathList
+    /// The directories it lists that the tree has (dpkg's `.list`, apk's `F:` lines): its
+    /// own as much as its files, so they stay while it does, emptied or not (`dpkg -V`
+    /// reports a listed directory that is missing).
+    public let directories: PathList
     /// Its own record in the database, as tree paths: dpkg's `info/<key>.*` files, a
     /// Python metadata directory. Empty for apk, whose record lives inside `installed`.
     public let metadata: [String]
@@ -62,7 +66,8 @@ public struct InstalledPackage: Sendable, Equatable {
 
     public init(kind: PackageKind, name: String, version: String, architecture: String = "",
                 relations: PackageRelations = PackageRelations(), autoInstalled: Bool = false, requested: Bool = false,
-                files: [String], metadata: [String] = [], conffiles: [String] = [], key: String) {
+                files: [String], directories: [String] = [], metadata: [String] = [], conffiles: [String] = [],
+                key: String) {
         self.kind = kind
         self.name = name
         self.version = version
@@ -71,6 +76,7 @@ public struct InstalledPackage: Sendable, Equatable {
         self.autoInstalled = autoInstalled
         self.requested = requested
         self.files = PathList(files)
+        self.directories = PathList(directories)
         self.metadata = metadata
         self.conffiles = conffiles
         self.key = key

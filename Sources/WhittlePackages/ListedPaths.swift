@@ -19,6 +19,22 @@ enum ListedPaths {
         return resolution.node == nil ? nil : resolution.path
     }
 
+    /// The tree path of the directory `listed` names, nil for anything else (the root too).
+    static func directory(_ listed: String, in tree: FileTree) -> String? {
+        let resolution = tree.resolve(listed, followFinal: false)
+        guard resolution.node?.isDirectory == true, let path = resolution.path, !path.isEmpty else { return nil }
+        return path
+    }
+
+    /// The directories of a dpkg `.list` that the tree has as directories.
+    static func dpkgDirectories(_ lines: [Substring], in tree: FileTree) -> [String] {
+        var seen = Set<String>()
+        return lines.compactMap { line in
+            guard let path = directory(String(line), in: tree), seen.insert(path).inserted else { return nil }
+            return path
+        }
+    }
+
     /// The files of a dpkg `.list`. A listed path that has listed children is a directory
     /// to dpkg, even where the tree has a symlink (usrmerge's `lib -> usr/lib`): not a file
     /// the package owns.

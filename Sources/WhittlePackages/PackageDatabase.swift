@@ -48,5 +48,9 @@ public struct PackageDatabase: Sendable {
         ApkDatabase.directory, "etc/apk/world", "etc/apk/arch",
     ]
 
+    /// The databases' own directories: they stay even when every record in them goes, as
+    /// dpkg opens `info/` whether or not a package is left.
+    public static let directories: Set<String> = [DpkgDatabase.directory, DpkgDatabase.info, ApkDatabase.directory]
+
     static let releaseFiles = ["etc/os-release", "usr/lib/os-release", "etc/debian_version", "etc/alpine-release"]
 }

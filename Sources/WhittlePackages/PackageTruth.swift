@@ -24,25 +24,43 @@ public struct PackageOutcome: Sendable, Equatable {
 /// files that stay.
 ///
 /// `keeps` says whether a tree path stays in the output. A package is removed when it
-/// owned files and none stays; a package without files of its own (a metapackage) stays.
+/// owned files and none stays, or none but its docs (see `isDocumentation`); a package
+/// without files of its own (a metapackage), or with docs only, stays.
 public struct PackageTruth: Sendable {
     public let outcomes: [PackageOutcome]
 
     /// `removing`: indices of packages removed as a whole (`--remove-package`); they leave
-    /// the database even when a file they share with a package that stays remains.
+    /// the database even when a file they share with a package that stays remains. A package
+    /// left with nothing but docs goes the same way: listed, a scanner would report it and
+    /// its CVEs although nothing of it can run.
     public init(database: PackageDatabase, tree: FileTree, removing: Set<Int> = [], keeps: (String) -> Bool) {
         outcomes = database.packages.enumerated().map { index, package in
             var lost = 0
             var bytes: Int64 = 0
-            for path in package.files where !keeps(path) {
+            var nonDocs = 0
+            var nonDocsKept = 0
+            for path in package.files {
+                let isDoc = Self.isDocumentation(path)
+                if !isDoc { nonDocs += 1 }
+                if keeps(path) {
+                    if !isDoc { nonDocsKept += 1 }
+                    continue
+                }
                 lost += 1
                 bytes += tree.lookup(path)?.inode?.size ?? 0
             }
             let kept = package.files.count - lost
-            let state: PackageOutcome.State = removing.contains(index) || (lost > 0 && kept == 0) ? .removed
-                : lost == 0 ? .kept : .partial
+            let gone = removing.contains(index) || (lost > 0 && kept == 0) || (nonDocs > 0 && nonDocsKept == 0)
+            let state: PackageOutcome.State = gone ? .removed : lost == 0 ? .kept : .partial
             return PackageOutcome(index: index, state: state, filesLost: lost, bytesLost: bytes, filesKept: kept)
         }
+    }
+
+    /// Docs and licence notices: what Debian Policy (§12.3) forbids a package to need in
+    /// order to work. A Python distribution's licence files live in its metadata directory,
+    /// its record, which is never among its files.
+    static func isDocumentation(_ path: String) -> Bool {
+        path.hasPrefix("usr/share/doc/")
     }
 
     public func outcomes(_ state: PackageOutcome.State) -> [PackageOutcome] {
@@ -62,6 +80,12 @@ public struct PackageTruth: Sendable {
     /// stays whole (entry points and `importlib.metadata` read it), wherever it sits.
     public func recordsToKeep(_ database: PackageDatabase) -> [String] {
         outcomes.filter { $0.state != .removed }.flatMap { database.packages[$0.index].metadata }
+    }
+
+    /// Directories that packages which stay list: they stay even when emptied, as the
+    /// packages' records still name them.
+    public func directoriesToKeep(_ database: PackageDatabase) -> [String] {
+        outcomes.filter { $0.state != .removed }.flatMap { database.packages[$0.index].directories }
     }
 
     /// Gives the database files that change their new content, one file at a time, so no

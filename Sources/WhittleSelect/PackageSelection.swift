@@ -13,11 +13,14 @@ extension Selector {
     /// Decides in two rounds when the tree has package databases:
     ///
     /// 1. The policy, with the databases protected (so a trace that never read them leaves
-    ///    them, and only an explicit `--remove` takes them), decides which files go.
-    /// 2. Each package's fate follows from its files: one whose files all went is removed,
-    ///    and its record (dpkg `info/` files, Python metadata) goes with it; the record of
-    ///    one that keeps files is protected whole (entry points and `importlib.metadata`
-    ///    read it). The policy decides again with those, and that is the selection.
+    ///    them, and only an explicit `--remove` takes them) and their directories lasting
+    ///    even when emptied, decides which files go.
+    /// 2. Each package's fate follows from its files: one whose files all went, or all but
+    ///    its docs, is removed, and its record (dpkg `info/` files, Python metadata) goes
+    ///    with it, as for `removingPackages` (the docs left, licence notices among them,
+    ///    stay); the record of one that keeps files is protected whole (entry points and
+    ///    `importlib.metadata` read it), and the directories it lists last even when
+    ///    emptied. The policy decides again with those, and that is the selection.
     ///
     /// Records are not files of their package, so round 2 changes no package's fate.
     ///
@@ -31,6 +34,8 @@ extension Selector {
                 selection: Selector(policy: policy).select(tree, listingRemovedFiles: listingRemovedFiles), truth: nil)
         }
         let databases = packages.protectedPaths(in: tree)
+        var policy = policy
+        policy.lastingDirectories.formUnion(PackageDatabase.directories)
         var first = policy
         first.protected = protecting(databases, in: policy.protected)
         let decided = Selector(policy: first).select(tree)
@@ -41,6 +46,7 @@ extension Selector {
         var second = policy
         second.protected = protecting(databases.filter { !goneRecords.contains($0) } + fate.recordsToKeep(packages),
                                       in: policy.protected)
+        second.lastingDirectories.formUnion(fate.directoriesToKeep(packages))
         if let pattern = try? PathPattern("**") {
             for (path, package) in gone where second.packageRecords[path] == nil {
                 second.packageRecords[path] = Rule(removingRecordOf: package, pattern: pattern)

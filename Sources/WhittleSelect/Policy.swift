@@ -1,7 +1,7 @@
 import WhittleProfiles
 
 /// One keep or remove rule, and where it came from.
-public struct Rule: Sendable {
+public struct Rule: Sendable, Equatable {
     public enum Action: String, Sendable { case keep, remove }
 
     /// Where a rule came from. Only the command line outranks protected paths, so this is a
@@ -15,14 +15,18 @@ public struct Rule: Sendable {
         case trace
         /// A package whose files all went: its database record goes with it.
         case packages
+        /// Directories that removals by rules of several origins left empty.
+        case emptied
 
-        /// The name savings are grouped under: `cli`, the profile's name, or `trace`.
+        /// The name savings are grouped under: `cli`, the profile's name, `trace`,
+        /// `packages`, or `empty`.
         public var name: String {
             switch self {
             case .commandLine: return "cli"
             case let .profile(name): return name
             case .trace: return "trace"
             case .packages: return "packages"
+            case .emptied: return "empty"
             }
         }
     }
@@ -50,6 +54,20 @@ public struct Rule: Sendable {
         label = "packages:" + package
     }
 
+    /// The removal of a directory that lost all its contents to rules that differ
+    /// (`empty:left by removals`). It keeps their origin when they share one, so each
+    /// profile's savings stay its own. Its pattern is never matched: `Selector` applies it.
+    init?(leftEmptyFrom origin: Origin) {
+        guard let pattern = try? PathPattern("**") else { return nil }
+        action = .remove
+        self.pattern = pattern
+        self.origin = origin
+        label = Self.leftEmptyLabel
+    }
+
+    /// How the dry run names a directory left empty by removals whose rules differ.
+    public static let leftEmptyLabel = "empty:left by removals"
+
     public var isExplicit: Bool { origin == .commandLine }
 }
 
@@ -64,6 +82,10 @@ public struct SelectionPolicy: Sendable {
     /// Exact paths of package records that go because their package went, with the rule
     /// naming the package. Consulted after the remove rules.
     public var packageRecords: [String: Rule] = [:]
+    /// Directories that stay even when everything in them goes, unlike others `Selector`
+    /// finds left empty: a package database's own, which its tools open whether or not it
+    /// lists anything, and those that packages which stay list.
+    public var lastingDirectories: Set<String> = []
 
     public init(rules: [Rule] = [], protected: [String: KeepReason] = [:], traceKeep: TraceKeepSet? = nil) {
         self.rules = rules

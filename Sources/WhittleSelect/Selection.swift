@@ -94,6 +94,9 @@ public struct Selection: Sendable {
 /// matching remove rule (explicit ones first) removes the path and its subtree. When a
 /// keep rule or a protected path may lie inside a directory that is being removed, the
 /// walk goes into it and removes around what must stay.
+///
+/// A directory that had contents and lost them all goes too: an empty skeleton is not
+/// nothing (Python imports an empty `pytest/` as a namespace package). See `leftEmpty`.
 public struct Selector {
     private let policy: SelectionPolicy
     private let keepRules: [Rule]
@@ -103,6 +106,9 @@ public struct Selector {
     private let removePatterns: PatternSet
     /// Every directory that holds a protected path, so removal can step around it.
     private let protectedAncestors: Set<String>
+    /// `DIR` of each remove rule written `DIR/**`: such a rule takes what is below `DIR`
+    /// and means `DIR` to stay (docs empties the man sections update-alternatives needs).
+    private let emptiedOnPurpose: PatternSet
 
     public init(policy: SelectionPolicy) {
         self.policy = policy
@@ -119,6 +125,10 @@ public struct Selector {
             }
         }
         protectedAncestors = ancestors
+        emptiedOnPurpose = PatternSet(removeRules.compactMap { rule in
+            guard rule.pattern.text.hasSuffix("/**") else { return nil }
+            return try? PathPattern(String(rule.pattern.text.dropLast("/**".count)))
+        })
     }
 
     /// Decides, then measures everything in one pass over the tree.
@@ -150,22 +160,31 @@ public struct Selector {
 
     private struct WalkState {
         var decisions: [Decision] = []
-        var removedNodes = Set<ObjectIdentifier>()
     }
 
-    /// Returns whether anything of `node` stays.
-    private func visit(_ node: Node, path: String, inherited: Rule?, state: inout WalkState) -> Bool {
-        if keepPatterns.matchesAny(path) { return true }
+    /// What the walk decided about a node: something of it stays, or one decision removes it
+    /// whole, by this rule.
+    private enum Outcome {
+        case stays
+        case removed(Rule)
+    }
+
+    /// Decides `node` and what is inside it.
+    private func visit(_ node: Node, path: String, inherited: Rule?, state: inout WalkState) -> Outcome {
+        if keepPatterns.matchesAny(path) { return .stays }
         let rule = removePatterns.firstMatch(path).map { removeRules[$0] } ?? policy.packageRecords[path] ?? inherited
         if policy.protected[path] != nil, !(rule?.isExplicit ?? false) {
             // A protected directory keeps its subtree as it is.
-            return true
+            return .stays
         }
         guard let rule = rule ?? traceRule(for: path) else {
+            let mark = state.decisions.count
+            var contents = RemovedContents()
             for child in node.sortedChildren {
-                _ = visit(child, path: path + "/" + child.name, inherited: nil, state: &state)
+                contents.add(visit(child, path: path + "/" + child.name, inherited: nil, state: &state))
             }
-            return true
+            guard let rule = contents.rule, leftEmpty(node, path: path) else { return .stays }
+            return removeWhole(node, path: path, by: rule, replacingFrom: mark, state: &state)
         }
         let mustLookInside = node.isDirectory
             && (keepPatterns.mayMatchBelow(path)
@@ -173,19 +192,65 @@ public struct Selector {
                 || (policy.traceKeep?.ancestors.contains(path) ?? false))
         if mustLookInside {
             let mark = state.decisions.count
-            let removedBefore = state.removedNodes
             var anythingKept = false
-            for child in node.sortedChildren where visit(child, path: path + "/" + child.name, inherited: rule, state: &state) {
-                anythingKept = true
+            for child in node.sortedChildren {
+                if case .stays = visit(child, path: path + "/" + child.name, inherited: rule, state: &state) {
+                    anythingKept = true
+                }
             }
-            if anythingKept { return true }
+            if anythingKept { return .stays }
             // Nothing inside stays: one decision for the whole directory reads better.
-            state.decisions.removeSubrange(mark...)
-            state.removedNodes = removedBefore
+            return removeWhole(node, path: path, by: rule, replacingFrom: mark, state: &state)
         }
+        return removeWhole(node, path: path, by: rule, replacingFrom: state.decisions.count, state: &state)
+    }
+
+    /// One decision removes `node` whole, in place of those made inside it from `mark` on.
+    private func removeWhole(_ node: Node, path: String, by rule: Rule, replacingFrom mark: Int,
+                             state: inout WalkState) -> Outcome {
+        state.decisions.removeSubrange(mark...)
         state.decisions.append(Decision(path: path, node: node, rule: rule))
-        state.removedNodes.insert(ObjectIdentifier(node))
-        return false
+        return .removed(rule)
+    }
+
+    /// What a directory's children came to, as far as it tells whether the directory is left
+    /// empty, and by which rule.
+    private struct RemovedContents {
+        private var anythingStays = false
+        private var first: Rule?
+        private var sameRule = true
+        private var sameOrigin = true
+
+        mutating func add(_ outcome: Outcome) {
+            guard case let .removed(rule) = outcome else {
+                anythingStays = true
+                return
+            }
+            guard let first else {
+                first = rule
+                return
+            }
+            sameRule = sameRule && rule == first
+            sameOrigin = sameOrigin && rule.origin == first.origin
+        }
+
+        /// Nil when something stays, or there was nothing; else the rule that removes the
+        /// directory with its contents: theirs when they share one.
+        var rule: Rule? {
+            guard !anythingStays, let first else { return nil }
+            return sameRule ? first : Rule(leftEmptyFrom: sameOrigin ? first.origin : .emptied)
+        }
+    }
+
+    /// Whether a directory whose contents all go, goes too. It stays when the trace names it
+    /// (the app opened it), or a `DIR/**` rule empties it on purpose, or it is sticky (a
+    /// `/tmp` that held only caches is still where apps write), or the policy says it lasts
+    /// (dpkg's `info/`, one a package that stays lists). A keep rule or protection never
+    /// gets here: they keep the directory before its contents are looked at. One empty in
+    /// the input has no contents to lose, and stays.
+    private func leftEmpty(_ node: Node, path: String) -> Bool {
+        policy.traceKeep?.reasons[path] == nil && !emptiedOnPurpose.matchesAny(path)
+            && node.attributes.permissions & 0o1000 == 0 && !policy.lastingDirectories.contains(path)
     }
 
     /// With a trace, what no rule decides goes unless the trace (or its closure) needs it.

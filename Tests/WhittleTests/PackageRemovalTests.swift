@@ -27,6 +27,7 @@ enum RemovalImage {
         layer.file("usr/lib/python3/dist-packages/__pycache__/amodule.cpython-311.pyc", "another module's")
         layer.file("usr/bin/b", "b binary")
         layer.file("etc/a.conf", "a=1\n")
+        layer.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
         layer.file("usr/share/common/shared.txt", "shared by a and b")
         layer.file("usr/lib/libdep.so", "auto library")
         layer.file("usr/lib/libmanual.so", "manual library")
@@ -102,6 +103,8 @@ enum RemovalImage {
         layer.file(site + "/tool/cli.py", "main = 1\n")
         layer.file(site + "/helper/__init__.py", "helper = 1\n")
         layer.file(site + "/extra_only.py", "extra = 1\n")
+        // CPython's own, which no distribution lists: the site directory never empties.
+        layer.file(site + "/README.txt", "This directory exists so that 3rd party packages can be installed here.\n")
         distribution("tool", requested: true, requires: ["helper>=1", "extra-only; extra == \"x\""],
                      files: ["tool/__init__.py", "tool/cli.py"])
         distribution("helper", requested: false, requires: [], files: ["helper/__init__.py"])
@@ -121,8 +124,9 @@ struct PackageRemovalTests {
         return (result, dryRun ? nil : try SlimmedOutput(output), output)
     }
 
+    /// The rule of the removal that takes `path`: its own, or a directory's it left empty.
     static func rule(_ result: SlimJob.Result, _ path: String) -> String? {
-        result.selection.removals.first { $0.path == path }?.rule
+        result.selection.removals.first { path == $0.path || path.hasPrefix($0.path + "/") }?.rule
     }
 
     @Test("a named package loses exactly its listed files, conffiles included; a shared file and directories stay")
@@ -394,5 +398,53 @@ struct PythonDevProfileTests {
         #expect(printed == expected)
         let check = Result { try run("/usr/sbin/chroot", [root, "python3", "-m", "pip", "check"]) }
         #expect((try? check.get())?.contains("No broken requirements") == true, "pip check: \(check)")
+        // No empty pytest/ is left for Python to import as a namespace package.
+        let imported = Result { try run("/usr/sbin/chroot", [root, "python3", "-c", "import pytest"]) }
+        #expect((try? imported.get()) == nil, "import pytest still works in the output")
+    }
+
+    /// make, linux-libc-dev, libpython3-dev, gnupg … keep only their copyright under
+    /// `--profile all`: they leave dpkg's database, and syft lists no package whose files
+    /// are all docs unless it had nothing else in the input.
+    @Test("batch-naive: --profile all leaves no package listed that keeps only its docs")
+    func allProfile() throws {
+        let images = try #require(acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
+        let image = images + "/batch-naive.tar"
+        let directory = try TestDirectory()
+        let flattened = directory.path("flattened.tar")
+        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        let unpackedInput = try TestDirectory()
+        let inputRoot = try unpackLayer(of: flattened, into: unpackedInput)
+        try FileManager.default.removeItem(atPath: flattened)
+        let output = directory.path("all.tar")
+        let result = try SlimJob(input: image, output: output, options: WriteOptions(),
+                                 removal: RemovalRequest(profiles: ["all"])).run()
+        let section = try #require(result.report.packageDatabases)
+        let removed = Set(section.removed.map(\.name))
+        #expect(removed.isSuperset(of: ["make", "linux-libc-dev", "libpython3-dev", "gnupg"]), "removed \(removed.sorted())")
+        let after = try syftInventory("docker-archive:" + output)
+        expectTruthful(input: try syftInventory("docker-archive:" + image), output: after, report: section)
+        let unpacked = try TestDirectory()
+        let root = try unpackLayer(of: output, into: unpacked)
+        let phantoms = after.filter { $0.hasPrefix("deb:") }.map { String($0.dropFirst(4).prefix { $0 != "@" }) }.filter {
+            Self.nonDocFiles(of: $0, root: root).isEmpty && !Self.nonDocFiles(of: $0, root: inputRoot).isEmpty
+        }
+        #expect(phantoms.isEmpty, "syft lists packages that keep only their docs: \(phantoms.sorted())")
+    }
+
+    /// The files (not directories) of a dpkg package that `root` holds outside `usr/share/doc`,
+    /// as its `info/` list names them.
+    static func nonDocFiles(of package: String, root: String) -> [String] {
+        let info = root + "/var/lib/dpkg/info"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: info)) ?? []
+        guard let list = names.first(where: { $0 == package + ".list" || ($0.hasPrefix(package + ":") && $0.hasSuffix(".list")) }),
+              let text = try? String(contentsOfFile: info + "/" + list, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").map(String.init).filter { path in
+            guard path != "/.", !path.hasPrefix("/usr/share/doc/"),
+                  let kind = try? FileManager.default.attributesOfItem(atPath: root + path)[.type] as? FileAttributeType else {
+                return false
+            }
+            return kind != .typeDirectory
+        }
     }
 }
