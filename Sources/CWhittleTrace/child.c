@@ -232,7 +232,7 @@ static int setup_dev(const char *root, int rootless) {
     return 0;
 }
 
-static int loopback_up(void) {
+int wt_loopback_up(void) {
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (s < 0) return -1;
     struct ifreq ifr;
@@ -448,7 +448,7 @@ static void pid1(const wt_spawn_config *c) {
     write_host_files();
     if (wt_mask_kernel_paths() != 0) fail(WT_SOCK, WT_STAGE_MASK);
 
-    if (c->new_network && loopback_up() != 0) fail(WT_SOCK, WT_STAGE_NETWORK);
+    if (c->new_network && wt_loopback_up() != 0) fail(WT_SOCK, WT_STAGE_NETWORK);
     const char *workdir = c->workdir && c->workdir[0] ? c->workdir : "/";
     if (chdir(workdir) != 0) {
         /* Docker creates a missing WorkingDir; so does this (in the throwaway root). */

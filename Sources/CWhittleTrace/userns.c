@@ -4,14 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,21 +52,6 @@ static int read_byte(int fd, char *byte) {
     return n == 1 ? 0 : -1;
 }
 
-static int loopback_up_here(void) {
-    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (s < 0) return -1;
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    memcpy(ifr.ifr_name, "lo", 3);
-    int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
-    if (rc == 0) {
-        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-        rc = ioctl(s, SIOCSIFFLAGS, &ifr);
-    }
-    close(s);
-    return rc;
-}
-
 /* The child: new namespaces, a wait for its map, then whittle again. Reports the failed
  * stage and errno on `report` (close-on-exec, so a successful exec says nothing). */
 static void enter_and_exec(const wt_userns_config *c, int ready, int mapped, int report) {
@@ -86,7 +68,7 @@ static void enter_and_exec(const wt_userns_config *c, int ready, int mapped, int
         failure[0] = WT_USERNS_GROUPS;
         goto failed;
     }
-    if (loopback_up_here() != 0) {
+    if (wt_loopback_up() != 0) {
         failure[0] = WT_USERNS_LOOPBACK;
         goto failed;
     }

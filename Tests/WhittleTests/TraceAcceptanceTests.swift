@@ -204,19 +204,13 @@ private func expectSameAnswer(app: ZooApp, input: String, output: String, tag: S
     let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
     print("trace acceptance, \(app.name) (\(app.kind)): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, "
         + String(format: "%.1fx smaller", inputBytes / outputBytes))
-    let engine = try PrivateDockerEngine()
-    defer { engine.stop() }
-    try engine.docker("load", "-q", "-i", output)
-    let container = try engine.docker("run", "-d", "--network", "host", tag)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
-    defer { _ = try? engine.docker("rm", "-f", container) }
-    var environment = ProcessInfo.processInfo.environment
-    environment["DOCKER_HOST"] = engine.host
-    let answer = try run("/usr/bin/env", [
-        "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, ZooApp.manifest, app.name,
-        "--docker-container", container,
-    ], environment: environment)
-    #expect(answer == expected, "logs: \((try? engine.docker("logs", container)) ?? "")")
+    try withRunningContainer(loading: output, tag: tag) { engine, container, environment in
+        let answer = try run("/usr/bin/env", [
+            "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, ZooApp.manifest, app.name,
+            "--docker-container", container,
+        ], environment: environment)
+        #expect(answer == expected, "logs: \((try? engine.docker("logs", container)) ?? "")")
+    }
 }
 
 private func tail(_ path: String) -> String {

@@ -107,14 +107,15 @@ struct UnprobedAcceptanceTests {
         print("unprobed acceptance, \(app.name) (\(app.kind)): \(Int(size(input))) -> \(Int(size(output))) bytes, "
             + String(format: "%.1fx smaller", size(input) / size(output)))
 
-        let engine = try PrivateDockerEngine()
-        defer { engine.stop() }
-        try engine.docker("load", "-q", "-i", output)
-        let container = try engine.docker("run", "-d", "--network", "host", tag)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        defer { _ = try? engine.docker("rm", "-f", container) }
-        var environment = ProcessInfo.processInfo.environment
-        environment["DOCKER_HOST"] = engine.host
+        try withRunningContainer(loading: output, tag: tag) { engine, container, environment in
+            try ask(app, expected: expected, engine: engine, container: container, environment: environment)
+        }
+    }
+
+    /// Every question, the probed one first (it waits for the app to come up), each answer
+    /// compared with the original's.
+    private func ask(_ app: UnprobedApp, expected: [String: String], engine: PrivateDockerEngine, container: String,
+                     environment: [String: String]) throws {
         // The probed question first: it waits for the app to come up.
         let ordered = app.questions.filter(\.probed) + app.questions.filter { !$0.probed }
         for (position, question) in ordered.enumerated() {

@@ -122,6 +122,9 @@ typedef struct {
 
 const char *wt_userns_stage_name(int stage);
 
+/* Brings up loopback in the calling process's network namespace. 0 or -1 with errno. */
+int wt_loopback_up(void);
+
 /* Starts whittle again in the new namespaces. Returns its pid once it has been mapped and
  * executed, or -1 with *stage (WT_USERNS_*) and *error (errno) set. */
 pid_t wt_userns_start(const wt_userns_config *config, int *stage, int *error);
