@@ -82,6 +82,17 @@ public struct InstalledPackage: Sendable, Equatable {
         self.key = key
     }
 
+    /// The part of its record that must stay while it does: what its manager reads to list,
+    /// verify, upgrade and remove it. dpkg's symbol and shared-library files serve only
+    /// `dpkg-shlibdeps` when something is built against it, and debconf templates only a
+    /// reconfiguration, so a trace that never read them may take them like any unused file.
+    public var recordsToKeep: [String] {
+        guard kind == .deb else { return metadata }
+        return metadata.filter { path in !Self.buildTimeRecords.contains { path.hasSuffix($0) } }
+    }
+
+    static let buildTimeRecords = [".symbols", ".shlibs", ".templates"]
+
     /// `deb:libc6`, `apk:musl`, `python:pandas`: how reports name it.
     public var label: String { "\(kind.rawValue):\(name)" }
 }

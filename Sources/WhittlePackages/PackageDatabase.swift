@@ -24,12 +24,12 @@ public struct PackageDatabase: Sendable {
 
     /// What stays while the package step decides, so a trace that never read the databases
     /// still leaves them for scanners: dpkg's status and the state dpkg needs to run, every
-    /// package's `info/` files (those of packages that go are taken afterwards), apk's
+    /// package's `info/` records (those of packages that go are taken afterwards), apk's
     /// database, apt's auto-installed marks, and the release files that say which
     /// distribution the packages belong to. Only an explicit `--remove` takes them.
     public func protectedPaths(in tree: FileTree) -> [String] {
         var paths = Self.fixed.filter { tree.lookup($0) != nil }
-        for package in packages where package.kind == .deb { paths += package.metadata }
+        for package in packages where package.kind == .deb { paths += package.recordsToKeep }
         // A release file is often a symlink (`etc/os-release -> ../usr/lib/os-release`).
         for release in Self.releaseFiles {
             let resolution = tree.resolve(release)

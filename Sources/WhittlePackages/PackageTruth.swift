@@ -79,7 +79,7 @@ public struct PackageTruth: Sendable {
     /// Records of packages that stay: the metadata of a distribution whose code is kept
     /// stays whole (entry points and `importlib.metadata` read it), wherever it sits.
     public func recordsToKeep(_ database: PackageDatabase) -> [String] {
-        outcomes.filter { $0.state != .removed }.flatMap { database.packages[$0.index].metadata }
+        outcomes.filter { $0.state != .removed }.flatMap { database.packages[$0.index].recordsToKeep }
     }
 
     /// Directories that packages which stay list: they stay even when emptied, as the

@@ -26,7 +26,8 @@ public enum KeepReason: Hashable, Sendable, CustomStringConvertible {
         /// A file inside a kept directory that nothing else named.
         case parent
         /// The app used part of this language package (a Python distribution, a Node.js
-        /// package), so the whole package stays.
+        /// package, a Ruby gem, a Composer package, a Perl distribution, or a Debian
+        /// package of Perl, Ruby or PHP library code), so the whole package stays.
         case package
         /// A package that a kept package declares it requires.
         case dependency

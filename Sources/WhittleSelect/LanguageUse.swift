@@ -29,6 +29,8 @@ struct LanguageUse {
 
     private var usedDistributions = Set<Int>()
     private var usedNodePackages = Set<String>()
+    private var libraries: LibraryPackages
+    private var usedLibraries = Set<LibraryPackage>()
     private var scanned = Set<String>()
     private var queue: [String] = []
     private(set) var dynamicImports: [String] = []
@@ -49,6 +51,7 @@ struct LanguageUse {
                 distribution.key.lastIndex(of: "/").map { String(distribution.key[..<$0]) }
             }, environment: environmentVariables)
         node = NodeLayout(environment: environmentVariables)
+        libraries = LibraryPackages(tree: tree, packages: packages)
         volumes = config?.volumes ?? []
         for (position, distribution) in distributions.enumerated() {
             for file in distribution.files where distributionOfFile[file] == nil { distributionOfFile[file] = position }
@@ -140,6 +143,7 @@ struct LanguageUse {
         if node.isLibrary(path), let root = node.packageRoot(of: path) {
             use(nodePackage: root, .closure(.package), into: &keep)
         }
+        if let library = libraries.package(of: path) { use(library: library, .closure(.package), into: &keep) }
     }
 
     /// The distribution whose version or requirements the app read: its `METADATA` or
@@ -281,6 +285,16 @@ struct LanguageUse {
                 use(nodePackage: found, .closure(.dependency), into: &keep)
             }
         }
+    }
+
+    // MARK: Ruby, PHP and Perl
+
+    /// A gem, Composer package, Perl distribution or Debian-packaged library the app used
+    /// stays whole, with the packages it declares it needs.
+    private mutating func use(library: LibraryPackage, _ reason: KeepReason, into keep: inout KeepList) {
+        guard usedLibraries.insert(library).inserted else { return }
+        for path in libraries.contents(of: library) { keepSubtree(path, reason, into: &keep, runTimeOnly: true) }
+        for dependency in libraries.dependencies(of: library) { use(library: dependency, .closure(.dependency), into: &keep) }
     }
 
     // MARK: Shared

@@ -193,3 +193,146 @@ struct TraceExtentTests {
         #expect(keep.reasons["app/node_modules/left-pad/index.js"] == nil)
     }
 }
+
+/// Ruby gems, Composer packages, Perl distributions and Debian-packaged libraries: a used
+/// one stays whole, with what it declares it needs at run time.
+@Suite("Trace keep set: Ruby, PHP and Perl packages")
+struct LibraryPackageExtentTests {
+    private func keepSet(_ layer: TestLayer, traced: [String]) throws -> TraceKeepSet {
+        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        return TraceKeepSet(use: TraceKeepSet.Use(paths: traced, changed: []), tree: image.tree,
+                            config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree),
+                            extent: .packages)
+    }
+
+    private func directories(_ layer: inout TestLayer, _ paths: [String]) {
+        var made = Set<String>()
+        for path in paths {
+            var prefix: [Substring] = []
+            for part in path.split(separator: "/") {
+                prefix.append(part)
+                if made.insert(prefix.joined(separator: "/")).inserted { layer.directory(prefix.joined(separator: "/")) }
+            }
+        }
+    }
+
+    @Test func aUsedGemStaysWholeWithItsRuntimeDependencies() throws {
+        let home = "var/lib/gems/3.1.0"
+        var layer = TestLayer()
+        directories(&layer, [home + "/specifications", home + "/gems/sinatra-3.0.5/lib/sinatra",
+                             home + "/gems/rack-2.2.4/lib", home + "/gems/rack-2.0.1/lib", home + "/gems/rspec-3.12.0/lib",
+                             home + "/extensions/x86_64-linux/3.1.0/puma-6.0.0", "app"])
+        layer.file("app/app.rb", "require 'sinatra'\n")
+        layer.file(home + "/gems/sinatra-3.0.5/lib/sinatra.rb", "require 'sinatra/base'\n")
+        layer.file(home + "/gems/sinatra-3.0.5/lib/sinatra/base.rb", "\n")
+        layer.file(home + "/gems/rack-2.2.4/lib/rack.rb", "\n")
+        layer.file(home + "/gems/rack-2.0.1/lib/rack.rb", "\n")
+        layer.file(home + "/gems/rspec-3.12.0/lib/rspec.rb", "\n")
+        layer.file(home + "/specifications/sinatra-3.0.5.gemspec", """
+            Gem::Specification.new do |s|
+              s.add_runtime_dependency(%q<rack>.freeze, ["~> 2.2"])
+              s.add_development_dependency(%q<rspec>.freeze, [">= 0"])
+            end
+            """)
+        layer.file(home + "/specifications/rack-2.2.4.gemspec", "\n")
+        layer.file(home + "/specifications/rack-2.0.1.gemspec", "\n")
+        layer.file(home + "/specifications/rspec-3.12.0.gemspec", "\n")
+        let keep = try keepSet(layer, traced: ["/app/app.rb", "/\(home)/gems/sinatra-3.0.5/lib/sinatra.rb"])
+        #expect(keep.reasons[home + "/gems/sinatra-3.0.5/lib/sinatra/base.rb"] == .closure(.package))
+        #expect(keep.reasons[home + "/specifications/sinatra-3.0.5.gemspec"] == .closure(.package))
+        #expect(keep.reasons[home + "/gems/rack-2.2.4/lib/rack.rb"] == .closure(.dependency), "the newest rack")
+        #expect(keep.reasons[home + "/specifications/rack-2.2.4.gemspec"] == .closure(.dependency))
+        #expect(keep.reasons[home + "/gems/rack-2.0.1/lib/rack.rb"] == nil)
+        #expect(keep.reasons[home + "/gems/rspec-3.12.0/lib/rspec.rb"] == nil, "a development dependency")
+    }
+
+    @Test func aUsedComposerPackageStaysWholeWithWhatItRequires() throws {
+        var layer = TestLayer()
+        directories(&layer, ["app/vendor/composer", "app/vendor/slim/slim/Slim/Routing", "app/vendor/psr/log/src",
+                             "app/vendor/monolog/monolog/src"])
+        layer.file("app/index.php", "<?php require 'vendor/autoload.php';\n")
+        layer.file("app/vendor/composer/installed.json", "{}\n")
+        layer.file("app/vendor/slim/slim/composer.json",
+                   #"{"name": "slim/slim", "require": {"php": ">=8.0", "ext-json": "*", "psr/log": "^3"}}"#)
+        layer.file("app/vendor/slim/slim/Slim/App.php", "<?php\n")
+        layer.file("app/vendor/slim/slim/Slim/Routing/Route.php", "<?php\n")
+        layer.file("app/vendor/psr/log/src/LoggerInterface.php", "<?php\n")
+        layer.file("app/vendor/monolog/monolog/src/Logger.php", "<?php\n")
+        let keep = try keepSet(layer, traced: ["/app/index.php", "/app/vendor/slim/slim/Slim/App.php"])
+        #expect(keep.reasons["app/vendor/slim/slim/Slim/Routing/Route.php"] == .closure(.package))
+        #expect(keep.reasons["app/vendor/psr/log/src/LoggerInterface.php"] == .closure(.dependency))
+        #expect(keep.reasons["app/vendor/monolog/monolog/src/Logger.php"] == nil)
+    }
+
+    @Test func aPerlDistributionStaysWholeByItsPacklist() throws {
+        let arch = "usr/local/lib/x86_64-linux-gnu/perl/5.36.0"
+        let shared = "usr/local/share/perl/5.36.0"
+        var layer = TestLayer()
+        directories(&layer, [arch + "/auto/Mojo", shared + "/Mojo", shared + "/Other"])
+        layer.file(shared + "/Mojo/Base.pm", "1;\n")
+        layer.file(shared + "/Mojo/Template.pm", "1;\n")
+        layer.file(shared + "/Other/Thing.pm", "1;\n")
+        layer.file(arch + "/auto/Mojo/.packlist", "/\(shared)/Mojo/Base.pm\n/\(shared)/Mojo/Template.pm type=file\n")
+        let keep = try keepSet(layer, traced: ["/\(shared)/Mojo/Base.pm"])
+        #expect(keep.reasons[shared + "/Mojo/Template.pm"] == .closure(.package))
+        #expect(keep.reasons[arch + "/auto/Mojo/.packlist"] == .closure(.package))
+        #expect(keep.reasons[shared + "/Other/Thing.pm"] == nil)
+    }
+
+    @Test func aDebianPackagedPerlLibraryStaysWholeWithItsLibraryDependencies() throws {
+        var layer = TestLayer()
+        directories(&layer, ["var/lib/dpkg/info", "usr/share/perl5/JSON/backportPP", "usr/share/perl5/Types",
+                             "usr/share/perl5/Unused", "usr/bin", "usr/share/doc/libjson-perl"])
+        layer.file("var/lib/dpkg/status", """
+            Package: libjson-perl
+            Status: install ok installed
+            Architecture: all
+            Version: 4.10-1
+            Depends: perl, libtypes-serialiser-perl
+
+            Package: libtypes-serialiser-perl
+            Status: install ok installed
+            Architecture: all
+            Version: 1.01-1
+
+            Package: libunused-perl
+            Status: install ok installed
+            Architecture: all
+            Version: 1.0-1
+
+            Package: perl
+            Status: install ok installed
+            Architecture: amd64
+            Version: 5.36.0-7
+
+            """)
+        layer.file("var/lib/dpkg/info/libjson-perl.list",
+                   "/usr/share/perl5/JSON.pm\n/usr/share/perl5/JSON/backportPP.pm\n/usr/share/doc/libjson-perl/copyright\n")
+        layer.file("var/lib/dpkg/info/libtypes-serialiser-perl.list", "/usr/share/perl5/Types/Serialiser.pm\n")
+        layer.file("var/lib/dpkg/info/libunused-perl.list", "/usr/share/perl5/Unused/Thing.pm\n")
+        layer.file("var/lib/dpkg/info/perl.list", "/usr/bin/perl\n")
+        layer.file("usr/share/perl5/JSON.pm", "1;\n")
+        layer.file("usr/share/perl5/JSON/backportPP.pm", "1;\n")
+        layer.file("usr/share/perl5/Types/Serialiser.pm", "1;\n")
+        layer.file("usr/share/perl5/Unused/Thing.pm", "1;\n")
+        layer.file("usr/share/doc/libjson-perl/copyright", "text\n")
+        layer.file("usr/bin/perl", "binary\n")
+        let keep = try keepSet(layer, traced: ["/usr/share/perl5/JSON.pm"])
+        #expect(keep.reasons["usr/share/perl5/JSON/backportPP.pm"] == .closure(.package))
+        #expect(keep.reasons["usr/share/perl5/Types/Serialiser.pm"] == .closure(.dependency))
+        #expect(keep.reasons["usr/share/perl5/Unused/Thing.pm"] == nil)
+        #expect(keep.reasons["usr/bin/perl"] == nil, "only library code follows a library's dependencies")
+        #expect(keep.reasons["usr/share/doc/libjson-perl/copyright"] == nil)
+    }
+
+    @Test func gemspecAndComposerFieldsAreReadAsInstalled() {
+        let spec = """
+            s.add_runtime_dependency(%q<rack>.freeze, ["~> 2.2"])
+            s.add_dependency("tilt", "~> 2.0")
+            s.add_development_dependency(%q<rake>.freeze, [">= 0"])
+            """
+        #expect(LibraryPackages.gemRuntimeDependencies(spec) == ["rack", "tilt"])
+        #expect(LibraryPackages.composerRequirements(#"{"require": {"php": "^8", "psr/log": "^3", "ext-pdo": "*"}}"#)
+            == ["psr/log"])
+    }
+}
