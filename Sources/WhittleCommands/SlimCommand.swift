@@ -92,8 +92,8 @@ struct SlimCommand: ParsableCommand {
     var traces: [String] = []
 
     @Option(name: .customLong("trace-keep"), help: ArgumentHelp("""
-        With --trace: packages (default) keeps each Python distribution and Node.js package the app \
-        used whole, with what it requires, the modules its imports name, and every directory it \
+        With --trace: packages (default) keeps each language package the app used whole (Python, \
+        Node.js, Ruby gems, Composer, Perl), with what it requires, the modules its imports name, and every directory it \
         wrote into; files keeps only the files the trace saw and their loader closure, which is \
         smaller but risks code paths the probes did not reach: an unprobed route, a table, \
         metadata read later.

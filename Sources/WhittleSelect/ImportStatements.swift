@@ -134,6 +134,65 @@ struct ImportStatements: Equatable {
         return found
     }
 
+    /// Ruby: `require 'x'`, `require_relative 'x'` (returned as `./x`) and `autoload :X, 'x'`,
+    /// at the start of any line, so also inside methods.
+    static func ruby(_ text: String) -> ImportStatements {
+        var found = ImportStatements()
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = String(line).trimmingLeadingSpaces()
+            for (keyword, prefix) in [("require_relative", "./"), ("require", "")] where code.hasPrefix(keyword) {
+                let rest = code.dropFirst(keyword.count)
+                guard rest.first == " " || rest.first == "(" else { continue }
+                if let literal = literalArgument(after: "", in: String(rest.drop { $0 == " " || $0 == "(" })) {
+                    found.modules.append(prefix + literal)
+                } else {
+                    found.dynamicLines.append(number + 1)
+                }
+                break
+            }
+            if code.hasPrefix("autoload "), let comma = code.firstIndex(of: ","),
+               let literal = literalArgument(after: "", in: String(code[code.index(after: comma)...])) {
+                found.modules.append(literal)
+            }
+        }
+        return found
+    }
+
+    /// Perl: `use A::B` and `require A::B` (returned as the file `A/B.pm`), the classes of
+    /// `use parent`/`use base`, and `require "file.pl"`; a version (`use 5.010`) is none,
+    /// and `require $name` is dynamic.
+    static func perl(_ text: String) -> ImportStatements {
+        var found = ImportStatements()
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = String(line).trimmingLeadingSpaces()
+            guard let keyword = ["use ", "require "].first(where: code.hasPrefix) else { continue }
+            let rest = String(code.dropFirst(keyword.count)).trimmingLeadingSpaces()
+            if rest.hasPrefix("$") {
+                found.dynamicLines.append(number + 1)
+            } else if let literal = literalArgument(after: "", in: rest) {
+                found.modules.append(literal)
+            } else {
+                let word = String(rest.prefix(while: isPerlNameCharacter))
+                guard let first = word.first, first.isLetter || first == "_" else { continue }
+                let classes = keyword == "use " && (word == "parent" || word == "base")
+                    ? perlClassList(String(rest.dropFirst(word.count))) : [word]
+                for name in classes { found.modules.append(name.replacingOccurrences(of: "::", with: "/") + ".pm") }
+            }
+        }
+        return found
+    }
+
+    private static func isPerlNameCharacter(_ character: Character) -> Bool {
+        character.isLetter || character.isNumber || character == "_" || character == ":"
+    }
+
+    /// The classes of `use parent qw(A B)` or `use base 'A', 'B'`, without `-norequire`.
+    private static func perlClassList(_ text: String) -> [String] {
+        let separators: Set<Character> = [" ", "(", ")", "'", "\"", ";", ","]
+        let words = text.replacingOccurrences(of: "qw", with: " ").split(whereSeparator: { separators.contains($0) })
+        return words.map(String.init).filter { $0.first?.isLetter == true }
+    }
+
     /// The string literal that starts right after `marker` (spaces allowed), or nil when
     /// the argument is anything else.
     static func literalArgument(after marker: String, in text: String) -> String? {

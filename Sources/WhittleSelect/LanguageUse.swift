@@ -15,6 +15,8 @@ struct LanguageUse {
     private let tree: FileTree
     private let python: PythonLayout
     private let node: NodeLayout
+    private let ruby: RubyLayout
+    private let perl: PerlLayout
     private let volumes: [String]
     /// The image's Python distributions (vendored ones aside), their records for the
     /// dependency graph, and where their files and metadata are.
@@ -51,6 +53,8 @@ struct LanguageUse {
                 distribution.key.lastIndex(of: "/").map { String(distribution.key[..<$0]) }
             }, environment: environmentVariables)
         node = NodeLayout(environment: environmentVariables)
+        ruby = RubyLayout(tree: tree)
+        perl = PerlLayout(tree: tree)
         libraries = LibraryPackages(tree: tree, packages: packages)
         volumes = config?.volumes ?? []
         for (position, distribution) in distributions.enumerated() {
@@ -128,6 +132,10 @@ struct LanguageUse {
             scanPython(path, into: &keep)
         } else if NodeLayout.isScript(path), !node.isLibrary(path), !python.isLibrary(path) {
             scanJavaScript(path, into: &keep)
+        } else if RubyLayout.isScript(path) {
+            scanRuby(path, into: &keep)
+        } else if PerlLayout.isScript(path) {
+            scanPerl(path, into: &keep)
         }
     }
 
@@ -288,6 +296,32 @@ struct LanguageUse {
     }
 
     // MARK: Ruby, PHP and Perl
+
+    /// As for Python: the app's own code follows every `require`, library code only into
+    /// the standard library; the packages of what is kept stay whole as they are claimed.
+    private mutating func scanRuby(_ path: String, into keep: inout KeepList) {
+        guard let text = Self.text(of: path, in: tree) else { return }
+        let isAppCode = !ruby.isLibrary(path)
+        let statements = ImportStatements.ruby(text)
+        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
+        for feature in statements.modules {
+            guard let file = ruby.resolve(feature, from: path, tree: tree),
+                  isAppCode || ruby.isStandardLibrary(file) else { continue }
+            keep.add(file, .closure(.importStatement), queue: &queue)
+        }
+    }
+
+    private mutating func scanPerl(_ path: String, into keep: inout KeepList) {
+        guard let text = Self.text(of: path, in: tree) else { return }
+        let isAppCode = !perl.isLibrary(path)
+        let statements = ImportStatements.perl(text)
+        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
+        for module in statements.modules {
+            let files = perl.resolve(module, tree: tree)
+            guard let first = files.first, isAppCode || perl.isStandardLibrary(first) else { continue }
+            for file in files { keep.add(file, .closure(.importStatement), queue: &queue) }
+        }
+    }
 
     /// A gem, Composer package, Perl distribution or Debian-packaged library the app used
     /// stays whole, with the packages it declares it needs.

@@ -187,3 +187,114 @@ struct NodeLayout {
         return names
     }
 }
+
+/// The multiarch triplets whose library directories Debian's interpreters search.
+private let multiarchTriplets = ["x86_64-linux-gnu", "aarch64-linux-gnu"]
+
+/// The children of `parent` named by a version (`3.1.0`, `5.36`), as tree paths.
+private func versionDirectories(_ parent: String, in tree: FileTree) -> [String] {
+    (tree.lookup(parent)?.sortedChildren ?? []).filter { $0.isDirectory && $0.name.first?.isNumber == true }
+        .map { parent + "/" + $0.name }
+}
+
+/// Where Debian's Ruby finds what `require` names: site and vendor directories, the
+/// standard library, and the `lib` directories of installed gems.
+struct RubyLayout {
+    /// `usr/lib/ruby/3.1.0` and its architecture-specific half.
+    let standardLibraries: [String]
+    let loadPath: [String]
+
+    init(tree: FileTree) {
+        var standard = versionDirectories("usr/lib/ruby", in: tree)
+        var path = ["usr/local/lib/site_ruby"] + versionDirectories("usr/local/lib/site_ruby", in: tree)
+            + ["usr/lib/ruby/vendor_ruby"] + versionDirectories("usr/lib/ruby/vendor_ruby", in: tree)
+        for triplet in multiarchTriplets {
+            standard += versionDirectories("usr/lib/\(triplet)/ruby", in: tree)
+            path += versionDirectories("usr/lib/\(triplet)/ruby/vendor_ruby", in: tree)
+                + versionDirectories("usr/local/lib/\(triplet)/site_ruby", in: tree)
+        }
+        standardLibraries = standard
+        path += standard
+        // Gems' own directories come last: rubygems activates one when nothing above has the file.
+        for home in ["var/lib/gems", "usr/lib/ruby/gems", "usr/local/lib/ruby/gems"].flatMap({ versionDirectories($0, in: tree) })
+            + ["usr/share/rubygems-integration/all"] {
+            for gem in tree.lookup(home + "/gems")?.sortedChildren ?? [] where gem.isDirectory {
+                path.append(home + "/gems/" + gem.name + "/lib")
+            }
+        }
+        loadPath = path.filter { tree.lookup($0)?.isDirectory == true }
+    }
+
+    static func isScript(_ path: String) -> Bool { path.hasSuffix(".rb") }
+
+    func isStandardLibrary(_ path: String) -> Bool {
+        standardLibraries.contains { path.hasPrefix($0 + "/") }
+    }
+
+    /// Code of the interpreter or of installed libraries, not the app's own.
+    func isLibrary(_ path: String) -> Bool {
+        path.contains("/gems/") || loadPath.contains { path.hasPrefix($0 + "/") }
+    }
+
+    /// The file `feature` names from `file`: a `.rb` or a compiled `.so` on the load path,
+    /// or next to `file` for `require_relative` (given as `./x`).
+    func resolve(_ feature: String, from file: String, tree: FileTree) -> String? {
+        let directories: [String]
+        var name = feature
+        if feature.hasPrefix("./") {
+            let own = file.split(separator: "/").dropLast().joined(separator: "/")
+            name = foldLexically(own, [String(feature.dropFirst(2))])
+            directories = [""]
+        } else {
+            directories = loadPath
+        }
+        for directory in directories {
+            let base = directory.isEmpty ? name : directory + "/" + name
+            for candidate in [base + ".rb", base + ".so", base] where tree.lookup(candidate)?.inode != nil {
+                return candidate
+            }
+        }
+        return nil
+    }
+}
+
+/// Where Debian's Perl finds what `use` and `require` name (its `@INC`), and the compiled
+/// half of a module under `auto/`.
+struct PerlLayout {
+    /// The interpreter's own modules: `perl-base` and `perl-modules`.
+    let standardLibraries: [String]
+    let inc: [String]
+
+    init(tree: FileTree) {
+        var standard: [String] = versionDirectories("usr/share/perl", in: tree)
+        var inc = ["etc/perl"] + versionDirectories("usr/local/share/perl", in: tree) + ["usr/share/perl5"]
+        for triplet in multiarchTriplets {
+            standard += versionDirectories("usr/lib/\(triplet)/perl", in: tree) + ["usr/lib/\(triplet)/perl-base"]
+            inc += versionDirectories("usr/local/lib/\(triplet)/perl", in: tree)
+                + versionDirectories("usr/lib/\(triplet)/perl5", in: tree)
+        }
+        standardLibraries = standard.filter { tree.lookup($0)?.isDirectory == true }
+        self.inc = (inc + standardLibraries + ["usr/local/lib/site_perl"]).filter { tree.lookup($0)?.isDirectory == true }
+    }
+
+    static func isScript(_ path: String) -> Bool { path.hasSuffix(".pm") || path.hasSuffix(".pl") }
+
+    func isStandardLibrary(_ path: String) -> Bool {
+        standardLibraries.contains { path.hasPrefix($0 + "/") }
+    }
+
+    func isLibrary(_ path: String) -> Bool {
+        inc.contains { path.hasPrefix($0 + "/") }
+    }
+
+    /// The files loading `module` (`A/B.pm`) reads: the module, and what XSLoader loads for
+    /// it from `auto/A/B/` beside it (its `.so`, autoload index and split subroutines).
+    func resolve(_ module: String, tree: FileTree) -> [String] {
+        for directory in inc where tree.lookup(directory + "/" + module)?.inode != nil {
+            let auto = directory + "/auto/" + module.dropLast(module.hasSuffix(".pm") ? 3 : 0)
+            let compiled = (tree.lookup(auto)?.sortedChildren ?? []).filter { !$0.isDirectory }.map { auto + "/" + $0.name }
+            return [directory + "/" + module] + compiled
+        }
+        return []
+    }
+}

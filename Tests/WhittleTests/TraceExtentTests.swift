@@ -325,6 +325,60 @@ struct LibraryPackageExtentTests {
         #expect(keep.reasons["usr/share/doc/libjson-perl/copyright"] == nil)
     }
 
+    @Test func rubyAndPerlRequiresAreFollowedIntoTheStandardLibrary() throws {
+        var layer = TestLayer()
+        directories(&layer, ["app", "usr/lib/ruby/3.1.0/erb", "usr/lib/ruby/vendor_ruby/rack",
+                             "usr/lib/x86_64-linux-gnu/ruby/3.1.0", "usr/share/perl/5.36/Text",
+                             "usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util", "usr/lib/x86_64-linux-gnu/perl/5.36/List",
+                             "usr/share/perl5"])
+        layer.file("app/app.rb", "require_relative 'helpers'\ndef b\n  require 'erb'\n  require name\nend\n")
+        layer.file("app/helpers.rb", "require 'rack/utils'\n")
+        layer.file("usr/lib/ruby/3.1.0/erb.rb", "require 'erb/util'\nrequire 'minitest'\n")
+        layer.file("usr/lib/ruby/3.1.0/erb/util.rb", "require 'cgi/escape'\n")
+        layer.file("usr/lib/x86_64-linux-gnu/ruby/3.1.0/cgi", "")
+        layer.file("usr/lib/ruby/vendor_ruby/rack/utils.rb", "\n")
+        layer.file("app/server.pl", "use strict;\nsub b {\n  require Text::Wrap;\n  use parent -norequire, 'Base';\n}\n")
+        layer.file("usr/share/perl/5.36/strict.pm", "1;\n")
+        layer.file("usr/share/perl/5.36/Text/Wrap.pm", "use List::Util;\n1;\n")
+        layer.file("usr/lib/x86_64-linux-gnu/perl/5.36/List/Util.pm", "1;\n")
+        layer.file("usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util/Util.so", "ELF\n")
+        let keep = try keepSet(layer, traced: ["/app/app.rb", "/app/server.pl"])
+        #expect(keep.reasons["app/helpers.rb"] == .closure(.importStatement), "require_relative")
+        #expect(keep.reasons["usr/lib/ruby/vendor_ruby/rack/utils.rb"] == .closure(.importStatement))
+        #expect(keep.reasons["usr/lib/ruby/3.1.0/erb.rb"] == .closure(.importStatement), "the unprobed method's")
+        #expect(keep.reasons["usr/lib/ruby/3.1.0/erb/util.rb"] == .closure(.importStatement), "followed from the library")
+        #expect(keep.reasons["usr/share/perl/5.36/Text/Wrap.pm"] == .closure(.importStatement))
+        #expect(keep.reasons["usr/lib/x86_64-linux-gnu/perl/5.36/List/Util.pm"] == .closure(.importStatement))
+        #expect(keep.reasons["usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util/Util.so"] == .closure(.importStatement),
+                "the compiled half XSLoader loads")
+    }
+
+    @Test func rubyAndPerlStatementsAsWritten() {
+        let ruby = ImportStatements.ruby("""
+            require 'json'
+              require("net/http")
+            require_relative "lib/b"
+            autoload :Utils, 'rack/utils'
+            require plugin_name
+            required = 1
+            """)
+        #expect(ruby.modules == ["json", "net/http", "./lib/b", "rack/utils"])
+        #expect(ruby.dynamicLines == [5])
+        let perl = ImportStatements.perl("""
+            use 5.010;
+            use strict;
+            use HTTP::Daemon ();
+                require Text::CSV;
+            use parent qw(Plack::Component Other::Base);
+            use base -norequire, 'Local';
+            require "config.pl";
+            require $module;
+            """)
+        #expect(perl.modules == ["strict.pm", "HTTP/Daemon.pm", "Text/CSV.pm", "Plack/Component.pm", "Other/Base.pm",
+                                 "Local.pm", "config.pl"])
+        #expect(perl.dynamicLines == [8])
+    }
+
     @Test func gemspecAndComposerFieldsAreReadAsInstalled() {
         let spec = """
             s.add_runtime_dependency(%q<rack>.freeze, ["~> 2.2"])
