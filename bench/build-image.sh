@@ -16,7 +16,7 @@
 #                                to its question in image/zoo/apps.json
 #                                (asked with bench/zoo_ask.py)
 #   OUTDIR/unprobed-NAME.tar     the unprobed set, NAME one of pystdlib, flask,
-#                                express, mariadb: image/unprobed/Dockerfile.NAME,
+#                                express, mariadb, perl, ruby: image/unprobed/Dockerfile.NAME,
 #                                an app traced through one question and asked
 #                                others its probe never asked; with each
 #                                OUTDIR/unprobed-NAME.expected, its answers to
@@ -31,8 +31,9 @@
 #                 flask-multistage, batch-naive, zoo-nginx, zoo-postgres,
 #                 zoo-node, zoo-java, zoo-php, zoo-shell, zoo for all six
 #                 zoo images, unprobed-pystdlib, unprobed-flask,
-#                 unprobed-express, unprobed-mariadb, and unprobed for those
-#                 four (default: the two flask ones)
+#                 unprobed-express, unprobed-mariadb, unprobed-perl,
+#                 unprobed-ruby, and unprobed for those
+#                 six (default: the two flask ones)
 #   --batch       the same as --images batch-naive
 #   --force       rebuild the listed images even if they exist
 # Images that already exist are reused unless --force is given; a reused image
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 ZOO_IMAGES="zoo-nginx zoo-postgres zoo-node zoo-java zoo-php zoo-shell"
-UNPROBED_IMAGES="unprobed-pystdlib unprobed-flask unprobed-express unprobed-mariadb"
+UNPROBED_IMAGES="unprobed-pystdlib unprobed-flask unprobed-express unprobed-mariadb unprobed-perl unprobed-ruby"
 ALL_IMAGES="flask-naive flask-multistage batch-naive $ZOO_IMAGES $UNPROBED_IMAGES"
 WANTED=","    # the listed images, groups spelled out, as ",a,b,"
 for name in ${IMAGES//,/ }; do
