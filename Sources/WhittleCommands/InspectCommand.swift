@@ -37,7 +37,7 @@ struct InspectCommand: ParsableCommand {
             present, otherwise dive's defaults lowestEfficiency 0.9 and highestUserWastedPercent \
             0.1), and by whittle's own rules on what each profile would remove, read from a \
             .whittle-ci.yaml file (--ci-rules; default: ./.whittle-ci.yaml if present; format in \
-            the README). It prints PASS, FAIL or SKIP per rule with the figure and threshold, and \
+            docs/ci-gate.md). It prints PASS, FAIL or SKIP per rule with the figure and threshold, and \
             exits 1 when a rule fails, 2 when a configuration cannot be used, 0 otherwise.
             """)
 

@@ -36,7 +36,7 @@ struct TraceCommand: ParsableCommand {
             Give a batch job a --timeout longer than it runs.
 
             The app's standard output and error go to a log file beside the trace \
-            (TRACE.log, or --log). The trace file is versioned JSON (see the README). \
+            (TRACE.log, or --log). The trace file is versioned JSON (see docs/trace.md). \
             `whittle slim --trace` takes several and merges them. `-` reads the image from \
             standard input (see IMAGE below); the app then gets an empty standard input.
 

@@ -85,7 +85,7 @@ struct RuntimeDirectoryClosureTests {
 /// The sandbox, the probes and verify, on small busybox images (root; runs under CI=true).
 @Suite("Trace sandbox, probes and verify", .serialized, .enabled(if: canTrace, "needs root (runs under CI=true)"))
 struct TraceSandboxTests {
-    /// Docker's mounts for a container, no more and no less (the README lists them).
+    /// Docker's mounts for a container, no more and no less (docs/sandbox.md lists them).
     @Test func theSandboxMountsWhatDockerMounts() throws {
         let work = try TestDirectory()
         let imagePath = try busyboxImage().writeArchive(in: work.url)
