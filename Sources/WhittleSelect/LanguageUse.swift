@@ -243,8 +243,10 @@ struct LanguageUse {
     }
 
     /// Whether a package's file can matter to a running app: everything but its own test
-    /// suite and the C and Cython sources and headers it was built from. An app imports a
-    /// package, never the package's tests; a file the trace saw stays whatever it is.
+    /// suite, the C and Cython sources and headers it was built from, its type stubs
+    /// (`.pyi`, read by type checkers only) and static libraries (read by linkers only). An
+    /// app imports a package, never the package's tests; a file the trace saw stays
+    /// whatever it is.
     static func isLoadedAtRunTime(_ path: String) -> Bool {
         let parts = path.split(separator: "/")
         if parts.dropLast().contains(where: { $0 == "tests" || $0 == "test" || $0 == "__tests__" }) { return false }
@@ -252,7 +254,7 @@ struct LanguageUse {
         return !buildSources.contains(String(name[name.index(after: dot)...]))
     }
 
-    private static let buildSources: Set<String> = ["c", "h", "cc", "cpp", "cxx", "hpp", "pyx", "pxd", "pxi"]
+    private static let buildSources: Set<String> = ["c", "h", "cc", "cpp", "cxx", "hpp", "pyx", "pxd", "pxi", "pyi", "a"]
 
     /// A distribution the app uses stays whole: its files, their compiled forms, and its
     /// metadata, so it stays importable and listed.

@@ -82,7 +82,8 @@ struct TraceExtentTests {
         layer.file(Self.stdlib + "/unittest.py", "\n")
         layer.file(Self.stdlib + "/sqlite3.py", "import unittest\n")
         layer.file("app/main.py", "import web\n\ndef route_b():\n    import json\n    return json\n")
-        distribution(&layer, "web", files: ["web/__init__.py": "\n", "web/routes.py": "import sqlite3\n"],
+        distribution(&layer, "web", files: ["web/__init__.py": "\n", "web/routes.py": "import sqlite3\n",
+                                            "web/routes.pyi": "def b() -> None: ...\n"],
                      requires: ["util>=1"])
         distribution(&layer, "util", files: ["util.py": "\n"], requires: [])
         distribution(&layer, "unused", files: ["unused/__init__.py": "\n"], requires: [])
@@ -119,6 +120,7 @@ struct TraceExtentTests {
         #expect(keep.reasons[Self.site + "/util.py"] == .closure(.dependency))
         #expect(keep.reasons[Self.site + "/util-1.0.dist-info/RECORD"] == .closure(.dependency))
         #expect(keep.reasons[Self.site + "/unused/__init__.py"] == nil, "nothing uses it")
+        #expect(keep.reasons[Self.site + "/web/routes.pyi"] == nil, "a type stub no running app reads")
     }
 
     @Test func importsInsideFunctionsAreFollowedIntoTheStandardLibrary() throws {
