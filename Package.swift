@@ -37,8 +37,8 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        // Applying layer changesets into one tree.
-        .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleImage"]),
+        // Applying layer changesets into one tree, and dive's wasted-bytes model of the same stream.
+        .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage"]),
         // Named removal profiles: the YAML documents in Profiles/ and path patterns.
         .target(name: "WhittleProfiles", dependencies: ["WhittlePackageGraph", .product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
@@ -55,20 +55,22 @@ let package = Package(
                 "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleELF", "WhittlePackages",
                 "WhittlePackageGraph",
             ]),
-        // Facts about an image: wasted bytes across layers, OS package ownership, and what
-        // each profile would remove (through the selection `slim` uses).
+        // Above selection: inspect's estimates of what each profile would remove (through
+        // the selection `slim` uses), and the CI gate with its YAML.
         .target(
             name: "WhittleAnalysis",
             dependencies: [
-                "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleProfiles", "WhittleSelect",
-                "WhittlePackages",
+                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleProfiles", "WhittleSelect", "WhittlePackages",
                 .product(name: "Yams", package: "Yams"),
             ]),
         // Everything commands print or write for people and scripts: slim's before/after
         // report and dry-run listing, inspect's report, the profile listing; tables and JSON.
         .target(
             name: "WhittleReport",
-            dependencies: ["WhittleFlatten", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles", "WhittlePackages"]),
+            dependencies: [
+                "WhittleFlatten", "WhittleImage", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles", "WhittlePackages",
+            ]),
         // Writing the single-layer image tarball.
         .target(
             name: "WhittleOutput",
@@ -84,15 +86,16 @@ let package = Package(
         .target(
             name: "WhittleTrace",
             dependencies: [
-                "CWhittleTrace", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleArchive", "WhittleTraceFormat",
+                "CWhittleTrace", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleArchive",
+                "WhittleTraceFormat",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // The command tree.
         .target(
             name: "WhittleCommands",
             dependencies: [
-                "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
-                "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
+                "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles",
+                "WhittleELF", "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
                 "WhittlePackages", "WhittlePackageGraph",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -1,6 +1,7 @@
 import WhittleCompression
 import WhittleFlatten
 import WhittleImage
+import WhittlePackages
 import WhittleFiles
 
 /// One layer as `inspect` shows it.

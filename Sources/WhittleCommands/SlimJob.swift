@@ -1,5 +1,4 @@
 import Foundation
-import WhittleAnalysis
 import WhittleCompression
 import WhittleFlatten
 import WhittleImage

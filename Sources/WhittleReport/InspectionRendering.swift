@@ -1,5 +1,6 @@
 import Foundation
 import WhittleAnalysis
+import WhittlePackages
 
 /// `whittle inspect`'s report, as text and as JSON.
 extension ImageInspection {

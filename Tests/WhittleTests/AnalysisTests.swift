@@ -5,6 +5,7 @@ import WhittleAnalysis
 import WhittleFlatten
 import WhittleImage
 import WhittleOutput
+import WhittlePackages
 import WhittleProfiles
 import WhittleSelect
 

@@ -1,7 +1,5 @@
 import WhittleFlatten
-import WhittleImage
 import WhittleFiles
-import WhittlePackages
 
 /// What removing some paths takes away from one OS package.
 public struct PackageLoss: Codable, Sendable, Equatable {

@@ -1,7 +1,6 @@
 import WhittleArchive
 import WhittleCompression
 import WhittleFiles
-import WhittleFlatten
 import WhittleImage
 
 /// One path that more than one layer wrote (or deleted), as dive lists it.
