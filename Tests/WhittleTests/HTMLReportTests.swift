@@ -7,17 +7,9 @@ import WhittleTraceFormat
 
 /// Headless Chromium, when installed; under CI=true the browser tests run regardless and
 /// fail without it.
-private let chromium: String? = {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    for directory in path.split(separator: ":") {
-        for name in ["chromium", "chromium-browser"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
-            return "\(directory)/\(name)"
-        }
-    }
-    return nil
-}()
+private let chromium = TestEnvironment.executable("chromium", "chromium-browser")
 
-private let browserTestsEnabled = chromium != nil || ProcessInfo.processInfo.environment["CI"] == "true"
+private let browserTestsEnabled = chromium != nil || TestEnvironment.isCI
 
 /// Runs headless Chromium on a page and returns its standard output (the DOM for
 /// `--dump-dom`). Its chatter on standard error is dropped.
@@ -194,7 +186,7 @@ struct HTMLReportTests {
         #expect(count("<rect class=\"cell\"", in: zoomed) == cellsWithBytes(usr))
         #expect(zoomed.contains("id=\"back-out\""))
 
-        let screenshot = ProcessInfo.processInfo.environment["WHITTLE_SCREENSHOT"] ?? directory.path("report.png")
+        let screenshot = TestEnvironment.screenshotPath ?? directory.path("report.png")
         _ = try browse(["--screenshot=" + screenshot, "--window-size=1200,900", "--hide-scrollbars",
                         URL(fileURLWithPath: page).absoluteString], in: directory)
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))

@@ -293,11 +293,9 @@ struct PackageRemovalTests {
     }
 }
 
-private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
-private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
 
 @Suite("Removing whole packages from a real Debian image: syft and dpkg agree",
-       .enabled(if: (syftPath != nil && acceptanceImages != nil) || ciRun, "needs syft and WHITTLE_ACCEPTANCE_IMAGES"))
+       .enabled(if: (syftPath != nil && TestEnvironment.acceptanceImages != nil) || TestEnvironment.isCI, "needs syft and WHITTLE_ACCEPTANCE_IMAGES"))
 struct PackageRemovalScannerTests {
     /// nginx and what apt installed only for it (libssl3, iproute2, …) leave the image:
     /// syft's inventory of the output is the input's minus exactly the packages the report
@@ -308,7 +306,7 @@ struct PackageRemovalScannerTests {
         ("batch-naive.tar", "deb:python3-pip", ["python3-pip", "python3-setuptools", "pip", "setuptools"]),
     ])
     func debian(file: String, spec: String, expected: [String]) throws {
-        let image = try #require(acceptanceImages.map { "\($0)/\(file)" },
+        let image = try #require(TestEnvironment.acceptanceImages.map { "\($0)/\(file)" },
                                  "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
         let directory = try TestDirectory()
         let before = try syftInventory("docker-archive:" + image)
@@ -340,7 +338,7 @@ struct PackageRemovalScannerTests {
 }
 
 @Suite("The python-dev profile on the pandas + scikit-learn batch image",
-       .enabled(if: (syftPath != nil && acceptanceImages != nil && geteuid() == 0) || ciRun,
+       .enabled(if: (syftPath != nil && TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI,
                 "needs root (chroot), syft and WHITTLE_ACCEPTANCE_IMAGES"))
 struct PythonDevProfileTests {
     /// The team's tools, which the job never imports.
@@ -372,7 +370,7 @@ struct PythonDevProfileTests {
     /// broken requirement, and syft's inventory loses exactly the reported distributions.
     @Test("batch-naive: --profile python-dev --autoremove keeps the job's output and pip check clean")
     func batchJob() throws {
-        let images = try #require(acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
+        let images = try #require(TestEnvironment.acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
         let image = images + "/batch-naive.tar"
         let expected = try String(contentsOfFile: images + "/batch-naive.expected-stdout", encoding: .utf8)
         let directory = try TestDirectory()
@@ -408,7 +406,7 @@ struct PythonDevProfileTests {
     /// are all docs unless it had nothing else in the input.
     @Test("batch-naive: --profile all leaves no package listed that keeps only its docs")
     func allProfile() throws {
-        let images = try #require(acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
+        let images = try #require(TestEnvironment.acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set")
         let image = images + "/batch-naive.tar"
         let directory = try TestDirectory()
         let flattened = directory.path("flattened.tar")

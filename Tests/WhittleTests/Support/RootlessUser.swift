@@ -16,7 +16,7 @@ struct RootlessUser {
 
     /// Root can make the user; the user's run needs newuidmap from Debian's uidmap.
     static var available: Bool {
-        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/newuidmap")
+        TestEnvironment.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/newuidmap")
     }
 
     /// Makes the user when missing and a home for this test inside `work`.
