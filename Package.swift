@@ -103,17 +103,105 @@ let package = Package(
         // Which whole packages go: specs, dependency graphs of dpkg, apk and Python
         // distributions, autoremove, with a reason for each.
         .target(name: "WhittlePackageGraph"),
-        .testTarget(
-            name: "WhittleTests",
+        // What every test target shares: test images built in memory, the private Docker
+        // engine, scanners and processes, and the environment read in one place.
+        .target(
+            name: "WhittleTestSupport",
             dependencies: [
-                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
-                "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
-                "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat", "WhittlePackages",
-                "WhittlePackageGraph",
+                "WhittleArchive", "WhittleCommands", "WhittleELF", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleReport", "WhittleSelect", "WhittleTrace",
+                "WhittleTraceFormat",
             ],
+            path: "Tests/Support"),
+        // The acceptance target: Docker, the zoo, the unprobed apps, scanners on real images; serial.
+        .testTarget(
+            name: "WhittleAcceptanceTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleReport", "WhittleSelect",
+                "WhittleTrace", "WhittleTraceFormat",
+            ],
+            path: "Tests/WhittleAcceptanceTests"),
+        .testTarget(
+            name: "WhittleAnalysisTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleAnalysis", "WhittleCommands", "WhittleFlatten", "WhittleImage",
+                "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleSelect",
+            ],
+            path: "Tests/WhittleAnalysisTests"),
+        .testTarget(
+            name: "WhittleCommandsTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleCompression", "WhittleFiles", "WhittleImage",
+                "WhittleOutput", "WhittleReport", "WhittleTrace",
+            ],
+            path: "Tests/WhittleCommandsTests"),
+        .testTarget(
+            name: "WhittleCompressionTests",
+            dependencies: ["WhittleTestSupport", "WhittleCompression"],
+            path: "Tests/WhittleCompressionTests"),
+        .testTarget(
+            name: "WhittleELFTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleArchive", "WhittleELF", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+            ],
+            path: "Tests/WhittleELFTests"),
+        .testTarget(
+            name: "WhittleFlattenTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleArchive", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittlePackageGraph", "WhittlePackages",
+            ],
+            path: "Tests/WhittleFlattenTests"),
+        .testTarget(
+            name: "WhittleImageTests",
+            dependencies: ["WhittleTestSupport", "WhittleFiles", "WhittleFlatten", "WhittleImage"],
+            path: "Tests/WhittleImageTests"),
+        .testTarget(
+            name: "WhittleOutputTests",
+            dependencies: ["WhittleTestSupport", "WhittleArchive", "WhittleCommands", "WhittleImage", "WhittleOutput"],
+            path: "Tests/WhittleOutputTests"),
+        .testTarget(
+            name: "WhittlePackageGraphTests",
+            dependencies: ["WhittleTestSupport", "WhittlePackageGraph", "WhittleProfiles"],
+            path: "Tests/WhittlePackageGraphTests",
             // Read from the source tree by path, as the Fixtures/ directory is.
-            exclude: ["PackageGraphFixtures"],
-            resources: []),
+            exclude: ["PackageGraphFixtures"]),
+        .testTarget(
+            name: "WhittlePackagesTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleReport", "WhittleSelect",
+            ],
+            path: "Tests/WhittlePackagesTests"),
+        .testTarget(
+            name: "WhittleProfilesTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleFlatten", "WhittlePackageGraph", "WhittleProfiles",
+                "WhittleReport", "WhittleSelect",
+            ],
+            path: "Tests/WhittleProfilesTests"),
+        .testTarget(
+            name: "WhittleReportTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleOutput", "WhittleReport", "WhittleTraceFormat",
+            ],
+            path: "Tests/WhittleReportTests"),
+        .testTarget(
+            name: "WhittleSelectTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleSelect", "WhittleTraceFormat",
+            ],
+            path: "Tests/WhittleSelectTests"),
+        // The tracer and its sandbox, which need root and check for leftover mounts: serial.
+        .testTarget(
+            name: "WhittleTraceTests",
+            dependencies: [
+                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleSelect", "WhittleTrace", "WhittleTraceFormat",
+            ],
+            path: "Tests/WhittleTraceTests"),
 
         // libFuzzer harnesses, one per untrusted-input reader (Fuzz/README.md, scripts/fuzz.sh).
         // Built plainly they replay input files; built with -sanitize=fuzzer and -D FUZZING

@@ -236,7 +236,7 @@ def trace_seeds():
 """)
 
 
-PACKAGE_FIXTURES = os.path.join(ROOT, "Tests", "WhittleTests", "PackageGraphFixtures")
+PACKAGE_FIXTURES = os.path.join(ROOT, "Tests", "WhittlePackageGraphTests", "PackageGraphFixtures")
 # The slots of Fuzz/Packages/PackagesFuzzer.swift (`Skeleton.slots`): an input's first byte.
 PACKAGE_SLOTS = {"status": 0, "list": 1, "md5sums": 2, "conffiles": 3, "extended_states": 4, "apk": 5,
                  "METADATA": 6, "RECORD": 7, "PKG-INFO": 9, "installed-files.txt": 10, "entries": 13,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the ordinary user `whittle-rootless` exists with subordinate UID and GID ranges.
 #
-# CI traces as this user to test rootless tracing (Tests/WhittleTests/SandboxIsolationTests.swift):
+# CI traces as this user to test rootless tracing (Tests/WhittleAcceptanceTests/SandboxIsolationTests.swift):
 # without root, the sandbox maps the app's users onto the user's subordinate ranges through
 # newuidmap/newgidmap (package uidmap, which the CI script installs; this script installs
 # nothing). Run as root. Idempotent: a user that exists keeps its settings, and a range is

@@ -10,6 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
+# The test targets that run one test at a time (Package.swift says why); the rest run in parallel.
+SERIAL_TARGETS="WhittleAcceptanceTests|WhittleTraceTests"
 scripts/install-deps.sh
 # Under CI the acceptance images build in the background while Swift builds and the
 # fuzzers run: the image build waits mostly on apt, pip and the disk, the others on the CPU.
@@ -26,6 +28,8 @@ if [ "${CI:-}" = true ] || [ "${WHITTLE_ACCEPTANCE:-}" = 1 ]; then
     trap '[ -n "$images_pid" ] && kill "$images_pid" 2>/dev/null || true' EXIT
 fi
 swift build --build-tests
+# The unit targets first, in parallel: a unit failure shows in minutes, while the images build.
+swift test --skip-build --parallel --skip "$SERIAL_TARGETS"
 # Under CI, every libFuzzer harness runs for a fixed time on a copy of its seed corpus and
 # any crash, leak or timeout fails the run (scripts/fuzz.sh; about 5 minutes with its build).
 if [ "${CI:-}" = true ]; then
@@ -41,5 +45,6 @@ if [ -n "$images_pid" ]; then
     echo "acceptance images ready ($(grep -c 'docker save' "$images_log" || true) built, the rest reused)" >&2
 fi
 # Serial: the trace tests check that no mount or temporary directory is left behind,
-# which other tests running at the same time would blur.
-swift test --no-parallel
+# which other tests running at the same time would blur, and the acceptance tests each
+# start a private Docker engine and run real apps on the host's ports.
+swift test --skip-build --no-parallel --filter "$SERIAL_TARGETS"

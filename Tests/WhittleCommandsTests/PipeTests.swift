@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import WhittleImage
+@testable import WhittleTestSupport
+
+@Suite("Pipes: - reads the image from standard input, -o - writes the tarball to standard output", .serialized)
+struct PipeTests {
+    /// The inspect report without the line and field that name the input.
+    private func inspectJSON(_ data: Data) throws -> JSONValue {
+        var value = try JSONDecoder().decode(JSONValue.self, from: data)
+        value["image"] = nil
+        return value
+    }
+
+    @Test("inspect - equals inspect FILE, from a pipe, a gzip pipe and a redirected file",
+          arguments: ["cat %@ |", "gzip -c < %@ |", "< %@"])
+    func inspectFromStandardInput(feed: String) throws {
+        let whittle = quoted(try whittleExecutable())
+        let input = fixture("busybox-app.docker.tar")
+        let file = try shell("\(whittle) inspect \(quoted(input)) --format json")
+        #expect(file.status == 0, "\(file.stderr)")
+        let pipe = feed.replacingOccurrences(of: "%@", with: quoted(input))
+        let command = pipe.hasPrefix("<") ? "\(whittle) inspect - --format json \(pipe)"
+            : "\(pipe) \(whittle) inspect - --format json"
+        let piped = try shell(command)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(try inspectJSON(piped.stdout) == inspectJSON(file.stdout))
+        let named = try JSONDecoder().decode(JSONValue.self, from: piped.stdout)["image"]
+        #expect(named == .string("-"))
+
+        let text = try shell("\(whittle) inspect \(quoted(input))")
+        let pipedText = try shell(pipe.hasPrefix("<") ? "\(whittle) inspect - \(pipe)" : "\(pipe) \(whittle) inspect -")
+        let body = { (data: Data) in String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst() }
+        #expect(Array(body(pipedText.stdout)) == Array(body(text.stdout)))
+        #expect(String(decoding: pipedText.stdout, as: UTF8.self).hasPrefix("whittle-fixture/busybox-app:1 (-)"))
+    }
+
+    @Test("slim - -o - writes exactly the bytes slim FILE -o OUT writes, only those on stdout, and leaves no spool")
+    func slimThroughPipes() throws {
+        let whittle = quoted(try whittleExecutable())
+        let work = try TestDirectory()
+        let spool = work.path("tmp")
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let input = quoted(fixture("corners.docker.tar"))
+        let reference = work.path("file.tar")
+        let file = try shell("\(whittle) slim \(input) -o \(quoted(reference)) --profile safe --compression gzip")
+        #expect(file.status == 0, "\(file.stderr)")
+        let piped = work.path("piped.tar")
+        let run = try shell("cat \(input) | \(whittle) slim - -o - --profile safe --compression gzip > \(quoted(piped))",
+                            environment: ["TMPDIR": spool])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(FileManager.default.contentsEqual(atPath: piped, andPath: reference))
+        // The report went to standard error.
+        #expect(run.stderr.contains("sent whittle-fixture/corners:1 to standard output"))
+        #expect(run.stderr.contains("bytes (uncompressed)"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == [])
+
+        // --format json with -o -: the JSON report on stderr, the tarball alone on stdout.
+        let json = try shell("cat \(input) | \(whittle) slim - -o - --profile safe --compression gzip --format json",
+                             environment: ["TMPDIR": spool])
+        #expect(json.status == 0)
+        #expect(json.stdout == (try Data(contentsOf: URL(fileURLWithPath: reference))))
+        #expect(json.stderr.contains("\"outputTarballBytes\""))
+    }
+
+    @Test("--dry-run with -o - writes nothing to stdout and lists the removals on stderr")
+    func dryRunToStandardOutput() throws {
+        let whittle = quoted(try whittleExecutable())
+        let run = try shell("cat \(quoted(fixture("corners.docker.tar"))) | \(whittle) slim - -o - --profile safe --dry-run")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.isEmpty)
+        let listing = try shell("\(whittle) slim \(quoted(fixture("corners.docker.tar"))) --profile safe --dry-run")
+        #expect(run.stderr.contains(String(decoding: listing.stdout, as: UTF8.self).trimmingCharacters(in: .newlines)))
+    }
+
+    @Test("bad input on stdin: an error naming standard input, no output, and the spool removed", arguments: [
+        ("head -c 3000 %@ |", "standard input"),
+        ("true |", "standard input was empty"),
+        ("echo not an image | gzip |", "standard input is not a saved image"),
+        ("gzip -c < %@ | head -c 5000 |", "cannot read the image from standard input"),
+    ])
+    func badStandardInput(feed: String, message: String) throws {
+        let whittle = quoted(try whittleExecutable())
+        let work = try TestDirectory()
+        let spool = work.path("tmp")
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let pipe = feed.replacingOccurrences(of: "%@", with: quoted(fixture("corners.docker.tar")))
+        let run = try shell("\(pipe) \(whittle) slim - -o \(quoted(work.path("out.tar")))",
+                            environment: ["TMPDIR": spool])
+        #expect(run.status != 0)
+        #expect(run.stderr.contains(message), "\(run.stderr)")
+        #expect(!run.stderr.contains(spool), "the message names the spool file: \(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == [])
+        #expect(!FileManager.default.fileExists(atPath: work.path("out.tar")))
+    }
+
+    @Test("a reader that stops early is an error naming it, and the temporary files go")
+    func readerStops() throws {
+        let whittle = quoted(try whittleExecutable())
+        let work = try TestDirectory()
+        let spool = work.path("tmp")
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let run = try shell("""
+            cat \(quoted(fixture(DemoImage.file))) | \(whittle) slim - -o - 2> \(quoted(work.path("err"))) | head -c 1000 \
+            > /dev/null; echo "${PIPESTATUS[1]}"
+            """, environment: ["TMPDIR": spool])
+        #expect(String(decoding: run.stdout, as: UTF8.self) == "1\n")
+        let said = try String(contentsOfFile: work.path("err"), encoding: .utf8)
+        #expect(said.contains("cannot send the image to standard output: Broken pipe"), "\(said)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == [])
+    }
+
+    @Test("-o - refuses a terminal, and - refuses a terminal on stdin")
+    func refusesTerminals() throws {
+        let whittle = try whittleExecutable()
+        let input = fixture("corners.docker.tar")
+        let toTerminal = try shell("script -qfec \(quoted("\(whittle) slim \(input) -o -")) /dev/null")
+        #expect(toTerminal.status != 0)
+        let said = String(decoding: toTerminal.stdout, as: UTF8.self)
+        #expect(said.contains("standard output, which is a terminal"), "\(said)")
+        #expect(!said.contains("manifest.json"))
+        let fromTerminal = try shell("script -qfec \(quoted("\(whittle) inspect -")) /dev/null")
+        #expect(fromTerminal.status != 0)
+        #expect(String(decoding: fromTerminal.stdout, as: UTF8.self).contains("standard input, which is a terminal"))
+    }
+
+    @Test("docker save X | whittle slim - -o - --profile safe | docker load, and the loaded image runs",
+          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    func dockerPipeline() throws {
+        let engine = try PrivateDockerEngine()
+        defer { engine.stop() }
+        let whittle = quoted(try whittleExecutable())
+        try engine.docker("load", "-q", "-i", fixture(DemoImage.file))
+        let original = try engine.docker("run", "--rm", "--network", "none", DemoImage.tag)
+        #expect(original == DemoImage.output)
+        let docker = "docker -H \(quoted(engine.host))"
+        let work = try TestDirectory()
+        let run = try shell("""
+            \(docker) save \(DemoImage.tag) | \(whittle) slim - -o - --profile safe --tag whittle-e2e/piped:1 \
+            | \(docker) load
+            """, environment: ["TMPDIR": work.path("")])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(String(decoding: run.stdout, as: UTF8.self).contains("whittle-e2e/piped:1"))
+        #expect(run.stderr.contains("apt-cache"))
+        let slimmed = try engine.docker("run", "--rm", "--network", "none", "whittle-e2e/piped:1")
+        #expect(slimmed == original)
+        let sizes = try engine.docker("image", "inspect", "--format", "{{.Size}}", DemoImage.tag, "whittle-e2e/piped:1")
+            .split(separator: "\n").compactMap { Int64($0) }
+        #expect(sizes.count == 2 && sizes[1] * 10 < sizes[0] * 6, "sizes \(sizes)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path("")) == [])
+    }
+}
