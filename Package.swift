@@ -10,6 +10,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries at the edges, linked through pkg-config.
@@ -36,6 +39,18 @@ let package = Package(
             name: "WhittleImage",
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // Where images live beyond files: skopeo-style references, registries (the OCI
+        // distribution API) and the Docker engine's API, each brought to or from an OCI layout.
+        .target(
+            name: "WhittleRegistry",
+            dependencies: [
+                "WhittleCompression", "WhittleFiles", "WhittleImage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Applying layer changesets into one tree.
         .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleFiles", "WhittleImage"]),
@@ -93,7 +108,7 @@ let package = Package(
             dependencies: [
                 "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles", "WhittleELF",
                 "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
-                "WhittlePackages", "WhittlePackageGraph",
+                "WhittlePackages", "WhittlePackageGraph", "WhittleRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -106,10 +121,10 @@ let package = Package(
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
                 "WhittleOutput", "WhittleCommands", "WhittleProfiles", "WhittleELF", "WhittleAnalysis",
                 "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat", "WhittlePackages",
-                "WhittlePackageGraph",
+                "WhittlePackageGraph", "WhittleRegistry",
             ],
             // Read from the source tree by path, as the Fixtures/ directory is.
-            exclude: ["PackageGraphFixtures"],
+            exclude: ["PackageGraphFixtures", "Support/token_issuer.py"],
             resources: []),
 
         // libFuzzer harnesses, one per untrusted-input reader (Fuzz/README.md, scripts/fuzz.sh).

@@ -12,7 +12,9 @@
 # (with DOCKER_BUILDKIT=0). It stores everything under DIR with the vfs driver.
 #
 # Environment: DOCKERD (default: dockerd), DOCKER (default: docker),
-#              WHITTLE_ENGINE_TIMEOUT (seconds to wait for the engine, default 60).
+#              WHITTLE_ENGINE_TIMEOUT (seconds to wait for the engine, default 60),
+#              WHITTLE_DOCKERD_ARGS (more dockerd flags, split on spaces, e.g.
+#              "--insecure-registry 127.0.0.1:5000" for a test registry).
 set -euo pipefail
 
 DOCKERD=${DOCKERD:-dockerd}
@@ -70,7 +72,8 @@ start() {
             --data-root "$dir/root" \
             --exec-root "$dir/exec" \
             --pidfile "$dir/pid" \
-            -H "unix://$sock"
+            -H "unix://$sock" \
+            ${WHITTLE_DOCKERD_ARGS:-}
     ) >"$dir/log" 2>&1 </dev/null &
     local launched=$!
     echo "$launched" >"$dir/launcher.pid"

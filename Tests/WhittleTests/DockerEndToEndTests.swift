@@ -20,10 +20,14 @@ final class PrivateDockerEngine {
 
     static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    init() throws {
+    /// `dockerdArguments`: more flags for the engine, such as `--insecure-registry HOST:PORT`.
+    init(dockerdArguments: [String] = []) throws {
         directory = try run("/usr/bin/mktemp", ["-d", "/tmp/wd.XXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        var environment = ProcessInfo.processInfo.environment
+        environment["WHITTLE_DOCKERD_ARGS"] = dockerdArguments.joined(separator: " ")
         host = try run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path,
-                                     "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+                                     "start", directory], environment: environment)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func stop() {
