@@ -33,7 +33,7 @@ public struct DockerEngine: Sendable {
         let step = "export \(name)"
         try runBlocking {
             try await withClient { client in
-                let response = try await execute(client, HTTPClientRequest(url: url), step: step)
+                let response = try await execute(client, request(url), step: step)
                 guard response.status.code == 200 else {
                     throw try await failure(response, step: step, advice: response.status.code == 404
                         ? "check the name and tag (docker images lists them)" : "")
@@ -49,8 +49,8 @@ public struct DockerEngine: Sendable {
                 } catch let error as CompressionError {
                     throw RegistryError.cannotWrite(path: file.path, reason: "\(error)")
                 } catch {
-                    throw RegistryError.unreachable(registry: "the Docker engine at \(host)", step: step,
-                                                    reason: RegistrySession.describe(error))
+                    throw RegistryError.engineUnreachable(host: host, step: step,
+                                                          reason: RegistrySession.describe(error))
                 }
                 guard received > 0 else {
                     throw RegistryError.badResponse(registry: "the Docker engine at \(host)", step: step,
@@ -68,7 +68,7 @@ public struct DockerEngine: Sendable {
         let step = "load the image"
         return try runBlocking {
             try await withClient { client in
-                var request = HTTPClientRequest(url: url)
+                var request = request(url)
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/x-tar")
                 request.body = .stream(FileChunks(slice: FileSlice(file: file, offset: 0, length: file.size), meter: meter),
@@ -102,6 +102,14 @@ public struct DockerEngine: Sendable {
         return url.absoluteString
     }
 
+    /// The engine refuses the socket path as a Host header (HTTP 400), as Go's server does
+    /// any name with a slash in it; the docker CLI sends a fixed name too.
+    private func request(_ url: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        if socketPath != nil { request.headers.add(name: "Host", value: "docker") }
+        return request
+    }
+
     private func withClient<T: Sendable>(_ body: @Sendable (HTTPClient) async throws -> T) async throws -> T {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
@@ -119,9 +127,7 @@ public struct DockerEngine: Sendable {
         do {
             return try await client.execute(request, timeout: .hours(1))
         } catch {
-            throw RegistryError.unreachable(
-                registry: "the Docker engine at \(host)", step: step,
-                reason: RegistrySession.describe(error) + " (is it running? DOCKER_HOST names another socket)")
+            throw RegistryError.engineUnreachable(host: host, step: step, reason: RegistrySession.describe(error))
         }
     }
 

@@ -10,6 +10,7 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
     case credentialHelper(helper: String, reason: String)
     case badCredentials(source: String, reason: String)
     case cannotWrite(path: String, reason: String)
+    case engineUnreachable(host: String, step: String, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +33,9 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
             return "the credential helper \(helper) failed: \(reason)"
         case let .badCredentials(source, reason):
             return "cannot read credentials from \(source): \(reason)"
+        case let .engineUnreachable(host, step, reason):
+            return "cannot reach the Docker engine at \(host) (\(step)): \(reason). Is it running, and is this "
+                + "its socket? DOCKER_HOST names another (unix:///run/user/UID/podman/podman.sock for podman)"
         case let .cannotWrite(path, reason):
             return "cannot write \(path) (set TMPDIR to a disk with room): \(reason)"
         }

@@ -302,8 +302,13 @@ struct RegistryTests {
             descriptor.platform = Platform(architecture: architecture, os: "linux")
             manifests.append(descriptor)
         }
-        let encoder = JSONEncoder()
-        try encoder.encode(ImageIndex(manifests: manifests)).write(to: URL(fileURLWithPath: combined + "/index.json"))
+        // index.json names one image index, which names the two manifests (as skopeo --all wants it).
+        let inner = try JSONEncoder().encode(ImageIndex(manifests: manifests))
+        let innerDigest = sha256Digest(of: Array(inner))
+        try inner.write(to: URL(fileURLWithPath: combined + "/blobs/sha256/" + innerDigest.dropFirst(7)))
+        try JSONEncoder().encode(ImageIndex(manifests: [
+            Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count)),
+        ])).write(to: URL(fileURLWithPath: combined + "/index.json"))
         try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: combined + "/oci-layout"))
         return (combined, amd64, arm64)
     }

@@ -84,8 +84,10 @@ final class LocalRegistry {
     }
 
     func stop() {
+        // SIGKILL: a child of the test process may inherit SIGTERM blocked, and nothing
+        // of this throw-away server needs a clean exit.
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }
