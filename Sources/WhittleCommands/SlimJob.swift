@@ -297,6 +297,7 @@ public struct SlimJob {
                             written: written)
         result.verified = verified
         result.delivered = delivered
+        if case let .pushed(_, digest)? = delivered { result.report.pushedDigest = digest }
         return result
     }
 

@@ -28,9 +28,12 @@ final class RegistrySession: Sendable {
         _ reference: RegistryReference, access: RegistryAccess, actions: String,
         _ body: @Sendable (RegistrySession) async throws -> T
     ) async throws -> T {
-        let configuration = HTTPClient.Configuration(
+        var configuration = HTTPClient.Configuration(
             tlsConfiguration: try access.tlsConfiguration(host: reference.host),
             timeout: .init(connect: .seconds(30), read: .seconds(300)))
+        // A refused connection or certificate is the answer; retrying until the deadline only
+        // delays the error by half a minute.
+        configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             let session = try await open(reference, access: access, actions: actions, client: client)
@@ -55,6 +58,8 @@ final class RegistrySession: Sendable {
                 ping = try await client.execute(HTTPClientRequest(url: base + "/v2/"), timeout: .seconds(30))
             } catch {
                 firstFailure = firstFailure ?? error
+                // A certificate that failed the check came from a TLS server: plain HTTP cannot help.
+                if Self.isUntrustedCertificate(error) { break }
                 continue
             }
             _ = try? await ping.body.collect(upTo: 1 << 20)
@@ -175,6 +180,11 @@ final class RegistrySession: Sendable {
         }
     }
 
+    /// BoringSSL's verdict on the server's certificate, which NIOSSL passes on only as text.
+    static func isUntrustedCertificate(_ error: any Error) -> Bool {
+        "\(error)".contains("CERTIFICATE_VERIFY_FAILED")
+    }
+
     /// The distribution API's `{"errors":[{"code":…,"message":…}]}`, as one line.
     private static func registryMessage(_ body: [UInt8]) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
@@ -185,6 +195,7 @@ final class RegistrySession: Sendable {
 
     static func describe(_ error: (any Error)?) -> String {
         guard let error else { return "no answer" }
+        if isUntrustedCertificate(error) { return "its TLS certificate is not signed by a CA this machine trusts" }
         if let error = error as? HTTPClientError { return "\(error)" }
         return String(describing: error)
     }

@@ -246,6 +246,12 @@ struct RegistryTests {
         let digest = try String(contentsOfFile: digestFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try registry.digest(of: "app:slim") == digest)
         #expect(pushed.stdout.contains("digest: \(digest)"))
+        // The same input and flags push the same manifest again, and the JSON report names it.
+        let again = try whittle("slim \(registry.reference("app:1")) -o \(registry.reference("app:again")) --profile safe "
+            + "--format json \(registry.whittleFlags)")
+        #expect(again.status == 0, "\(again.stderr)")
+        let report = try JSONDecoder().decode(JSONValue.self, from: Data(again.stdout.utf8))
+        #expect(report["pushedDigest"] == .string(digest))
 
         let engine = try PrivateDockerEngine(dockerdArguments: ["--insecure-registry", registry.host])
         defer { engine.stop() }
