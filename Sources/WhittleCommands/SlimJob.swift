@@ -155,7 +155,8 @@ public struct SlimJob {
 
     /// Where `-o` sends the image: the one reading of its argument.
     enum Destination {
-        case file(String)
+        /// A tarball, with the name `docker-archive:PATH:NAME:TAG` gives it.
+        case file(String, name: String?)
         case standardOutput
         case registry(RegistryReference)
         case daemon(String)
@@ -166,8 +167,10 @@ public struct SlimJob {
                 return
             }
             switch try ImageLocation(parsing: argument) {
-            case let .path(path), let .local(.dockerArchive, path, _), let .local(.ociArchive, path, _):
-                self = .file(path)
+            case let .path(path):
+                self = .file(path, name: nil)
+            case let .local(.dockerArchive, path, name), let .local(.ociArchive, path, name):
+                self = .file(path, name: name)
             case let .registry(reference):
                 self = .registry(reference)
             case let .daemon(name):
@@ -180,7 +183,7 @@ public struct SlimJob {
         /// The name the written image carries when `--tag` gives none: the destination's.
         var tag: String? {
             switch self {
-            case let .daemon(name): return name
+            case let .daemon(name), let .file(_, name?): return name
             case let .registry(reference) where reference.tag != nil: return reference.name
             default: return nil
             }
@@ -215,7 +218,7 @@ public struct SlimJob {
         if verify, output != nil { try Tracer.checkPrerequisites() }
         // A directory that cannot take the output is refused before the long work.
         let destination = try output.map(Destination.init)
-        if case let .file(path) = destination { try ImageWriter.checkDestination(path) }
+        if case let .file(path, _) = destination { try ImageWriter.checkDestination(path) }
         let source = try ImageInput(argument: input, progress: progress, access: access, platform: selection.platform)
         defer { source.remove() }
         return try source.reading { try run(reading: $0, to: destination, parts: parts, progress: progress) }
@@ -292,7 +295,9 @@ public struct SlimJob {
         let (written, verified, delivered) = try write(
             tree, of: image, keeping: chosen, to: destination, traces: parts.traces, scratch: scratch,
             progress: progress)
-        report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
+        var recorded = output
+        if case let .file(path, _) = destination { recorded = path }
+        report.recordOutput(path: recorded, tag: written.tag, tarballBytes: written.outputSize)
         var result = Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
                             written: written)
         result.verified = verified
@@ -309,7 +314,7 @@ public struct SlimJob {
                        traces: [(path: String, document: TraceDocument)], scratch: ScratchDirectory,
                        progress: ProgressDisplay) throws -> (WriteResult, verified: [String], delivered: Delivery?) {
         var file: String?
-        if case let .file(path) = destination { file = path }
+        if case let .file(path, _) = destination { file = path }
         let target = file.map { verify ? Self.stagingPath(for: $0) : $0 } ?? scratch.path + "/output.tar"
         // The scratch directory is removed on an interruption; a staging file beside the output is not.
         if verify, file != nil { Interruption.removeOnInterrupt(target) }

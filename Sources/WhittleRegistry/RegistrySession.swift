@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// One registry and repository, reached and logged in to: the scheme that answered, and the
 /// `Authorization` header its challenge asked for (Basic, or a Bearer token from its realm
@@ -12,14 +13,25 @@ final class RegistrySession: Sendable {
     private let client: HTTPClient
     /// `https://HOST` (or `http://HOST` where plain HTTP is allowed and HTTPS did not answer).
     private let base: String
-    private let authorization: String?
+    /// Replaced when a Bearer token runs out during a long pull (`send` asks for another).
+    private let authorization: Mutex<String?>
+    /// How to log in again: the challenge and what it was answered for.
+    private let login: Login?
 
-    private init(host: String, repository: String, client: HTTPClient, base: String, authorization: String?) {
+    private struct Login: Sendable {
+        var challenge: AuthChallenge
+        var access: RegistryAccess
+        var actions: String
+    }
+
+    private init(host: String, repository: String, client: HTTPClient, base: String, authorization: String?,
+                 login: Login? = nil) {
         self.host = host
         self.repository = repository
         self.client = client
         self.base = base
-        self.authorization = authorization
+        self.authorization = Mutex(authorization)
+        self.login = login
     }
 
     /// Opens a session for `actions` (`pull`, or `pull,push`) on the repository, runs `body`,
@@ -74,8 +86,9 @@ final class RegistrySession: Sendable {
                     throw RegistryError.badResponse(registry: host, step: "log in", reason: "a 401 without a challenge")
                 }
                 let authorization = try await plain.authorize(challenge, access: access, actions: actions)
-                let session = RegistrySession(host: host, repository: reference.repository, client: client,
-                                              base: base, authorization: authorization)
+                let session = RegistrySession(
+                    host: host, repository: reference.repository, client: client, base: base,
+                    authorization: authorization, login: Login(challenge: challenge, access: access, actions: actions))
                 // A wrong password shows here, before anything is read or written.
                 _ = try await session.send(.GET, "/v2/", step: "log in", expecting: [200])
                 return session
@@ -142,10 +155,18 @@ final class RegistrySession: Sendable {
               body: HTTPClientRequest.Body? = nil, step: String, expecting: Set<Int>) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: target.hasPrefix("http") ? target : base + target)
         request.method = method
-        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = body
-        let response = try await execute(request, step: step)
+        let sent = authorization.withLock { $0 }
+        var response = try await execute(request, authorization: sent, step: step)
+        // A token that ran out (Docker Hub's last five minutes) is renewed once, and the
+        // request sent again: bodies here are bytes or file slices, which can be read twice.
+        if response.status.code == 401, !expecting.contains(401), let login, login.challenge.scheme == "bearer" {
+            _ = try? await response.body.collect(upTo: 1 << 20)
+            let renewed = try await authorize(login.challenge, access: login.access, actions: login.actions)
+            authorization.withLock { $0 = renewed }
+            response = try await execute(request, authorization: renewed, step: step)
+        }
         let status = Int(response.status.code)
         guard expecting.contains(status) else {
             let said = (try? await collect(response, limit: 64 << 10, step: step)).flatMap(Self.registryMessage)
@@ -159,6 +180,13 @@ final class RegistrySession: Sendable {
     /// A relative `Location` is relative to the registry.
     func absolute(_ location: String) -> String {
         location.hasPrefix("http://") || location.hasPrefix("https://") ? location : base + location
+    }
+
+    private func execute(_ request: HTTPClientRequest, authorization: String?, step: String) async throws
+        -> HTTPClientResponse {
+        var request = request
+        if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
+        return try await execute(request, step: step)
     }
 
     private func execute(_ request: HTTPClientRequest, step: String) async throws -> HTTPClientResponse {

@@ -211,6 +211,29 @@ struct RegistryTests {
         #expect(refused.stderr.contains("issue a token") && refused.stderr.contains("HTTP 401"), "\(refused.stderr)")
     }
 
+    @Test("a token that has run out is renewed once from the realm, and the pull goes on")
+    func expiredTokenRenewed() throws {
+        let issuer = try TokenIssuer(user: "whittle", password: "not-a-secret", expireFirst: true)
+        defer { issuer.stop() }
+        let registry = try LocalRegistry(auth: .token(issuer))
+        defer { registry.stop() }
+        try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
+        let inspected = try whittle("inspect \(registry.reference("app:1")) \(registry.whittleFlags)")
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        #expect(inspected.stdout.contains("whittle-fixture") || inspected.stdout.contains(registry.host))
+    }
+
+    @Test("-o docker-archive:PATH:NAME:TAG writes PATH and names the image NAME:TAG")
+    func namedArchiveOutput() throws {
+        let work = try TestDirectory()
+        let output = work.path("named.tar")
+        let written = try whittle("slim \(quoted(fixture("corners.oci.tar"))) -o docker-archive:\(output):named/app:7")
+        #expect(written.status == 0, "\(written.stderr)")
+        #expect(written.stdout.contains("wrote \(output) (named/app:7)"))
+        let inspected = try whittle("inspect oci-archive:\(output)")
+        #expect(inspected.stdout.hasPrefix("named/app:7 (oci-archive:\(output))"))
+    }
+
     @Test("docker-daemon: in and out through the engine's socket, with no docker CLI on PATH",
           .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func daemonInAndOut() throws {

@@ -12,7 +12,8 @@ final class TokenIssuer {
     let realm: String
     private let process: Process
 
-    init(user: String, password: String) throws {
+    /// `expireFirst`: the first token it issues to pull only has already run out.
+    init(user: String, password: String, expireFirst: Bool = false) throws {
         directory = try TestDirectory()
         certificate = directory.path("token.crt")
         try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
@@ -22,6 +23,7 @@ final class TokenIssuer {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         let script = repositoryRoot.appendingPathComponent("Tests/WhittleTests/Support/token_issuer.py").path
         process.arguments = [script, certificate, directory.path("token.key"), Self.issuer, user, password]
+            + (expireFirst ? ["expire-first-pull"] : [])
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

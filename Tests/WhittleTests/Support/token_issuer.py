@@ -1,11 +1,13 @@
 """A small token issuer for the registry's token auth (Docker's token flow), for tests.
 
-Usage: token_issuer.py SIGNING_CERT SIGNING_KEY ISSUER USER PASSWORD
+Usage: token_issuer.py SIGNING_CERT SIGNING_KEY ISSUER USER PASSWORD [expire-first-pull]
 
 Serves GET /token?service=…&scope=repository:NAME:ACTIONS on 127.0.0.1 (a free port, printed
 on the first line of standard output). With the right Basic credentials it answers
 {"token": JWT}: RS256, signed by openssl with SIGNING_KEY, the certificate in the x5c
 header so the registry can check it against its rootcertbundle. Anything else gets 401.
+With `expire-first-pull`, the first token issued for a pull-only scope has already run out,
+as a long pull's does (tokens to push, such as the one that seeds the registry, are good).
 """
 import base64
 import http.server
@@ -17,6 +19,8 @@ import time
 import urllib.parse
 
 cert, key, issuer, user, password = sys.argv[1:6]
+expire_first = sys.argv[6:7] == ["expire-first-pull"]
+pulls_issued = 0
 der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], capture_output=True, check=True).stdout
 expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
@@ -38,7 +42,10 @@ class Issuer(http.server.BaseHTTPRequestHandler):
         for scope in query.get("scope", []):
             kind, name, actions = scope.split(":")
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
-        now = int(time.time())
+        global pulls_issued
+        pull_only = bool(access) and all(entry["actions"] == ["pull"] for entry in access)
+        pulls_issued += pull_only
+        now = int(time.time()) - (3600 if expire_first and pull_only and pulls_issued == 1 else 0)
         header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
         claims = {"iss": issuer, "sub": user, "aud": query.get("service", [""])[0], "exp": now + 600,
                   "nbf": now - 60, "iat": now, "jti": os.urandom(8).hex(), "access": access}
