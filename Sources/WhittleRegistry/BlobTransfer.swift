@@ -35,7 +35,7 @@ extension RegistrySession {
         } catch let error as CompressionError {
             throw RegistryError.cannotWrite(path: path, reason: "\(error)")
         } catch {
-            throw RegistryError.unreachable(registry: host, step: step, reason: Self.describe(error))
+            throw RegistryError.connectionLost(registry: host, step: step, reason: Self.describe(error))
         }
         guard received == descriptor.size else {
             throw RegistryError.sizeMismatch(registry: host, blob: descriptor.digest, expected: descriptor.size,

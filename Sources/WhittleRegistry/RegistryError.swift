@@ -2,6 +2,7 @@
 /// answered, and what to do about it.
 public enum RegistryError: Error, CustomStringConvertible, Sendable {
     case unreachable(registry: String, step: String, reason: String)
+    case connectionLost(registry: String, step: String, reason: String)
     case status(registry: String, step: String, status: Int, advice: String)
     case badResponse(registry: String, step: String, reason: String)
     case digestMismatch(registry: String, blob: String, actual: String)
@@ -17,6 +18,9 @@ public enum RegistryError: Error, CustomStringConvertible, Sendable {
         case let .unreachable(registry, step, reason):
             return "cannot reach \(registry) (\(step)): \(reason). Check the address; for a private CA pass "
                 + "--cert-dir DIR holding its .crt, or --tls-verify=false to skip the check"
+        case let .connectionLost(registry, step, reason):
+            return "the connection to \(registry) broke (\(step)): \(reason). Run again (a push moves its tag "
+                + "only once every blob is in, so a broken push tagged nothing)"
         case let .status(registry, step, status, advice):
             return "\(registry) refused to \(step): HTTP \(status)\(advice.isEmpty ? "" : "; \(advice)")"
         case let .badResponse(registry, step, reason):

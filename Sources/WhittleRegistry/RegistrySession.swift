@@ -193,7 +193,7 @@ final class RegistrySession: Sendable {
         do {
             return try await client.execute(request, timeout: .hours(1))
         } catch {
-            throw RegistryError.unreachable(registry: host, step: step, reason: Self.describe(error))
+            throw RegistryError.connectionLost(registry: host, step: step, reason: Self.describe(error))
         }
     }
 
@@ -204,7 +204,7 @@ final class RegistrySession: Sendable {
         } catch let error as NIOTooManyBytesError {
             throw RegistryError.badResponse(registry: host, step: step, reason: "more than \(limit) bytes (\(error))")
         } catch {
-            throw RegistryError.unreachable(registry: host, step: step, reason: Self.describe(error))
+            throw RegistryError.connectionLost(registry: host, step: step, reason: Self.describe(error))
         }
     }
 

@@ -189,6 +189,24 @@ struct RegistryTests {
         #expect(try registry.digest(of: "app:1") == before)
     }
 
+    @Test("a registry that dies mid-upload: an error naming the upload, and the tag where it was")
+    func diesMidUpload() throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
+        let before = try registry.digest(of: "app:1")
+        // The slimmed layer is about 2 MB; the connection dies after 512 KiB of it.
+        let proxy = try ScriptServer(script: "dying_proxy.py",
+                                     arguments: [String(registry.host.split(separator: ":")[1]), String(512 << 10)])
+        defer { proxy.stop() }
+        let failed = try whittle("slim \(registry.reference("app:1")) -o docker://127.0.0.1:\(proxy.port)/app:1 "
+            + "--profile safe \(registry.whittleFlags)")
+        #expect(failed.status != 0)
+        #expect(failed.stderr.contains("127.0.0.1:\(proxy.port)") && failed.stderr.contains("broke (upload blob"),
+                "\(failed.stderr)")
+        #expect(try registry.digest(of: "app:1") == before)
+    }
+
     @Test("registry to registry with Basic auth; the engine pulls the result and it answers as the original",
           .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func pushThenEnginePulls() throws {
