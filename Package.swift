@@ -124,7 +124,8 @@ let package = Package(
                 "WhittlePackageGraph", "WhittleRegistry",
             ],
             // Read from the source tree by path, as the Fixtures/ directory is.
-            exclude: ["PackageGraphFixtures", "Support/token_issuer.py", "Support/dying_proxy.py"],
+            exclude: ["PackageGraphFixtures", "Support/token_issuer.py", "Support/dying_proxy.py",
+                      "Support/size_limit_proxy.py"],
             resources: []),
 
         // libFuzzer harnesses, one per untrusted-input reader (Fuzz/README.md, scripts/fuzz.sh).

@@ -71,7 +71,7 @@ public struct DockerEngine: Sendable {
                 var request = request(url)
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/x-tar")
-                request.body = .stream(FileChunks(slice: FileSlice(file: file, offset: 0, length: file.size), meter: meter),
+                request.body = .stream(FileChunks(slice: FileSlice(file: file, offset: 0, length: file.size), meters: [meter]),
                                        length: .known(file.size))
                 let response = try await execute(client, request, step: step)
                 guard response.status.code == 200 else { throw try await failure(response, step: step, advice: "") }

@@ -207,6 +207,25 @@ struct RegistryTests {
         #expect(try registry.digest(of: "app:1") == before)
     }
 
+    @Test("behind a proxy that refuses large bodies (413), a blob goes up in PATCH parts")
+    func uploadInParts() throws {
+        let registry = try LocalRegistry()
+        defer { registry.stop() }
+        try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
+        let proxy = try ScriptServer(script: "size_limit_proxy.py", arguments: [
+            String(registry.host.split(separator: ":")[1]), registry.certificates + "/ca.crt",
+            registry.directory.path("server.crt"), registry.directory.path("server.key"), String(1 << 20),
+        ])
+        defer { proxy.stop() }
+        let pushed = try whittle("slim \(registry.reference("app:1")) -o docker://127.0.0.1:\(proxy.port)/app:parts "
+            + "--profile safe --format json \(registry.whittleFlags)")
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let report = try JSONDecoder().decode(JSONValue.self, from: Data(pushed.stdout.utf8))
+        // The layer (about 2 MB) could only have passed the proxy in parts of at most 1 MiB.
+        #expect(report["outputTarballBytes"].flatMap { if case let .integer(bytes) = $0 { bytes } else { nil } } ?? 0 > 1 << 20)
+        #expect(report["pushedDigest"] == .string(try registry.digest(of: "app:parts")))
+    }
+
     @Test("registry to registry with Basic auth; the engine pulls the result and it answers as the original",
           .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func pushThenEnginePulls() throws {
