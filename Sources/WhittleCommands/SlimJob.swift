@@ -322,6 +322,8 @@ public struct SlimJob {
         let meter = ByteMeter(total: chosen.after.bytes + Int64(chosen.after.files) * 768)
         progress.begin("writing", meter: meter)
         var options = options
+        // The engine files the image under the tarball's tag, so the destination's name wins there.
+        if case let .daemon(name) = destination { options.tag = name }
         options.tag = options.tag ?? destination.tag
         let written = try ImageWriter().write(
             tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) }, meter: meter)
