@@ -156,7 +156,7 @@ final class ImageInput {
             let message = "\(error)"
             guard message.contains(path) else { throw error }
             let named = name == Self.standardInput ? "standard input" : name
-            throw InputError.fromStandardInput(message.replacingOccurrences(of: path, with: named))
+            throw InputError.naming(message.replacingOccurrences(of: path, with: named))
         }
     }
 
@@ -261,7 +261,8 @@ enum InputError: Error, CustomStringConvertible {
     case standardInputEmpty
     case unreadable(reason: String)
     case cannotSpool(file: String, reason: String)
-    case fromStandardInput(String)
+    /// Another error, its spool path replaced by what the user named (standard input, a reference).
+    case naming(String)
 
     var description: String {
         switch self {
@@ -274,7 +275,7 @@ enum InputError: Error, CustomStringConvertible {
             return "cannot read the image from standard input: \(reason)"
         case let .cannotSpool(file, reason):
             return "cannot copy standard input to \(file) (set TMPDIR to a disk with room): \(reason)"
-        case let .fromStandardInput(message):
+        case let .naming(message):
             return message
         }
     }
