@@ -12,9 +12,7 @@
 # (with DOCKER_BUILDKIT=0). It stores everything under DIR with the vfs driver.
 #
 # Environment: DOCKERD (default: dockerd), DOCKER (default: docker),
-#              WHITTLE_ENGINE_TIMEOUT (seconds to wait for the engine, default 60),
-#              WHITTLE_DOCKERD_ARGS (more dockerd flags, split on spaces, e.g.
-#              "--insecure-registry 127.0.0.1:5000" for a test registry).
+#              WHITTLE_ENGINE_TIMEOUT (seconds to wait for the engine, default 60).
 set -euo pipefail
 
 DOCKERD=${DOCKERD:-dockerd}
@@ -72,8 +70,7 @@ start() {
             --data-root "$dir/root" \
             --exec-root "$dir/exec" \
             --pidfile "$dir/pid" \
-            -H "unix://$sock" \
-            ${WHITTLE_DOCKERD_ARGS:-}
+            -H "unix://$sock"
     ) >"$dir/log" 2>&1 </dev/null &
     local launched=$!
     echo "$launched" >"$dir/launcher.pid"

@@ -20,14 +20,10 @@ final class PrivateDockerEngine {
 
     static var required: Bool { ProcessInfo.processInfo.environment["CI"] == "true" }
 
-    /// `dockerdArguments`: more flags for the engine, such as `--insecure-registry HOST:PORT`.
-    init(dockerdArguments: [String] = []) throws {
+    init() throws {
         directory = try run("/usr/bin/mktemp", ["-d", "/tmp/wd.XXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        var environment = ProcessInfo.processInfo.environment
-        environment["WHITTLE_DOCKERD_ARGS"] = dockerdArguments.joined(separator: " ")
         host = try run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path,
-                                     "start", directory], environment: environment)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+                                     "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func stop() {

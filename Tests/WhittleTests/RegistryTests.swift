@@ -75,6 +75,13 @@ struct ImageLocationTests {
         #expect(try access.credential(for: "other.example") == nil)
         let given = RegistryAccess(credentials: "me:pa:ss", environment: environment)
         #expect(try given.credential(for: "filed.example") == Credential(username: "me", password: "pa:ss"))
+        // A credsStore answers for every registry the file has nothing else for.
+        let store = work.path("store")
+        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
+        try #"{"credsStore":"whittletest"}"#.write(toFile: store + "/config.json", atomically: true, encoding: .utf8)
+        let stored = RegistryAccess(environment: environment.merging(["DOCKER_CONFIG": store]) { $1 })
+        #expect(try stored.credential(for: "helped.example") == Credential(username: "helper-user", password: "helper-pass"))
+        #expect(try stored.credential(for: "other.example") == nil)
         // REGISTRY_AUTH_FILE is read before Docker's file.
         try #"{"auths":{"filed.example":{"username":"podman-user","password":"podman-pass"}}}"#
             .write(toFile: work.path("auth.json"), atomically: true, encoding: .utf8)
@@ -313,7 +320,9 @@ struct RegistryTests {
         let report = try JSONDecoder().decode(JSONValue.self, from: Data(again.stdout.utf8))
         #expect(report["pushedDigest"] == .string(digest))
 
-        let engine = try PrivateDockerEngine(dockerdArguments: ["--insecure-registry", registry.host])
+        // dockerd counts registries on 127.0.0.0/8 as insecure (TLS without the certificate
+        // check) unless told otherwise, so the engine takes the test CA's registry as it is.
+        let engine = try PrivateDockerEngine()
         defer { engine.stop() }
         let config = work.path("docker-config")
         try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
