@@ -129,8 +129,11 @@ public struct RegistryReference: Equatable, Sendable, CustomStringConvertible {
     /// What the registry's manifest endpoint is asked for: the digest when there is one.
     public var reference: String { digest ?? tag ?? "latest" }
 
-    /// `host/repo:tag`, the name the image carries in an archive.
-    public var name: String { "\(host)/\(repository):\(tag ?? "latest")" }
+    /// `host/repo:tag`, the name the image carries in an archive (Docker Hub's as `docker.io/…`,
+    /// which Docker shortens to `alpine:3`).
+    public var name: String {
+        "\(host == "registry-1.docker.io" ? "docker.io" : host)/\(repository):\(tag ?? "latest")"
+    }
 
     public var description: String {
         var text = "\(host)/\(repository)"

@@ -32,6 +32,17 @@ struct ImageLocationTests {
         #expect(try ImageLocation(parsing: text) == expected)
     }
 
+    @Test("the name an image from a registry carries: Docker Hub's in its short form")
+    func names() throws {
+        func name(_ text: String) throws -> String {
+            guard case let .registry(reference) = try ImageLocation(parsing: text) else { return "" }
+            return ImageName.familiar(reference.name)
+        }
+        #expect(try name("docker://alpine:3") == "alpine:3")
+        #expect(try name("docker://docker.io/team/app") == "team/app:latest")
+        #expect(try name("docker://127.0.0.1:5000/app:1") == "127.0.0.1:5000/app:1")
+    }
+
     @Test("malformed references are refused with what is wrong", arguments: [
         ("docker:app", "docker: is followed by //HOST/REPO"),
         ("docker://Registry.example/App:1", "lowercase"),
