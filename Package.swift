@@ -10,6 +10,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries at the edges, linked through pkg-config.
@@ -36,6 +39,18 @@ let package = Package(
             name: "WhittleImage",
             dependencies: [
                 "WhittleArchive", "WhittleCompression", "WhittleFiles", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // Where images live beyond files: skopeo-style references, registries (the OCI
+        // distribution API) and the Docker engine's API, each brought to or from an OCI layout.
+        .target(
+            name: "WhittleRegistry",
+            dependencies: [
+                "WhittleCompression", "WhittleFiles", "WhittleImage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Applying layer changesets into one tree, and dive's wasted-bytes model of the same stream.
         .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage"]),
@@ -96,7 +111,7 @@ let package = Package(
             dependencies: [
                 "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles",
                 "WhittleELF", "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
-                "WhittlePackages", "WhittlePackageGraph",
+                "WhittlePackages", "WhittlePackageGraph", "WhittleRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -110,16 +125,18 @@ let package = Package(
             dependencies: [
                 "WhittleArchive", "WhittleCommands", "WhittleELF", "WhittleFiles", "WhittleFlatten", "WhittleImage",
                 "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleReport", "WhittleSelect", "WhittleTrace",
-                "WhittleTraceFormat",
+                "WhittleTraceFormat", "WhittleRegistry",
             ],
-            path: "Tests/Support"),
+            path: "Tests/Support",
+            // Small servers the registry tests run: a token issuer and two misbehaving proxies.
+            exclude: ["token_issuer.py", "dying_proxy.py", "size_limit_proxy.py"]),
         // The acceptance target: Docker, the zoo, the unprobed apps, scanners on real images; serial.
         .testTarget(
             name: "WhittleAcceptanceTests",
             dependencies: [
                 "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
                 "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleReport", "WhittleSelect",
-                "WhittleTrace", "WhittleTraceFormat",
+                "WhittleTrace", "WhittleTraceFormat", "WhittleRegistry",
             ],
             path: "Tests/WhittleAcceptanceTests"),
         .testTarget(

@@ -3,6 +3,7 @@ import Foundation
 import WhittleCompression
 import WhittleFiles
 import WhittleImage
+import WhittleRegistry
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,10 +11,12 @@ import Glibc
 /// How to find the one image to work on, shared by every command that reads an image.
 struct InputOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("""
-        The saved image: a `docker save` tarball, an oci-archive, or an OCI layout directory. \
+        The image: a `docker save` tarball, an oci-archive, or an OCI layout directory; or, as \
+        skopeo names them, docker://HOST/REPO[:TAG|@DIGEST] (a registry), docker-daemon:NAME:TAG \
+        (the Docker engine), docker-archive:PATH[:NAME:TAG], oci-archive:PATH, oci:DIR[:REF]. \
         `-` reads the tarball from standard input; a pipe is first copied to a temporary file \
         in $TMPDIR (gzip is inflated on the way), because `docker save` writes its manifest \
-        after the layers, and removed at the end.
+        after the layers, and removed at the end; so is an image from a registry or the engine.
         """, valueName: "image"))
     var image: String
 
@@ -34,11 +37,16 @@ struct InputOptions: ParsableArguments {
         valueName: "ratio"))
     var maxInflation: Int64 = InflationLimit.defaultRatio
 
+    @OptionGroup var registry: RegistryOptions
+
     func selection() throws -> ImageSelection {
         guard maxInflation >= 0 else {
             throw ValidationError("--max-inflation takes a ratio of 0 or more (0 lifts the limit); got \(maxInflation)")
         }
-        var selection = ImageSelection(name: imageName, inflation: InflationLimit(ratio: maxInflation))
+        // `docker-archive:PATH:NAME` and `oci:DIR:REF` name the image as --image does.
+        var named = imageName
+        if case let .local(_, _, reference?) = try ImageLocation(parsing: image), named == nil { named = reference }
+        var selection = ImageSelection(name: named, inflation: InflationLimit(ratio: maxInflation))
         if let platform {
             guard let parsed = Platform(parsing: platform) else {
                 throw ValidationError("--platform takes os/arch or os/arch/variant, e.g. linux/amd64; got '\(platform)'")
@@ -48,9 +56,33 @@ struct InputOptions: ParsableArguments {
         return selection
     }
 
-    /// Opens the image argument, spooling standard input when it is `-` and a pipe.
+    /// Opens the image argument, spooling standard input when it is `-` and a pipe, and
+    /// fetching an image from a registry or the engine.
     func open(progress: ProgressDisplay) throws -> ImageInput {
-        try ImageInput(argument: image, progress: progress)
+        try ImageInput(argument: image, progress: progress, access: registry.access(),
+                       platform: try selection().platform)
+    }
+}
+
+/// How to reach registries, for images read and written alike (skopeo's flags).
+struct RegistryOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Credentials for docker:// images (default: REGISTRY_AUTH_FILE, then ~/.docker/config.json and its helpers).",
+        valueName: "user:password"))
+    var creds: String?
+
+    @Option(name: .customLong("cert-dir"), help: ArgumentHelp(
+        "A directory of *.crt CAs to trust (and *.cert/*.key client certificates) for docker:// images "
+            + "(default: /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST).",
+        valueName: "dir"))
+    var certDirectory: String?
+
+    @Option(name: .customLong("tls-verify"), help: ArgumentHelp(
+        "--tls-verify=false accepts any certificate, and plain HTTP, from registries.", valueName: "bool"))
+    var tlsVerify: Bool = true
+
+    func access() -> RegistryAccess {
+        RegistryAccess(credentials: creds, certificateDirectory: certDirectory, verifyTLS: tlsVerify)
     }
 }
 
@@ -68,11 +100,24 @@ final class ImageInput {
     let name: String
     private let scratch: ScratchDirectory?
 
-    init(argument: String, progress: ProgressDisplay) throws {
+    init(argument: String, progress: ProgressDisplay, access: RegistryAccess = RegistryAccess(),
+         platform: Platform = .host) throws {
         name = argument
         guard argument == Self.standardInput else {
-            path = argument
-            scratch = nil
+            let location = try ImageLocation(parsing: argument)
+            if let local = location.localPath {
+                path = local
+                scratch = nil
+                return
+            }
+            let scratch = try ScratchDirectory()
+            self.scratch = scratch
+            do {
+                path = try Self.fetch(location, into: scratch, progress: progress, access: access, platform: platform)
+            } catch {
+                scratch.remove()
+                throw error
+            }
             return
         }
         guard isatty(STDIN_FILENO) != 1 else { throw InputError.standardInputIsTerminal }
@@ -101,7 +146,8 @@ final class ImageInput {
         scratch?.remove()
     }
 
-    /// Runs `body` on the path; an error that names the spool file names standard input instead.
+    /// Runs `body` on the path; an error that names the spool file names standard input (or
+    /// the image fetched into it) instead.
     func reading<T>(_ body: (String) throws -> T) throws -> T {
         do {
             return try body(path)
@@ -109,7 +155,30 @@ final class ImageInput {
             guard scratch != nil else { throw error }
             let message = "\(error)"
             guard message.contains(path) else { throw error }
-            throw InputError.fromStandardInput(message.replacingOccurrences(of: path, with: "standard input"))
+            let named = name == Self.standardInput ? "standard input" : name
+            throw InputError.naming(message.replacingOccurrences(of: path, with: named))
+        }
+    }
+
+    /// An image that lives in a registry or the engine, brought into `scratch`: a pull as an
+    /// OCI layout directory, an export as a `docker save` tarball.
+    private static func fetch(_ location: ImageLocation, into scratch: ScratchDirectory, progress: ProgressDisplay,
+                              access: RegistryAccess, platform: Platform) throws -> String {
+        let meter = ByteMeter()
+        switch location {
+        case let .registry(reference):
+            progress.begin("pulling \(reference)", meter: meter)
+            let layout = scratch.path + "/pulled"
+            try FileManager.default.createDirectory(atPath: layout, withIntermediateDirectories: false)
+            try RegistryPull.pull(reference, platform: platform, access: access, into: layout, meter: meter)
+            return layout
+        case let .daemon(name):
+            progress.begin("exporting \(name) from the Docker engine", meter: meter)
+            let file = try scratch.createFile(named: "daemon.tar")
+            try DockerEngine().export(name, to: file, meter: meter)
+            return file.path
+        case .path, .local:
+            return location.localPath ?? location.description
         }
     }
 
@@ -192,7 +261,8 @@ enum InputError: Error, CustomStringConvertible {
     case standardInputEmpty
     case unreadable(reason: String)
     case cannotSpool(file: String, reason: String)
-    case fromStandardInput(String)
+    /// Another error, its spool path replaced by what the user named (standard input, a reference).
+    case naming(String)
 
     var description: String {
         switch self {
@@ -205,7 +275,7 @@ enum InputError: Error, CustomStringConvertible {
             return "cannot read the image from standard input: \(reason)"
         case let .cannotSpool(file, reason):
             return "cannot copy standard input to \(file) (set TMPDIR to a disk with room): \(reason)"
-        case let .fromStandardInput(message):
+        case let .naming(message):
             return message
         }
     }

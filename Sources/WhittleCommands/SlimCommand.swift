@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import WhittleOutput
+import WhittleRegistry
 import WhittleReport
 import WhittleSelect
 import WhittleTrace
@@ -55,13 +56,26 @@ struct SlimCommand: ParsableCommand {
               whittle slim multi.tar --image web:1.2 --platform linux/arm64 -o web-slim.tar
               docker save app:1 | whittle slim - -o - --profile safe | docker load
               whittle slim app.tar -o slim.tar --progress plain    # for CI logs
+              whittle slim docker://registry.example/app:1 -o docker://registry.example/app:1-slim \\
+                  --profile safe --digestfile app.digest
+              whittle slim docker-daemon:app:1 -o docker-daemon:app:slim --profile safe
+
+            Images in registries and the Docker engine are named as skopeo names them (see \
+            docs/registries.md): a push sends the layer and config first and the manifest last, \
+            so a failed push leaves the tag where it was.
             """)
 
     @OptionGroup var input: InputOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp(
-        "Where to write the image tarball (not needed with --dry-run); - is standard output.", valueName: "out.tar"))
+        "Where to write the image (not needed with --dry-run): a tarball, - for standard output, "
+            + "docker://HOST/REPO:TAG to push, or docker-daemon:NAME:TAG to load into the Docker engine.",
+        valueName: "out.tar"))
     var output: String?
+
+    @Option(help: ArgumentHelp("With -o docker://…: also write the pushed manifest's digest to this file.",
+                               valueName: "file"))
+    var digestfile: String?
 
     @Option(help: ArgumentHelp("Name of the output image (default: the input's first tag).", valueName: "name:tag"))
     var tag: String?
@@ -141,6 +155,16 @@ struct SlimCommand: ParsableCommand {
             throw ValidationError("--autoremove and --force act on packages: name them with --remove-package SPEC "
                 + "(or a profile with packages:, such as --profile python-dev)")
         }
+        if digestfile != nil, !(output ?? "").hasPrefix("docker://") || dryRun {
+            throw ValidationError("--digestfile records a push: it needs -o docker://HOST/REPO:TAG")
+        }
+        if let output {
+            do {
+                _ = try SlimJob.Destination(output)
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         if let report, ![".json", ".md", ".html"].contains(where: report.hasSuffix) {
             throw ValidationError("--report takes a file ending in .json, .md or .html; got '\(report)'")
         }
@@ -176,7 +200,7 @@ struct SlimCommand: ParsableCommand {
             removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
                                     traces: traces, packages: removePackages, autoremove: autoremove, force: force,
                                     traceExtent: traceKeep),
-            verify: verify)
+            verify: verify, access: input.registry.access())
         let progress = display.display()
         let result: SlimJob.Result
         do {
@@ -186,6 +210,13 @@ struct SlimCommand: ParsableCommand {
             throw error
         }
         progress.finish()
+        if let digestfile, case let .pushed(_, digest)? = result.delivered {
+            do {
+                try Data((digest + "\n").utf8).write(to: URL(fileURLWithPath: digestfile), options: .atomic)
+            } catch {
+                throw SlimJobError.cannotWriteReport(path: digestfile, reason: Self.systemReason(error))
+            }
+        }
         try show(result)
     }
 
@@ -211,6 +242,27 @@ struct SlimCommand: ParsableCommand {
         case .text:
             guard let written = result.written else { return }
             print(result.report.text())
+            switch result.delivered {
+            case let .pushed(reference, digest)?:
+                print("""
+
+                    pushed \(reference) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
+                    \(written.outputSize) bytes
+                    digest: \(digest)
+                    pull it with: docker pull \(reference.host)/\(reference.repository)@\(digest)
+                    """)
+                return
+            case let .loaded(engine, message)?:
+                print("""
+
+                    loaded into the Docker engine at \(engine): \(message); \(result.inputLayers) layers flattened \
+                    into 1, \(written.outputSize) bytes
+                    run it with: docker run \(written.tag)
+                    """)
+                return
+            case nil:
+                break
+            }
             guard !writesToStandardOutput else {
                 print("""
 

@@ -11,6 +11,7 @@ import WhittleSelect
 import WhittleTrace
 import WhittleTraceFormat
 import WhittleFiles
+import WhittleRegistry
 
 /// A removal request loaded: profiles expanded, globs compiled, traces read.
 typealias PolicyParts = (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
@@ -115,15 +116,19 @@ public struct SlimJob {
     /// Run the output the way each trace ran its original, and put it in place only if it
     /// answers the same.
     public var verify: Bool
+    /// Credentials and TLS trust for `docker://` images, read or written.
+    public var access: RegistryAccess
 
     public init(input: String, output: String?, selection: ImageSelection = ImageSelection(),
-                options: WriteOptions, removal: RemovalRequest = RemovalRequest(), verify: Bool = false) {
+                options: WriteOptions, removal: RemovalRequest = RemovalRequest(), verify: Bool = false,
+                access: RegistryAccess = RegistryAccess()) {
         self.input = input
         self.output = output
         self.selection = selection
         self.options = options
         self.removal = removal
         self.verify = verify
+        self.access = access
     }
 
     public struct Result {
@@ -138,6 +143,50 @@ public struct SlimJob {
         public let written: WriteResult?
         /// With `verify`: one line per trace the output was checked against.
         public var verified: [String] = []
+        /// Where the image went when it left this machine's files: pushed (with its digest) or loaded.
+        public var delivered: Delivery?
+    }
+
+    public enum Delivery: Sendable {
+        case pushed(RegistryReference, digest: String)
+        case loaded(engine: String, message: String)
+    }
+
+    /// Where `-o` sends the image: the one reading of its argument.
+    enum Destination {
+        /// A tarball, with the name `docker-archive:PATH:NAME:TAG` gives it.
+        case file(String, name: String?)
+        case standardOutput
+        case registry(RegistryReference)
+        case daemon(String)
+
+        init(_ argument: String) throws {
+            guard argument != SlimJob.standardOutput else {
+                self = .standardOutput
+                return
+            }
+            switch try ImageLocation(parsing: argument) {
+            case let .path(path):
+                self = .file(path, name: nil)
+            case let .local(.dockerArchive, path, name), let .local(.ociArchive, path, name):
+                self = .file(path, name: name)
+            case let .registry(reference):
+                self = .registry(reference)
+            case let .daemon(name):
+                self = .daemon(name)
+            case .local(.ociLayout, _, _):
+                throw LocationError.unsupportedOutput(argument)
+            }
+        }
+
+        /// The name the written image carries when `--tag` gives none: the destination's.
+        var tag: String? {
+            switch self {
+            case let .daemon(name), let .file(_, name?): return name
+            case let .registry(reference) where reference.tag != nil: return reference.name
+            default: return nil
+            }
+        }
     }
 
     /// `-o -`: the tarball goes to standard output.
@@ -153,11 +202,13 @@ public struct SlimJob {
     /// `Selector.select(_:policy:packages:listingRemovedFiles:)`).
     public func run(progress: ProgressDisplay = .silent) throws -> Result {
         // An input cut short or rewritten mid-run is reported as that, whichever stage noticed.
-        let snapshot = input == ImageInput.standardInput ? nil : FileSnapshot(path: input)
+        let local = input == ImageInput.standardInput ? nil : try ImageLocation(parsing: input).localPath
+        let snapshot = local.flatMap(FileSnapshot.init(path:))
         do {
             return try runPipeline(progress: progress)
         } catch {
-            throw snapshot?.explaining(error, path: input) ?? error
+            guard let local, let snapshot else { throw error }
+            throw snapshot.explaining(error, path: local)
         }
     }
 
@@ -165,13 +216,15 @@ public struct SlimJob {
         let parts = try removal.policyParts()
         if verify, output != nil { try Tracer.checkPrerequisites() }
         // A directory that cannot take the output is refused before the long work.
-        if let output, output != Self.standardOutput { try ImageWriter.checkDestination(output) }
-        let source = try ImageInput(argument: input, progress: progress)
+        let destination = try output.map(Destination.init)
+        if case let .file(path, _) = destination { try ImageWriter.checkDestination(path) }
+        let source = try ImageInput(argument: input, progress: progress, access: access, platform: selection.platform)
         defer { source.remove() }
-        return try source.reading { try run(reading: $0, parts: parts, progress: progress) }
+        return try source.reading { try run(reading: $0, to: destination, parts: parts, progress: progress) }
     }
 
-    private func run(reading path: String, parts: PolicyParts, progress: ProgressDisplay) throws -> Result {
+    private func run(reading path: String, to destination: Destination?, parts: PolicyParts,
+                     progress: ProgressDisplay) throws -> Result {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let readMeter = ByteMeter()
@@ -235,41 +288,72 @@ public struct SlimJob {
         report.packageDatabases = decided.truth.map { PackageSection(truth: $0, database: packages) }
         report.packageDatabases?.broken = broken
         report.after.bytes += generated.addedBytes
-        guard let output else {
+        guard let output, let destination else {
             return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
-        let (written, verified) = try write(
-            tree, of: image, keeping: chosen, to: output, traces: parts.traces, scratch: scratch, progress: progress)
-        report.recordOutput(path: output, tag: written.tag, tarballBytes: written.outputSize)
+        let (written, verified, delivered) = try write(
+            tree, of: image, keeping: chosen, to: destination, traces: parts.traces, scratch: scratch,
+            progress: progress)
+        var recorded = output
+        if case let .file(path, _) = destination { recorded = path }
+        report.recordOutput(path: recorded, tag: written.tag, tarballBytes: written.outputSize)
         var result = Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
                             written: written)
         result.verified = verified
+        result.delivered = delivered
+        if case let .pushed(_, digest)? = delivered { result.report.pushedDigest = digest }
         return result
     }
 
     /// Writes the kept tree, verifies it when asked, and puts it in place: renamed to the
-    /// output path, or (for `-o -`) sent to standard output. The writer fills in the layer's
-    /// header once the layer's digest is known, so output for a pipe is assembled in the
-    /// scratch directory first.
-    private func write(_ tree: FileTree, of image: SavedImage, keeping chosen: Selection, to output: String,
+    /// output path, or sent on from the scratch directory (to standard output, a registry or
+    /// the engine). The writer fills in the layer's header once the layer's digest is known,
+    /// so output that is sent on is assembled in the scratch directory first.
+    private func write(_ tree: FileTree, of image: SavedImage, keeping chosen: Selection, to destination: Destination,
                        traces: [(path: String, document: TraceDocument)], scratch: ScratchDirectory,
-                       progress: ProgressDisplay) throws -> (WriteResult, verified: [String]) {
-        let toStandardOutput = output == Self.standardOutput
-        let target = toStandardOutput ? scratch.path + "/output.tar" : verify ? Self.stagingPath(for: output) : output
+                       progress: ProgressDisplay) throws -> (WriteResult, verified: [String], delivered: Delivery?) {
+        var file: String?
+        if case let .file(path, _) = destination { file = path }
+        let target = file.map { verify ? Self.stagingPath(for: $0) : $0 } ?? scratch.path + "/output.tar"
         // The scratch directory is removed on an interruption; a staging file beside the output is not.
-        if verify, !toStandardOutput { Interruption.removeOnInterrupt(target) }
+        if verify, file != nil { Interruption.removeOnInterrupt(target) }
         // The layer tar: kept bytes, plus a header (and on average half a block of padding) per entry.
         let meter = ByteMeter(total: chosen.after.bytes + Int64(chosen.after.files) * 768)
         progress.begin("writing", meter: meter)
+        var options = options
+        // The engine files the image under the tarball's tag, so the destination's name wins there.
+        if case let .daemon(name) = destination { options.tag = name }
+        options.tag = options.tag ?? destination.tag
         let written = try ImageWriter().write(
             tree, from: image, to: target, options: options, filter: { _, node in chosen.keeps(node) }, meter: meter)
         var verified: [String] = []
         if verify {
-            verified = try Self.verify(target, against: traces, thenMoveTo: toStandardOutput ? nil : output,
-                                       progress: progress)
+            verified = try Self.verify(target, against: traces, thenMoveTo: file, progress: progress)
         }
-        if toStandardOutput { try Self.send(target, size: written.outputSize, progress: progress) }
-        return (written, verified)
+        return (written, verified, try Self.deliver(target, size: written.outputSize, to: destination,
+                                                    access: access, progress: progress))
+    }
+
+    /// Sends a finished tarball on where it is not a file: standard output, a registry, the engine.
+    private static func deliver(_ path: String, size: Int64, to destination: Destination, access: RegistryAccess,
+                                progress: ProgressDisplay) throws -> Delivery? {
+        switch destination {
+        case .file:
+            return nil
+        case .standardOutput:
+            try send(path, size: size, progress: progress)
+            return nil
+        case let .registry(reference):
+            let meter = ByteMeter()
+            progress.begin("pushing to \(reference)", meter: meter)
+            let digest = try RegistryPush.push(archive: path, to: reference, access: access, meter: meter)
+            return .pushed(reference, digest: digest)
+        case .daemon:
+            let engine = try DockerEngine()
+            let meter = ByteMeter(total: size)
+            progress.begin("loading into the Docker engine", meter: meter)
+            return .loaded(engine: engine.host, message: try engine.load(archive: path, meter: meter))
+        }
     }
 
     /// Copies the finished tarball to standard output: with sendfile(2), which spares a copy

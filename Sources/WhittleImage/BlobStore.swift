@@ -36,7 +36,7 @@ func normalizedMemberName(_ name: String) -> String? {
 ///
 /// Member order is not guaranteed (`manifest.json` may follow the blobs), so the whole
 /// archive is indexed first; entry data is skipped, not read, while indexing.
-final class TarBlobStore: BlobStore {
+public final class TarBlobStore: BlobStore {
     private enum Member {
         case data(offset: Int64, length: Int64)
         case link(String)
@@ -45,7 +45,7 @@ final class TarBlobStore: BlobStore {
     private let file: OpenFile
     private var members: [String: Member] = [:]
 
-    init(file: OpenFile) throws {
+    public init(file: OpenFile) throws {
         self.file = file
         let size = file.size
         let descriptor = file
@@ -92,7 +92,7 @@ final class TarBlobStore: BlobStore {
         }
     }
 
-    func slice(named name: String) throws -> FileSlice? {
+    public func slice(named name: String) throws -> FileSlice? {
         guard var key = normalizedMemberName(name) else { return nil }
         for _ in 0..<16 {
             switch members[key] {

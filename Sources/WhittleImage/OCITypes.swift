@@ -12,8 +12,8 @@ public enum MediaType {
     public static let dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
     public static let dockerConfig = "application/vnd.docker.container.image.v1+json"
 
-    static let indexes: Set<String> = [ociIndex, dockerManifestList]
-    static let manifests: Set<String> = [ociManifest, dockerManifest]
+    public static let indexes: Set<String> = [ociIndex, dockerManifestList]
+    public static let manifests: Set<String> = [ociManifest, dockerManifest]
     static let configs: Set<String> = [ociConfig, dockerConfig]
     /// Layer types whittle can apply. The compression itself is sniffed from the bytes.
     static let layers: Set<String> = [
@@ -74,7 +74,7 @@ public struct Platform: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A requested platform without a variant matches any variant.
-    func matches(_ other: Platform) -> Bool {
+    public func matches(_ other: Platform) -> Bool {
         os == other.os && architecture == other.architecture
             && (variant == nil || other.variant == nil || variant == other.variant)
     }

@@ -55,6 +55,8 @@ public struct SlimReport: Codable, Sendable {
     public var after: Side
     /// The exact size of the output tarball; nil in a dry run.
     public var outputTarballBytes: Int64?
+    /// With `-o docker://…`: the manifest digest the registry now holds.
+    public var pushedDigest: String?
     public var removedEntries: Int
     public var removedBytes: Int64
     public var byProfile: [Saving]
