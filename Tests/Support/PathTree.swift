@@ -1,36 +1,30 @@
-import WhittleArchive
-// Node and Inode are made only by the flattener; tests that decide by path alone build
-// them directly instead of writing and flattening an image.
-@testable import WhittleFlatten
+import WhittleFlatten
 import WhittleProfiles
 import WhittleSelect
 
 extension FileTree {
     /// A tree holding each of `paths` as an empty regular file, with the directories above
-    /// them: all that profiles and globs look at.
-    static func holding(_ paths: [String]) -> FileTree {
-        let tree = FileTree()
+    /// them: all that profiles, globs and package records look at. It is flattened from a
+    /// one-layer test image, as every tree is.
+    static func holding(_ paths: [String]) throws -> FileTree {
+        var layer = TestLayer()
+        var directories = Set<String>()
         for path in paths {
-            var parent = tree.root
-            let components = path.split(separator: "/").map(String.init)
-            for name in components.dropLast() {
-                let directory = parent.child(named: name)
-                    ?? Node(directory: name, attributes: Attributes(permissions: 0o755), layer: 1)
-                parent.setChild(directory)
-                parent = directory
+            let components = path.split(separator: "/").dropLast()
+            for end in components.indices {
+                let directory = components[...end].joined(separator: "/")
+                if directories.insert(directory).inserted { layer.directory(directory) }
             }
-            guard let name = components.last else { continue }
-            let inode = Inode(entry: TarEntry(path: path, kind: .regular, permissions: 0o644), content: nil)
-            parent.setChild(Node(name: name, inode: inode, layer: 1))
+            layer.file(path, "")
         }
-        return tree
+        return try Flattened(TestImageBuilder(layers: [layer])).tree
     }
 }
 
 /// What `slim`'s `Selector` does to `path` with these profiles and nothing else (no
 /// protected paths, no globs): the removal that takes it, itself or a directory above it.
-func removal(of path: String, by profiles: [Profile]) -> Removal? {
+func removal(of path: String, by profiles: [Profile]) throws -> Removal? {
     let policy = SelectionPolicy(profiles: profiles, keep: [], remove: [], protected: [:])
-    let selection = Selector(policy: policy).select(FileTree.holding([path]))
+    let selection = Selector(policy: policy).select(try FileTree.holding([path]))
     return selection.removals.first { path == $0.path || path.hasPrefix($0.path + "/") }
 }

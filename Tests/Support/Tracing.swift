@@ -3,8 +3,8 @@ import Foundation
 import Testing
 import WhittleFlatten
 import WhittleImage
-@testable import WhittleCommands
-@testable import WhittleTrace
+import WhittleCommands
+import WhittleTrace
 import WhittleTraceFormat
 #if canImport(Glibc)
 import Glibc

@@ -229,7 +229,7 @@ struct PhantomPackageTests {
             InstalledPackage(kind: .deb, name: "meta", version: "1", files: [], key: "meta"),
         ])
         let gone: Set<String> = ["usr/bin/a", "usr/share/doc/b/README", "usr/share/doc/d/copyright"]
-        let truth = PackageTruth(database: database, tree: FileTree.holding(paths), keeps: { !gone.contains($0) })
+        let truth = PackageTruth(database: database, tree: try FileTree.holding(paths), keeps: { !gone.contains($0) })
         #expect(truth.outcomes.map(\.state) == [.removed, .partial, .kept, .partial, .kept])
         #expect(truth.outcomes[0].filesKept == 1 && truth.outcomes[0].filesLost == 1)
     }
