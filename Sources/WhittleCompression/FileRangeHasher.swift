@@ -134,3 +134,31 @@ private final class HashingThread: @unchecked Sendable {
         condition.unlock()
     }
 }
+
+/// Forwards bytes to `downstream`, which appends them to an open file from `offset` on, and
+/// hashes them back from that file on a thread of its own: the digest of written output
+/// (a blob's name in an image) without the writing thread spending its time on SHA-256.
+public final class FileHashingSink: ByteSink {
+    private let downstream: ByteSink
+    private let hasher: FileRangeHasher
+
+    /// How many bytes have been written through so far.
+    public private(set) var byteCount: Int64 = 0
+
+    /// - Parameter fileDescriptor: the file `downstream` writes to, open for reading too.
+    public init(downstream: ByteSink, fileDescriptor: Int32, offset: Int64) {
+        self.downstream = downstream
+        hasher = FileRangeHasher(fileDescriptor: fileDescriptor, offset: offset)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try downstream.write(bytes)
+        byteCount += Int64(bytes.count)
+        hasher.extend(to: byteCount)
+    }
+
+    /// Waits for the hash of everything written; lowercase hex of its SHA-256.
+    public func finish() throws -> String {
+        try hasher.finish()
+    }
+}
