@@ -251,7 +251,7 @@ public final class FileTree {
 
     /// The node at a path, following symlinks on the way but not a final one.
     public func lookup(_ path: String) -> Node? {
-        let walk = walk(components: path.split(separator: "/").map(String.init), followFinal: false,
+        let walk = walk(components: pathComponents(path), followFinal: false,
                         creatingMissingIn: nil)
         return walk.outcome == .found ? walk.stack.last?.node ?? root : nil
     }
