@@ -5,7 +5,7 @@ import Foundation
 /// the second core: an input layer's bytes while the first core parses its headers, the
 /// output layer's while the first core writes the rest of it. The bytes are read back with
 /// `pread` (from the page cache, where they just were), so no buffer changes hands between
-/// threads, and the hasher's one buffer is all the memory it costs.
+/// threads, and the hasher's one small buffer is all the memory it costs.
 ///
 /// The range grows: `extend(to:)` says how many bytes from `offset` on are in the file,
 /// `finish()` says no more will come and waits for the digest. The descriptor is borrowed
@@ -83,7 +83,9 @@ private final class HashingThread: @unchecked Sendable {
     }
 
     func run() {
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        // A quarter of a MiB: large enough that a read costs little beside hashing what it
+        // read, small enough that the thread adds nothing to the peak a run is held to.
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 << 10, alignment: 16)
         defer { buffer.deallocate() }
         var hasher = SHA256()
         var position: Int64 = 0
