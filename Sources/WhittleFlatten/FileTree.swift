@@ -212,7 +212,7 @@ private final class DirectoryContents {
 
 /// Orders two names by their bytes, as the kernel tells names apart: two spellings Swift
 /// calls equal (composed and decomposed accents) are two names.
-func compareNameBytes(_ left: String, _ right: String) -> Int {
+public func compareNameBytes(_ left: String, _ right: String) -> Int {
     var left = left
     var right = right
     return left.withUTF8 { leftBytes in
