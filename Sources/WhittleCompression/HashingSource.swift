@@ -51,7 +51,7 @@ public final class HashingSink: ByteSink {
 }
 
 /// `finalize()` works on a copy of the value, so the running hash can still be updated afterwards.
-private func hexString(of hasher: SHA256) -> String {
+func hexString(of hasher: SHA256) -> String {
     let digest = hasher.finalize()
     let hexDigits: [Character] = Array("0123456789abcdef")
     var text = ""

@@ -18,17 +18,44 @@ public func lexicalComponents(_ path: String) -> [String]? {
 }
 
 private func appendFolding(_ text: String, to parts: inout [String], clamping: Bool) -> Bool {
-    for part in text.split(separator: "/", omittingEmptySubsequences: true) {
-        if part == "." { continue }
-        if part == ".." {
-            guard !parts.isEmpty else {
-                if clamping { continue }
-                return false
+    var text = text
+    return text.withUTF8 { bytes in
+        for range in componentRanges(bytes) {
+            if range.count == 1, bytes[range.lowerBound] == dot { continue }
+            if range.count == 2, bytes[range.lowerBound] == dot, bytes[range.lowerBound + 1] == dot {
+                guard !parts.isEmpty else {
+                    if clamping { continue }
+                    return false
+                }
+                parts.removeLast()
+                continue
             }
-            parts.removeLast()
-            continue
+            parts.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
         }
-        parts.append(String(part))
+        return true
     }
-    return true
+}
+
+/// The names of a path, split on its '/' bytes with empty ones dropped, and nothing folded:
+/// the tree's walk gives `.` and `..` their meaning among symlinks.
+public func pathComponents(_ path: String) -> [String] {
+    var path = path
+    return path.withUTF8 { bytes in
+        componentRanges(bytes).map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+    }
+}
+
+private let dot = UInt8(ascii: ".")
+
+/// Where each non-empty name of a path lies. Split on bytes, as the kernel does: `Character`
+/// splitting cost more than the rest of applying an entry, and a '/' followed by a
+/// combining mark still separates two names.
+private func componentRanges(_ bytes: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
+    var ranges: [Range<Int>] = []
+    var start = 0
+    for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
+        if index > start { ranges.append(start..<index) }
+        start = index + 1
+    }
+    return ranges
 }

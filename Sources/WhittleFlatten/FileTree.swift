@@ -212,7 +212,7 @@ private final class DirectoryContents {
 
 /// Orders two names by their bytes, as the kernel tells names apart: two spellings Swift
 /// calls equal (composed and decomposed accents) are two names.
-func compareNameBytes(_ left: String, _ right: String) -> Int {
+public func compareNameBytes(_ left: String, _ right: String) -> Int {
     var left = left
     var right = right
     return left.withUTF8 { leftBytes in
@@ -251,7 +251,7 @@ public final class FileTree {
 
     /// The node at a path, following symlinks on the way but not a final one.
     public func lookup(_ path: String) -> Node? {
-        let walk = walk(components: path.split(separator: "/").map(String.init), followFinal: false,
+        let walk = walk(components: pathComponents(path), followFinal: false,
                         creatingMissingIn: nil)
         return walk.outcome == .found ? walk.stack.last?.node ?? root : nil
     }

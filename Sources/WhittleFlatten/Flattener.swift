@@ -49,8 +49,9 @@ public final class Flattener {
     }
 
     /// Applies every layer of `image` in `rootfs.diff_ids` order.
-    /// - Parameter verifying: false skips the digest checks and the file data of
-    ///   uncompressed layers (see `LayerStream`); true checks every layer's digests.
+    /// - Parameter verifying: false skips the digest checks; true checks every layer's
+    ///   digests. Either way the file data of uncompressed layers is not read here (see
+    ///   `LayerStream`): it is addressed in the input by offset.
     /// - Parameter meter: counts the layers' stored bytes as they are read, for progress.
     public func apply(_ image: SavedImage, verifying: Bool = true, meter: ByteMeter? = nil,
                       progress: (LayerSummary) -> Void = { _ in }) throws {

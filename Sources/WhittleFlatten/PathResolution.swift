@@ -37,8 +37,7 @@ extension FileTree {
     /// restart at the image root, `..` never climbs above it, and loops end after 40 links.
     /// With `followFinal` false a final symlink is the answer itself, as `lstat` sees it.
     public func resolve(_ path: String, followFinal: Bool = true) -> PathResolution {
-        let walk = walk(components: path.split(separator: "/", omittingEmptySubsequences: true).map(String.init),
-                        followFinal: followFinal, creatingMissingIn: nil)
+        let walk = walk(components: pathComponents(path), followFinal: followFinal, creatingMissingIn: nil)
         let directory = walk.stack.map(\.name).joined(separator: "/")
         guard walk.outcome == .found else {
             return PathResolution(outcome: walk.outcome, path: nil, node: nil, symlinks: walk.symlinks,
@@ -114,8 +113,7 @@ extension FileTree {
                 guard !inode.linkTarget.isEmpty else { return stop(.missing, rest: [component]) }
                 if inode.linkTarget.hasPrefix("/") { result.stack.removeAll() }
                 let index = result.symlinks.count - 1
-                pending += inode.linkTarget.split(separator: "/", omittingEmptySubsequences: true)
-                    .reversed().map { (String($0), index) }
+                pending += pathComponents(inode.linkTarget).reversed().map { ($0, index) }
                 continue
             }
             if !pending.isEmpty, !child.isDirectory {

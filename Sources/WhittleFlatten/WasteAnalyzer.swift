@@ -387,10 +387,14 @@ struct LayerTree {
             children.append(child)
             child = nodes[Int(child)].nextSibling
         }
-        children.sort {
-            spellings[Int(nodes[Int($0)].spelling)].utf8
-                .lexicographicallyPrecedes(spellings[Int(nodes[Int($1)].spelling)].utf8)
+        // Siblings are linked newest first, and layers list a directory's names in order, so
+        // reversed they are usually sorted already: checking costs one comparison each.
+        children.reverse()
+        let precedes = { (left: Int32, right: Int32) in
+            compareNameBytes(spellings[Int(self.nodes[Int(left)].spelling)],
+                             spellings[Int(self.nodes[Int(right)].spelling)]) < 0
         }
+        if !zip(children, children.dropFirst()).allSatisfy(precedes) { children.sort(by: precedes) }
         for child in children {
             appendChildFirst(below: child, to: &order, spellings: spellings)
             order.append(child)
@@ -486,15 +490,11 @@ struct StackedTree {
 /// An entry name cleaned as Go's `path.Clean` does, split into names; nil for the root
 /// entry (`.` or `./`), which dive skips.
 func diveComponents(_ name: String) -> [String]? {
-    // Split on bytes: `Character` splitting costs more than the rest of the analysis.
-    let utf8 = name.utf8
-    let slash = UInt8(ascii: "/")
-    let dot = UInt8(ascii: ".")
-    let rooted = utf8.first == slash
+    let rooted = name.utf8.first == UInt8(ascii: "/")
     var parts: [String] = []
-    for part in utf8.split(separator: slash, omittingEmptySubsequences: true) {
-        if part.count == 1, part.first == dot { continue }
-        if part.count == 2, part.allSatisfy({ $0 == dot }) {
+    for part in pathComponents(name) {
+        if part == "." { continue }
+        if part == ".." {
             if let last = parts.last, last != ".." {
                 parts.removeLast()
             } else if !rooted {
@@ -502,7 +502,7 @@ func diveComponents(_ name: String) -> [String]? {
             }
             continue
         }
-        parts.append(String(Substring(part)))
+        parts.append(part)
     }
     if parts.isEmpty && !rooted { return nil }
     return parts

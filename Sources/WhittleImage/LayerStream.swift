@@ -23,60 +23,48 @@ public final class LayerStream {
     public let location: LayerLocation
     public let compression: LayerCompression
     public let tar: TarReader
-    private let blobHash: HashingSource
-    private let diffHash: HashingSource
-    /// The decompressed stream, counted against the layer's inflation limit.
-    private let inflated: LimitedSource
+    private let digests: Digests
 
     /// Whether `verify()` can check digests: false for a headers-only pass.
     public let verifying: Bool
 
+    /// How the digests are taken.
+    private enum Digests {
+        /// A headers-only pass checks none.
+        case unchecked
+        /// Uncompressed, the blob is the tar: the blob digest and the diff_id are one hash,
+        /// taken by a thread of its own over the blob in the file.
+        case separate(FileRangeHasher)
+        /// Compressed, both hashes see the stream as it is decoded, which is counted against
+        /// the layer's inflation limit.
+        case inline(blob: HashingSource, diff: HashingSource, inflated: LimitedSource)
+    }
+
     /// - Parameters:
-    ///   - verifying: false reads headers only and skips file data in uncompressed
-    ///     layers without reading it (for `inspect`); digests are then not checked.
+    ///   - verifying: false skips the digest checks (for `inspect`).
     ///   - meter: counts the blob's bytes as they are read (or skipped), for progress.
     public init(_ location: LayerLocation, verifying: Bool = true, meter: ByteMeter? = nil) throws {
         self.location = location
         self.verifying = verifying
         compression = try LayerCompression.sniff(location.slice)
         let slice = location.slice
-        if !verifying, compression == .none {
-            blobHash = HashingSource(upstream: FileSliceSource(fileDescriptor: slice.file.descriptor, offset: 0, length: 0))
-            diffHash = blobHash
-            inflated = LimitedSource(upstream: blobHash, limit: nil, location: location)
-            var position: Int64 = 0
-            // A small buffer: each read fetches a header and what little follows it, and
-            // libarchive skips larger file data through `skip` instead of reading it.
-            tar = try TarReader(
-                name: "layer \(location.index + 1) (\(location.name))", bufferSize: 16 << 10,
-                skip: { request in
-                    let step = max(0, min(request, slice.length - position))
-                    position += step
-                    meter?.add(step)
-                    return step
-                },
-                read: { buffer in
-                    let want = Int(min(Int64(buffer.count), slice.length - position))
-                    let got = try slice.file.read(
-                        at: slice.offset + position, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
-                    position += Int64(got)
-                    meter?.add(got)
-                    return got
-                })
+        if compression == .none {
+            // The flattener addresses file data in the input by offset, so the tar reader
+            // takes only the headers, and the hash (the one cost that grows with the bytes)
+            // runs on the second core meanwhile.
+            digests = verifying
+                ? .separate(FileRangeHasher(fileDescriptor: slice.file.descriptor, offset: slice.offset,
+                                            available: slice.length))
+                : .unchecked
+            tar = try Self.headersOnly(slice, name: "layer \(location.index + 1) (\(location.name))", meter: meter)
             return
         }
         let blob = FileSliceSource(fileDescriptor: slice.file.descriptor, offset: slice.offset, length: slice.length)
-        blobHash = HashingSource(upstream: meter.map { MeteredSource(upstream: blob, meter: $0) } ?? blob)
-        switch compression {
-        // Uncompressed, the blob digest and the diff_id hash the same bytes: hash once.
-        case .none: diffHash = blobHash
-        case .gzip: diffHash = HashingSource(upstream: GzipDecodingSource(upstream: blobHash))
-        case .zstd: diffHash = HashingSource(upstream: ZstdDecodingSource(upstream: blobHash))
-        }
-        // Uncompressed, the stream is the stored blob: only decompression can blow up.
-        let source = LimitedSource(upstream: diffHash, limit: compression == .none ? nil : location.inflationLimit,
-                                   location: location)
-        inflated = source
+        let blobHash = HashingSource(upstream: meter.map { MeteredSource(upstream: blob, meter: $0) } ?? blob)
+        let diffHash = compression == .gzip ? HashingSource(upstream: GzipDecodingSource(upstream: blobHash))
+            : HashingSource(upstream: ZstdDecodingSource(upstream: blobHash))
+        let source = LimitedSource(upstream: diffHash, limit: location.inflationLimit, location: location)
+        digests = .inline(blob: blobHash, diff: diffHash, inflated: source)
         let layer = location.index
         tar = try TarReader(name: "layer \(layer + 1) (\(location.name))") { buffer in
             do {
@@ -85,6 +73,29 @@ public final class LayerStream {
                 throw ImageError.corruptLayer(layer: layer, reason: "\(error)")
             }
         }
+    }
+
+    /// A reader of an uncompressed blob that skips file data without reading it.
+    private static func headersOnly(_ slice: FileSlice, name: String, meter: ByteMeter?) throws -> TarReader {
+        var position: Int64 = 0
+        // A small buffer: each read fetches a header and what little follows it, and
+        // libarchive skips larger file data through `skip` instead of reading it.
+        return try TarReader(
+            name: name, bufferSize: 16 << 10,
+            skip: { request in
+                let step = max(0, min(request, slice.length - position))
+                position += step
+                meter?.add(step)
+                return step
+            },
+            read: { buffer in
+                let want = Int(min(Int64(buffer.count), slice.length - position))
+                let got = try slice.file.read(
+                    at: slice.offset + position, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+                position += Int64(got)
+                meter?.add(got)
+                return got
+            })
     }
 
     /// For an uncompressed layer, entry data lives in the input file itself: at
@@ -97,22 +108,30 @@ public final class LayerStream {
     /// `tar.nextEntry()` returned nil.
     public func verify() throws {
         guard verifying else { return }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
-        defer { buffer.deallocate() }
+        let blobDigest: String
+        let diffID: String
         do {
-            while try inflated.read(into: buffer) > 0 {}
+            switch digests {
+            case .unchecked:
+                return
+            case let .separate(hasher):
+                blobDigest = "sha256:" + (try hasher.finish())
+                diffID = blobDigest
+            case let .inline(blob, diff, inflated):
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+                defer { buffer.deallocate() }
+                while try inflated.read(into: buffer) > 0 {}
+                blobDigest = "sha256:" + blob.hexDigest
+                diffID = "sha256:" + diff.hexDigest
+            }
         } catch let error as CompressionError {
             throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")
         }
-        if let expected = location.blobDigest {
-            let actual = "sha256:" + blobHash.hexDigest
-            guard actual == expected else {
-                throw ImageError.digestMismatch(name: location.name, expected: expected, actual: actual)
-            }
+        if let expected = location.blobDigest, blobDigest != expected {
+            throw ImageError.digestMismatch(name: location.name, expected: expected, actual: blobDigest)
         }
-        let actual = "sha256:" + diffHash.hexDigest
-        guard actual == location.diffID else {
-            throw ImageError.diffIDMismatch(layer: location.index, expected: location.diffID, actual: actual)
+        guard diffID == location.diffID else {
+            throw ImageError.diffIDMismatch(layer: location.index, expected: location.diffID, actual: diffID)
         }
     }
 }

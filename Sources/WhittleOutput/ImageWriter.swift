@@ -82,15 +82,18 @@ public struct ImageWriter {
         let output = try AtomicOutputFile(destination: path)
         try output.seek(to: Self.reservedHeaderSpace)
         let fileSink = output.sink
-        let blobHash = HashingSink(downstream: fileSink)
+        // The blob is hashed back from the file on the second core while this one writes.
+        let blobHash = FileHashingSink(downstream: fileSink, fileDescriptor: output.descriptor,
+                                       offset: Self.reservedHeaderSpace)
         let encoder = options.compression == .gzip ? ParallelGzipEncoder(downstream: blobHash) : nil
         // Uncompressed, the blob digest and the diff_id are the same hash: compute it once.
-        let diffHash = encoder.map { HashingSink(downstream: $0) } ?? blobHash
+        let diffHash = encoder.map { HashingSink(downstream: $0) }
+        let layerSink: ByteSink = diffHash ?? blobHash
         let layer = try LayerWriter().write(
-            tree, to: meter.map { MeteredSink(downstream: diffHash, meter: $0) } ?? diffHash, filter: filter)
+            tree, to: meter.map { MeteredSink(downstream: layerSink, meter: $0) } ?? layerSink, filter: filter)
         try encoder?.finish()
-        let diffID = "sha256:" + diffHash.hexDigest
-        let layerDigest = "sha256:" + blobHash.hexDigest
+        let layerDigest = "sha256:" + (try blobHash.finish())
+        let diffID = diffHash.map { "sha256:" + $0.hexDigest } ?? layerDigest
         let layerSize = blobHash.byteCount
         try writePadding(after: layerSize, to: fileSink)
         let layerHeader = try TarWriter.encodeHeader(TarEntry(
@@ -150,7 +153,7 @@ public struct ImageWriter {
         try output.commit()
         return WriteResult(
             path: path, tag: tag, layer: layer, layerDigest: layerDigest, layerSize: layerSize, diffID: diffID,
-            uncompressedLayerSize: diffHash.byteCount, outputSize: outputSize)
+            uncompressedLayerSize: diffHash?.byteCount ?? layerSize, outputSize: outputSize)
     }
 
     private func resolveTag(_ requested: String?, image: SavedImage) throws -> String {

@@ -38,8 +38,20 @@ enum DatabaseText {
     /// Lines without their newline (`\n` or `\r\n`: Python's csv module ends `RECORD` lines
     /// with `\r\n`, which Swift counts as one character); a final empty line is not a line.
     static func lines(_ text: String) -> [Substring] {
-        var lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
-        if lines.last?.isEmpty == true { lines.removeLast() }
+        // Split on bytes: `Character` splitting was most of the cost of reading a database.
+        let newline = UInt8(ascii: "\n")
+        let utf8 = text.utf8
+        var lines: [Substring] = []
+        var start = utf8.startIndex
+        while let end = utf8[start...].firstIndex(of: newline) {
+            var lineEnd = end
+            if lineEnd > start, utf8[utf8.index(before: lineEnd)] == UInt8(ascii: "\r") {
+                lineEnd = utf8.index(before: lineEnd)
+            }
+            lines.append(text[start..<lineEnd])
+            start = utf8.index(after: end)
+        }
+        if start < utf8.endIndex { lines.append(text[start...]) }
         return lines
     }
 

@@ -43,8 +43,9 @@ struct SelectionPass {
         entries = Array(repeating: 0, count: decisions.count)
         bytes = Array(repeating: 0, count: decisions.count)
         removedFiles = listingRemovedFiles ? [:] : nil
-        self.findingDanglingSymlinks = findingDanglingSymlinks
-        needsPaths = traceKeep != nil || listingRemovedFiles || findingDanglingSymlinks
+        // Without removals no kept symlink can dangle into one, so a flatten builds no paths.
+        self.findingDanglingSymlinks = findingDanglingSymlinks && !decisions.isEmpty
+        needsPaths = traceKeep != nil || listingRemovedFiles || self.findingDanglingSymlinks
     }
 
     /// Visits `node`'s children; `removedBy` is the decision removing this subtree, and

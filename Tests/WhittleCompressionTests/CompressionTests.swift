@@ -189,6 +189,57 @@ struct CompressionTests {
         #expect(hashing.byteCount == 3)
     }
 
+    @Test("a file range is hashed on a thread of its own, whole or as it grows")
+    func fileRangeHasher() throws {
+        let contents = sampleData(count: 700_001, seed: 11)
+        let file = try TemporaryFile(contents: contents)
+        let fd = open(file.path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let offset = 12_345
+        let expected = try inlineDigest(Array(contents[offset...]))
+
+        let whole = FileRangeHasher(fileDescriptor: fd, offset: Int64(offset),
+                                    available: Int64(contents.count - offset))
+        #expect(try whole.finish() == expected)
+
+        let growing = FileRangeHasher(fileDescriptor: fd, offset: Int64(offset))
+        for end in stride(from: 0, through: contents.count - offset, by: 99_991) { growing.extend(to: Int64(end)) }
+        growing.extend(to: Int64(contents.count - offset))
+        #expect(try growing.finish() == expected)
+
+        // Only what was given is hashed: a range closed early is the digest of its part.
+        let part = FileRangeHasher(fileDescriptor: fd, offset: 0, available: 3)
+        #expect(try part.finish() == (try inlineDigest(Array(contents[0..<3]))))
+
+        let pastEnd = FileRangeHasher(fileDescriptor: fd, offset: Int64(contents.count - 5), available: 10)
+        #expect(throws: CompressionError.fileEndedEarly(missingBytes: 5)) { _ = try pastEnd.finish() }
+    }
+
+    @Test("a file hashing sink writes through and hashes what it wrote, read back from the file")
+    func fileHashingSink() throws {
+        let file = try TemporaryFile(contents: Array(repeating: 0xaa, count: 100))
+        let fd = open(file.path, O_RDWR)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        #expect(lseek(fd, 100, SEEK_SET) == 100)
+        let data = sampleData(count: 300_007, seed: 5)
+        let sink = FileHashingSink(downstream: FileSink(fileDescriptor: fd), fileDescriptor: fd, offset: 100)
+        for start in stride(from: 0, to: data.count, by: 65_536) {
+            try Array(data[start..<min(start + 65_536, data.count)]).withUnsafeBytes { try sink.write($0) }
+        }
+        #expect(try sink.finish() == (try inlineDigest(data)))
+        #expect(sink.byteCount == Int64(data.count))
+        #expect(try Array(Data(contentsOf: URL(fileURLWithPath: file.path)))[100...] == data[...])
+    }
+
+    /// SHA-256 of `bytes` taken in line, for comparison with the threaded hashers.
+    private func inlineDigest(_ bytes: [UInt8]) throws -> String {
+        let hashing = HashingSink(downstream: MemorySink())
+        try bytes.withUnsafeBytes { try hashing.write($0) }
+        return hashing.hexDigest
+    }
+
     // MARK: Files
 
     @Test("file slices share one descriptor and stop at their range")
