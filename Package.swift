@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "whittle",
     products: [
-        .executable(name: "whittle", targets: ["whittle"]),
+        .executable(name: "whittle", targets: ["whittle"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,7 +38,8 @@ let package = Package(
         .target(
             name: "WhittleImage",
             dependencies: [
-                "WhittleArchive", "WhittleCompression", "WhittleFiles", .product(name: "Crypto", package: "swift-crypto"),
+                "WhittleArchive", "WhittleCompression", "WhittleFiles",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Where images live beyond files: skopeo-style references, registries (the OCI
         // distribution API) and the Docker engine's API, each brought to or from an OCI layout.
@@ -53,9 +54,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // Applying layer changesets into one tree, and dive's wasted-bytes model of the same stream.
-        .target(name: "WhittleFlatten", dependencies: ["WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage"]),
+        .target(
+            name: "WhittleFlatten",
+            dependencies: ["WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleImage"]),
         // Named removal profiles: the YAML documents in Profiles/ and path patterns.
-        .target(name: "WhittleProfiles", dependencies: ["WhittlePackageGraph", .product(name: "Yams", package: "Yams")]),
+        .target(
+            name: "WhittleProfiles", dependencies: ["WhittlePackageGraph", .product(name: "Yams", package: "Yams")]),
         // ELF dependencies (PT_INTERP, DT_NEEDED) resolved inside a flattened tree.
         .target(name: "WhittleELF", dependencies: ["WhittleFiles", "WhittleFlatten"]),
         // Package databases (dpkg, apk, Python distributions): who owns which file, and the
@@ -84,7 +88,8 @@ let package = Package(
         .target(
             name: "WhittleReport",
             dependencies: [
-                "WhittleFlatten", "WhittleImage", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles", "WhittlePackages",
+                "WhittleFlatten", "WhittleImage", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles",
+                "WhittlePackages",
             ]),
         // Writing the single-layer image tarball.
         .target(
@@ -101,7 +106,8 @@ let package = Package(
         .target(
             name: "WhittleTrace",
             dependencies: [
-                "CWhittleTrace", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleArchive",
+                "CWhittleTrace", "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten",
+                "WhittleArchive",
                 "WhittleTraceFormat",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -109,7 +115,8 @@ let package = Package(
         .target(
             name: "WhittleCommands",
             dependencies: [
-                "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput", "WhittleProfiles",
+                "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput",
+                "WhittleProfiles",
                 "WhittleELF", "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
                 "WhittlePackages", "WhittlePackageGraph", "WhittleRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

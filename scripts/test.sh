@@ -13,6 +13,8 @@ export PATH="/opt/swift/usr/bin:$PATH"
 # The test targets that run one test at a time (Package.swift says why); the rest run in parallel.
 SERIAL_TARGETS="WhittleAcceptanceTests|WhittleTraceTests"
 scripts/install-deps.sh
+# Formatting first: it takes seconds, and .swift-format says what it checks.
+swift-format lint --strict --recursive Sources Tests Fuzz Package.swift
 # Under CI the acceptance images build in the background while Swift builds and the
 # fuzzers run: the image build waits mostly on apt, pip and the disk, the others on the CPU.
 images_pid=""

@@ -49,9 +49,9 @@ public func fuzzELFInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
 enum Main {
     static func main() {
         #if FUZZING
-        runLibFuzzer(fuzzELFInput)
+            runLibFuzzer(fuzzELFInput)
         #else
-        replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzELF", fuzzELF)
+            replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzELF", fuzzELF)
         #endif
     }
 }

@@ -17,11 +17,13 @@ private let directory = FuzzDirectory("image")
 /// An empty layer (two zero blocks), with a config and an OCI manifest naming it.
 private enum Blobs {
     static let layer = [UInt8](repeating: 0, count: 1024)
-    static let config = Array("""
+    static let config = Array(
+        """
         {"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},\
         "rootfs":{"type":"layers","diff_ids":["\(sha256Digest(of: layer))"]}}
         """.utf8)
-    static let manifest = Array("""
+    static let manifest = Array(
+        """
         {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
         "config":{"mediaType":"application/vnd.oci.image.config.v1+json",\
         "digest":"\(sha256Digest(of: config))","size":\(config.count)},\
@@ -29,7 +31,8 @@ private enum Blobs {
         "digest":"\(sha256Digest(of: layer))","size":\(layer.count)}]}
         """.utf8)
     /// An index naming the manifest: the seed `scripts` cannot write without knowing the digest.
-    static let index = Array("""
+    static let index = Array(
+        """
         {"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\
         {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(sha256Digest(of: manifest))",\
         "size":\(manifest.count),"annotations":{"io.containerd.image.name":"docker.io/library/fuzz:1",\
@@ -70,7 +73,9 @@ private let sharedScratch: ScratchDirectory = {
 /// gets scratch space of its own (a gzip one is inflated into it).
 private func open(_ path: String, names: [String?] = [nil], isArchive: Bool = false) {
     for name in names {
-        guard let scratch = isArchive ? try? ScratchDirectory() : sharedScratch else { fatalError("no scratch directory") }
+        guard let scratch = isArchive ? try? ScratchDirectory() : sharedScratch else {
+            fatalError("no scratch directory")
+        }
         defer { if isArchive { scratch.remove() } }
         guard let image = try? SavedImage(path: path, selection: ImageSelection(name: name), scratch: scratch) else {
             continue
@@ -101,8 +106,10 @@ private func decodeDirectly(_ bytes: [UInt8]) {
 
 /// Writes the seeds only this harness can make (documents naming its own blobs' digests).
 private func writeSeeds(to seedDirectory: String) {
-    for (name, bytes) in [("oci-index.json", Blobs.index), ("docker-manifest.json", Blobs.dockerManifest),
-                          ("config.json", Blobs.config), ("oci-manifest.json", Blobs.manifest)] {
+    for (name, bytes) in [
+        ("oci-index.json", Blobs.index), ("docker-manifest.json", Blobs.dockerManifest),
+        ("config.json", Blobs.config), ("oci-manifest.json", Blobs.manifest),
+    ] {
         guard FileManager.default.createFile(atPath: seedDirectory + "/" + name, contents: Data(bytes)) else {
             fatalError("cannot write \(seedDirectory)/\(name)")
         }
@@ -119,14 +126,14 @@ public func fuzzImageDocumentsInput(_ data: UnsafePointer<UInt8>?, _ size: Int) 
 enum Main {
     static func main() {
         #if FUZZING
-        runLibFuzzer(fuzzImageDocumentsInput)
+            runLibFuzzer(fuzzImageDocumentsInput)
         #else
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.first == "--write-seeds", arguments.count == 2 {
-            writeSeeds(to: arguments[1])
-            return
-        }
-        replay(arguments, harness: "FuzzImageDocuments", fuzzImageDocuments)
+            let arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments.first == "--write-seeds", arguments.count == 2 {
+                writeSeeds(to: arguments[1])
+                return
+            }
+            replay(arguments, harness: "FuzzImageDocuments", fuzzImageDocuments)
         #endif
     }
 }

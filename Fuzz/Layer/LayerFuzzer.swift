@@ -30,7 +30,9 @@ func fuzzLayer(_ bytes: [UInt8]) {
     writeImage(bytes)
     guard let scratch = try? ScratchDirectory() else { fatalError("no scratch directory") }
     defer { scratch.remove() }
-    guard let saved = try? SavedImage(path: image, scratch: scratch) else { fatalError("the fixed image does not open") }
+    guard let saved = try? SavedImage(path: image, scratch: scratch) else {
+        fatalError("the fixed image does not open")
+    }
     let flattener = Flattener(scratch: scratch)
     // `slim` reads every byte and checks digests; `inspect` reads headers only and skips
     // file data by offset. Inputs of odd length take the second way.
@@ -64,9 +66,9 @@ public func fuzzLayerInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 
 enum Main {
     static func main() {
         #if FUZZING
-        runLibFuzzer(fuzzLayerInput)
+            runLibFuzzer(fuzzLayerInput)
         #else
-        replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzLayer", fuzzLayer)
+            replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzLayer", fuzzLayer)
         #endif
     }
 }

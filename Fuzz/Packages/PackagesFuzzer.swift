@@ -54,28 +54,49 @@ enum Skeleton {
     static let files: [(String, String)] = [
         ("var/lib/dpkg/status", status), ("var/lib/apt/extended_states", extendedStates),
         ("var/lib/dpkg/info/format", "1\n"),
-        ("var/lib/dpkg/info/libfoo1:amd64.list", "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu/libfoo.so.1\n"),
-        ("var/lib/dpkg/info/libfoo1:amd64.md5sums", "00000000000000000000000000000001  usr/lib/x86_64-linux-gnu/libfoo.so.1\n"),
-        ("var/lib/dpkg/info/tool.list", "/.\n/bin\n/bin/tool\n/etc\n/etc/tool.conf\n/usr\n/usr/share/doc/tool\n/usr/share/doc/tool/copyright\n"),
-        ("var/lib/dpkg/info/tool.md5sums", "00000000000000000000000000000002  bin/tool\n00000000000000000000000000000003  usr/share/doc/tool/copyright\n"),
+        (
+            "var/lib/dpkg/info/libfoo1:amd64.list",
+            "/.\n/usr\n/usr/lib\n/usr/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu/libfoo.so.1\n"
+        ),
+        (
+            "var/lib/dpkg/info/libfoo1:amd64.md5sums",
+            "00000000000000000000000000000001  usr/lib/x86_64-linux-gnu/libfoo.so.1\n"
+        ),
+        (
+            "var/lib/dpkg/info/tool.list",
+            "/.\n/bin\n/bin/tool\n/etc\n/etc/tool.conf\n/usr\n/usr/share/doc/tool\n/usr/share/doc/tool/copyright\n"
+        ),
+        (
+            "var/lib/dpkg/info/tool.md5sums",
+            "00000000000000000000000000000002  bin/tool\n00000000000000000000000000000003  usr/share/doc/tool/copyright\n"
+        ),
         ("var/lib/dpkg/info/tool.conffiles", "/etc/tool.conf\nremove-on-upgrade /etc/tool.d/old.conf\n"),
         ("var/lib/dpkg/info/tool.postinst", "#!/bin/sh\nset -e\n"),
         ("var/lib/dpkg/info/gone.list", "/.\n/usr\n/usr/bin\n/usr/bin/gone\n"),
         ("var/lib/dpkg/info/python3-app.list", "/\(site)/app-1.0.dist-info/RECORD\n"),
-        ("var/lib/dpkg/info/python3-app.md5sums", "00000000000000000000000000000005  \(site)/app-1.0.dist-info/RECORD\n"),
+        (
+            "var/lib/dpkg/info/python3-app.md5sums",
+            "00000000000000000000000000000005  \(site)/app-1.0.dist-info/RECORD\n"
+        ),
         ("usr/bin/tool", "tool"), ("usr/bin/gone", "gone"), ("usr/bin/busybox", "busybox"),
         ("usr/share/doc/tool/copyright", "copyright"), ("usr/lib/x86_64-linux-gnu/libfoo.so.1", "libfoo"),
         ("etc/tool.conf", "setting=1\n"), ("etc/securetty", "console\n"), ("lib/ld-musl-x86_64.so.1", "musl"),
         ("lib/apk/db/installed", apkInstalled),
-        (site + "/app/__init__.py", ""), (site + "/app/core.py", "x = 1\n"), ("usr/local/bin/app", "#!/usr/bin/python3\n"),
+        (site + "/app/__init__.py", ""), (site + "/app/core.py", "x = 1\n"),
+        ("usr/local/bin/app", "#!/usr/bin/python3\n"),
         (site + "/app-1.0.dist-info/METADATA", appMetadata), (site + "/app-1.0.dist-info/RECORD", appRecord),
         (site + "/app-1.0.dist-info/INSTALLER", "pip\n"), (site + "/app-1.0.dist-info/REQUESTED", ""),
         (site + "/legacy/__init__.py", ""), (site + "/legacy-2.0-py3.11.egg-info/PKG-INFO", legacyInfo),
-        (site + "/legacy-2.0-py3.11.egg-info/installed-files.txt",
-         "../legacy/__init__.py\n../../../../bin/legacy-run\nPKG-INFO\ninstalled-files.txt\n"),
+        (
+            site + "/legacy-2.0-py3.11.egg-info/installed-files.txt",
+            "../legacy/__init__.py\n../../../../bin/legacy-run\nPKG-INFO\ninstalled-files.txt\n"
+        ),
         ("usr/local/bin/legacy-run", "run"),
         (dist + "/deb_dist/__init__.py", ""), (dist + "/_deb_dist_c.cpython-311-x86_64-linux-gnu.so", "so"),
-        (dist + "/deb_dist-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: deb-dist\nVersion: 1.0\nRequires-Dist: app\n"),
+        (
+            dist + "/deb_dist-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: deb-dist\nVersion: 1.0\nRequires-Dist: app\n"
+        ),
         (dist + "/deb_dist-1.0.dist-info/top_level.txt", "deb_dist\n_deb_dist_c\n"),
         (site + "/single-0.1-py3.11.egg-info", "Metadata-Version: 1.1\nName: single\nVersion: 0.1\n"),
         (site + "/single.py", "pass\n"),
@@ -211,8 +232,12 @@ private let skeletonLayer: (bytes: [UInt8], digest: String) = {
     var entries: [(TarEntry, [UInt8])] = Skeleton.directories.map {
         (TarEntry(path: $0, kind: .directory, permissions: 0o755), [])
     }
-    entries += Skeleton.symlinks.map { (TarEntry(path: $0.0, kind: .symlink, permissions: 0o777, linkTarget: $0.1), []) }
-    entries += Skeleton.files.map { (TarEntry(path: $0.0, kind: .regular, size: Int64($0.1.utf8.count)), Array($0.1.utf8)) }
+    entries += Skeleton.symlinks.map {
+        (TarEntry(path: $0.0, kind: .symlink, permissions: 0o777, linkTarget: $0.1), [])
+    }
+    entries += Skeleton.files.map {
+        (TarEntry(path: $0.0, kind: .regular, size: Int64($0.1.utf8.count)), Array($0.1.utf8))
+    }
     guard let bytes = tar(entries) else { fatalError("the sound layer cannot be written") }
     return (bytes, sha256Digest(of: bytes))
 }()
@@ -242,14 +267,18 @@ private func inputLayer(_ bytes: [UInt8]) -> [UInt8]? {
     }
     // One entry a line: `link -> target`, `directory/`, or a file holding its own name.
     let lines = String(decoding: content, as: UTF8.self).split(separator: "\n").prefix(64)
-    return tar(lines.map { line in
-        if let arrow = line.range(of: " -> ") {
-            return (TarEntry(path: String(line[..<arrow.lowerBound]), kind: .symlink, permissions: 0o777,
-                             linkTarget: String(line[arrow.upperBound...])), [])
-        }
-        if line.hasSuffix("/") { return (TarEntry(path: String(line), kind: .directory, permissions: 0o755), []) }
-        return (TarEntry(path: String(line), kind: .regular, size: Int64(line.utf8.count)), Array(line.utf8))
-    })
+    return tar(
+        lines.map { line in
+            if let arrow = line.range(of: " -> ") {
+                return (
+                    TarEntry(
+                        path: String(line[..<arrow.lowerBound]), kind: .symlink, permissions: 0o777,
+                        linkTarget: String(line[arrow.upperBound...])), []
+                )
+            }
+            if line.hasSuffix("/") { return (TarEntry(path: String(line), kind: .directory, permissions: 0o755), []) }
+            return (TarEntry(path: String(line), kind: .regular, size: Int64(line.utf8.count)), Array(line.utf8))
+        })
 }
 
 /// A legacy `docker save` layout of the sound layer and `layer` over it.
@@ -279,7 +308,9 @@ func fuzzPackages(_ bytes: [UInt8]) {
     writeImage(layer)
     guard let scratch = try? ScratchDirectory() else { fatalError("no scratch directory") }
     defer { scratch.remove() }
-    guard let saved = try? SavedImage(path: image, scratch: scratch) else { fatalError("the fixed image does not open") }
+    guard let saved = try? SavedImage(path: image, scratch: scratch) else {
+        fatalError("the fixed image does not open")
+    }
     let flattener = Flattener(scratch: scratch)
     // A layer that fails part way (the entries slot) still leaves a tree to read.
     _ = try? flattener.apply(saved)
@@ -298,10 +329,14 @@ private func readDatabases(_ tree: FileTree, scratch: ScratchDirectory, byName: 
             try? PackageSpec("\(kind.graphSpelling):\($0.name)")
         }
     }
-    let request = byName ? RemovalRequest(specs: specs, origin: .commandLine, autoremove: true)
+    let request =
+        byName
+        ? RemovalRequest(specs: specs, origin: .commandLine, autoremove: true)
         : RemovalRequest(specs: (try? PackageSpec.list("deb:*-dev,pypi:*,apk:busy?ox")) ?? [], origin: .profile("fuzz"))
-    if let removal = try? PackageRemoval(database: database, tree: tree, requests: [request],
-                                         autoremove: byName, force: byName) {
+    if let removal = try? PackageRemoval(
+        database: database, tree: tree, requests: [request],
+        autoremove: byName, force: byName)
+    {
         _ = removal.plan.removals.map(\.reason.description)
         rewrite(database, tree, scratch, removing: removal.removedPackages) { removal.rules[$0] == nil }
     }
@@ -313,8 +348,10 @@ private func readDatabases(_ tree: FileTree, scratch: ScratchDirectory, byName: 
     }
 }
 
-private func rewrite(_ database: PackageDatabase, _ tree: FileTree, _ scratch: ScratchDirectory, removing: Set<Int>,
-                     keeps: @escaping (String) -> Bool) {
+private func rewrite(
+    _ database: PackageDatabase, _ tree: FileTree, _ scratch: ScratchDirectory, removing: Set<Int>,
+    keeps: @escaping (String) -> Bool
+) {
     let truth = PackageTruth(database: database, tree: tree, removing: removing, keeps: keeps)
     _ = truth.recordsToRemove(database)
     _ = truth.recordsToKeep(database)
@@ -371,17 +408,20 @@ private func writeSeeds(to seedDirectory: String) {
     var seeds = Skeleton.slots.enumerated().map { slot, path in
         ("slot-\(slot)-" + (path as NSString).lastPathComponent, [UInt8(slot)] + Array((sound[path] ?? "").utf8))
     }
-    let entries = "lib -> usr/lib\n\(Skeleton.site)/extra-3.0.dist-info/\n\(Skeleton.site)/extra-3.0.dist-info/METADATA\n"
+    let entries =
+        "lib -> usr/lib\n\(Skeleton.site)/extra-3.0.dist-info/\n\(Skeleton.site)/extra-3.0.dist-info/METADATA\n"
         + "var/lib/dpkg/info/extra:amd64.list\nusr/local/bin -> ../../bin\n"
     seeds.append(("slot-\(Skeleton.entriesSlot)-entries", [UInt8(Skeleton.entriesSlot)] + Array(entries.utf8)))
     // The sound image's relation fields and requirements, one a line.
-    let relations = (Skeleton.status + Skeleton.appMetadata + Skeleton.apkInstalled).split(separator: "\n").compactMap {
-        line -> Substring? in
-        guard let colon = line.firstIndex(of: ":"),
-              ["Depends", "Pre-Depends", "Recommends", "Provides", "Version", "Requires-Dist", "D", "p"]
-                .contains(String(line[..<colon])) else { return nil }
-        return line[line.index(after: colon)...].drop { $0 == " " }
-    }.joined(separator: "\n") + "\ndeb:gcc-12\npypi:Jupyter_Core\napk:so:libc.so\n*-dev,pytest\n"
+    let relations =
+        (Skeleton.status + Skeleton.appMetadata + Skeleton.apkInstalled).split(separator: "\n").compactMap {
+            line -> Substring? in
+            guard let colon = line.firstIndex(of: ":"),
+                ["Depends", "Pre-Depends", "Recommends", "Provides", "Version", "Requires-Dist", "D", "p"]
+                    .contains(String(line[..<colon]))
+            else { return nil }
+            return line[line.index(after: colon)...].drop { $0 == " " }
+        }.joined(separator: "\n") + "\ndeb:gcc-12\npypi:Jupyter_Core\napk:so:libc.so\n*-dev,pytest\n"
     seeds.append(("slot-\(Skeleton.relationsSlot)-relations", [UInt8(Skeleton.relationsSlot)] + Array(relations.utf8)))
     for (name, bytes) in seeds {
         guard FileManager.default.createFile(atPath: seedDirectory + "/" + name, contents: Data(bytes)) else {
@@ -400,14 +440,14 @@ public func fuzzPackagesInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int
 enum Main {
     static func main() {
         #if FUZZING
-        runLibFuzzer(fuzzPackagesInput)
+            runLibFuzzer(fuzzPackagesInput)
         #else
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.first == "--write-seeds", arguments.count == 2 {
-            writeSeeds(to: arguments[1])
-            return
-        }
-        replay(arguments, harness: "FuzzPackages", fuzzPackages)
+            let arguments = Array(CommandLine.arguments.dropFirst())
+            if arguments.first == "--write-seeds", arguments.count == 2 {
+                writeSeeds(to: arguments[1])
+                return
+            }
+            replay(arguments, harness: "FuzzPackages", fuzzPackages)
         #endif
     }
 }

@@ -43,9 +43,9 @@ public func fuzzProfileInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
 enum Main {
     static func main() {
         #if FUZZING
-        runLibFuzzer(fuzzProfileInput)
+            runLibFuzzer(fuzzProfileInput)
         #else
-        replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzProfile", fuzzProfile)
+            replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzProfile", fuzzProfile)
         #endif
     }
 }

@@ -46,7 +46,8 @@ public final class FuzzDirectory: @unchecked Sendable {
 
     /// A harness that crashed left its directory behind: remove those of processes gone.
     private static func removeStale(in base: String) {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] where name.hasPrefix("whittle-fuzz-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        where name.hasPrefix("whittle-fuzz-") {
             guard let pid = name.split(separator: ".").last.flatMap({ Int32($0) }), kill(pid, 0) != 0, errno == ESRCH
             else { continue }
             try? FileManager.default.removeItem(atPath: base + "/" + name)
@@ -69,12 +70,14 @@ public func fuzzInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
 /// plain build: `swift run FuzzLayer crash-1234`.
 public func replay(_ arguments: [String], harness: String, _ body: ([UInt8]) -> Void) {
     guard !arguments.isEmpty else {
-        FileHandle.standardError.write(Data("""
-            usage: \(harness) FILE|DIRECTORY...
-            Runs the \(harness) harness once on each input file, as libFuzzer does. Built with
-            -sanitize=fuzzer and -D FUZZING, this program is libFuzzer itself (see scripts/fuzz.sh).
+        FileHandle.standardError.write(
+            Data(
+                """
+                usage: \(harness) FILE|DIRECTORY...
+                Runs the \(harness) harness once on each input file, as libFuzzer does. Built with
+                -sanitize=fuzzer and -D FUZZING, this program is libFuzzer itself (see scripts/fuzz.sh).
 
-            """.utf8))
+                """.utf8))
         exit(2)
     }
     var count = 0
@@ -84,8 +87,11 @@ public func replay(_ arguments: [String], harness: String, _ body: ([UInt8]) -> 
             FileHandle.standardError.write(Data("\(argument): no such file or directory\n".utf8))
             exit(1)
         }
-        let files = isDirectory.boolValue
-            ? ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).sorted().map { argument + "/" + $0 }
+        let files =
+            isDirectory.boolValue
+            ? ((try? FileManager.default.contentsOfDirectory(atPath: argument)) ?? []).sorted().map {
+                argument + "/" + $0
+            }
             : [argument]
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else { continue }
@@ -98,19 +104,19 @@ public func replay(_ arguments: [String], harness: String, _ body: ([UInt8]) -> 
 }
 
 #if FUZZING
-/// libFuzzer's own entry point. SwiftPM names an executable's `main` after its module, so
-/// libFuzzer's `main` cannot take over: the harness's `main` hands over to the driver.
-@_silgen_name("LLVMFuzzerRunDriver")
-private func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
+    /// libFuzzer's own entry point. SwiftPM names an executable's `main` after its module, so
+    /// libFuzzer's `main` cannot take over: the harness's `main` hands over to the driver.
+    @_silgen_name("LLVMFuzzerRunDriver")
+    private func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<Int32>,
+        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+    ) -> Int32
 
-/// Runs libFuzzer with this process's arguments and `callback` as the harness; never returns.
-public func runLibFuzzer(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
-    var argc = CommandLine.argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-    exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
-}
+    /// Runs libFuzzer with this process's arguments and `callback` as the harness; never returns.
+    public func runLibFuzzer(_ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, callback))
+    }
 #endif

@@ -27,9 +27,9 @@ public func fuzzTraceInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 
 enum Main {
     static func main() {
         #if FUZZING
-        runLibFuzzer(fuzzTraceInput)
+            runLibFuzzer(fuzzTraceInput)
         #else
-        replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzTrace", fuzzTrace)
+            replay(Array(CommandLine.arguments.dropFirst()), harness: "FuzzTrace", fuzzTrace)
         #endif
     }
 }

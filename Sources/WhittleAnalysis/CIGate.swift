@@ -15,8 +15,10 @@ public struct CIFigures: Sendable {
     /// What each profile would remove, by name; empty when no profiles were found.
     public var profiles: [String: (files: Int, bytes: Int64)]
 
-    public init(efficiency: Double, wastedBytes: Int64, userWastedRatio: Double, flattenedBytes: Int64,
-                profiles: [String: (files: Int, bytes: Int64)]) {
+    public init(
+        efficiency: Double, wastedBytes: Int64, userWastedRatio: Double, flattenedBytes: Int64,
+        profiles: [String: (files: Int, bytes: Int64)]
+    ) {
         self.efficiency = efficiency
         self.wastedBytes = wastedBytes
         self.userWastedRatio = userWastedRatio
@@ -30,8 +32,9 @@ public struct CIFigures: Sendable {
             efficiency: waste.efficiency, wastedBytes: waste.wastedBytes,
             userWastedRatio: Double(waste.wastedBytes) / Double(waste.userSizeBytes),
             flattenedBytes: inspection.totals.flattenedBytes,
-            profiles: Dictionary((inspection.profiles ?? []).map { ($0.name, (files: $0.files, bytes: $0.bytes)) },
-                                 uniquingKeysWith: { a, _ in a }))
+            profiles: Dictionary(
+                (inspection.profiles ?? []).map { ($0.name, (files: $0.files, bytes: $0.bytes)) },
+                uniquingKeysWith: { a, _ in a }))
     }
 }
 
@@ -97,7 +100,9 @@ public struct CIGate: Sendable {
     }
 
     /// dive's rules when no `.dive-ci` is found: dive applies the same.
-    public static let diveDefaults: [CIRule] = [.lowestEfficiency(0.9), .highestWastedBytes(nil), .highestUserWastedPercent(0.1)]
+    public static let diveDefaults: [CIRule] = [
+        .lowestEfficiency(0.9), .highestWastedBytes(nil), .highestUserWastedPercent(0.1),
+    ]
 
     public func evaluate(_ figures: CIFigures) -> [CIResult] {
         rules.map { rule, source in
@@ -114,36 +119,53 @@ public struct CIGate: Sendable {
             return (.skip, "disabled")
         case let .lowestEfficiency(threshold?):
             let failed = threshold > figures.efficiency
-            return (failed ? .fail : .pass, "efficiency \(ratio(figures.efficiency)) \(failed ? "<" : ">=") \(threshold)")
+            return (
+                failed ? .fail : .pass, "efficiency \(ratio(figures.efficiency)) \(failed ? "<" : ">=") \(threshold)"
+            )
         case let .highestWastedBytes(threshold?):
             let failed = figures.wastedBytes > threshold
-            return (failed ? .fail : .pass,
-                    "\(bytes(figures.wastedBytes)) wasted \(failed ? ">" : "<=") \(bytes(threshold))")
+            return (
+                failed ? .fail : .pass,
+                "\(bytes(figures.wastedBytes)) wasted \(failed ? ">" : "<=") \(bytes(threshold))"
+            )
         case let .highestUserWastedPercent(threshold?):
             let failed = figures.userWastedRatio > threshold
-            return (failed ? .fail : .pass, "\(ratio(figures.userWastedRatio)) of the user's bytes wasted "
-                + "\(failed ? ">" : "<=") \(threshold)")
+            return (
+                failed ? .fail : .pass,
+                "\(ratio(figures.userWastedRatio)) of the user's bytes wasted "
+                    + "\(failed ? ">" : "<=") \(threshold)"
+            )
         case let .profile(name, limit):
             guard let removal = figures.profiles[name] else { return (.fail, "no profile '\(name)' was estimated") }
             return judge(limit, profile: name, removal: removal, flattened: figures.flattenedBytes)
         }
     }
 
-    private static func judge(_ limit: CIRule.ProfileLimit, profile: String, removal: (files: Int, bytes: Int64),
-                              flattened: Int64) -> (CIResult.Status, String) {
+    private static func judge(
+        _ limit: CIRule.ProfileLimit, profile: String, removal: (files: Int, bytes: Int64),
+        flattened: Int64
+    ) -> (CIResult.Status, String) {
         switch limit {
         case let .maxRemovableBytes(threshold):
             let failed = removal.bytes > threshold
-            return (failed ? .fail : .pass,
-                    "\(profile) would remove \(bytes(removal.bytes)) \(failed ? ">" : "<=") \(bytes(threshold))")
+            return (
+                failed ? .fail : .pass,
+                "\(profile) would remove \(bytes(removal.bytes)) \(failed ? ">" : "<=") \(bytes(threshold))"
+            )
         case let .maxRemovableFiles(threshold):
             let failed = removal.files > threshold
-            return (failed ? .fail : .pass, "\(profile) would remove \(removal.files) files \(failed ? ">" : "<=") \(threshold)")
+            return (
+                failed ? .fail : .pass,
+                "\(profile) would remove \(removal.files) files \(failed ? ">" : "<=") \(threshold)"
+            )
         case let .maxRemovableShare(threshold):
             let share = flattened > 0 ? Double(removal.bytes) / Double(flattened) : 0
             let failed = share > threshold
-            return (failed ? .fail : .pass, "\(profile) would remove \(ratio(share)) of the flattened bytes "
-                + "\(failed ? ">" : "<=") \(threshold)")
+            return (
+                failed ? .fail : .pass,
+                "\(profile) would remove \(ratio(share)) of the flattened bytes "
+                    + "\(failed ? ">" : "<=") \(threshold)"
+            )
         }
     }
 

@@ -23,7 +23,8 @@ public enum CIConfigError: Error, CustomStringConvertible, Equatable {
         case let .badVersion(path, found):
             return "\(path): version is \(found); this whittle reads version 1"
         case let .unknownProfile(path, name, known) where known.isEmpty:
-            return "\(path) names profile '\(name)', but no profiles were found: set WHITTLE_PROFILES to the Profiles directory"
+            return
+                "\(path) names profile '\(name)', but no profiles were found: set WHITTLE_PROFILES to the Profiles directory"
         case let .unknownProfile(path, name, known):
             return "\(path): no profile named '\(name)' (known: \(known.joined(separator: ", ")))"
         }
@@ -39,8 +40,10 @@ extension CIGate {
     /// explicitly must exist; a default one (in `directory`) is read when present. Without
     /// a dive file, dive's defaults apply, as `dive --ci` applies them.
     /// - Parameter profiles: the profile names rules may name; nil when none were found.
-    public static func load(diveFile: String?, whittleFile: String?, directory: String = ".",
-                            profiles: [String]?) throws -> CIGate {
+    public static func load(
+        diveFile: String?, whittleFile: String?, directory: String = ".",
+        profiles: [String]?
+    ) throws -> CIGate {
         var rules: [(rule: CIRule, source: String)] = []
         if let (path, text) = try read(diveFile, default: directory + "/" + diveFileName) {
             rules += try diveRules(yaml: text, path: path).map { ($0, path) }
@@ -57,8 +60,10 @@ extension CIGate {
         let chosen = explicit ?? path
         if explicit == nil, !FileManager.default.fileExists(atPath: chosen) { return nil }
         do {
-            return (explicit ?? (chosen.hasPrefix("./") ? String(chosen.dropFirst(2)) : chosen),
-                    try String(contentsOfFile: chosen, encoding: .utf8))
+            return (
+                explicit ?? (chosen.hasPrefix("./") ? String(chosen.dropFirst(2)) : chosen),
+                try String(contentsOfFile: chosen, encoding: .utf8)
+            )
         } catch {
             let reason = FileManager.default.fileExists(atPath: chosen) ? "not readable as UTF-8 text" : "no such file"
             throw CIConfigError.unreadable(path: chosen, reason: reason)
@@ -84,8 +89,9 @@ extension CIGate {
         let efficiency = try value("lowestEfficiency", "0.9").map { try ratio($0, key: "rules.lowestEfficiency", path) }
         let wasted = try value("highestWastedBytes", "disabled").map {
             guard let bytes = ByteSize.parse($0) else {
-                throw CIConfigError.badValue(path: path, key: "rules.highestWastedBytes", value: $0,
-                                             expected: "a size such as 20MB, 512KiB or 1000, or disabled")
+                throw CIConfigError.badValue(
+                    path: path, key: "rules.highestWastedBytes", value: $0,
+                    expected: "a size such as 20MB, 512KiB or 1000, or disabled")
             }
             return bytes
         }
@@ -118,8 +124,12 @@ extension CIGate {
             try checkKeys(Node.mapping(limits), limitKeys, prefix: "profiles.\(name).", path: path)
             for (keyNode, valueNode) in limits {
                 let key = keyNode.scalar?.string ?? ""
-                rules.append(.profile(name, try limit(key, valueNode.scalar?.string ?? "\(valueNode)",
-                                                      at: "profiles.\(name).\(key)", path)))
+                rules.append(
+                    .profile(
+                        name,
+                        try limit(
+                            key, valueNode.scalar?.string ?? "\(valueNode)",
+                            at: "profiles.\(name).\(key)", path)))
             }
         }
         return rules
@@ -127,11 +137,14 @@ extension CIGate {
 
     private static let limitKeys = ["maxRemovableBytes", "maxRemovableFiles", "maxRemovableShare"]
 
-    private static func limit(_ key: String, _ text: String, at name: String, _ path: String) throws -> CIRule.ProfileLimit {
+    private static func limit(
+        _ key: String, _ text: String, at name: String, _ path: String
+    ) throws -> CIRule.ProfileLimit {
         switch key {
         case "maxRemovableBytes":
             guard let bytes = ByteSize.parse(text) else {
-                throw CIConfigError.badValue(path: path, key: name, value: text, expected: "a size such as 20MB, 512KiB or 0")
+                throw CIConfigError.badValue(
+                    path: path, key: name, value: text, expected: "a size such as 20MB, 512KiB or 0")
             }
             return .maxRemovableBytes(bytes)
         case "maxRemovableFiles":
@@ -152,7 +165,9 @@ extension CIGate {
             throw CIConfigError.notYAML(path: path, reason: "\(error)")
         }
         guard let node else { return nil }
-        guard node.mapping != nil else { throw CIConfigError.notYAML(path: path, reason: "the top level is not a mapping") }
+        guard node.mapping != nil else {
+            throw CIConfigError.notYAML(path: path, reason: "the top level is not a mapping")
+        }
         return node
     }
 
@@ -167,7 +182,8 @@ extension CIGate {
     /// A ratio from 0 to 1, as dive requires of its two ratio rules.
     private static func ratio(_ text: String, key: String, _ path: String) throws -> Double {
         guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value >= 0, value <= 1 else {
-            throw CIConfigError.badValue(path: path, key: key, value: text, expected: "a ratio from 0 to 1, or disabled")
+            throw CIConfigError.badValue(
+                path: path, key: key, value: text, expected: "a ratio from 0 to 1, or disabled")
         }
         return value
     }

@@ -10,8 +10,9 @@ extension RemovalEstimator {
     public func combinedSelection(tree: FileTree, config: ImageConfig) -> Selection {
         var seen = Set<String>()
         let profiles = named.flatMap(\.profiles).filter { seen.insert($0.name).inserted }
-        let policy = SelectionPolicy(profiles: profiles, keep: [], remove: [],
-                                     protected: ProtectedPaths.find(config: config, tree: tree))
+        let policy = SelectionPolicy(
+            profiles: profiles, keep: [], remove: [],
+            protected: ProtectedPaths.find(config: config, tree: tree))
         return Selector(policy: policy).select(tree)
     }
 }

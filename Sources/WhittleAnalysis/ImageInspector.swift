@@ -93,8 +93,10 @@ public struct ImageInspector {
     /// - Parameter meter: counts the layers' stored bytes as they are read (or skipped), for progress.
     /// - Parameter examine: given the flattened tree and config before they are dropped
     ///   (the HTML report draws its treemap there).
-    public func run(estimator: RemovalEstimator? = nil, meter: ByteMeter? = nil, progress: ((String) -> Void)? = nil,
-                    examine: ((FileTree, ImageConfig) throws -> Void)? = nil) throws -> ImageInspection {
+    public func run(
+        estimator: RemovalEstimator? = nil, meter: ByteMeter? = nil, progress: ((String) -> Void)? = nil,
+        examine: ((FileTree, ImageConfig) throws -> Void)? = nil
+    ) throws -> ImageInspection {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")

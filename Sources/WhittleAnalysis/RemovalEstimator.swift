@@ -107,25 +107,33 @@ public struct RemovalEstimator {
         }
     }
 
-    private func estimate(_ entry: NamedProfiles, tree: FileTree, protected: [String: KeepReason],
-                          ownership: PackageOwnership?, database: PackageDatabase?) -> RemovalEstimate {
+    private func estimate(
+        _ entry: NamedProfiles, tree: FileTree, protected: [String: KeepReason],
+        ownership: PackageOwnership?, database: PackageDatabase?
+    ) -> RemovalEstimate {
         var policy = SelectionPolicy(profiles: entry.profiles, keep: [], remove: [], protected: protected)
         // The packages a profile names, through slim's own plan.
         let requests = entry.profiles.compactMap(\.packageRequest)
         let selection: Selection
         if let database, !requests.isEmpty,
-           let removal = try? PackageRemoval(database: database, tree: tree, requests: requests,
-                                             autoremove: false, force: false) {
+            let removal = try? PackageRemoval(
+                database: database, tree: tree, requests: requests,
+                autoremove: false, force: false)
+        {
             policy.packageRecords = removal.rules
-            selection = Selector.select(tree, policy: policy, packages: database, removingPackages: removal.removedPackages,
-                                        listingRemovedFiles: ownership != nil).selection
+            selection =
+                Selector.select(
+                    tree, policy: policy, packages: database, removingPackages: removal.removedPackages,
+                    listingRemovedFiles: ownership != nil
+                ).selection
         } else {
             selection = Selector(policy: policy).select(
                 tree, listingRemovedFiles: ownership != nil, findingDanglingSymlinks: false)
         }
         let pathsOnly = database == nil && !requests.isEmpty
         return RemovalEstimate(
-            name: entry.name, summary: entry.summary + (pathsOnly ? " (its paths only: --packages counts its packages)" : ""),
+            name: entry.name,
+            summary: entry.summary + (pathsOnly ? " (its paths only: --packages counts its packages)" : ""),
             files: selection.removedEntries, bytes: selection.removedBytes,
             packages: ownership.map { $0.losses(removing: selection.removedFiles) })
     }

@@ -1,6 +1,6 @@
 import CArchive
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Failures while reading or writing tar streams through libarchive.

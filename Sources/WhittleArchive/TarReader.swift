@@ -56,8 +56,10 @@ public final class TarReader {
     /// (type S) is refused as Docker's applier refuses it ("unhandled tar header type 83");
     /// PAX sparse files are read.
     private func refuseUnrepresentable(_ raw: OpaquePointer) throws {
-        let names = [("name", archive_entry_pathname(raw)), ("hardlink target", archive_entry_hardlink(raw)),
-                     ("symlink target", archive_entry_symlink(raw))]
+        let names = [
+            ("name", archive_entry_pathname(raw)), ("hardlink target", archive_entry_hardlink(raw)),
+            ("symlink target", archive_entry_symlink(raw)),
+        ]
         for (what, pointer) in names {
             guard let pointer, String(validatingCString: pointer) == nil else { continue }
             throw ArchiveError.libarchive(
@@ -69,16 +71,19 @@ public final class TarReader {
         // symlink(2) refuses a target of PATH_MAX bytes or more (its NUL must fit), and so
         // does Docker's applier ("file name too long"): the image could never be loaded.
         if let target = archive_entry_symlink(raw), case let bytes = String(cString: target).utf8.count,
-           bytes > Self.maxLinkTargetBytes {
+            bytes > Self.maxLinkTargetBytes
+        {
             let path = archive_entry_pathname(raw).map { String(cString: $0) } ?? ""
             throw ArchiveError.libarchive(
-                context: name, message: "the symlink '\(path)' has a target of \(bytes) bytes; Linux takes at most "
+                context: name,
+                message: "the symlink '\(path)' has a target of \(bytes) bytes; Linux takes at most "
                     + "\(Self.maxLinkTargetBytes) (PATH_MAX with its NUL); refusing it")
         }
         if archive_entry_sparse_count(raw) > 0, archive_format(handle) == ARCHIVE_FORMAT_TAR_GNUTAR {
             let path = archive_entry_pathname(raw).map { String(cString: $0) } ?? ""
             throw ArchiveError.libarchive(
-                context: name, message: "'\(path)' is an old GNU sparse file (type S), which Docker's applier "
+                context: name,
+                message: "'\(path)' is an old GNU sparse file (type S), which Docker's applier "
                     + "does not take; refusing it")
         }
     }

@@ -49,22 +49,31 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("How many inefficient paths to list.", valueName: "n"))
     var top: Int = 20
 
-    @Flag(help: "Read the package databases (dpkg, apk, Python): what each OS package owns, and what profiles that name packages (python-dev, package-managers) remove by package.")
+    @Flag(
+        help:
+            "Read the package databases (dpkg, apk, Python): what each OS package owns, and what profiles that name packages (python-dev, package-managers) remove by package."
+    )
     var packages = false
 
-    @Option(help: ArgumentHelp("Also write the report to a file: .json, or .html (a page with a treemap).",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the report to a file: .json, or .html (a page with a treemap).",
+            valueName: "file"))
     var report: String?
 
     @Flag(help: "Judge the image by CI rules (.dive-ci, .whittle-ci.yaml): exit 1 when one fails.")
     var ci = false
 
-    @Option(name: .customLong("ci-config"), help: ArgumentHelp(
-        "dive's rules, in dive's .dive-ci format (default: ./.dive-ci if present).", valueName: "file"))
+    @Option(
+        name: .customLong("ci-config"),
+        help: ArgumentHelp(
+            "dive's rules, in dive's .dive-ci format (default: ./.dive-ci if present).", valueName: "file"))
     var ciConfig: String?
 
-    @Option(name: .customLong("ci-rules"), help: ArgumentHelp(
-        "whittle's rules, in .whittle-ci.yaml format (default: ./.whittle-ci.yaml if present).", valueName: "file"))
+    @Option(
+        name: .customLong("ci-rules"),
+        help: ArgumentHelp(
+            "whittle's rules, in .whittle-ci.yaml format (default: ./.whittle-ci.yaml if present).", valueName: "file"))
     var ciRules: String?
 
     @Option(help: ArgumentHelp("With --ci: also write the verdicts as JUnit XML.", valueName: "file"))
@@ -136,11 +145,16 @@ struct InspectCommand: ParsableCommand {
             inspection = try source.reading { _ in
                 // After a line per layer ("read layer 3/9", which the byte count already
                 // shows), "estimating removals": a phase of its own.
-                try inspector.run(estimator: estimator, meter: meter, progress: { message in
-                    if message.hasPrefix("estimating") { progress.begin(message) }
-                }, examine: { tree, config in
-                    if wantsMap { treemap = HTMLReport.inspectionTreemap(tree: tree, config: config, estimator: estimator) }
-                })
+                try inspector.run(
+                    estimator: estimator, meter: meter,
+                    progress: { message in
+                        if message.hasPrefix("estimating") { progress.begin(message) }
+                    },
+                    examine: { tree, config in
+                        if wantsMap {
+                            treemap = HTMLReport.inspectionTreemap(tree: tree, config: config, estimator: estimator)
+                        }
+                    })
             }
             inspection.image = source.name
         } catch {

@@ -75,13 +75,15 @@ public struct ProfilesCommand: ParsableCommand {
 
 /// Where the profiles come from, shared by the `profiles` subcommands.
 struct ProfileSourceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Read profiles from this directory instead of the shipped ones.", valueName: "directory"))
+    @Option(
+        help: ArgumentHelp(
+            "Read profiles from this directory instead of the shipped ones.", valueName: "directory"))
     var profilesDir: String?
 
     func catalog() throws -> ProfileCatalog {
         guard let directory = profilesDir ?? ProfileCatalog.defaultDirectory() else {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 cannot find the shipped profiles; set WHITTLE_PROFILES to the whittle Profiles \
                 directory or pass --profiles-dir
                 """)

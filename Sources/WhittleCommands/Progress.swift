@@ -3,7 +3,7 @@ import Foundation
 import WhittleCompression
 import WhittleReport
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How progress is shown on standard error.
@@ -13,17 +13,20 @@ public enum ProgressMode: String, ExpressibleByArgument, CaseIterable, Sendable 
 
 /// The progress flags every long-running command shares.
 struct ProgressOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("""
-        Progress on standard error: auto (a bar when standard error is a terminal, nothing \
-        otherwise), bar, plain (a line every few seconds, for CI logs) or none.
-        """, valueName: "mode"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            Progress on standard error: auto (a bar when standard error is a terminal, nothing \
+            otherwise), bar, plain (a line every few seconds, for CI logs) or none.
+            """, valueName: "mode"))
     var progress: ProgressMode = .auto
 
     @Flag(name: .shortAndLong, help: "Show no progress (the same as --progress none).")
     var quiet = false
 
     func display() -> ProgressDisplay {
-        ProgressDisplay(style: ProgressDisplay.style(for: quiet ? .none : progress, stderrIsTerminal: isatty(STDERR_FILENO) == 1))
+        ProgressDisplay(
+            style: ProgressDisplay.style(for: quiet ? .none : progress, stderrIsTerminal: isatty(STDERR_FILENO) == 1))
     }
 }
 
@@ -61,9 +64,12 @@ public final class ProgressDisplay: @unchecked Sendable {
     private var timer: DispatchSourceTimer?
 
     /// - Parameter write: where the text goes (standard error); tests collect it instead.
-    public init(style: Style, write: @escaping @Sendable (String) -> Void = { text in
-        FileHandle.standardError.write(Data(text.utf8))
-    }) {
+    public init(
+        style: Style,
+        write: @escaping @Sendable (String) -> Void = { text in
+            FileHandle.standardError.write(Data(text.utf8))
+        }
+    ) {
         self.style = style
         self.write = write
         guard style != .silent else { return }
@@ -147,8 +153,9 @@ public final class ProgressDisplay: @unchecked Sendable {
     }
 
     private func line(_ phase: Phase) -> ProgressLine {
-        ProgressLine(phase: phase.name, detail: phase.detail, done: phase.meter?.done, total: phase.meter?.total,
-                     elapsed: Date().timeIntervalSince(phase.started), status: phase.status)
+        ProgressLine(
+            phase: phase.name, detail: phase.detail, done: phase.meter?.done, total: phase.meter?.total,
+            elapsed: Date().timeIntervalSince(phase.started), status: phase.status)
     }
 
     private func locked(_ body: () -> Void) {

@@ -67,14 +67,18 @@ struct SlimCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp(
-        "Where to write the image (not needed with --dry-run): a tarball, - for standard output, "
-            + "docker://HOST/REPO:TAG to push, or docker-daemon:NAME:TAG to load into the Docker engine.",
-        valueName: "out.tar"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Where to write the image (not needed with --dry-run): a tarball, - for standard output, "
+                + "docker://HOST/REPO:TAG to push, or docker-daemon:NAME:TAG to load into the Docker engine.",
+            valueName: "out.tar"))
     var output: String?
 
-    @Option(help: ArgumentHelp("With -o docker://…: also write the pushed manifest's digest to this file.",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "With -o docker://…: also write the pushed manifest's digest to this file.",
+            valueName: "file"))
     var digestfile: String?
 
     @Option(help: ArgumentHelp("Name of the output image (default: the input's first tag).", valueName: "name:tag"))
@@ -83,41 +87,56 @@ struct SlimCommand: ParsableCommand {
     @Option(help: "How to store the layer: none (default, fastest) or gzip (smaller, uses every core).")
     var compression: OutputCompression = .none
 
-    @Option(name: .customLong("profile"), parsing: .singleValue, help: ArgumentHelp(
-        "Removal profiles to apply, comma-separated or repeated (see `whittle profiles list`).",
-        valueName: "a,b,…"))
+    @Option(
+        name: .customLong("profile"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Removal profiles to apply, comma-separated or repeated (see `whittle profiles list`).",
+            valueName: "a,b,…"))
     var profiles: [String] = []
 
-    @Option(name: .customLong("profile-file"), parsing: .singleValue, help: ArgumentHelp(
-        "A profile file of your own (the format of Profiles/README.md); may be repeated.", valueName: "file.yaml"))
+    @Option(
+        name: .customLong("profile-file"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "A profile file of your own (the format of Profiles/README.md); may be repeated.", valueName: "file.yaml"))
     var profileFiles: [String] = []
 
-    @Option(name: .customLong("keep"), parsing: .singleValue, help: ArgumentHelp(
-        "Keep paths matching this glob, whatever removes them (*, ** and ?; anchored at /).", valueName: "glob"))
+    @Option(
+        name: .customLong("keep"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Keep paths matching this glob, whatever removes them (*, ** and ?; anchored at /).", valueName: "glob"))
     var keep: [String] = []
 
-    @Option(name: .customLong("remove"), parsing: .singleValue, help: ArgumentHelp(
-        "Remove paths matching this glob, protected ones included.", valueName: "glob"))
+    @Option(
+        name: .customLong("remove"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Remove paths matching this glob, protected ones included.", valueName: "glob"))
     var remove: [String] = []
 
-    @Option(name: .customLong("trace"), parsing: .singleValue, help: ArgumentHelp(
-        "Keep only what this trace (from `whittle trace`) shows the app uses, plus its closure; may be repeated.",
-        valueName: "trace.json"))
+    @Option(
+        name: .customLong("trace"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Keep only what this trace (from `whittle trace`) shows the app uses, plus its closure; may be repeated.",
+            valueName: "trace.json"))
     var traces: [String] = []
 
-    @Option(name: .customLong("trace-keep"), help: ArgumentHelp("""
-        With --trace: packages (default) keeps each language package the app used whole (Python, \
-        Node.js, Ruby gems, Composer, Perl), with what it requires, the modules its imports name, and every directory it \
-        wrote into; files keeps only the files the trace saw and their loader closure, which is \
-        smaller but risks code paths the probes did not reach: an unprobed route, a table, \
-        metadata read later.
-        """, valueName: "packages|files"))
+    @Option(
+        name: .customLong("trace-keep"),
+        help: ArgumentHelp(
+            """
+            With --trace: packages (default) keeps each language package the app used whole (Python, \
+            Node.js, Ruby gems, Composer, Perl), with what it requires, the modules its imports name, and every directory it \
+            wrote into; files keeps only the files the trace saw and their loader closure, which is \
+            smaller but risks code paths the probes did not reach: an unprobed route, a table, \
+            metadata read later.
+            """, valueName: "packages|files"))
     var traceKeep: TraceKeepSet.Extent = .packages
 
-    @Option(name: .customLong("remove-package"), parsing: .singleValue, help: ArgumentHelp(
-        "Remove whole packages: deb:NAME, apk:NAME, pypi:NAME or a bare NAME, globs allowed (deb:*-dev); "
-            + "comma-separated or repeated. Exactly the files each package's own list names go.",
-        valueName: "spec,…"))
+    @Option(
+        name: .customLong("remove-package"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Remove whole packages: deb:NAME, apk:NAME, pypi:NAME or a bare NAME, globs allowed (deb:*-dev); "
+                + "comma-separated or repeated. Exactly the files each package's own list names go.",
+            valueName: "spec,…"))
     var removePackages: [String] = []
 
     @Flag(help: "With --remove-package or a profile's packages: also remove what only the removed packages needed.")
@@ -135,8 +154,10 @@ struct SlimCommand: ParsableCommand {
     @Option(help: "Output format of the dry-run list and the report on stdout: text or json.")
     var format: OutputFormat = .text
 
-    @Option(help: ArgumentHelp("Also write the before/after report to a file: .json, .md, or .html (a page with a treemap).",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also write the before/after report to a file: .json, .md, or .html (a page with a treemap).",
+            valueName: "file"))
     var report: String?
 
     @OptionGroup var display: ProgressOptions
@@ -149,11 +170,13 @@ struct SlimCommand: ParsableCommand {
             throw ValidationError("missing -o/--output OUT.tar (or use --dry-run to only list removals)")
         }
         if verify, traces.isEmpty || dryRun {
-            throw ValidationError("--verify replays the traces on the written image: it needs --trace and -o, not --dry-run")
+            throw ValidationError(
+                "--verify replays the traces on the written image: it needs --trace and -o, not --dry-run")
         }
         if autoremove || force, removePackages.isEmpty, profiles.isEmpty, profileFiles.isEmpty {
-            throw ValidationError("--autoremove and --force act on packages: name them with --remove-package SPEC "
-                + "(or a profile with packages:, such as --profile python-dev)")
+            throw ValidationError(
+                "--autoremove and --force act on packages: name them with --remove-package SPEC "
+                    + "(or a profile with packages:, such as --profile python-dev)")
         }
         if digestfile != nil, !(output ?? "").hasPrefix("docker://") || dryRun {
             throw ValidationError("--digestfile records a push: it needs -o docker://HOST/REPO:TAG")
@@ -169,7 +192,8 @@ struct SlimCommand: ParsableCommand {
             throw ValidationError("--report takes a file ending in .json, .md or .html; got '\(report)'")
         }
         if writesToStandardOutput, !dryRun, isatty(STDOUT_FILENO) == 1 {
-            throw ValidationError("""
+            throw ValidationError(
+                """
                 -o - writes an image tarball to standard output, which is a terminal here: pipe it \
                 (… -o - | docker load) or redirect it (… -o - > app-slim.tar)
                 """)
@@ -195,11 +219,13 @@ struct SlimCommand: ParsableCommand {
         if force { recorded += " --force" }
         let job = SlimJob(
             input: input.image, output: dryRun ? nil : output, selection: try input.selection(),
-            options: WriteOptions(tag: tag, compression: compression, createdBy: recorded,
-                                  comment: "flattened by whittle"),
-            removal: RemovalRequest(profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
-                                    traces: traces, packages: removePackages, autoremove: autoremove, force: force,
-                                    traceExtent: traceKeep),
+            options: WriteOptions(
+                tag: tag, compression: compression, createdBy: recorded,
+                comment: "flattened by whittle"),
+            removal: RemovalRequest(
+                profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
+                traces: traces, packages: removePackages, autoremove: autoremove, force: force,
+                traceExtent: traceKeep),
             verify: verify, access: input.registry.access())
         let progress = display.display()
         let result: SlimJob.Result
@@ -223,7 +249,8 @@ struct SlimCommand: ParsableCommand {
     /// The report (or dry-run listing) on standard output, or on standard error when
     /// standard output is the tarball's.
     private func show(_ result: SlimJob.Result) throws {
-        let print: (String) -> Void = writesToStandardOutput
+        let print: (String) -> Void =
+            writesToStandardOutput
             ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { Swift.print($0) }
         for warning in result.warnings { say("warning: \(warning)") }
         for line in result.verified { say(line) }
@@ -244,7 +271,8 @@ struct SlimCommand: ParsableCommand {
             print(result.report.text())
             switch result.delivered {
             case let .pushed(reference, digest)?:
-                print("""
+                print(
+                    """
 
                     pushed \(reference) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
                     \(written.outputSize) bytes
@@ -253,7 +281,8 @@ struct SlimCommand: ParsableCommand {
                     """)
                 return
             case let .loaded(engine, message)?:
-                print("""
+                print(
+                    """
 
                     loaded into the Docker engine at \(engine): \(message); \(result.inputLayers) layers flattened \
                     into 1, \(written.outputSize) bytes
@@ -264,14 +293,16 @@ struct SlimCommand: ParsableCommand {
                 break
             }
             guard !writesToStandardOutput else {
-                print("""
+                print(
+                    """
 
                     sent \(written.tag) to standard output: \(result.inputLayers) layers flattened into 1, \
                     \(written.outputSize) bytes
                     """)
                 return
             }
-            print("""
+            print(
+                """
 
                 wrote \(result.report.output ?? written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
                 \(written.outputSize) bytes
@@ -282,9 +313,12 @@ struct SlimCommand: ParsableCommand {
 
     private func write(_ result: SlimJob.Result, to path: String) throws {
         let report = result.report
-        let data = path.hasSuffix(".md") ? Data(report.markdown().utf8)
-            : path.hasSuffix(".html") ? Data(try HTMLReport.slim(report, selection: result.selection, tree: result.tree).utf8)
-            : try report.json()
+        let data =
+            path.hasSuffix(".md")
+            ? Data(report.markdown().utf8)
+            : path.hasSuffix(".html")
+                ? Data(try HTMLReport.slim(report, selection: result.selection, tree: result.tree).utf8)
+                : try report.json()
         do {
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

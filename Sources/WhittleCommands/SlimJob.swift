@@ -14,8 +14,10 @@ import WhittleFiles
 import WhittleRegistry
 
 /// A removal request loaded: profiles expanded, globs compiled, traces read.
-typealias PolicyParts = (profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
-                         traces: [(path: String, document: TraceDocument)], packages: [PackageSpec])
+typealias PolicyParts = (
+    profiles: [Profile], keep: [PathPattern], remove: [PathPattern],
+    traces: [(path: String, document: TraceDocument)], packages: [PackageSpec]
+)
 
 /// What to remove: named profiles, a user's profile files, and command-line globs.
 public struct RemovalRequest: Sendable {
@@ -34,9 +36,11 @@ public struct RemovalRequest: Sendable {
     /// `--trace-keep`: how far the traces' keep set reaches beyond the files they saw.
     public var traceExtent: TraceKeepSet.Extent
 
-    public init(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = [],
-                traces: [String] = [], packages: [String] = [], autoremove: Bool = false, force: Bool = false,
-                traceExtent: TraceKeepSet.Extent = .packages) {
+    public init(
+        profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [], remove: [String] = [],
+        traces: [String] = [], packages: [String] = [], autoremove: Bool = false, force: Bool = false,
+        traceExtent: TraceKeepSet.Extent = .packages
+    ) {
         self.profiles = profiles
         self.profileFiles = profileFiles
         self.keep = keep
@@ -56,15 +60,20 @@ public struct RemovalRequest: Sendable {
     /// Loads the profiles and compiles the globs, before any image is read, so a typo
     /// fails fast.
     func policyParts() throws -> PolicyParts {
-        return (try loadProfiles(), try keep.map(PathPattern.init), try remove.map(PathPattern.init),
-                try traces.map { ($0, try TraceDocument.load(path: $0)) }, try packages.flatMap(PackageSpec.list))
+        return (
+            try loadProfiles(), try keep.map(PathPattern.init), try remove.map(PathPattern.init),
+            try traces.map { ($0, try TraceDocument.load(path: $0)) }, try packages.flatMap(PackageSpec.list)
+        )
     }
 
     /// The packages to remove: `--remove-package` first, then each profile's `packages`.
     func packageRequests(_ parts: PolicyParts) -> [WhittlePackageGraph.RemovalRequest] {
-        let named = parts.packages.isEmpty ? [] : [
-            WhittlePackageGraph.RemovalRequest(specs: parts.packages, origin: .commandLine, autoremove: autoremove),
-        ]
+        let named =
+            parts.packages.isEmpty
+            ? []
+            : [
+                WhittlePackageGraph.RemovalRequest(specs: parts.packages, origin: .commandLine, autoremove: autoremove)
+            ]
         return named + parts.profiles.compactMap(\.packageRequest)
     }
 
@@ -119,9 +128,11 @@ public struct SlimJob {
     /// Credentials and TLS trust for `docker://` images, read or written.
     public var access: RegistryAccess
 
-    public init(input: String, output: String?, selection: ImageSelection = ImageSelection(),
-                options: WriteOptions, removal: RemovalRequest = RemovalRequest(), verify: Bool = false,
-                access: RegistryAccess = RegistryAccess()) {
+    public init(
+        input: String, output: String?, selection: ImageSelection = ImageSelection(),
+        options: WriteOptions, removal: RemovalRequest = RemovalRequest(), verify: Bool = false,
+        access: RegistryAccess = RegistryAccess()
+    ) {
         self.input = input
         self.output = output
         self.selection = selection
@@ -223,8 +234,10 @@ public struct SlimJob {
         return try source.reading { try run(reading: $0, to: destination, parts: parts, progress: progress) }
     }
 
-    private func run(reading path: String, to destination: Destination?, parts: PolicyParts,
-                     progress: ProgressDisplay) throws -> Result {
+    private func run(
+        reading path: String, to destination: Destination?, parts: PolicyParts,
+        progress: ProgressDisplay
+    ) throws -> Result {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         let readMeter = ByteMeter()
@@ -247,34 +260,43 @@ public struct SlimJob {
         let selects = !removal.isEmpty || !requests.isEmpty
         let packages = selects ? try PackageDatabase(tree: tree) : PackageDatabase(packages: [])
         let traceKeep = merged.map { document in
-            TraceKeepSet(use: TraceKeepSet.Use(paths: document.entries.map(\.path),
-                                               changed: document.entries.filter(\.changesState).map(\.path)),
-                         tree: tree, config: image.config, packages: packages, extent: removal.traceExtent)
+            TraceKeepSet(
+                use: TraceKeepSet.Use(
+                    paths: document.entries.map(\.path),
+                    changed: document.entries.filter(\.changesState).map(\.path)),
+                tree: tree, config: image.config, packages: packages, extent: removal.traceExtent)
         }
         if let dynamic = traceKeep?.dynamicImports, !dynamic.isEmpty {
-            warnings.append("""
+            warnings.append(
+                """
                 \(dynamic.count) import(s) in the app's code name their module at run time, so the keep set \
                 cannot follow them; trace the code paths that reach them: \
                 \(dynamic.prefix(5).joined(separator: ", "))\(dynamic.count > 5 ? ", …" : "")
                 """)
         }
-        var policy = SelectionPolicy(profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
-                                     protected: protected, traceKeep: traceKeep)
+        var policy = SelectionPolicy(
+            profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
+            protected: protected, traceKeep: traceKeep)
         var removedPackages = Set<Int>()
         var broken: [PackageSection.Broken] = []
         if !requests.isEmpty {
             // Before anything is written: a dependent that stays stops the run here.
-            let plan = try PackageRemoval(database: packages, tree: tree, requests: requests,
-                                          autoremove: removal.autoremove, force: removal.force)
+            let plan = try PackageRemoval(
+                database: packages, tree: tree, requests: requests,
+                autoremove: removal.autoremove, force: removal.force)
             policy.packageRecords = plan.rules
             removedPackages = plan.removedPackages
-            broken = plan.plan.brokenDependents.map { PackageSection.Broken(package: $0.package, requirement: $0.requirement) }
-            warnings += plan.plan.warnings + plan.plan.brokenDependents.map { "--force leaves \($0) missing" }
+            broken = plan.plan.brokenDependents.map {
+                PackageSection.Broken(package: $0.package, requirement: $0.requirement)
+            }
+            warnings +=
+                plan.plan.warnings + plan.plan.brokenDependents.map { "--force leaves \($0) missing" }
                 + plan.plan.spared.map { "profile \($0.profile) keeps \($0.record.spec): \($0.reason)" }
         }
         let ownership = PackageOwnership(database: packages, tree: tree)
-        let decided = Selector.select(tree, policy: policy, packages: packages, removingPackages: removedPackages,
-                                      listingRemovedFiles: !ownership.isEmpty)
+        let decided = Selector.select(
+            tree, policy: policy, packages: packages, removingPackages: removedPackages,
+            listingRemovedFiles: !ownership.isEmpty)
         let chosen = decided.selection
         // The databases' new content: made in a dry run too, so both report the same sizes.
         let generated = GeneratedContent(tree: tree, scratch: scratch)
@@ -289,7 +311,8 @@ public struct SlimJob {
         report.packageDatabases?.broken = broken
         report.after.bytes += generated.addedBytes
         guard let output, let destination else {
-            return Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
+            return Result(
+                inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report, written: nil)
         }
         let (written, verified, delivered) = try write(
             tree, of: image, keeping: chosen, to: destination, traces: parts.traces, scratch: scratch,
@@ -297,8 +320,9 @@ public struct SlimJob {
         var recorded = output
         if case let .file(path, _) = destination { recorded = path }
         report.recordOutput(path: recorded, tag: written.tag, tarballBytes: written.outputSize)
-        var result = Result(inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
-                            written: written)
+        var result = Result(
+            inputLayers: count, selection: chosen, tree: tree, warnings: warnings, report: report,
+            written: written)
         result.verified = verified
         result.delivered = delivered
         if case let .pushed(_, digest)? = delivered { result.report.pushedDigest = digest }
@@ -309,9 +333,11 @@ public struct SlimJob {
     /// output path, or sent on from the scratch directory (to standard output, a registry or
     /// the engine). The writer fills in the layer's header once the layer's digest is known,
     /// so output that is sent on is assembled in the scratch directory first.
-    private func write(_ tree: FileTree, of image: SavedImage, keeping chosen: Selection, to destination: Destination,
-                       traces: [(path: String, document: TraceDocument)], scratch: ScratchDirectory,
-                       progress: ProgressDisplay) throws -> (WriteResult, verified: [String], delivered: Delivery?) {
+    private func write(
+        _ tree: FileTree, of image: SavedImage, keeping chosen: Selection, to destination: Destination,
+        traces: [(path: String, document: TraceDocument)], scratch: ScratchDirectory,
+        progress: ProgressDisplay
+    ) throws -> (WriteResult, verified: [String], delivered: Delivery?) {
         var file: String?
         if case let .file(path, _) = destination { file = path }
         let target = file.map { verify ? Self.stagingPath(for: $0) : $0 } ?? scratch.path + "/output.tar"
@@ -330,13 +356,19 @@ public struct SlimJob {
         if verify {
             verified = try Self.verify(target, against: traces, thenMoveTo: file, progress: progress)
         }
-        return (written, verified, try Self.deliver(target, size: written.outputSize, to: destination,
-                                                    access: access, progress: progress))
+        return (
+            written, verified,
+            try Self.deliver(
+                target, size: written.outputSize, to: destination,
+                access: access, progress: progress)
+        )
     }
 
     /// Sends a finished tarball on where it is not a file: standard output, a registry, the engine.
-    private static func deliver(_ path: String, size: Int64, to destination: Destination, access: RegistryAccess,
-                                progress: ProgressDisplay) throws -> Delivery? {
+    private static func deliver(
+        _ path: String, size: Int64, to destination: Destination, access: RegistryAccess,
+        progress: ProgressDisplay
+    ) throws -> Delivery? {
         switch destination {
         case .file:
             return nil
@@ -399,14 +431,17 @@ public struct SlimJob {
     static func stagingPath(for output: String) -> String {
         let url = URL(fileURLWithPath: output)
         return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).verifying-\(getpid())").path
+            ".\(url.lastPathComponent).verifying-\(getpid())"
+        ).path
     }
 
     /// Replays each trace on the written image; renames it into place when every one
     /// answers as the original did, and removes it otherwise.
     /// With no `output`, the staged file stays where it is for the caller to send on.
-    static func verify(_ staged: String, against traces: [(path: String, document: TraceDocument)],
-                       thenMoveTo output: String?, progress: ProgressDisplay) throws -> [String] {
+    static func verify(
+        _ staged: String, against traces: [(path: String, document: TraceDocument)],
+        thenMoveTo output: String?, progress: ProgressDisplay
+    ) throws -> [String] {
         var lines: [String] = []
         do {
             for (path, document) in traces {

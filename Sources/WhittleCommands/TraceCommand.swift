@@ -58,26 +58,35 @@ struct TraceCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Where to write the trace file.", valueName: "trace.json"))
     var output: String
 
-    @Option(help: ArgumentHelp(
-        "Where the app's standard output and error go (default: the trace file's name with .log).",
-        valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Where the app's standard output and error go (default: the trace file's name with .log).",
+            valueName: "file"))
     var log: String?
 
-    @Option(name: .shortAndLong, help: ArgumentHelp(
-        "Set or override a variable of the image's Env (repeatable; KEY alone unsets it).", valueName: "KEY=VALUE"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Set or override a variable of the image's Env (repeatable; KEY alone unsets it).", valueName: "KEY=VALUE"))
     var env: [String] = []
 
-    @Option(name: .customLong("probe-tcp"), help: ArgumentHelp(
-        "Wait until this port accepts a connection (repeatable).", valueName: "host:port"))
+    @Option(
+        name: .customLong("probe-tcp"),
+        help: ArgumentHelp(
+            "Wait until this port accepts a connection (repeatable).", valueName: "host:port"))
     var probeTCP: [String] = []
 
-    @Option(name: .customLong("probe-http"), help: ArgumentHelp(
-        "Wait until this URL answers, then request it (repeatable).", valueName: "url"))
+    @Option(
+        name: .customLong("probe-http"),
+        help: ArgumentHelp(
+            "Wait until this URL answers, then request it (repeatable).", valueName: "url"))
     var probeHTTP: [String] = []
 
-    @Option(name: .customLong("probe-exec"), help: ArgumentHelp(
-        "Run this command inside the same root until it exits 0 (repeatable; words split as a shell would, with quotes).",
-        valueName: "command"))
+    @Option(
+        name: .customLong("probe-exec"),
+        help: ArgumentHelp(
+            "Run this command inside the same root until it exits 0 (repeatable; words split as a shell would, with quotes).",
+            valueName: "command"))
     var probeExec: [String] = []
 
     @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
@@ -88,8 +97,10 @@ struct TraceCommand: ParsableCommand {
 
     @OptionGroup var display: ProgressOptions
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp(
-        "The command to run instead of the image's Entrypoint and Cmd.", valueName: "command"))
+    @Argument(
+        parsing: .postTerminator,
+        help: ArgumentHelp(
+            "The command to run instead of the image's Entrypoint and Cmd.", valueName: "command"))
     var command: [String] = []
 
     func validate() throws {
@@ -130,7 +141,8 @@ struct TraceCommand: ParsableCommand {
         for warning in result.warnings { say("warning: \(warning)") }
         for line in result.probeResults { say(line) }
         let existing = result.document.entries.filter(\.existed).count
-        say("""
+        say(
+            """
             Stopped: \(result.stop.description). \(result.notifications) notified syscalls, \
             \(result.document.entries.count) paths (\(existing) in the image), \
             \(String(format: "%.2f", result.seconds)) s, \(result.rootMode) root. Wrote \(output); \

@@ -6,7 +6,8 @@ import WhittleTraceFormat
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check that a slimmed image answers as the traced original did (in the trace sandbox, with or without root).",
+        abstract:
+            "Check that a slimmed image answers as the traced original did (in the trace sandbox, with or without root).",
         discussion: """
             Runs the image the way each trace ran its original (the same command, -e settings, \
             network and timeout, in the same sandbox as `whittle trace`), asks it the trace's \
@@ -26,9 +27,11 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var input: InputOptions
 
-    @Option(name: .customLong("trace"), parsing: .singleValue, help: ArgumentHelp(
-        "A trace of the original, from `whittle trace` (repeatable; each is replayed on its own).",
-        valueName: "trace.json"))
+    @Option(
+        name: .customLong("trace"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "A trace of the original, from `whittle trace` (repeatable; each is replayed on its own).",
+            valueName: "trace.json"))
     var traces: [String] = []
 
     func validate() throws {
@@ -42,7 +45,9 @@ struct VerifyCommand: ParsableCommand {
         let source = try input.open(progress: .silent)
         defer { source.remove() }
         for (path, document) in documents {
-            let outcome = try source.reading { try Verifier(imagePath: $0, selection: selection, trace: document).run() }
+            let outcome = try source.reading {
+                try Verifier(imagePath: $0, selection: selection, trace: document).run()
+            }
             guard outcome.passed else { throw VerificationFailure(trace: path, outcome: outcome) }
             say(VerificationFailure.summary(of: outcome, trace: path))
         }
@@ -59,8 +64,9 @@ struct VerificationFailure: Error, CustomStringConvertible {
         var lines = ["the slimmed image does not answer as the original did (\(trace)):"]
         lines += outcome.differences.map { "  - " + $0 }
         if !outcome.missingPaths.isEmpty {
-            lines.append("paths the slimmed run looked for and did not find (the original had them; keep them "
-                + "with --keep or trace the app further):")
+            lines.append(
+                "paths the slimmed run looked for and did not find (the original had them; keep them "
+                    + "with --keep or trace the app further):")
             lines += outcome.missingPaths.prefix(30).map { "  " + $0 }
             if outcome.missingPaths.count > 30 { lines.append("  … and \(outcome.missingPaths.count - 30) more") }
         }

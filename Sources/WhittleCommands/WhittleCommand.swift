@@ -21,8 +21,10 @@ public struct WhittleCommand: ParsableCommand {
               docker load -i app-slim.tar
             """,
         version: "0.1.0",
-        subcommands: [SlimCommand.self, InspectCommand.self, ProfilesCommand.self, TraceCommand.self,
-                      VerifyCommand.self])
+        subcommands: [
+            SlimCommand.self, InspectCommand.self, ProfilesCommand.self, TraceCommand.self,
+            VerifyCommand.self,
+        ])
 
     public init() {}
 }

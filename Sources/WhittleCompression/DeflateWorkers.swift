@@ -187,7 +187,8 @@ private final class BlockCompressor {
         let result = deflateInit2_(
             stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY,
             ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        initFailure = result == Z_OK
+        initFailure =
+            result == Z_OK
             ? nil
             : .libraryFailure(library: "zlib", detail: "deflateInit2 returned \(result)")
     }
@@ -246,7 +247,8 @@ private final class BlockCompressor {
             guard result != Z_STREAM_ERROR else {
                 throw CompressionError.libraryFailure(library: "zlib", detail: "deflate returned a stream error")
             }
-            let done = job.isLast
+            let done =
+                job.isLast
                 ? result == Z_STREAM_END
                 : stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0
             if done { return }

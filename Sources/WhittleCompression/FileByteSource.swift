@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads the byte range `[offset, offset + length)` of an open file with `pread`, which
@@ -66,10 +66,10 @@ public final class FileSink: ByteSink {
 /// The C `write`, named apart from `FileSink.write(_:)`.
 private func systemWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Darwin)
-    return Darwin.write(fd, bytes, count)
+        return Darwin.write(fd, bytes, count)
     #elseif canImport(Musl)
-    return Musl.write(fd, bytes, count)
+        return Musl.write(fd, bytes, count)
     #else
-    return Glibc.write(fd, bytes, count)
+        return Glibc.write(fd, bytes, count)
     #endif
 }

@@ -91,7 +91,8 @@ private final class HashingThread: @unchecked Sendable {
         var position: Int64 = 0
         while let want = nextChunk(after: position, size: buffer.count) {
             do {
-                let got = try readFully(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset + position)
+                let got = try readFully(
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset + position)
                 hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
                 position += Int64(got)
             } catch {

@@ -1,4 +1,3 @@
-
 /// Passes bytes through unchanged and counts them on a meter, for progress displays.
 public final class MeteredSource: ByteSource {
     private let upstream: ByteSource

@@ -1,10 +1,10 @@
 import WhittleFlatten
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why a path is needed, for reports.
@@ -242,7 +242,8 @@ final class ClosureBuilder {
         for candidate in candidates {
             let resolution = tree.resolve(candidate)
             guard let path = resolution.path, let node = resolution.node, let inode = node.inode,
-                  inode.kind == .regular, inode.attributes.permissions & 0o111 != 0 else { continue }
+                inode.kind == .regular, inode.attributes.permissions & 0o111 != 0
+            else { continue }
             for link in resolution.symlinks { record(link, .symlink(toward: path)) }
             record(path, .shebangCommand(command, of: script))
             examine(path, node, depth: depth + 1)
@@ -271,7 +272,8 @@ final class ClosureBuilder {
                 if case let .elf(elf) = kind(of: interpreterPath, node) {
                     let index = byPath[interpreterPath] ?? objects.count
                     if index == objects.count {
-                        objects.append(LoadedObject(path: interpreterPath, openedAs: interpreter, elf: elf, loader: nil))
+                        objects.append(
+                            LoadedObject(path: interpreterPath, openedAs: interpreter, elf: elf, loader: nil))
                         byPath[interpreterPath] = index
                     }
                     interpreterIndex = index
@@ -308,8 +310,10 @@ final class ClosureBuilder {
                     if let existing = byPath[candidate.path] {
                         loaded = existing
                     } else {
-                        objects.append(LoadedObject(path: candidate.path, openedAs: candidate.openedAs,
-                                                    elf: candidate.elf, loader: index))
+                        objects.append(
+                            LoadedObject(
+                                path: candidate.path, openedAs: candidate.openedAs,
+                                elf: candidate.elf, loader: index))
                         loaded = objects.count - 1
                         byPath[candidate.path] = loaded
                     }
@@ -329,7 +333,9 @@ final class ClosureBuilder {
     /// LD_LIBRARY_PATH, the requester's DT_RUNPATH, ld.so.cache, the default directories.
     /// musl: LD_LIBRARY_PATH, RUNPATH or RPATH of the requester and its loaders, then its
     /// path file or defaults.
-    private func search(_ name: String, requester: Int, in objects: [LoadedObject], program: ELFFile)
+    private func search(
+        _ name: String, requester: Int, in objects: [LoadedObject], program: ELFFile
+    )
         -> (found: [Candidate], searched: [String])
     {
         var searched: [String] = []
@@ -337,7 +343,9 @@ final class ClosureBuilder {
         func expand(_ list: String, for index: Int) -> [String] {
             let origin = directoryName(of: objects[index].openedAs)
             // An empty element means the working directory, which a static look cannot know.
-            return list.split(separator: ":").flatMap { objects[index].elf.expandTokens(in: String($0), origin: origin) }
+            return list.split(separator: ":").flatMap {
+                objects[index].elf.expandTokens(in: String($0), origin: origin)
+            }
         }
         func first(in directories: [String], variants: Bool) -> [Candidate]? {
             for directory in directories {
@@ -414,7 +422,8 @@ final class ClosureBuilder {
     private func candidate(_ path: String, for program: ELFFile) -> Candidate? {
         let resolution = tree.resolve(path)
         guard let physical = resolution.path, let node = resolution.node, node.inode?.kind == .regular,
-              case let .elf(elf) = kind(of: physical, node), program.canLoad(elf) else { return nil }
+            case let .elf(elf) = kind(of: physical, node), program.canLoad(elf)
+        else { return nil }
         return Candidate(openedAs: path, path: physical, symlinks: resolution.symlinks, elf: elf)
     }
 
@@ -466,7 +475,8 @@ final class ClosureBuilder {
         var visited: Set<String> = []
         func parse(_ path: String, depth: Int) {
             guard depth < 16, let physical = tree.resolve(path).path, visited.insert(physical).inserted,
-                  let text = readText(path) else { return }
+                let text = readText(path)
+            else { return }
             for rawLine in text.split(whereSeparator: \.isNewline) {
                 let line = (rawLine.firstIndex(of: "#").map { rawLine[..<$0] } ?? rawLine).trimmingBlanks()
                 let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)

@@ -126,7 +126,9 @@ extension ELFFile {
     }
 
     /// Parses `length` bytes of an open file starting at `offset` (the whole file by default).
-    public static func parse(file: OpenFile, offset: Int64 = 0, length: Int64? = nil, name: String? = nil) throws
+    public static func parse(
+        file: OpenFile, offset: Int64 = 0, length: Int64? = nil, name: String? = nil
+    ) throws
         -> ELFFile?
     {
         let length = length ?? max(file.size - offset, 0)
@@ -160,17 +162,19 @@ extension ELFFile {
         // The loader uses the first PT_INTERP and the first PT_DYNAMIC.
         let interpreter = try segments.first(where: { $0.type == 3 }).map(parser.interpreter)
         guard let dynamicSegment = segments.first(where: { $0.type == 2 }) else {
-            return ELFFile(elfClass: parser.elfClass, byteOrder: parser.byteOrder, osABI: parser.osABI,
-                           fileType: header.fileType, machine: header.machine, flags: header.flags,
-                           interpreter: interpreter)
+            return ELFFile(
+                elfClass: parser.elfClass, byteOrder: parser.byteOrder, osABI: parser.osABI,
+                fileType: header.fileType, machine: header.machine, flags: header.flags,
+                interpreter: interpreter)
         }
         let dynamic = try parser.dynamicEntries(dynamicSegment)
         let names = try parser.names(dynamic, segments: segments)
-        return ELFFile(elfClass: parser.elfClass, byteOrder: parser.byteOrder, osABI: parser.osABI,
-                       fileType: header.fileType, machine: header.machine, flags: header.flags,
-                       interpreter: interpreter, isDynamic: true,
-                       needed: names.needed, soname: names.soname, rpath: names.rpath, runpath: names.runpath,
-                       noDefaultLibraries: dynamic.flags1 & 0x800 != 0)
+        return ELFFile(
+            elfClass: parser.elfClass, byteOrder: parser.byteOrder, osABI: parser.osABI,
+            fileType: header.fileType, machine: header.machine, flags: header.flags,
+            interpreter: interpreter, isDynamic: true,
+            needed: names.needed, soname: names.soname, rpath: names.rpath, runpath: names.runpath,
+            noDefaultLibraries: dynamic.flags1 & 0x800 != 0)
     }
 
     /// The fields of the ELF header that the rest of the parse needs.
@@ -288,8 +292,9 @@ extension ELFFile {
             guard count > 0 else { return [] }
             let entrySize = wide ? 56 : 32
             guard size >= entrySize else {
-                throw malformed("its program headers are \(size) bytes each, "
-                    + "fewer than the \(entrySize) a \(wide ? 64 : 32)-bit header needs")
+                throw malformed(
+                    "its program headers are \(size) bytes each, "
+                        + "fewer than the \(entrySize) a \(wide ? 64 : 32)-bit header needs")
             }
             let (tableSize, overflow) = count.multipliedReportingOverflow(by: size)
             guard !overflow, tableSize <= maxProgramHeaderBytes else {
@@ -358,8 +363,9 @@ extension ELFFile {
                 throw malformed("it names libraries but has no string table (DT_STRTAB)")
             }
             guard let (tableOffset, segmentEnd) = fileOffset(of: address, in: segments) else {
-                throw malformed("its string table address 0x\(String(address, radix: 16)) "
-                    + "lies outside every loadable segment")
+                throw malformed(
+                    "its string table address 0x\(String(address, radix: 16)) "
+                        + "lies outside every loadable segment")
             }
             var tableEnd = segmentEnd
             if let size = entries.stringTableSize {

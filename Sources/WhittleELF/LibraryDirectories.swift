@@ -11,7 +11,8 @@ extension ELFFile {
         case .x86: return ["i386-linux-gnu", "i686-linux-gnu"]
         case .aarch64: return little ? ["aarch64-linux-gnu"] : ["aarch64_be-linux-gnu"]
         case .arm:
-            return little ? ["arm-linux-gnueabihf", "arm-linux-gnueabi"]
+            return little
+                ? ["arm-linux-gnueabihf", "arm-linux-gnueabi"]
                 : ["armeb-linux-gnueabihf", "armeb-linux-gnueabi"]
         case .powerPC64: return little ? ["powerpc64le-linux-gnu"] : ["powerpc64-linux-gnu"]
         case .powerPC: return ["powerpc-linux-gnu"]

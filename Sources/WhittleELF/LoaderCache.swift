@@ -25,8 +25,10 @@ public struct LoaderCache: Sendable {
         /// For entries in a `glibc-hwcaps` subdirectory, its name (e.g. `x86-64-v3`).
         public let hwcapsSubdirectory: String?
 
-        public init(name: String, path: String, flags: Int32, osVersion: UInt32 = 0,
-                    hardwareCapabilities: UInt64 = 0, hwcapsSubdirectory: String? = nil) {
+        public init(
+            name: String, path: String, flags: Int32, osVersion: UInt32 = 0,
+            hardwareCapabilities: UInt64 = 0, hwcapsSubdirectory: String? = nil
+        ) {
             self.name = name
             self.path = path
             self.flags = flags
@@ -67,7 +69,9 @@ public struct LoaderCache: Sendable {
             if let hwcapsSubdirectory {
                 text += ", hwcap: \"\(hwcapsSubdirectory)\""
             } else if hardwareCapabilities != 0 {
-                text += ", hwcap: 0x" + String(repeating: "0", count: max(0, 16 - String(hardwareCapabilities, radix: 16).count))
+                text +=
+                    ", hwcap: 0x"
+                    + String(repeating: "0", count: max(0, 16 - String(hardwareCapabilities, radix: 16).count))
                     + String(hardwareCapabilities, radix: 16)
             }
             if osVersion != 0 {
@@ -186,7 +190,8 @@ public struct LoaderCache: Sendable {
         // The current table, if any, follows at the next 8-byte boundary (glibc's ALIGN_CACHE).
         let currentStart = (tableEnd + 7) & ~7
         if currentStart + currentHeaderSize <= bytes.count,
-           bytes[currentStart...].starts(with: currentMagic) {
+            bytes[currentStart...].starts(with: currentMagic)
+        {
             let (entries, generator) = try parseCurrent(bytes, at: currentStart, name: name)
             return LoaderCache(format: .combined, entries: entries, generator: generator)
         }
@@ -195,15 +200,18 @@ public struct LoaderCache: Sendable {
         for index in 0..<count {
             let base = legacyHeaderSize + index * legacyEntrySize
             // Legacy strings are relative to the end of the entry table.
-            entries.append(Entry(
-                name: try string(bytes, at: tableEnd, plus: fields.u32(base + 4), name: name),
-                path: try string(bytes, at: tableEnd, plus: fields.u32(base + 8), name: name),
-                flags: Int32(bitPattern: fields.u32(base))))
+            entries.append(
+                Entry(
+                    name: try string(bytes, at: tableEnd, plus: fields.u32(base + 4), name: name),
+                    path: try string(bytes, at: tableEnd, plus: fields.u32(base + 8), name: name),
+                    flags: Int32(bitPattern: fields.u32(base))))
         }
         return LoaderCache(format: .legacy, entries: entries)
     }
 
-    private static func parseCurrent(_ bytes: [UInt8], at start: Int, name: String) throws
+    private static func parseCurrent(
+        _ bytes: [UInt8], at start: Int, name: String
+    ) throws
         -> (entries: [Entry], generator: String?)
     {
         func malformed(_ reason: String) -> ELFError { .malformedCache(file: name, reason: reason) }
@@ -238,24 +246,28 @@ public struct LoaderCache: Sendable {
                 subdirectory = nameIndex < hwcapsNames.count ? hwcapsNames[nameIndex] : "hwcaps-\(nameIndex)"
             }
             // Current-format strings are relative to the start of the current header.
-            entries.append(Entry(
-                name: try string(bytes, at: start, plus: fields.u32(base + 4), name: name),
-                path: try string(bytes, at: start, plus: fields.u32(base + 8), name: name),
-                flags: Int32(bitPattern: fields.u32(base)),
-                osVersion: fields.u32(base + 12),
-                hardwareCapabilities: hwcap,
-                hwcapsSubdirectory: subdirectory))
+            entries.append(
+                Entry(
+                    name: try string(bytes, at: start, plus: fields.u32(base + 4), name: name),
+                    path: try string(bytes, at: start, plus: fields.u32(base + 8), name: name),
+                    flags: Int32(bitPattern: fields.u32(base)),
+                    osVersion: fields.u32(base + 12),
+                    hardwareCapabilities: hwcap,
+                    hwcapsSubdirectory: subdirectory))
         }
         return (entries, extensions.generator)
     }
 
     /// The glibc-hwcaps subdirectory names and the generator text from the extension
     /// directory. A damaged extension only loses these, as glibc then ignores it too.
-    private static func extensionSections(_ bytes: [UInt8], fields: Fields, extensionOffset: Int)
+    private static func extensionSections(
+        _ bytes: [UInt8], fields: Fields, extensionOffset: Int
+    )
         -> (hwcaps: [String], generator: String?)
     {
         guard extensionOffset > 0, extensionOffset % 4 == 0, extensionOffset <= bytes.count - 8,
-              fields.u32(extensionOffset) == extensionMagic else { return ([], nil) }
+            fields.u32(extensionOffset) == extensionMagic
+        else { return ([], nil) }
         let sectionCount = Int(fields.u32(extensionOffset + 4))
         guard sectionCount <= (bytes.count - extensionOffset - 8) / 16 else { return ([], nil) }
         var hwcaps: [String] = []

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Files and scratch space: the low-level pieces every stage shares.
@@ -60,8 +60,10 @@ public struct FileSlice: Sendable {
 
     /// Streams the slice through `buffer`, one chunk at a time, so a file of any size costs
     /// only the buffer. Throws `FileError.truncated` when the file ends early.
-    public func forEachChunk(through buffer: UnsafeMutableRawBufferPointer,
-                             _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    public func forEachChunk(
+        through buffer: UnsafeMutableRawBufferPointer,
+        _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var done: Int64 = 0
         while done < length {
             let want = Int(min(Int64(buffer.count), length - done))
@@ -108,8 +110,10 @@ public final class ScratchDirectory: @unchecked Sendable {
             return mkdtemp(base)
         }
         guard made != nil else {
-            throw FileError.cannotOpen(path: base, reason: "cannot create a temporary directory: "
-                + String(cString: strerror(errno)))
+            throw FileError.cannotOpen(
+                path: base,
+                reason: "cannot create a temporary directory: "
+                    + String(cString: strerror(errno)))
         }
         path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         Interruption.removeOnInterrupt(path)
@@ -117,7 +121,7 @@ public final class ScratchDirectory: @unchecked Sendable {
         // lock can only be one whose run is gone.
         lockDescriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard lockDescriptor >= 0, flock(lockDescriptor, LOCK_EX | LOCK_NB) == 0,
-              FileManager.default.createFile(atPath: "\(path)/\(Self.ownerFile)", contents: Data("\(getpid())\n".utf8))
+            FileManager.default.createFile(atPath: "\(path)/\(Self.ownerFile)", contents: Data("\(getpid())\n".utf8))
         else {
             // Fully initialised by now, so deinit removes the directory and closes the descriptor.
             let reason = String(cString: strerror(errno))

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Ctrl-C and SIGTERM, handled in one place, which also owns the list of temporary paths
@@ -51,8 +51,10 @@ public enum Interruption {
 
     /// While `body` runs, an interruption calls `handler` instead of ending the process: for
     /// a run that stops itself cleanly and reports what it had (a trace).
-    public static func deferring<T>(to handler: @escaping @Sendable (Int32) -> Void,
-                                    _ body: () throws -> T) rethrows -> T {
+    public static func deferring<T>(
+        to handler: @escaping @Sendable (Int32) -> Void,
+        _ body: () throws -> T
+    ) rethrows -> T {
         let previous = registry.swapHandler(handler)
         defer { _ = registry.swapHandler(previous) }
         return try body()
@@ -67,7 +69,8 @@ public enum Interruption {
         for signal in [SIGINT, SIGTERM] {
             var current = sigaction()
             sigaction(signal, nil, &current)
-            let ignored = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+            let ignored =
+                unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
                 == unsafeBitCast(SIG_IGN, to: Int.self)
             if !ignored { sigaddset(&signals, signal) }
         }

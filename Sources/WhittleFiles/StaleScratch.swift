@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Scratch directories left by runs that were killed outright (SIGKILL, a crash, a power
@@ -63,7 +63,7 @@ public enum StaleScratch {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0,
-              let owner = try? String(contentsOfFile: path + "/" + ScratchDirectory.ownerFile, encoding: .utf8)
+            let owner = try? String(contentsOfFile: path + "/" + ScratchDirectory.ownerFile, encoding: .utf8)
         else {
             close(descriptor)
             return nil
@@ -85,7 +85,8 @@ public enum StaleScratch {
         var utf8 = Array(field.utf8)[...]
         while let byte = utf8.popFirst() {
             if byte == UInt8(ascii: "\\"), utf8.count >= 3,
-               let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8) {
+                let value = UInt8(String(decoding: utf8.prefix(3), as: UTF8.self), radix: 8)
+            {
                 bytes.append(value)
                 utf8 = utf8.dropFirst(3)
             } else {
@@ -106,8 +107,9 @@ extension StaleScratch.Outcome {
         var lines: [String] = []
         if !removed.isEmpty {
             let list = removed.map { "\($0.path) (pid \($0.pid))" }.joined(separator: ", ")
-            lines.append("removed \(removed.count) temporary director\(removed.count == 1 ? "y" : "ies") "
-                + "left by runs that were killed: \(list)")
+            lines.append(
+                "removed \(removed.count) temporary director\(removed.count == 1 ? "y" : "ies") "
+                    + "left by runs that were killed: \(list)")
         }
         for (path, reason) in left {
             lines.append("left \(path), a temporary directory of a run that was killed: \(reason)")

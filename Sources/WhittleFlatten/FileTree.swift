@@ -251,8 +251,9 @@ public final class FileTree {
 
     /// The node at a path, following symlinks on the way but not a final one.
     public func lookup(_ path: String) -> Node? {
-        let walk = walk(components: pathComponents(path), followFinal: false,
-                        creatingMissingIn: nil)
+        let walk = walk(
+            components: pathComponents(path), followFinal: false,
+            creatingMissingIn: nil)
         return walk.outcome == .found ? walk.stack.last?.node ?? root : nil
     }
 
@@ -261,8 +262,10 @@ public final class FileTree {
     /// one gives nil. A file in the way, a symlink loop, or (when creating) a symlink whose
     /// target is missing is a `DirectoryProblem`, which the flattener reports for its entry.
     /// With `followFinal` false, a symlink named last is the answer, and gives nil.
-    func resolveDirectory<C: Collection>(_ components: C, createMissingIn layer: Int?,
-                                         followFinal: Bool = true) throws -> Node?
+    func resolveDirectory<C: Collection>(
+        _ components: C, createMissingIn layer: Int?,
+        followFinal: Bool = true
+    ) throws -> Node?
     where C.Element == String {
         let walk = walk(components: Array(components), followFinal: followFinal, creatingMissingIn: layer)
         switch walk.outcome {
@@ -272,7 +275,9 @@ public final class FileTree {
             guard node.isDirectory else { throw DirectoryProblem.notADirectory(Array(components).last ?? "") }
             return node
         case .missing:
-            if let link = walk.danglingLink { throw DirectoryProblem.danglingLink(path: link.path, target: link.target) }
+            if let link = walk.danglingLink {
+                throw DirectoryProblem.danglingLink(path: link.path, target: link.target)
+            }
             if let blocker = walk.blocker { throw DirectoryProblem.notADirectory(blocker) }
             return nil
         case .symlinkLoop:

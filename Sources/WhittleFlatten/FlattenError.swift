@@ -37,7 +37,8 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
         case let .linkToDirectory(layer, path, target):
             return "layer \(layer) has a hardlink '\(path)' to the directory '\(target)'"
         case let .parentNotDirectory(layer, path, blocker):
-            return "layer \(layer) has an entry '\(path)' whose parent is not a directory ('\(blocker)' is not a directory); refusing it"
+            return
+                "layer \(layer) has an entry '\(path)' whose parent is not a directory ('\(blocker)' is not a directory); refusing it"
         case let .parentInSymlinkLoop(layer, path):
             return "layer \(layer) has an entry '\(path)' whose parent leads into a symlink loop "
                 + "(too many levels of symbolic links); refusing it"
@@ -45,15 +46,18 @@ public enum FlattenError: Error, CustomStringConvertible, Sendable {
             return "layer \(layer) has an entry '\(path)' that goes through the symlink '\(link)' -> '\(target)', "
                 + "whose target does not exist in the image; Docker cannot write there either; refusing it"
         case let .invalidWhiteout(layer, path):
-            return "layer \(layer) has a whiteout '\(path)' that names no single file ('.', '..' or nothing); refusing it"
+            return
+                "layer \(layer) has a whiteout '\(path)' that names no single file ('.', '..' or nothing); refusing it"
         case let .duplicateEntry(layer, path):
             return "layer \(layer) lists '\(path)' twice; Docker refuses such a layer "
                 + "(duplicates of file paths not supported); refusing it"
         case let .pathTooLong(layer, path, bytes):
-            return "layer \(layer) has an entry '\(abbreviated(path))' whose path is \(bytes) bytes long; Docker writes "
+            return
+                "layer \(layer) has an entry '\(abbreviated(path))' whose path is \(bytes) bytes long; Docker writes "
                 + "paths of at most \(Self.maximumPathBytes) bytes (PATH_MAX); refusing it"
         case let .nameTooLong(layer, path, bytes):
-            return "layer \(layer) has an entry '\(abbreviated(path))' with a name of \(bytes) bytes; names are at most "
+            return
+                "layer \(layer) has an entry '\(abbreviated(path))' with a name of \(bytes) bytes; names are at most "
                 + "\(Self.maximumNameBytes) bytes (NAME_MAX); refusing it"
         case let .tooDeep(layer, path):
             return "layer \(layer) has an entry '\(abbreviated(path))' that lies more than \(FileTree.maxDepth) "

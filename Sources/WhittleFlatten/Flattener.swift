@@ -2,8 +2,8 @@ import WhittleArchive
 import WhittleCompression
 import WhittleImage
 #if canImport(Glibc)
-import Glibc
-import WhittleFiles
+    import Glibc
+    import WhittleFiles
 #endif
 
 /// Figures about one applied layer, for progress and reports.
@@ -53,8 +53,10 @@ public final class Flattener {
     ///   digests. Either way the file data of uncompressed layers is not read here (see
     ///   `LayerStream`): it is addressed in the input by offset.
     /// - Parameter meter: counts the layers' stored bytes as they are read, for progress.
-    public func apply(_ image: SavedImage, verifying: Bool = true, meter: ByteMeter? = nil,
-                      progress: (LayerSummary) -> Void = { _ in }) throws {
+    public func apply(
+        _ image: SavedImage, verifying: Bool = true, meter: ByteMeter? = nil,
+        progress: (LayerSummary) -> Void = { _ in }
+    ) throws {
         meter?.expect(image.layers.reduce(0) { $0 + $1.slice.length })
         for location in image.layers {
             let summary = try apply(LayerStream(location, verifying: verifying, meter: meter))
@@ -109,7 +111,8 @@ public final class Flattener {
                 if entry.kind == .regular, entry.size > 0 {
                     fileBytes += entry.size
                     if let direct, !entry.isSparse {
-                        content = FileSlice(file: direct.file, offset: direct.baseOffset + dataStart, length: entry.size)
+                        content = FileSlice(
+                            file: direct.file, offset: direct.baseOffset + dataStart, length: entry.size)
                     } else {
                         try expansion.spool(entry.size)
                         content = try spoolData(of: entry, from: stream.tar)
@@ -126,8 +129,10 @@ public final class Flattener {
         return summary
     }
 
-    private func applyHardlink(_ entry: TarEntry, named name: String, in parent: Node, components: [String],
-                               layer: Int) throws {
+    private func applyHardlink(
+        _ entry: TarEntry, named name: String, in parent: Node, components: [String],
+        layer: Int
+    ) throws {
         // Docker removes what the name held before it links, so a link to its own name, or
         // to a path below it, finds nothing.
         parent.removeChild(named: name)
@@ -142,8 +147,10 @@ public final class Flattener {
     /// The directory an entry goes in, missing ones made as Docker makes them. Whatever
     /// stops the walk is reported for the entry. With `followFinal` false, a symlink in the
     /// directory's place gives nil.
-    private func reach(_ components: ArraySlice<String>, layer: Int, entry: String,
-                       followFinal: Bool) throws -> Node? {
+    private func reach(
+        _ components: ArraySlice<String>, layer: Int, entry: String,
+        followFinal: Bool
+    ) throws -> Node? {
         do {
             return try tree.resolveDirectory(components, createMissingIn: layer, followFinal: followFinal)
         } catch DirectoryProblem.notADirectory(let blocker) {
@@ -183,8 +190,10 @@ public final class Flattener {
     /// this layer wrote before it, as Docker applies entries in order); `.wh..wh..opq` hides
     /// every lower child of its directory, wherever it sits in the layer. The directory is
     /// reached as any entry's, made when missing.
-    private func applyWhiteout(_ name: String, in parentComponents: ArraySlice<String>, layer: Int,
-                               entry: String) throws {
+    private func applyWhiteout(
+        _ name: String, in parentComponents: ArraySlice<String>, layer: Int,
+        entry: String
+    ) throws {
         if name == ".wh..wh..opq" {
             // Docker walks the directory without following a symlink in its place: nothing hides.
             guard let holder = try reach(parentComponents, layer: layer, entry: entry, followFinal: false)
@@ -221,8 +230,8 @@ public final class Flattener {
             throw FlattenError.linkEscapesRoot(layer: layer, path: entry.path, target: entry.linkTarget)
         }
         guard let name = target.last,
-              let directory = try? tree.resolveDirectory(target.dropLast(), createMissingIn: nil),
-              let node = directory.child(named: name)
+            let directory = try? tree.resolveDirectory(target.dropLast(), createMissingIn: nil),
+            let node = directory.child(named: name)
         else {
             if target.starts(with: components) {
                 throw FlattenError.linkReplacesTarget(layer: layer, path: entry.path, target: entry.linkTarget)
@@ -314,8 +323,9 @@ struct Expansion {
     mutating func spool(_ bytes: Int64) throws {
         spooled += bytes
         if let limit, spooled > limit {
-            throw ImageError.inflationLimit(what: "layer \(layer.index + 1) (\(layer.name))", limit: limit,
-                                            stored: layer.slice.length)
+            throw ImageError.inflationLimit(
+                what: "layer \(layer.index + 1) (\(layer.name))", limit: limit,
+                stored: layer.slice.length)
         }
     }
 }

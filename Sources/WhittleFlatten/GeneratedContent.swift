@@ -29,8 +29,9 @@ public final class GeneratedContent {
         try bytes.withUnsafeBytes { buffer in
             var done = 0
             while done < buffer.count {
-                let wrote = pwrite(file.descriptor, buffer.baseAddress! + done, buffer.count - done,
-                                   off_t(offset) + off_t(done))
+                let wrote = pwrite(
+                    file.descriptor, buffer.baseAddress! + done, buffer.count - done,
+                    off_t(offset) + off_t(done))
                 if wrote < 0, errno == EINTR { continue }
                 guard wrote > 0 else {
                     throw FileError.cannotOpen(path: file.path, reason: String(cString: strerror(errno)))

@@ -40,15 +40,17 @@ extension FileTree {
         let walk = walk(components: pathComponents(path), followFinal: followFinal, creatingMissingIn: nil)
         let directory = walk.stack.map(\.name).joined(separator: "/")
         guard walk.outcome == .found else {
-            return PathResolution(outcome: walk.outcome, path: nil, node: nil, symlinks: walk.symlinks,
-                                  existingDirectory: directory, reachedPath: foldLexically(directory, walk.rest),
-                                  blocker: walk.blocker)
+            return PathResolution(
+                outcome: walk.outcome, path: nil, node: nil, symlinks: walk.symlinks,
+                existingDirectory: directory, reachedPath: foldLexically(directory, walk.rest),
+                blocker: walk.blocker)
         }
         let isFile = walk.stack.last?.node.isDirectory == false
-        return PathResolution(outcome: .found, path: directory, node: walk.stack.last?.node ?? root,
-                              symlinks: walk.symlinks,
-                              existingDirectory: isFile ? walk.stack.dropLast().map(\.name).joined(separator: "/") : directory,
-                              reachedPath: directory, blocker: nil)
+        return PathResolution(
+            outcome: .found, path: directory, node: walk.stack.last?.node ?? root,
+            symlinks: walk.symlinks,
+            existingDirectory: isFile ? walk.stack.dropLast().map(\.name).joined(separator: "/") : directory,
+            reachedPath: directory, blocker: nil)
     }
 
     /// Where a walk stopped: the directories it stands in (the last is what it reached when

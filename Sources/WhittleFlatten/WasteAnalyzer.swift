@@ -137,8 +137,9 @@ public final class WasteAnalyzer {
         }
         let found = inefficient.compactMap { record in
             statistics[Int(record.path)].map {
-                InefficientPath(path: record.spelling ?? paths.displayPath(record.path),
-                                count: $0.count, cumulativeBytes: $0.cumulative)
+                InefficientPath(
+                    path: record.spelling ?? paths.displayPath(record.path),
+                    count: $0.count, cumulativeBytes: $0.cumulative)
             }
         }
         let wasted = found.reduce(Int64(0)) { $0 + $1.cumulativeBytes }
@@ -202,9 +203,11 @@ public final class WasteAnalyzer {
                 break walkLeaves
             }
             let size = payload.isDirectory ? stacked.subtreeSize(of: victim, paths: paths) : 0
-            count(size, at: targetPath, spelling: {
-                tree.spelledPath(of: node, paths: self.paths, replacingLastWith: target.spelling)
-            })
+            count(
+                size, at: targetPath,
+                spelling: {
+                    tree.spelledPath(of: node, paths: self.paths, replacingLastWith: target.spelling)
+                })
         }
         stacked.stack(tree, order: order, paths: paths)
     }
@@ -391,8 +394,9 @@ struct LayerTree {
         // reversed they are usually sorted already: checking costs one comparison each.
         children.reverse()
         let precedes = { (left: Int32, right: Int32) in
-            compareNameBytes(spellings[Int(self.nodes[Int(left)].spelling)],
-                             spellings[Int(self.nodes[Int(right)].spelling)]) < 0
+            compareNameBytes(
+                spellings[Int(self.nodes[Int(left)].spelling)],
+                spellings[Int(self.nodes[Int(right)].spelling)]) < 0
         }
         if !zip(children, children.dropFirst()).allSatisfy(precedes) { children.sort(by: precedes) }
         for child in children {
@@ -437,8 +441,9 @@ struct StackedTree {
             let layerNode = tree.nodes[Int(node)]
             let name = paths.names.spellings[Int(layerNode.spelling)]
             if name.hasPrefix(whiteoutPrefix) {
-                remove(named: String(name.dropFirst(whiteoutPrefix.count)),
-                       below: paths.parent(of: layerNode.path), paths: paths)
+                remove(
+                    named: String(name.dropFirst(whiteoutPrefix.count)),
+                    below: paths.parent(of: layerNode.path), paths: paths)
             } else {
                 add(layerNode.path, payload: layerNode.payload, paths: paths)
             }
@@ -459,7 +464,8 @@ struct StackedTree {
     private mutating func remove(named name: String, below parent: Int32, paths: PathTable) {
         // A name never interned was never held.
         guard let nameID = paths.names.lookup(name), let path = paths.child(of: parent, named: nameID),
-              payloads[Int(path)] != nil else { return }
+            payloads[Int(path)] != nil
+        else { return }
         var pending = [path]
         while let next = pending.popLast() {
             payloads[Int(next)] = nil

@@ -85,7 +85,8 @@ public final class TarBlobStore: BlobStore {
                 }
             }
         } catch let error as ArchiveError {
-            throw ImageError.notAnImage(path: file.path, reason: "\(error)".replacingOccurrences(of: "\(file.path): ", with: ""))
+            throw ImageError.notAnImage(
+                path: file.path, reason: "\(error)".replacingOccurrences(of: "\(file.path): ", with: ""))
         }
         if members.isEmpty {
             throw ImageError.notAnImage(path: file.path, reason: "the archive is empty")

@@ -2,10 +2,11 @@ import Crypto
 
 /// `sha256:<hex>` of a small in-memory document.
 public func sha256Digest(of bytes: [UInt8]) -> String {
-    "sha256:" + SHA256.hash(data: bytes).map { byte in
-        let hex = String(byte, radix: 16)
-        return byte < 16 ? "0" + hex : hex
-    }.joined()
+    "sha256:"
+        + SHA256.hash(data: bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
 }
 
 /// The hex part of a `sha256:` digest, or an error for any other algorithm.

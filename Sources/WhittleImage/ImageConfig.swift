@@ -50,11 +50,16 @@ public struct ImageConfig: Sendable, Equatable {
         env = strings(settings?["Env"])
         user = settings?["User"]?.stringValue ?? ""
         workingDir = settings?["WorkingDir"]?.stringValue ?? ""
-        if case let .object(volumes)? = settings?["Volumes"] { self.volumes = volumes.keys.sorted() } else { volumes = [] }
+        if case let .object(volumes)? = settings?["Volumes"] {
+            self.volumes = volumes.keys.sorted()
+        } else {
+            volumes = []
+        }
         diffIDs = strings(document["rootfs"]?["diff_ids"])
         history = (document["history"]?.arrayValue ?? []).map { entry in
-            HistoryEntry(createdBy: entry["created_by"]?.stringValue ?? "",
-                         emptyLayer: entry["empty_layer"]?.boolValue == true)
+            HistoryEntry(
+                createdBy: entry["created_by"]?.stringValue ?? "",
+                emptyLayer: entry["empty_layer"]?.boolValue == true)
         }
     }
 

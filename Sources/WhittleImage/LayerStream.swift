@@ -52,16 +52,21 @@ public final class LayerStream {
             // The flattener addresses file data in the input by offset, so the tar reader
             // takes only the headers, and the hash (the one cost that grows with the bytes)
             // runs on the second core meanwhile.
-            digests = verifying
-                ? .separate(FileRangeHasher(fileDescriptor: slice.file.descriptor, offset: slice.offset,
-                                            available: slice.length))
+            digests =
+                verifying
+                ? .separate(
+                    FileRangeHasher(
+                        fileDescriptor: slice.file.descriptor, offset: slice.offset,
+                        available: slice.length))
                 : .unchecked
             tar = try Self.headersOnly(slice, name: "layer \(location.index + 1) (\(location.name))", meter: meter)
             return
         }
         let blob = FileSliceSource(fileDescriptor: slice.file.descriptor, offset: slice.offset, length: slice.length)
         let blobHash = HashingSource(upstream: meter.map { MeteredSource(upstream: blob, meter: $0) } ?? blob)
-        let diffHash = compression == .gzip ? HashingSource(upstream: GzipDecodingSource(upstream: blobHash))
+        let diffHash =
+            compression == .gzip
+            ? HashingSource(upstream: GzipDecodingSource(upstream: blobHash))
             : HashingSource(upstream: ZstdDecodingSource(upstream: blobHash))
         let source = LimitedSource(upstream: diffHash, limit: location.inflationLimit, location: location)
         digests = .inline(blob: blobHash, diff: diffHash, inflated: source)
@@ -154,8 +159,9 @@ final class LimitedSource: ByteSource {
         let got = try upstream.read(into: buffer)
         count += Int64(got)
         if let limit, count > limit {
-            throw ImageError.inflationLimit(what: "layer \(location.index + 1) (\(location.name))", limit: limit,
-                                            stored: location.slice.length)
+            throw ImageError.inflationLimit(
+                what: "layer \(location.index + 1) (\(location.name))", limit: limit,
+                stored: location.slice.length)
         }
         return got
     }

@@ -36,8 +36,10 @@ public struct Descriptor: Codable, Sendable, Equatable {
     public var annotations: [String: String]?
     public var platform: Platform?
 
-    public init(mediaType: String?, digest: String, size: Int64,
-                annotations: [String: String]? = nil, platform: Platform? = nil) {
+    public init(
+        mediaType: String?, digest: String, size: Int64,
+        annotations: [String: String]? = nil, platform: Platform? = nil
+    ) {
         self.mediaType = mediaType
         self.digest = digest
         self.size = size
@@ -82,9 +84,9 @@ public struct Platform: Codable, Sendable, Equatable, CustomStringConvertible {
     /// The platform of the machine whittle runs on.
     public static var host: Platform {
         #if arch(arm64)
-        return Platform(architecture: "arm64", os: "linux")
+            return Platform(architecture: "arm64", os: "linux")
         #else
-        return Platform(architecture: "amd64", os: "linux")
+            return Platform(architecture: "amd64", os: "linux")
         #endif
     }
 }
@@ -109,8 +111,10 @@ public struct ImageManifest: Codable, Sendable {
     public var config: Descriptor
     public var layers: [Descriptor]
 
-    public init(schemaVersion: Int = 2, mediaType: String? = MediaType.ociManifest, config: Descriptor,
-                layers: [Descriptor]) {
+    public init(
+        schemaVersion: Int = 2, mediaType: String? = MediaType.ociManifest, config: Descriptor,
+        layers: [Descriptor]
+    ) {
         self.schemaVersion = schemaVersion
         self.mediaType = mediaType
         self.config = config

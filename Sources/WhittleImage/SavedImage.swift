@@ -30,8 +30,10 @@ public struct LayerLocation: Sendable {
     /// The most bytes the layer may expand to (`InflationLimit`); nil when unlimited.
     public let inflationLimit: Int64?
 
-    public init(index: Int, slice: FileSlice, blobDigest: String?, diffID: String, name: String,
-                inflationLimit: Int64? = nil) {
+    public init(
+        index: Int, slice: FileSlice, blobDigest: String?, diffID: String, name: String,
+        inflationLimit: Int64? = nil
+    ) {
         self.index = index
         self.slice = slice
         self.blobDigest = blobDigest
@@ -71,8 +73,10 @@ public final class SavedImage {
         if isDirectory.boolValue {
             store = DirectoryBlobStore(root: path)
         } else {
-            store = try TarBlobStore(file: try Self.openPlainTar(path: path, scratch: scratch,
-                                                                 limit: selection.inflation))
+            store = try TarBlobStore(
+                file: try Self.openPlainTar(
+                    path: path, scratch: scratch,
+                    limit: selection.inflation))
         }
         let chosen: ChosenImage
         if try store.contains("index.json") {
@@ -90,13 +94,15 @@ public final class SavedImage {
 
     /// `docker save | gzip` is common; such an outer tar is inflated once into scratch space
     /// so its members can be addressed by offset.
-    private static func openPlainTar(path: String, scratch: ScratchDirectory, limit: InflationLimit) throws -> OpenFile {
+    private static func openPlainTar(path: String, scratch: ScratchDirectory, limit: InflationLimit) throws -> OpenFile
+    {
         let file = try OpenFile(path: path)
         var magic = [UInt8](repeating: 0, count: 2)
         let got = try magic.withUnsafeMutableBytes { try file.read(at: 0, into: $0) }
         guard got == 2, magic == [0x1f, 0x8b] else { return file }
         let copy = try scratch.createFile(named: "input.tar")
-        let source = GzipDecodingSource(upstream: FileSliceSource(fileDescriptor: file.descriptor, offset: 0, length: file.size))
+        let source = GzipDecodingSource(
+            upstream: FileSliceSource(fileDescriptor: file.descriptor, offset: 0, length: file.size))
         let sink = FileSink(fileDescriptor: copy.descriptor)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
@@ -185,15 +191,18 @@ public final class SavedImage {
             guard slice.length == descriptor.size else {
                 throw ImageError.sizeMismatch(name: name, expected: descriptor.size, actual: slice.length)
             }
-            layers.append(LayerLocation(
-                index: position, slice: slice, blobDigest: descriptor.digest, diffID: diffIDs[position], name: name,
-                inflationLimit: selection.inflation.maximum(forStored: slice.length)))
+            layers.append(
+                LayerLocation(
+                    index: position, slice: slice, blobDigest: descriptor.digest, diffID: diffIDs[position], name: name,
+                    inflationLimit: selection.inflation.maximum(forStored: slice.length)))
         }
         return ChosenImage(rawConfig: rawConfig, config: config, tags: names(chosen), layers: layers)
     }
 
     /// Follows an image index down to the manifest for the wanted platform.
-    private static func resolvePlatform(_ descriptor: Descriptor, store: BlobStore, platform: Platform) throws -> Descriptor {
+    private static func resolvePlatform(
+        _ descriptor: Descriptor, store: BlobStore, platform: Platform
+    ) throws -> Descriptor {
         var current = descriptor
         for _ in 0..<4 {
             let mediaType = current.mediaType ?? MediaType.ociManifest
@@ -201,10 +210,12 @@ public final class SavedImage {
             guard MediaType.indexes.contains(mediaType) else {
                 throw ImageError.unknownMediaType(name: "manifest \(current.digest)", mediaType: mediaType)
             }
-            let index: ImageIndex = try decode(try verifiedDocument(current, store: store), name: "index \(current.digest)")
+            let index: ImageIndex = try decode(
+                try verifiedDocument(current, store: store), name: "index \(current.digest)")
             let images = index.manifests.filter { $0.platform?.os != "unknown" }
-            guard let match = images.first(where: { $0.platform.map(platform.matches) ?? false })
-                ?? (images.count == 1 && images[0].platform == nil ? images[0] : nil)
+            guard
+                let match = images.first(where: { $0.platform.map(platform.matches) ?? false })
+                    ?? (images.count == 1 && images[0].platform == nil ? images[0] : nil)
             else {
                 throw ImageError.platformNotFound(
                     requested: platform.description, available: images.compactMap { $0.platform?.description })
@@ -242,12 +253,15 @@ public final class SavedImage {
         var layers: [LayerLocation] = []
         for (position, name) in entry.layers.enumerated() {
             let slice = try store.require(name)
-            layers.append(LayerLocation(
-                index: position, slice: slice, blobDigest: digestNamed(by: name), diffID: diffIDs[position], name: name,
-                inflationLimit: selection.inflation.maximum(forStored: slice.length)))
+            layers.append(
+                LayerLocation(
+                    index: position, slice: slice, blobDigest: digestNamed(by: name), diffID: diffIDs[position],
+                    name: name,
+                    inflationLimit: selection.inflation.maximum(forStored: slice.length)))
         }
-        return ChosenImage(rawConfig: rawConfig, config: config, tags: (entry.repoTags ?? []).map(ImageName.familiar),
-                           layers: layers)
+        return ChosenImage(
+            rawConfig: rawConfig, config: config, tags: (entry.repoTags ?? []).map(ImageName.familiar),
+            layers: layers)
     }
 
     /// `blobs/sha256/<hex>` and `<hex>.json` carry their digest in the name.
@@ -283,8 +297,10 @@ public final class SavedImage {
 
     private static func decode<T: Decodable>(_ bytes: [UInt8], name: String) throws -> T {
         guard !jsonNesting(of: bytes, exceeds: maximumJSONDepth) else {
-            throw ImageError.invalidJSON(name: name, reason: "arrays or objects are nested more than "
-                                         + "\(maximumJSONDepth) levels deep; refusing it")
+            throw ImageError.invalidJSON(
+                name: name,
+                reason: "arrays or objects are nested more than "
+                    + "\(maximumJSONDepth) levels deep; refusing it")
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(bytes))

@@ -2,7 +2,7 @@ import Foundation
 import WhittleCompression
 import WhittleFiles
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A file written beside its destination and given the destination's name only by

@@ -17,8 +17,10 @@ public struct WriteOptions: Sendable {
     public var createdBy: String
     public var comment: String
 
-    public init(tag: String? = nil, compression: OutputCompression = .none,
-                createdBy: String = "whittle slim", comment: String = "") {
+    public init(
+        tag: String? = nil, compression: OutputCompression = .none,
+        createdBy: String = "whittle slim", comment: String = ""
+    ) {
         self.tag = tag
         self.compression = compression
         self.createdBy = createdBy
@@ -83,8 +85,9 @@ public struct ImageWriter {
         try output.seek(to: Self.reservedHeaderSpace)
         let fileSink = output.sink
         // The blob is hashed back from the file on the second core while this one writes.
-        let blobHash = FileHashingSink(downstream: fileSink, fileDescriptor: output.descriptor,
-                                       offset: Self.reservedHeaderSpace)
+        let blobHash = FileHashingSink(
+            downstream: fileSink, fileDescriptor: output.descriptor,
+            offset: Self.reservedHeaderSpace)
         let encoder = options.compression == .gzip ? ParallelGzipEncoder(downstream: blobHash) : nil
         // Uncompressed, the blob digest and the diff_id are the same hash: compute it once.
         let diffHash = encoder.map { HashingSink(downstream: $0) }
@@ -96,8 +99,9 @@ public struct ImageWriter {
         let diffID = diffHash.map { "sha256:" + $0.hexDigest } ?? layerDigest
         let layerSize = blobHash.byteCount
         try writePadding(after: layerSize, to: fileSink)
-        let layerHeader = try TarWriter.encodeHeader(TarEntry(
-            path: "blobs/sha256/" + hex(layerDigest), kind: .regular, permissions: 0o644, size: layerSize))
+        let layerHeader = try TarWriter.encodeHeader(
+            TarEntry(
+                path: "blobs/sha256/" + hex(layerDigest), kind: .regular, permissions: 0o644, size: layerSize))
         let directories = try ["blobs/", "blobs/sha256/"].map {
             try TarWriter.encodeHeader(TarEntry(path: $0, kind: .directory, permissions: 0o755))
         }
@@ -119,22 +123,31 @@ public struct ImageWriter {
         // 2. Config: every original field kept, with one layer and an honest history.
         let config = try canonicalJSON(newConfig(image.rawConfig, diffID: diffID, options: options))
         let configDigest = sha256Digest(of: config)
-        let manifest = try canonicalJSON(ImageManifest(
-            config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(config.count)),
-            layers: [Descriptor(
-                mediaType: options.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
-                digest: layerDigest, size: layerSize)]))
+        let manifest = try canonicalJSON(
+            ImageManifest(
+                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(config.count)),
+                layers: [
+                    Descriptor(
+                        mediaType: options.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
+                        digest: layerDigest, size: layerSize)
+                ]))
         let manifestDigest = sha256Digest(of: manifest)
         let platform = image.config.platform
-        let index = try canonicalJSON(ImageIndex(manifests: [Descriptor(
-            mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifest.count),
-            annotations: [
-                "io.containerd.image.name": ImageName.qualified(tag),
-                "org.opencontainers.image.ref.name": ImageName.tag(tag),
-            ],
-            platform: platform)]))
-        let dockerManifest = try canonicalJSON([DockerManifestEntry(
-            config: "blobs/sha256/" + hex(configDigest), repoTags: [tag], layers: ["blobs/sha256/" + hex(layerDigest)])])
+        let index = try canonicalJSON(
+            ImageIndex(manifests: [
+                Descriptor(
+                    mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifest.count),
+                    annotations: [
+                        "io.containerd.image.name": ImageName.qualified(tag),
+                        "org.opencontainers.image.ref.name": ImageName.tag(tag),
+                    ],
+                    platform: platform)
+            ]))
+        let dockerManifest = try canonicalJSON([
+            DockerManifestEntry(
+                config: "blobs/sha256/" + hex(configDigest), repoTags: [tag],
+                layers: ["blobs/sha256/" + hex(layerDigest)])
+        ])
 
         // 3. The rest of the outer tar, after the layer.
         let outputSink = output.sink
@@ -160,7 +173,7 @@ public struct ImageWriter {
         guard let requested else { return image.tags.first ?? "whittled:latest" }
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789._-/:")
         guard !requested.isEmpty, requested.allSatisfy({ allowed.contains($0) || $0.isUppercase }),
-              !requested.hasPrefix(":"), !requested.hasSuffix(":"), !requested.hasPrefix("/")
+            !requested.hasPrefix(":"), !requested.hasSuffix(":"), !requested.hasPrefix("/")
         else { throw OutputError.invalidTag(requested) }
         let familiar = ImageName.familiar(requested)
         let repository = familiar[..<(familiar.lastIndex(of: ":") ?? familiar.endIndex)]

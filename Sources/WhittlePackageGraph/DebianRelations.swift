@@ -10,8 +10,10 @@ public struct DebianRelation: Sendable, Hashable {
     /// The `[amd64 !i386]` restriction list (Build-Depends style); empty when absent.
     public var architectures: [String]
 
-    public init(name: String, architectureQualifier: String? = nil, constraint: DebianConstraint? = nil,
-                architectures: [String] = []) {
+    public init(
+        name: String, architectureQualifier: String? = nil, constraint: DebianConstraint? = nil,
+        architectures: [String] = []
+    ) {
         self.name = name
         self.architectureQualifier = architectureQualifier
         self.constraint = constraint
@@ -107,7 +109,8 @@ public enum DebianRelations {
             rest = rest[rest.index(after: close)...].drop { $0 == " " }
         }
         if rest.first == "[", let close = rest.firstIndex(of: "]") {
-            relation.architectures = rest[rest.index(after: rest.startIndex)..<close].split(separator: " ").map(String.init)
+            relation.architectures = rest[rest.index(after: rest.startIndex)..<close].split(separator: " ").map(
+                String.init)
         }
         return relation
     }

@@ -92,7 +92,8 @@ struct PackageGraph {
         case .apk:
             return ApkRelations.dependencies(record.apkDepends).map { name in
                 let targets = (byName[.apk]?[name] ?? []) + (apkProviders[name] ?? [])
-                return Group(text: name, isHard: true, targets: unique(targets.filter { $0 != index }.map { Target(index: $0) }))
+                return Group(
+                    text: name, isHard: true, targets: unique(targets.filter { $0 != index }.map { Target(index: $0) }))
             }
         case .pypi:
             return record.requiresDist.compactMap { line in
@@ -103,8 +104,9 @@ struct PackageGraph {
                     let targets = (byName[.pypi]?[requirement.name] ?? [])
                         .filter { $0 != index || !requirement.extras.isEmpty }
                         .map { Target(index: $0, extras: Set(requirement.extras)) }
-                    return Group(text: line.trimmingCharacters(in: .whitespaces), isHard: true, targets: targets,
-                                 requirement: requirement)
+                    return Group(
+                        text: line.trimmingCharacters(in: .whitespaces), isHard: true, targets: targets,
+                        requirement: requirement)
                 } catch {
                     warnings.append("\(record.spec): cannot read Requires-Dist '\(line)': \(error)")
                     return nil
@@ -120,8 +122,9 @@ struct PackageGraph {
                 let applicable = alternatives.filter { $0.applies(on: environment.debianArchitecture) }
                 guard !applicable.isEmpty else { return nil }
                 let targets = applicable.flatMap(debSatisfiers).filter { $0 != index }
-                return Group(text: alternatives.map(\.description).joined(separator: " | "), isHard: hard,
-                             targets: unique(targets.map { Target(index: $0) }))
+                return Group(
+                    text: alternatives.map(\.description).joined(separator: " | "), isHard: hard,
+                    targets: unique(targets.map { Target(index: $0) }))
             }
         } catch {
             warnings.append("\(records[index].spec): cannot read '\(field)': \(error)")
@@ -137,7 +140,8 @@ struct PackageGraph {
         for index in byName[.deb]?[relation.name] ?? [] {
             let record = records[index]
             let qualifier = relation.architectureQualifier
-            let architectureFits = qualifier == nil || qualifier == "any" || qualifier == "native"
+            let architectureFits =
+                qualifier == nil || qualifier == "any" || qualifier == "native"
                 || record.architecture == qualifier || record.architecture == "all"
             if architectureFits, relation.constraint?.isSatisfied(by: record.version) ?? true {
                 result.append(index)

@@ -15,14 +15,16 @@ public enum PackageGraphError: Error, CustomStringConvertible, Sendable, Equatab
     public var description: String {
         switch self {
         case let .unknownKind(spec, kind):
-            let hint = ["python", "pip", "py"].contains(kind.lowercased()) ? " (Python distributions are pypi:NAME)" : ""
+            let hint =
+                ["python", "pip", "py"].contains(kind.lowercased()) ? " (Python distributions are pypi:NAME)" : ""
             return "unknown package kind '\(kind)' in '\(spec)'\(hint); write deb:NAME, apk:NAME or pypi:NAME, "
                 + "or a bare NAME for any kind"
         case let .invalidSpec(spec, reason):
             return "invalid package spec '\(spec)': \(reason)"
         case let .noMatch(specs, similar):
             let names = specs.map { "'\($0)'" }.joined(separator: ", ")
-            let hint = similar.isEmpty ? "" : "; installed packages with similar names: \(similar.joined(separator: ", "))"
+            let hint =
+                similar.isEmpty ? "" : "; installed packages with similar names: \(similar.joined(separator: ", "))"
             return "no installed package matches \(names)\(hint)"
         case let .dependents(removing, dependents, suggestion):
             let lines = dependents.map { "  \($0.package) requires \($0.requirement)" }

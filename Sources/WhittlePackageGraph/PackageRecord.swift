@@ -53,11 +53,13 @@ public struct PackageRecord: Sendable, Hashable {
     public var fileCount: Int?
     public var byteCount: Int64?
 
-    public init(kind: PackageKind, name: String, version: String = "", architecture: String? = nil,
-                provides: [String] = [], depends: String = "", preDepends: String = "", recommends: String = "",
-                apkDepends: String = "", requiresDist: [String] = [], essential: Bool = false,
-                autoInstalled: Bool = false, requested: Bool = false, installer: String? = nil,
-                fileCount: Int? = nil, byteCount: Int64? = nil) {
+    public init(
+        kind: PackageKind, name: String, version: String = "", architecture: String? = nil,
+        provides: [String] = [], depends: String = "", preDepends: String = "", recommends: String = "",
+        apkDepends: String = "", requiresDist: [String] = [], essential: Bool = false,
+        autoInstalled: Bool = false, requested: Bool = false, installer: String? = nil,
+        fileCount: Int? = nil, byteCount: Int64? = nil
+    ) {
         self.kind = kind
         self.name = name
         self.version = version

@@ -22,8 +22,11 @@ struct Planner {
         self.graph = graph
         autoremoveAll = autoremove
         named = Array(repeating: nil, count: graph.records.count)
-        originalExtras = Self.mark(graph, roots: Array(graph.records.indices),
-                                   allowed: Array(repeating: true, count: graph.records.count), hardOnly: false).extras
+        originalExtras =
+            Self.mark(
+                graph, roots: Array(graph.records.indices),
+                allowed: Array(repeating: true, count: graph.records.count), hardOnly: false
+            ).extras
     }
 
     private var records: [PackageRecord] { graph.records }
@@ -41,9 +44,12 @@ struct Planner {
                 for index in matches where named[index] == nil {
                     if records[index].essential && !force {
                         if case let .profile(profile) = request.origin {
-                            spared.append(.init(record: records[index], profile: profile, reason: """
-                                it is Essential: other packages use it without declaring it
-                                """))
+                            spared.append(
+                                .init(
+                                    record: records[index], profile: profile,
+                                    reason: """
+                                        it is Essential: other packages use it without declaring it
+                                        """))
                             continue
                         }
                         essential.append(records[index].spec)
@@ -99,8 +105,10 @@ struct Planner {
             let (index, root) = queue[position]
             position += 1
             for group in graph.applicableGroups(index, extras: originalExtras[index]) {
-                for target in group.targets where related[target.index] == nil && removed[target.index] == nil
-                    && records[target.index].isAutoremovable {
+                for target in group.targets
+                where related[target.index] == nil && removed[target.index] == nil
+                    && records[target.index].isAutoremovable
+                {
                     related[target.index] = (root, records[index].spec)
                     queue.append((target.index, root))
                 }
@@ -117,8 +125,11 @@ struct Planner {
 
     /// Everything `roots` need, transitively, among `allowed` packages, with the Python
     /// extras asked of each. A package is visited again when it is asked for more extras.
-    static func mark(_ graph: PackageGraph, roots: [Int], allowed: [Bool], hardOnly: Bool)
-        -> (marked: [Bool], extras: [Set<String>]) {
+    static func mark(
+        _ graph: PackageGraph, roots: [Int], allowed: [Bool], hardOnly: Bool
+    )
+        -> (marked: [Bool], extras: [Set<String>])
+    {
         var marked = Array(repeating: false, count: graph.records.count)
         var extras = Array(repeating: Set<String>(), count: graph.records.count)
         var stack = roots
@@ -159,11 +170,16 @@ struct Planner {
         var changed = false
         for item in breaks {
             for target in item.group.targets {
-                guard let entry = named[target.index], case let .profile(profile) = entry.request.origin else { continue }
+                guard let entry = named[target.index], case let .profile(profile) = entry.request.origin else {
+                    continue
+                }
                 named[target.index] = nil
-                spared.append(.init(record: records[target.index], profile: profile, reason: """
-                    \(records[item.dependent].spec) requires \(item.group.text)
-                    """))
+                spared.append(
+                    .init(
+                        record: records[target.index], profile: profile,
+                        reason: """
+                            \(records[item.dependent].spec) requires \(item.group.text)
+                            """))
                 changed = true
             }
         }

@@ -29,8 +29,10 @@ public struct PythonEnvironment: Sendable, Hashable {
 
     /// Debian's architecture names turned into `platform.machine()`.
     public static func machine(debianArchitecture: String) -> String {
-        ["amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "armhf": "armv7l", "ppc64el": "ppc64le",
-         "s390x": "s390x"][debianArchitecture] ?? debianArchitecture
+        [
+            "amd64": "x86_64", "arm64": "aarch64", "i386": "i686", "armhf": "armv7l", "ppc64el": "ppc64le",
+            "s390x": "s390x",
+        ][debianArchitecture] ?? debianArchitecture
     }
 }
 
@@ -77,7 +79,8 @@ public indirect enum PythonMarker: Sendable, Hashable {
             func value(_ operand: Operand) -> String {
                 switch operand {
                 case let .literal(text): return isExtra ? PythonName.normalize(text) : text
-                case let .variable(name): return name == "extra" ? PythonName.normalize(extra) : environment.values[name] ?? ""
+                case let .variable(name):
+                    return name == "extra" ? PythonName.normalize(extra) : environment.values[name] ?? ""
                 }
             }
             return Self.apply(value(lhs), op, value(rhs))
@@ -160,7 +163,9 @@ private struct MarkerParser {
         var op = tokens[position]
         position += 1
         if op == "not" {
-            guard position < tokens.count, tokens[position] == "in" else { throw failure("'not' must be followed by 'in'") }
+            guard position < tokens.count, tokens[position] == "in" else {
+                throw failure("'not' must be followed by 'in'")
+            }
             position += 1
             op = "not in"
         }

@@ -16,7 +16,8 @@ public struct PythonRequirement: Sendable, Hashable {
         var body = Substring(text.trimmingCharacters(in: .whitespacesAndNewlines))
         let markerText: Substring?
         (body, markerText) = Self.splitMarker(body)
-        let nameEnd = body.firstIndex { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") } ?? body.endIndex
+        let nameEnd =
+            body.firstIndex { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") } ?? body.endIndex
         rawName = String(body[..<nameEnd])
         guard let first = rawName.first, first.isLetter || first.isNumber else {
             throw PackageGraphError.invalidSpec(spec: text, reason: "a requirement starts with a distribution name")

@@ -47,7 +47,9 @@ struct PythonVersion: Comparable {
         }
         guard !numbers.isEmpty else { return nil }
         release = numbers
-        for (label, kind) in [("alpha", 0), ("beta", 1), ("rc", 2), ("pre", 2), ("preview", 2), ("a", 0), ("b", 1), ("c", 2)] {
+        for (label, kind) in [
+            ("alpha", 0), ("beta", 1), ("rc", 2), ("pre", 2), ("preview", 2), ("a", 0), ("b", 1), ("c", 2),
+        ] {
             let rest = scanner.drop { $0 == "." || $0 == "-" || $0 == "_" }
             if rest.hasPrefix(label) {
                 scanner = rest.dropFirst(label.count).drop { $0 == "." || $0 == "-" || $0 == "_" }
@@ -84,7 +86,13 @@ struct PythonVersion: Comparable {
     /// before the release, which sorts before its post-releases.
     private var key: [Int] {
         let preKey: [Int]
-        if let pre { preKey = [pre.0, pre.1] } else if dev != nil && post == nil { preKey = [-1, 0] } else { preKey = [3, 0] }
+        if let pre {
+            preKey = [pre.0, pre.1]
+        } else if dev != nil && post == nil {
+            preKey = [-1, 0]
+        } else {
+            preKey = [3, 0]
+        }
         let postKey = post.map { [1, $0] } ?? [0, 0]
         let devKey = dev.map { [0, $0] } ?? [1, 0]
         return preKey + postKey + devKey
@@ -116,7 +124,8 @@ struct PythonVersion: Comparable {
     static func satisfies(_ candidate: PythonVersion, _ op: String, _ spec: String) -> Bool? {
         if op == "==" || op == "!=", spec.hasSuffix(".*") {
             guard let prefix = PythonVersion(String(spec.dropLast(2))) else { return nil }
-            let padded = candidate.release + Array(repeating: 0, count: max(0, prefix.release.count - candidate.release.count))
+            let padded =
+                candidate.release + Array(repeating: 0, count: max(0, prefix.release.count - candidate.release.count))
             let same = candidate.epoch == prefix.epoch && Array(padded.prefix(prefix.release.count)) == prefix.release
             return op == "==" ? same : !same
         }

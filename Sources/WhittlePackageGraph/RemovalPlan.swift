@@ -51,7 +51,8 @@ public struct RemovalPlan: Sendable {
             switch self {
             case let .named(spec, origin): return "named (\(spec), \(origin))"
             case let .autoremoved(because, neededBy):
-                return neededBy == because ? "autoremoved because of \(because)"
+                return neededBy == because
+                    ? "autoremoved because of \(because)"
                     : "autoremoved because of \(because) (needed by \(neededBy))"
             }
         }
@@ -94,8 +95,10 @@ public struct RemovalPlan: Sendable {
     /// matches nothing, `.essential` for a command-line Essential package, and
     /// `.dependents` when packages that stay depend on removed ones; `force` turns the last
     /// two into a plan that lists the broken dependents.
-    public init(records: [PackageRecord], requests: [RemovalRequest], environment: PackageEnvironment,
-                autoremove: Bool = false, force: Bool = false) throws {
+    public init(
+        records: [PackageRecord], requests: [RemovalRequest], environment: PackageEnvironment,
+        autoremove: Bool = false, force: Bool = false
+    ) throws {
         var planner = Planner(graph: PackageGraph(records: records, environment: environment), autoremove: autoremove)
         try planner.name(requests, force: force)
         var removed = planner.removal()

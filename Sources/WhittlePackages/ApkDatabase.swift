@@ -55,7 +55,9 @@ enum ApkDatabase {
             case "p": relations.provides = String(value)
             case "F":
                 folder = String(value)
-                if let path = ListedPaths.directory(folder, in: tree), seen.insert(path).inserted { directories.append(path) }
+                if let path = ListedPaths.directory(folder, in: tree), seen.insert(path).inserted {
+                    directories.append(path)
+                }
             case "R":
                 let listed = folder.isEmpty ? String(value) : folder + "/" + value
                 if let path = ListedPaths.file(listed, in: tree), seen.insert(path).inserted { files.append(path) }
@@ -63,7 +65,8 @@ enum ApkDatabase {
             }
         }
         guard let name else { return nil }
-        return InstalledPackage(kind: .apk, name: name, version: version, architecture: architecture,
-                                relations: relations, files: files, directories: directories, key: name)
+        return InstalledPackage(
+            kind: .apk, name: name, version: version, architecture: architecture,
+            relations: relations, files: files, directories: directories, key: name)
     }
 }

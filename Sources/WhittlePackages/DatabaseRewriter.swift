@@ -25,8 +25,9 @@ struct DatabaseRewriter {
         for paragraph in DatabaseText.paragraphs(text) {
             var lines = paragraph.text
             if let name = paragraph.value("Package") {
-                let key = DpkgDatabase.stem(name: name, architecture: paragraph.value("Architecture") ?? "",
-                                            infoFiles: stems)
+                let key = DpkgDatabase.stem(
+                    name: name, architecture: paragraph.value("Architecture") ?? "",
+                    infoFiles: stems)
                 if gone.contains(key) { continue }
                 if partial.contains(key) { lines = trimmingConffiles(lines) }
             }
@@ -48,8 +49,9 @@ struct DatabaseRewriter {
             return true
         }
         if let field = kept.firstIndex(where: { $0.lowercased().hasPrefix("conffiles:") }),
-           kept[field].dropFirst("conffiles:".count).allSatisfy({ $0 == " " }),
-           field + 1 == kept.endIndex || !(kept[field + 1].first == " " || kept[field + 1].first == "\t") {
+            kept[field].dropFirst("conffiles:".count).allSatisfy({ $0 == " " }),
+            field + 1 == kept.endIndex || !(kept[field + 1].first == " " || kept[field + 1].first == "\t")
+        {
             kept.remove(at: field)
         }
         return kept
@@ -64,16 +66,24 @@ struct DatabaseRewriter {
         }
         if let sums = try DatabaseText.read(tree, base + ".md5sums") {
             // `md5  path`, the path relative to the root.
-            files.append((base + ".md5sums", keptLines(sums) { line in
-                guard let space = line.firstIndex(of: " ") else { return true }
-                return remains("/" + line[space...].drop { $0 == " " })
-            }))
+            files.append(
+                (
+                    base + ".md5sums",
+                    keptLines(sums) { line in
+                        guard let space = line.firstIndex(of: " ") else { return true }
+                        return remains("/" + line[space...].drop { $0 == " " })
+                    }
+                ))
         }
         if let conffiles = try DatabaseText.read(tree, base + ".conffiles") {
             // A line is a path, or a flag and a path (`remove-on-upgrade /etc/x`).
-            files.append((base + ".conffiles", keptLines(conffiles) { line in
-                remains(String(line.split(separator: " ").last ?? line))
-            }))
+            files.append(
+                (
+                    base + ".conffiles",
+                    keptLines(conffiles) { line in
+                        remains(String(line.split(separator: " ").last ?? line))
+                    }
+                ))
         }
         return files
     }
@@ -119,17 +129,25 @@ struct DatabaseRewriter {
         let site = directory.split(separator: "/").dropLast().joined(separator: "/")
         var files: [(String, String)] = []
         if let record = try DatabaseText.read(tree, directory + "/RECORD") {
-            files.append((directory + "/RECORD", keptLines(record) { line in
-                guard let path = PythonDistributions.recordPath(line) else { return true }
-                let full = foldLexically(site, [path])
-                return full.hasPrefix(directory + "/") || remains(full)
-            }))
+            files.append(
+                (
+                    directory + "/RECORD",
+                    keptLines(record) { line in
+                        guard let path = PythonDistributions.recordPath(line) else { return true }
+                        let full = foldLexically(site, [path])
+                        return full.hasPrefix(directory + "/") || remains(full)
+                    }
+                ))
         }
         if let installed = try DatabaseText.read(tree, directory + "/installed-files.txt") {
-            files.append((directory + "/installed-files.txt", keptLines(installed) { line in
-                let full = foldLexically(directory, [String(line)])
-                return full.hasPrefix(directory + "/") || remains(full)
-            }))
+            files.append(
+                (
+                    directory + "/installed-files.txt",
+                    keptLines(installed) { line in
+                        let full = foldLexically(directory, [String(line)])
+                        return full.hasPrefix(directory + "/") || remains(full)
+                    }
+                ))
         }
         return files
     }
@@ -138,13 +156,16 @@ struct DatabaseRewriter {
     /// new content, so the package's `.md5sums` gets its new checksum: `dpkg -V` then finds
     /// the file as the database says. `checksums` are the rewritten files' MD5s; the tree
     /// already holds their new content, a rewritten `.md5sums` included.
-    func updatedChecksumLists(for checksums: [String: String],
-                              database: PackageDatabase) throws -> [(path: String, text: String)] {
+    func updatedChecksumLists(
+        for checksums: [String: String],
+        database: PackageDatabase
+    ) throws -> [(path: String, text: String)] {
         var lists: [(path: String, text: String)] = []
         for package in database.packages where package.kind == .deb {
-            let owned = Set(package.files.filter {
-                checksums[$0] != nil && !$0.hasPrefix(DpkgDatabase.directory + "/")
-            })
+            let owned = Set(
+                package.files.filter {
+                    checksums[$0] != nil && !$0.hasPrefix(DpkgDatabase.directory + "/")
+                })
             guard !owned.isEmpty else { continue }
             let path = DpkgDatabase.info + "/" + package.key + ".md5sums"
             guard let sums = try DatabaseText.read(tree, path) else { continue }
@@ -152,7 +173,8 @@ struct DatabaseRewriter {
                 guard let space = line.firstIndex(of: " ") else { return line + "\n" }
                 let listed = String(line[space...].drop { $0 == " " })
                 guard let file = ListedPaths.file("/" + listed, in: tree), owned.contains(file),
-                      let sum = checksums[file] else { return line + "\n" }
+                    let sum = checksums[file]
+                else { return line + "\n" }
                 return sum + "  " + listed + "\n"
             }.joined()
             lists.append((path, updated))

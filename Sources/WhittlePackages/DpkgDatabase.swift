@@ -31,7 +31,8 @@ enum DpkgDatabase {
             let listed = try entries(of: key, tree)
             var package = InstalledPackage(
                 kind: .deb, name: name, version: paragraph.value("Version") ?? "", architecture: architecture,
-                relations: relations, autoInstalled: automatic[name].map {
+                relations: relations,
+                autoInstalled: automatic[name].map {
                     $0.contains(architecture) || $0.contains("") || architecture == "all"
                 } ?? false,
                 files: listed.files, directories: listed.directories, metadata: infoFiles[key] ?? [],
@@ -48,9 +49,10 @@ enum DpkgDatabase {
             let parts = key.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard !parts[0].isEmpty else { continue }
             let listed = try entries(of: key, tree)
-            packages.append(InstalledPackage(
-                kind: .deb, name: parts[0], version: "", architecture: parts.count > 1 ? parts[1] : "",
-                files: listed.files, directories: listed.directories, metadata: metadata, key: key))
+            packages.append(
+                InstalledPackage(
+                    kind: .deb, name: parts[0], version: "", architecture: parts.count > 1 ? parts[1] : "",
+                    files: listed.files, directories: listed.directories, metadata: metadata, key: key))
         }
         return packages
     }

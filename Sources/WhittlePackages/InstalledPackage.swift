@@ -64,10 +64,12 @@ public struct InstalledPackage: Sendable, Equatable {
     /// Python: the `INSTALLER` file's content (`pip`), nil without one.
     public internal(set) var installer: String?
 
-    public init(kind: PackageKind, name: String, version: String, architecture: String = "",
-                relations: PackageRelations = PackageRelations(), autoInstalled: Bool = false, requested: Bool = false,
-                files: [String], directories: [String] = [], metadata: [String] = [], conffiles: [String] = [],
-                key: String) {
+    public init(
+        kind: PackageKind, name: String, version: String, architecture: String = "",
+        relations: PackageRelations = PackageRelations(), autoInstalled: Bool = false, requested: Bool = false,
+        files: [String], directories: [String] = [], metadata: [String] = [], conffiles: [String] = [],
+        key: String
+    ) {
         self.kind = kind
         self.name = name
         self.version = version

@@ -50,7 +50,8 @@ enum ListedPaths {
         var seen = Set<String>()
         return lines.compactMap { line in
             guard !line.isEmpty, !parents.contains(line), let path = file(String(line), in: tree),
-                  seen.insert(path).inserted else { return nil }
+                seen.insert(path).inserted
+            else { return nil }
             return path
         }
     }

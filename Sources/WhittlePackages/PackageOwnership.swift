@@ -12,7 +12,8 @@ public struct PackageLoss: Codable, Sendable, Equatable {
     public var filesOwned: Int
     public var bytesOwned: Int64
 
-    public init(package: String, manager: String, filesLost: Int, bytesLost: Int64, filesOwned: Int, bytesOwned: Int64) {
+    public init(package: String, manager: String, filesLost: Int, bytesLost: Int64, filesOwned: Int, bytesOwned: Int64)
+    {
         self.package = package
         self.manager = manager
         self.filesLost = filesLost
@@ -79,7 +80,8 @@ public struct PackageOwnership: Sendable {
     /// Sums what removing `removed` (tree path → bytes) takes from each package. A path
     /// owned by several packages (dpkg diversions, shared files) counts for each.
     public func losses(removing listed: [String: Int64]) -> PackageLossSummary {
-        let removed = Dictionary(listed.map { (Self.normalize($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
+        let removed = Dictionary(
+            listed.map { (Self.normalize($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
         var lost: [String: (files: Int, bytes: Int64)] = [:]
         var owners = Set<String>()
         for package in osPackages {
@@ -94,13 +96,15 @@ public struct PackageOwnership: Sendable {
         }
         let unowned = removed.filter { !owners.contains($0.key) }
         let packages = lost.map { name, total in
-            PackageLoss(package: name, manager: managers[name] ?? "", filesLost: total.files, bytesLost: total.bytes,
-                        filesOwned: owned[name]?.files ?? 0, bytesOwned: owned[name]?.bytes ?? 0)
+            PackageLoss(
+                package: name, manager: managers[name] ?? "", filesLost: total.files, bytesLost: total.bytes,
+                filesOwned: owned[name]?.files ?? 0, bytesOwned: owned[name]?.bytes ?? 0)
         }.sorted {
             $0.bytesLost != $1.bytesLost ? $0.bytesLost > $1.bytesLost : $0.package < $1.package
         }
-        return PackageLossSummary(packages: packages, unownedFilesLost: unowned.count,
-                                  unownedBytesLost: unowned.values.reduce(0, +))
+        return PackageLossSummary(
+            packages: packages, unownedFilesLost: unowned.count,
+            unownedBytesLost: unowned.values.reduce(0, +))
     }
 
     private var osPackages: LazyFilterSequence<[InstalledPackage]> {
@@ -111,15 +115,17 @@ public struct PackageOwnership: Sendable {
     public var packageTotals: [PackageLoss] {
         managers.keys.map { name in
             let total = owned[name] ?? (0, 0)
-            return PackageLoss(package: name, manager: managers[name] ?? "", filesLost: 0, bytesLost: 0,
-                               filesOwned: total.files, bytesOwned: total.bytes)
+            return PackageLoss(
+                package: name, manager: managers[name] ?? "", filesLost: 0, bytesLost: 0,
+                filesOwned: total.files, bytesOwned: total.bytes)
         }.sorted { $0.bytesOwned != $1.bytesOwned ? $0.bytesOwned > $1.bytesOwned : $0.package < $1.package }
     }
 
     /// Package lists name paths as `/usr/bin/x` or `./usr/bin/x`; the tree names them `usr/bin/x`.
     static func normalize(_ path: String) -> String {
         // Most paths come from the tree already clean: those are returned as they are.
-        let clean = !path.hasPrefix("/") && !path.hasPrefix(".") && !path.hasSuffix("/")
+        let clean =
+            !path.hasPrefix("/") && !path.hasPrefix(".") && !path.hasSuffix("/")
             && !path.contains("//") && !path.contains("/.")
         return clean ? path : foldLexically("", [path])
     }

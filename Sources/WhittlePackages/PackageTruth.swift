@@ -90,8 +90,10 @@ public struct PackageTruth: Sendable {
 
     /// Gives the database files that change their new content, one file at a time, so no
     /// more than one rewritten file is in memory.
-    public func rewrite(_ database: PackageDatabase, tree: FileTree, keeps: @escaping (String) -> Bool,
-                        into generated: GeneratedContent) throws {
+    public func rewrite(
+        _ database: PackageDatabase, tree: FileTree, keeps: @escaping (String) -> Bool,
+        into generated: GeneratedContent
+    ) throws {
         let removed = Set(outcomes(.removed).map(\.index))
         let partial = Set(outcomes(.partial).map(\.index))
         guard !removed.isEmpty || !partial.isEmpty else { return }
@@ -109,15 +111,19 @@ public struct PackageTruth: Sendable {
         }
         if changes(.deb) {
             let partialKeys = Set(partial.map { database.packages[$0].key })
-            if let status = try rewriter.dpkgStatus(removing: Set(removed.map { database.packages[$0].key }),
-                                                    trimming: partialKeys) {
+            if let status = try rewriter.dpkgStatus(
+                removing: Set(removed.map { database.packages[$0].key }),
+                trimming: partialKeys)
+            {
                 try emit((DpkgDatabase.status, status))
             }
             for key in partialKeys.sorted() { try rewriter.dpkgInfo(key).forEach(emit) }
         }
-        if changes(.apk), let installed = try rewriter.apkInstalled(
-            removing: Set(removed.map { database.packages[$0].key }),
-            trimming: Set(partial.map { database.packages[$0].key })) {
+        if changes(.apk),
+            let installed = try rewriter.apkInstalled(
+                removing: Set(removed.map { database.packages[$0].key }),
+                trimming: Set(partial.map { database.packages[$0].key }))
+        {
             try emit((ApkDatabase.installed, installed))
         }
         for index in partial.sorted() where database.packages[index].kind == .python {

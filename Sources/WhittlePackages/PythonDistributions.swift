@@ -36,7 +36,8 @@ enum PythonDistributions {
     private static func distribution(site: String, name: String, tree: FileTree) throws -> InstalledPackage? {
         let directory = site.isEmpty ? name : site + "/" + name
         let isDirectory = tree.lookup(directory)?.isDirectory == true
-        let metadataFile = !isDirectory ? directory : directory + (name.hasSuffix(".dist-info") ? "/METADATA" : "/PKG-INFO")
+        let metadataFile =
+            !isDirectory ? directory : directory + (name.hasSuffix(".dist-info") ? "/METADATA" : "/PKG-INFO")
         guard let text = try DatabaseText.read(tree, metadataFile) else { return nil }
         let headers = DatabaseText.headers(text)
         guard let distributionName = headers.value("Name") else { return nil }
@@ -46,7 +47,8 @@ enum PythonDistributions {
         var distribution = InstalledPackage(
             kind: .python, name: distributionName, version: headers.value("Version") ?? "", relations: relations,
             requested: tree.lookup(directory + "/REQUESTED")?.inode != nil,
-            files: try files ?? topLevelFiles(site: site, directory: directory, distribution: distributionName, tree: tree),
+            files: try files
+                ?? topLevelFiles(site: site, directory: directory, distribution: distributionName, tree: tree),
             metadata: [directory], key: directory)
         if isDirectory, let installer = try DatabaseText.read(tree, directory + "/INSTALLER") {
             distribution.installer = installer.split(whereSeparator: \.isWhitespace).first.map(String.init)
@@ -68,15 +70,18 @@ enum PythonDistributions {
         var seen = Set<String>()
         return entries.compactMap { entry in
             guard let path = ListedPaths.file(entry, in: tree), !path.hasPrefix(directory + "/"),
-                  seen.insert(path).inserted else { return nil }
+                seen.insert(path).inserted
+            else { return nil }
             return path
         }
     }
 
     /// Without a file list (Debian strips `RECORD`), the modules `top_level.txt` names, or
     /// the one the distribution's name gives: a package directory, a `.py`, an extension.
-    private static func topLevelFiles(site: String, directory: String, distribution: String,
-                                      tree: FileTree) throws -> [String] {
+    private static func topLevelFiles(
+        site: String, directory: String, distribution: String,
+        tree: FileTree
+    ) throws -> [String] {
         let listed = try DatabaseText.read(tree, directory + "/top_level.txt").map {
             DatabaseText.lines($0).map { String($0.filter { !$0.isWhitespace }) }.filter { !$0.isEmpty }
         }
@@ -85,8 +90,10 @@ enum PythonDistributions {
         var files: [String] = []
         for child in siteNode.sortedChildren {
             let matches = modules.contains { module in
-                child.name == module || (!child.isDirectory && (child.name == module + ".py"
-                    || (child.name.hasPrefix(module + ".") && child.name.hasSuffix(".so"))))
+                child.name == module
+                    || (!child.isDirectory
+                        && (child.name == module + ".py"
+                            || (child.name.hasPrefix(module + ".") && child.name.hasSuffix(".so"))))
             }
             guard matches else { continue }
             let path = site.isEmpty ? child.name : site + "/" + child.name
@@ -98,7 +105,11 @@ enum PythonDistributions {
     private static func appendFiles(below node: Node, path: String, into files: inout [String]) {
         for child in node.sortedChildren {
             let childPath = path + "/" + child.name
-            if child.isDirectory { appendFiles(below: child, path: childPath, into: &files) } else { files.append(childPath) }
+            if child.isDirectory {
+                appendFiles(below: child, path: childPath, into: &files)
+            } else {
+                files.append(childPath)
+            }
         }
     }
 
@@ -106,7 +117,9 @@ enum PythonDistributions {
     /// holds a comma or a quote.
     static func recordPath(_ line: Substring) -> String? {
         guard !line.isEmpty else { return nil }
-        guard line.first == "\"" else { return line.split(separator: ",", omittingEmptySubsequences: false).first.map(String.init) }
+        guard line.first == "\"" else {
+            return line.split(separator: ",", omittingEmptySubsequences: false).first.map(String.init)
+        }
         var path = ""
         var index = line.index(after: line.startIndex)
         while index < line.endIndex {

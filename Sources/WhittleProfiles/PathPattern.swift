@@ -31,10 +31,12 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
             throw ProfileError.invalidPattern(text, reason: "it is empty; write a path such as 'usr/share/doc/**'")
         }
         guard body.last != "/" else {
-            throw ProfileError.invalidPattern(text, reason: """
-                drop the trailing '/': a pattern that matches a directory already covers what is \
-                below it, and 'DIR/**' matches only what is below
-                """)
+            throw ProfileError.invalidPattern(
+                text,
+                reason: """
+                    drop the trailing '/': a pattern that matches a directory already covers what is \
+                    below it, and 'DIR/**' matches only what is below
+                    """)
         }
         var segments: [Segment] = []
         var parts: [Substring] = []
@@ -43,10 +45,12 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
                 throw ProfileError.invalidPattern(text, reason: "it has an empty component ('//'); use a single '/'")
             }
             if part == "." || part == ".." {
-                throw ProfileError.invalidPattern(text, reason: """
-                    '\(part)' components are not allowed: patterns are anchored at the image root, \
-                    so write the path from there
-                    """)
+                throw ProfileError.invalidPattern(
+                    text,
+                    reason: """
+                        '\(part)' components are not allowed: patterns are anchored at the image root, \
+                        so write the path from there
+                        """)
             }
             if part == "**" {
                 // `**/**` means the same as `**`; folding keeps the matcher free of repeats.
@@ -56,16 +60,20 @@ public struct PathPattern: Sendable, Hashable, CustomStringConvertible {
                 continue
             }
             if part.contains("**") {
-                throw ProfileError.invalidPattern(text, reason: """
-                    '**' must be a whole component (as in 'a/**/b'); within a name '\(part)' \
-                    use a single '*'
-                    """)
+                throw ProfileError.invalidPattern(
+                    text,
+                    reason: """
+                        '**' must be a whole component (as in 'a/**/b'); within a name '\(part)' \
+                        use a single '*'
+                        """)
             }
             if let bad = part.first(where: { $0 == "[" || $0 == "{" || $0 == "\\" }) {
-                throw ProfileError.invalidPattern(text, reason: """
-                    '\(bad)' is not supported (no character classes, braces or escapes); write \
-                    one pattern per alternative, or use '?' for one character
-                    """)
+                throw ProfileError.invalidPattern(
+                    text,
+                    reason: """
+                        '\(bad)' is not supported (no character classes, braces or escapes); write \
+                        one pattern per alternative, or use '?' for one character
+                        """)
             }
             segments.append(Segment(part))
             parts.append(part)
@@ -205,8 +213,10 @@ final class Program: @unchecked Sendable {
                 }
                 let prefix = globTokens.prefix { $0 < Program.star }.count
                 let suffix = globTokens.reversed().prefix { $0 < Program.star }.count
-                infos.append(Info(kind: .glob, start: tokenList.count, count: globTokens.count,
-                                  prefix: prefix, suffix: suffix))
+                infos.append(
+                    Info(
+                        kind: .glob, start: tokenList.count, count: globTokens.count,
+                        prefix: prefix, suffix: suffix))
                 tokenList += globTokens
             case .globstar:
                 infos.append(Info(kind: .globstar, start: tokenList.count, count: 0))
@@ -268,8 +278,9 @@ final class Program: @unchecked Sendable {
         guard afterPrefix <= limit, same(info.start, info.prefix, bytes, position) else { return -1 }
         let stop = componentEnd(bytes, afterPrefix, limit)
         let beforeSuffix = stop - info.suffix
-        guard beforeSuffix >= afterPrefix, same(info.start + info.count - info.suffix, info.suffix, bytes, beforeSuffix),
-              globMatch(info.start + info.prefix, info.start + info.count - info.suffix, bytes, afterPrefix, beforeSuffix)
+        guard beforeSuffix >= afterPrefix,
+            same(info.start + info.count - info.suffix, info.suffix, bytes, beforeSuffix),
+            globMatch(info.start + info.prefix, info.start + info.count - info.suffix, bytes, afterPrefix, beforeSuffix)
         else { return -1 }
         return stop
     }
@@ -291,7 +302,7 @@ final class Program: @unchecked Sendable {
         while first > low, bytes[first - 1] != slash { first -= 1 }
         let afterPrefix = first + info.prefix
         guard afterPrefix <= beforeSuffix, same(info.start, info.prefix, bytes, first),
-              globMatch(info.start + info.prefix, info.start + info.count - info.suffix, bytes, afterPrefix, beforeSuffix)
+            globMatch(info.start + info.prefix, info.start + info.count - info.suffix, bytes, afterPrefix, beforeSuffix)
         else { return -1 }
         return first
     }
@@ -310,7 +321,9 @@ final class Program: @unchecked Sendable {
 
     /// Wildcard matching within one component. A `*` remembers where it started so a
     /// failed attempt resumes one character later: linear for the usual single-`*` case.
-    private func globMatch(_ first: Int, _ last: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int) -> Bool {
+    private func globMatch(
+        _ first: Int, _ last: Int, _ bytes: UnsafeBufferPointer<UInt8>, _ from: Int, _ to: Int
+    ) -> Bool {
         var token = first
         var index = from
         var starToken = -1

@@ -76,8 +76,10 @@ public struct PatternSet: @unchecked Sendable {
             while lastStart > start, bytes[lastStart - 1] != slash { lastStart -= 1 }
             let last = UnsafeBufferPointer(rebasing: bytes[lastStart..<end])
             consider(byName[fnv1a(last)])
-            for entry in bySuffix where entry.suffix.count <= last.count
-                && last.suffix(entry.suffix.count).elementsEqual(entry.suffix) {
+            for entry in bySuffix
+            where entry.suffix.count <= last.count
+                && last.suffix(entry.suffix.count).elementsEqual(entry.suffix)
+            {
                 consider(entry.run)
             }
             var firstEnd = start

@@ -28,9 +28,11 @@ public struct Profile: Sendable {
     /// The file the profile was read from, if any.
     public var file: String?
 
-    public init(name: String, description: String = "", risk: String = "", remove: [PathPattern] = [],
-                keep: [PathPattern] = [], include: [String] = [], packages: [PackageSpec] = [],
-                autoremove: Bool = false, file: String? = nil) {
+    public init(
+        name: String, description: String = "", risk: String = "", remove: [PathPattern] = [],
+        keep: [PathPattern] = [], include: [String] = [], packages: [PackageSpec] = [],
+        autoremove: Bool = false, file: String? = nil
+    ) {
         self.name = name
         self.description = description
         self.risk = risk

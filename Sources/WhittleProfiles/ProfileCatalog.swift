@@ -44,9 +44,11 @@ public struct ProfileCatalog: Sendable {
             let stem = (file as NSString).deletingPathExtension
             // Matching names keep `whittle profiles show NAME` and the file system in step.
             guard profile.name == stem else {
-                throw ProfileError.malformed(file: path, reason: """
-                    the profile is named '\(profile.name)' but the file '\(file)'; rename one so they match
-                    """)
+                throw ProfileError.malformed(
+                    file: path,
+                    reason: """
+                        the profile is named '\(profile.name)' but the file '\(file)'; rename one so they match
+                        """)
             }
             profiles.append(profile)
         }
@@ -154,7 +156,8 @@ private func isDirectory(_ path: String) -> Bool {
 private func readableReason(_ error: any Error) -> String {
     let nsError = error as NSError
     if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-       let code = POSIXErrorCode(rawValue: Int32(underlying.code)) {
+        let code = POSIXErrorCode(rawValue: Int32(underlying.code))
+    {
         return String(cString: strerror(code.rawValue))
     }
     if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError {

@@ -33,28 +33,34 @@ enum ProfileDocument {
 
         // The version comes first: with another version, the other keys may mean other things.
         guard let versionNode = values["version"] else {
-            throw ProfileError.malformed(file: file, reason: """
-                missing 'version: 1' (or 'version: 2' for a profile that names packages); every profile \
-                starts with the format version
-                """)
+            throw ProfileError.malformed(
+                file: file,
+                reason: """
+                    missing 'version: 1' (or 'version: 2' for a profile that names packages); every profile \
+                    starts with the format version
+                    """)
         }
         guard let version = versionNode.int, versions.contains(version) else {
             throw ProfileError.unsupportedVersion(file: file, version: versionNode.scalar?.string ?? "(not a number)")
         }
         if version < 2, let key = packageKeys.first(where: { values[$0] != nil }), let node = values[key] {
-            throw ProfileError.malformed(file: file, reason: """
-                \(place(node))'\(key)' needs 'version: 2' at the top of the profile (version 1 names only paths)
-                """)
+            throw ProfileError.malformed(
+                file: file,
+                reason: """
+                    \(place(node))'\(key)' needs 'version: 2' at the top of the profile (version 1 names only paths)
+                    """)
         }
 
         guard let nameNode = values["name"], let name = nameNode.scalar?.string, !name.isEmpty else {
             throw ProfileError.malformed(file: file, reason: "missing 'name:', the name used to select the profile")
         }
         guard isValidName(name) else {
-            throw ProfileError.malformed(file: file, reason: """
-                \(place(nameNode))name '\(name)' must be lowercase letters, digits, '-', '_' or '.', \
-                starting with a letter or digit
-                """)
+            throw ProfileError.malformed(
+                file: file,
+                reason: """
+                    \(place(nameNode))name '\(name)' must be lowercase letters, digits, '-', '_' or '.', \
+                    starting with a letter or digit
+                    """)
         }
 
         let profile = Profile(
@@ -80,10 +86,12 @@ enum ProfileDocument {
             throw ProfileError.malformed(file: file, reason: "not valid YAML: \(error)" + quotingHint(text))
         }
         guard let root, case let .mapping(mapping) = root else {
-            throw ProfileError.malformed(file: file, reason: """
-                expected a mapping with the keys \(keys.joined(separator: ", ")), starting with \
-                'version: \(currentVersion)'
-                """)
+            throw ProfileError.malformed(
+                file: file,
+                reason: """
+                    expected a mapping with the keys \(keys.joined(separator: ", ")), starting with \
+                    'version: \(currentVersion)'
+                    """)
         }
         var values: [String: Node] = [:]
         for (keyNode, value) in mapping {
@@ -103,15 +111,19 @@ enum ProfileDocument {
 
     private static func checkRemovesSomething(_ profile: Profile, values: [String: Node], file: String) throws {
         if profile.remove.isEmpty && profile.include.isEmpty && profile.packages.isEmpty {
-            throw ProfileError.malformed(file: file, reason: """
-                profile '\(profile.name)' removes nothing; give it 'remove' patterns, 'packages' (version 2) \
-                or 'include' other profiles
-                """)
+            throw ProfileError.malformed(
+                file: file,
+                reason: """
+                    profile '\(profile.name)' removes nothing; give it 'remove' patterns, 'packages' (version 2) \
+                    or 'include' other profiles
+                    """)
         }
         if profile.autoremove && profile.packages.isEmpty, let node = values["autoremove"] {
-            throw ProfileError.malformed(file: file, reason: """
-                \(place(node))'autoremove' applies to the profile's own 'packages', and it names none
-                """)
+            throw ProfileError.malformed(
+                file: file,
+                reason: """
+                    \(place(node))'autoremove' applies to the profile's own 'packages', and it names none
+                    """)
         }
     }
 
@@ -182,10 +194,13 @@ enum ProfileDocument {
     private static func isValidName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         func allowed(_ byte: UInt8) -> Bool {
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
         }
         guard let first = bytes.first, allowed(first) else { return false }
-        return bytes.allSatisfy { allowed($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") }
+        return bytes.allSatisfy {
+            allowed($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+        }
     }
 
     /// YAML reads a plain scalar starting with `*` as an alias, the most likely mistake in a

@@ -40,13 +40,16 @@ public enum ProfileError: Error, CustomStringConvertible, Sendable, Equatable {
         case let .duplicateName(name, files):
             return "profile '\(name)' is defined more than once (\(files.joined(separator: ", "))); rename one of them"
         case let .unknownProfile(name, known, referencedBy):
-            let context = referencedBy.map { "profile '\($0)' includes '\(name)', which does not exist" }
+            let context =
+                referencedBy.map { "profile '\($0)' includes '\(name)', which does not exist" }
                 ?? "no profile is named '\(name)'"
             return "\(context); known profiles: \(known.joined(separator: ", "))"
         case let .includeCycle(chain):
-            return "profiles include each other in a loop: \(chain.joined(separator: " -> ")); remove one of these includes"
+            return
+                "profiles include each other in a loop: \(chain.joined(separator: " -> ")); remove one of these includes"
         case let .noProfiles(directory):
-            return "no profiles (*.yaml files) in \(directory); point WHITTLE_PROFILES at the whittle Profiles directory"
+            return
+                "no profiles (*.yaml files) in \(directory); point WHITTLE_PROFILES at the whittle Profiles directory"
         }
     }
 }

@@ -11,8 +11,9 @@ extension RegistrySession {
     /// from its descriptor is refused (the caller's scratch directory goes with it).
     func download(_ descriptor: Descriptor, to path: String, meter: ByteMeter?) async throws {
         let step = "send blob \(descriptor.digest)"
-        let response = try await send(.GET, "/v2/\(repository)/blobs/\(descriptor.digest)", step: step,
-                                      expecting: [200])
+        let response = try await send(
+            .GET, "/v2/\(repository)/blobs/\(descriptor.digest)", step: step,
+            expecting: [200])
         let file: OpenFile
         do {
             file = try OpenFile(path: path, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600)
@@ -38,8 +39,9 @@ extension RegistrySession {
             throw RegistryError.connectionLost(registry: host, step: step, reason: Self.describe(error))
         }
         guard received == descriptor.size else {
-            throw RegistryError.sizeMismatch(registry: host, blob: descriptor.digest, expected: descriptor.size,
-                                             actual: received)
+            throw RegistryError.sizeMismatch(
+                registry: host, blob: descriptor.digest, expected: descriptor.size,
+                actual: received)
         }
         let actual = "sha256:" + hexString(hasher.finalize())
         guard actual == descriptor.digest else {
@@ -48,10 +50,14 @@ extension RegistrySession {
     }
 
     /// A small document (manifest, index, config) whose digest is checked when one is known.
-    func document(_ target: String, accept: [String], expectedDigest: String?, step: String) async throws
-        -> (bytes: [UInt8], mediaType: String?, digest: String) {
-        let response = try await send(.GET, target, headers: accept.map { ("Accept", $0) }, step: step,
-                                      expecting: [200])
+    func document(
+        _ target: String, accept: [String], expectedDigest: String?, step: String
+    ) async throws
+        -> (bytes: [UInt8], mediaType: String?, digest: String)
+    {
+        let response = try await send(
+            .GET, target, headers: accept.map { ("Accept", $0) }, step: step,
+            expecting: [200])
         let bytes = try await collect(response, limit: 8 << 20, step: step)
         let actual = sha256Digest(of: bytes)
         let claimed = expectedDigest ?? response.headers.first(name: "Docker-Content-Digest")
@@ -67,8 +73,9 @@ extension RegistrySession {
     /// monolithic upload most registries take), and if the registry (or a proxy before it)
     /// refuses a body that large (413), in PATCH parts it does take.
     func upload(_ digest: String, from slice: FileSlice, meter: ByteMeter?) async throws {
-        let existing = try await send(.HEAD, "/v2/\(repository)/blobs/\(digest)", step: "check for blob \(digest)",
-                                      expecting: [200, 404])
+        let existing = try await send(
+            .HEAD, "/v2/\(repository)/blobs/\(digest)", step: "check for blob \(digest)",
+            expecting: [200, 404])
         if existing.status.code == 200 {
             meter?.add(slice.length)
             return
@@ -92,8 +99,9 @@ extension RegistrySession {
 
     /// The upload location, and the smallest part the registry takes (`OCI-Chunk-Min-Length`).
     private func startUpload() async throws -> (String, Int64?) {
-        let started = try await send(.POST, "/v2/\(repository)/blobs/uploads/", step: "start an upload",
-                                     expecting: [202])
+        let started = try await send(
+            .POST, "/v2/\(repository)/blobs/uploads/", step: "start an upload",
+            expecting: [202])
         _ = try? await started.body.collect(upTo: 1 << 20)
         guard let location = started.headers.first(name: "Location") else {
             throw RegistryError.badResponse(registry: host, step: "start an upload", reason: "no Location header")
@@ -102,23 +110,28 @@ extension RegistrySession {
     }
 
     /// The closing PUT with the digest, carrying `slice` (all of the blob, or what is left of it).
-    private func finishUpload(at location: String, digest: String, with slice: FileSlice?,
-                              meters: [ByteMeter?]) async throws {
+    private func finishUpload(
+        at location: String, digest: String, with slice: FileSlice?,
+        meters: [ByteMeter?]
+    ) async throws {
         let separator = location.contains("?") ? "&" : "?"
         let target = absolute(location) + separator + "digest=" + digest.replacingOccurrences(of: ":", with: "%3A")
         let body = slice.map {
             HTTPClientRequest.Body.stream(FileChunks(slice: $0, meters: meters), length: .known($0.length))
         }
         let stored = try await send(
-            .PUT, target, headers: [("Content-Type", "application/octet-stream")] + (slice == nil ? [("Content-Length", "0")] : []),
+            .PUT, target,
+            headers: [("Content-Type", "application/octet-stream")] + (slice == nil ? [("Content-Length", "0")] : []),
             body: body, step: "upload blob \(digest)", expecting: [201, 204])
         _ = try? await stored.body.collect(upTo: 1 << 20)
     }
 
     /// PATCH after PATCH, each part at the offset the registry has, each to the location its
     /// last answer gave; then the closing PUT.
-    private func uploadInParts(_ digest: String, from slice: FileSlice, at start: String, partSize: Int64,
-                               meter: ByteMeter?) async throws {
+    private func uploadInParts(
+        _ digest: String, from slice: FileSlice, at start: String, partSize: Int64,
+        meter: ByteMeter?
+    ) async throws {
         var location = start
         var size = partSize
         var offset: Int64 = 0
@@ -129,8 +142,10 @@ extension RegistrySession {
             do {
                 let response = try await send(
                     .PATCH, absolute(location),
-                    headers: [("Content-Type", "application/octet-stream"),
-                              ("Content-Range", "\(offset)-\(offset + count - 1)")],
+                    headers: [
+                        ("Content-Type", "application/octet-stream"),
+                        ("Content-Range", "\(offset)-\(offset + count - 1)"),
+                    ],
                     body: .stream(FileChunks(slice: part, meters: [meter, attempt]), length: .known(count)),
                     step: "upload part \(offset)-\(offset + count - 1) of blob \(digest)", expecting: [202])
                 _ = try? await response.body.collect(upTo: 1 << 20)

@@ -35,8 +35,10 @@ public struct DockerEngine: Sendable {
             try await withClient { client in
                 let response = try await execute(client, request(url), step: step)
                 guard response.status.code == 200 else {
-                    throw try await failure(response, step: step, advice: response.status.code == 404
-                        ? "check the name and tag (docker images lists them)" : "")
+                    throw try await failure(
+                        response, step: step,
+                        advice: response.status.code == 404
+                            ? "check the name and tag (docker images lists them)" : "")
                 }
                 let sink = FileSink(fileDescriptor: file.descriptor)
                 var received = 0
@@ -49,12 +51,14 @@ public struct DockerEngine: Sendable {
                 } catch let error as CompressionError {
                     throw RegistryError.cannotWrite(path: file.path, reason: "\(error)")
                 } catch {
-                    throw RegistryError.engineUnreachable(host: host, step: step,
-                                                          reason: RegistrySession.describe(error))
+                    throw RegistryError.engineUnreachable(
+                        host: host, step: step,
+                        reason: RegistrySession.describe(error))
                 }
                 guard received > 0 else {
-                    throw RegistryError.badResponse(registry: "the Docker engine at \(host)", step: step,
-                                                    reason: "an empty export")
+                    throw RegistryError.badResponse(
+                        registry: "the Docker engine at \(host)", step: step,
+                        reason: "an empty export")
                 }
             }
         }
@@ -71,8 +75,9 @@ public struct DockerEngine: Sendable {
                 var request = request(url)
                 request.method = .POST
                 request.headers.add(name: "Content-Type", value: "application/x-tar")
-                request.body = .stream(FileChunks(slice: FileSlice(file: file, offset: 0, length: file.size), meters: [meter]),
-                                       length: .known(file.size))
+                request.body = .stream(
+                    FileChunks(slice: FileSlice(file: file, offset: 0, length: file.size), meters: [meter]),
+                    length: .known(file.size))
                 let response = try await execute(client, request, step: step)
                 guard response.status.code == 200 else { throw try await failure(response, step: step, advice: "") }
                 var body = try await response.body.collect(upTo: 1 << 20)
@@ -83,7 +88,8 @@ public struct DockerEngine: Sendable {
                     guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
                     else { continue }
                     if let error = object["error"] as? String {
-                        throw RegistryError.badResponse(registry: "the Docker engine at \(host)", step: step, reason: error)
+                        throw RegistryError.badResponse(
+                            registry: "the Docker engine at \(host)", step: step, reason: error)
                     }
                     if let stream = object["stream"] as? String {
                         loaded.append(stream.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -122,8 +128,11 @@ public struct DockerEngine: Sendable {
         }
     }
 
-    private func execute(_ client: HTTPClient, _ request: HTTPClientRequest, step: String) async throws
-        -> HTTPClientResponse {
+    private func execute(
+        _ client: HTTPClient, _ request: HTTPClientRequest, step: String
+    ) async throws
+        -> HTTPClientResponse
+    {
         do {
             return try await client.execute(request, timeout: .hours(1))
         } catch {
@@ -135,10 +144,12 @@ public struct DockerEngine: Sendable {
     private func failure(_ response: HTTPClientResponse, step: String, advice: String) async throws -> RegistryError {
         var body = (try? await response.body.collect(upTo: 64 << 10)) ?? ByteBuffer()
         let text = body.readString(length: body.readableBytes) ?? ""
-        let message = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["message"] as? String
+        let message =
+            (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["message"] as? String
         let said = [message.map { "the engine says: \($0)" }, advice.isEmpty ? nil : advice].compactMap { $0 }
-        return RegistryError.status(registry: "the Docker engine at \(host)", step: step,
-                                    status: Int(response.status.code), advice: said.joined(separator: "; "))
+        return RegistryError.status(
+            registry: "the Docker engine at \(host)", step: step,
+            status: Int(response.status.code), advice: said.joined(separator: "; "))
     }
 
     private static func queryEncoded(_ text: String) -> String {

@@ -21,7 +21,9 @@ public enum ImageLocation: Equatable, Sendable, CustomStringConvertible {
         let rest = String(text[text.index(after: colon)...])
         switch transport {
         case "docker":
-            guard rest.hasPrefix("//") else { throw LocationError.malformed(text, "docker: is followed by //HOST/REPO") }
+            guard rest.hasPrefix("//") else {
+                throw LocationError.malformed(text, "docker: is followed by //HOST/REPO")
+            }
             self = .registry(try RegistryReference(parsing: String(rest.dropFirst(2))))
         case "docker-daemon":
             guard !rest.isEmpty else { throw LocationError.malformed(text, "docker-daemon: needs NAME:TAG") }
@@ -29,7 +31,8 @@ public enum ImageLocation: Equatable, Sendable, CustomStringConvertible {
         case "docker-archive", "oci-archive", "oci":
             let (path, reference) = Self.splitReference(rest)
             guard !path.isEmpty else { throw LocationError.malformed(text, "\(transport): needs a PATH") }
-            let kind: LocalTransport = transport == "oci" ? .ociLayout : transport == "oci-archive" ? .ociArchive : .dockerArchive
+            let kind: LocalTransport =
+                transport == "oci" ? .ociLayout : transport == "oci-archive" ? .ociArchive : .dockerArchive
             self = .local(kind, path: path, reference: reference)
         default:
             // `C:` or `./a:b` is a path; only the names above are transports.
@@ -118,9 +121,12 @@ public struct RegistryReference: Equatable, Sendable, CustomStringConvertible {
         let repository = parts.joined(separator: "/")
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789._-/")
         guard repository.allSatisfy(allowed.contains) else {
-            throw LocationError.malformed("docker://" + text, "a repository name is lowercase letters, digits, . _ - and /")
+            throw LocationError.malformed(
+                "docker://" + text, "a repository name is lowercase letters, digits, . _ - and /")
         }
-        if let tag, tag.isEmpty || tag.count > 128 || !tag.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) {
+        if let tag,
+            tag.isEmpty || tag.count > 128 || !tag.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) })
+        {
             throw LocationError.malformed("docker://" + text, "a tag is up to 128 letters, digits, . _ and -")
         }
         self.init(host: host, repository: repository, tag: digest == nil ? (tag ?? "latest") : tag, digest: digest)

@@ -12,8 +12,10 @@ public struct RegistryAccess: Sendable {
     public var verifyTLS: Bool
     public var environment: [String: String]
 
-    public init(credentials: String? = nil, certificateDirectory: String? = nil, verifyTLS: Bool = true,
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        credentials: String? = nil, certificateDirectory: String? = nil, verifyTLS: Bool = true,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.credentials = credentials
         self.certificateDirectory = certificateDirectory
         self.verifyTLS = verifyTLS
@@ -29,7 +31,8 @@ public struct RegistryAccess: Sendable {
     func tlsConfiguration(host: String) throws -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !verifyTLS { tls.certificateVerification = .none }
-        let directories = certificateDirectory.map { [$0] }
+        let directories =
+            certificateDirectory.map { [$0] }
             ?? ["/etc/containers/certs.d/\(host)", "/etc/docker/certs.d/\(host)"]
         for directory in directories {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
@@ -69,8 +72,9 @@ extension RegistryAccess {
             guard let colon = credentials.firstIndex(of: ":"), colon != credentials.startIndex else {
                 throw RegistryError.badCredentials(source: "--creds", reason: "expected USER:PASS")
             }
-            return Credential(username: String(credentials[..<colon]),
-                              password: String(credentials[credentials.index(after: colon)...]))
+            return Credential(
+                username: String(credentials[..<colon]),
+                password: String(credentials[credentials.index(after: colon)...]))
         }
         var files: [String] = []
         if let file = environment["REGISTRY_AUTH_FILE"] { files.append(file) }
@@ -107,7 +111,8 @@ struct AuthFile {
     func credential(for host: String, environment: [String: String]) throws -> Credential? {
         let keys = Self.keys(for: host)
         if let helpers = document["credHelpers"] as? [String: String],
-           let helper = keys.lazy.compactMap({ helpers[$0] }).first {
+            let helper = keys.lazy.compactMap({ helpers[$0] }).first
+        {
             return try Self.ask(helper: helper, host: host, environment: environment)
         }
         if let auths = document["auths"] as? [String: Any] {
@@ -133,7 +138,7 @@ struct AuthFile {
     private func decode(_ entry: [String: Any]) throws -> Credential? {
         if let auth = entry["auth"] as? String, !auth.isEmpty {
             guard let data = Data(base64Encoded: auth), let text = String(data: data, encoding: .utf8),
-                  let colon = text.firstIndex(of: ":")
+                let colon = text.firstIndex(of: ":")
             else { throw RegistryError.badCredentials(source: path, reason: "an auth entry is not base64 USER:PASS") }
             return Credential(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
         }
@@ -178,8 +183,10 @@ struct AuthFile {
                 helper: name, reason: said.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         guard let object = try? JSONSerialization.jsonObject(with: answer) as? [String: Any],
-              let user = object["Username"] as? String, let secret = object["Secret"] as? String
-        else { throw RegistryError.credentialHelper(helper: name, reason: "it did not answer with Username and Secret") }
+            let user = object["Username"] as? String, let secret = object["Secret"] as? String
+        else {
+            throw RegistryError.credentialHelper(helper: name, reason: "it did not answer with Username and Secret")
+        }
         return Credential(username: user, password: secret)
     }
 }

@@ -7,14 +7,18 @@ import WhittleImage
 /// manifest (chosen from an index by platform), its config, and its layers fetched
 /// concurrently, each checked against its digest as it streams to disk.
 public enum RegistryPull {
-    static let manifestTypes = [MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest,
-                                MediaType.dockerManifestList]
+    static let manifestTypes = [
+        MediaType.ociManifest, MediaType.ociIndex, MediaType.dockerManifest,
+        MediaType.dockerManifestList,
+    ]
     /// Layers in flight at once: enough to fill a link, few enough not to be throttled.
     static let concurrentLayers = 4
 
     /// Pulls `reference` into the empty directory `layout`. `meter` counts blob bytes.
-    public static func pull(_ reference: RegistryReference, platform: Platform, access: RegistryAccess,
-                            into layout: String, meter: ByteMeter?) throws {
+    public static func pull(
+        _ reference: RegistryReference, platform: Platform, access: RegistryAccess,
+        into layout: String, meter: ByteMeter?
+    ) throws {
         try runBlocking {
             try await RegistrySession.with(reference, access: access, actions: "pull") { session in
                 try await pull(reference, platform: platform, session: session, into: layout, meter: meter)
@@ -22,8 +26,10 @@ public enum RegistryPull {
         }
     }
 
-    private static func pull(_ reference: RegistryReference, platform: Platform, session: RegistrySession,
-                             into layout: String, meter: ByteMeter?) async throws {
+    private static func pull(
+        _ reference: RegistryReference, platform: Platform, session: RegistrySession,
+        into layout: String, meter: ByteMeter?
+    ) async throws {
         let repository = session.repository
         var document = try await session.document(
             "/v2/\(repository)/manifests/\(reference.reference)", accept: manifestTypes,
@@ -37,8 +43,9 @@ public enum RegistryPull {
             mediaType = try Self.mediaType(of: document.bytes, header: document.mediaType, session: session)
         }
         guard MediaType.manifests.contains(mediaType) else {
-            throw RegistryError.badResponse(registry: session.host, step: "send manifest",
-                                            reason: "media type '\(mediaType)' is not an image manifest")
+            throw RegistryError.badResponse(
+                registry: session.host, step: "send manifest",
+                reason: "media type '\(mediaType)' is not an image manifest")
         }
         let manifest: ImageManifest = try decode(document.bytes, session: session, what: "the manifest")
         try write(document.bytes, named: document.digest, in: layout)
@@ -62,7 +69,8 @@ public enum RegistryPull {
     }
 
     /// The manifest for `platform` in an index (`unknown/unknown` entries are attestations).
-    private static func choose(_ platform: Platform, from bytes: [UInt8], session: RegistrySession) throws -> Descriptor {
+    private static func choose(_ platform: Platform, from bytes: [UInt8], session: RegistrySession) throws -> Descriptor
+    {
         let index: ImageIndex = try decode(bytes, session: session, what: "the image index")
         let images = index.manifests.filter { $0.platform?.os != "unknown" }
         if let match = images.first(where: { $0.platform.map(platform.matches) ?? false }) { return match }
@@ -93,8 +101,9 @@ public enum RegistryPull {
 
     private static func blobPath(_ digest: String, in layout: String, session: RegistrySession) throws -> String {
         guard RegistryReference.isDigest(digest) else {
-            throw RegistryError.badResponse(registry: session.host, step: "send manifest",
-                                            reason: "unsupported digest '\(digest)': only sha256 is supported")
+            throw RegistryError.badResponse(
+                registry: session.host, step: "send manifest",
+                reason: "unsupported digest '\(digest)': only sha256 is supported")
         }
         let directory = layout + "/blobs/sha256"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -7,8 +7,10 @@ import WhittleImage
 /// last, so that a push that fails anywhere leaves the tag where it was.
 public enum RegistryPush {
     /// Pushes the image of the OCI archive at `archive` and returns its manifest digest.
-    public static func push(archive: String, to reference: RegistryReference, access: RegistryAccess,
-                            meter: ByteMeter?) throws -> String {
+    public static func push(
+        archive: String, to reference: RegistryReference, access: RegistryAccess,
+        meter: ByteMeter?
+    ) throws -> String {
         let image = try ArchivedImage(path: archive)
         meter?.expect(image.blobs.reduce(0) { $0 + $1.slice.length })
         return try runBlocking {

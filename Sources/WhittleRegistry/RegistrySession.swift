@@ -24,8 +24,10 @@ final class RegistrySession: Sendable {
         var actions: String
     }
 
-    private init(host: String, repository: String, client: HTTPClient, base: String, authorization: String?,
-                 login: Login? = nil) {
+    private init(
+        host: String, repository: String, client: HTTPClient, base: String, authorization: String?,
+        login: Login? = nil
+    ) {
         self.host = host
         self.repository = repository
         self.client = client
@@ -58,8 +60,10 @@ final class RegistrySession: Sendable {
         }
     }
 
-    private static func open(_ reference: RegistryReference, access: RegistryAccess, actions: String,
-                             client: HTTPClient) async throws -> RegistrySession {
+    private static func open(
+        _ reference: RegistryReference, access: RegistryAccess, actions: String,
+        client: HTTPClient
+    ) async throws -> RegistrySession {
         let host = reference.host
         let schemes = ["https"] + (access.allowsPlainHTTP(host: host) ? ["http"] : [])
         var firstFailure: (any Error)?
@@ -75,8 +79,9 @@ final class RegistrySession: Sendable {
                 continue
             }
             _ = try? await ping.body.collect(upTo: 1 << 20)
-            let plain = RegistrySession(host: host, repository: reference.repository, client: client, base: base,
-                                        authorization: nil)
+            let plain = RegistrySession(
+                host: host, repository: reference.repository, client: client, base: base,
+                authorization: nil)
             switch ping.status.code {
             case 200..<300:
                 return plain
@@ -95,10 +100,12 @@ final class RegistrySession: Sendable {
             default:
                 // Plain HTTP to a TLS port gets a 400: what went wrong is HTTPS's failure.
                 if let firstFailure {
-                    throw RegistryError.unreachable(registry: host, step: "connect", reason: Self.describe(firstFailure))
+                    throw RegistryError.unreachable(
+                        registry: host, step: "connect", reason: Self.describe(firstFailure))
                 }
-                throw RegistryError.status(registry: host, step: "answer the API check /v2/", status: Int(ping.status.code),
-                                           advice: "is this a registry (the OCI distribution API)?")
+                throw RegistryError.status(
+                    registry: host, step: "answer the API check /v2/", status: Int(ping.status.code),
+                    advice: "is this a registry (the OCI distribution API)?")
             }
         }
         throw RegistryError.unreachable(registry: host, step: "connect", reason: Self.describe(firstFailure))
@@ -114,8 +121,9 @@ final class RegistrySession: Sendable {
         case "bearer":
             return "Bearer " + (try await token(challenge, credential: credential, actions: actions))
         default:
-            throw RegistryError.badResponse(registry: host, step: "log in",
-                                            reason: "unknown authentication scheme '\(challenge.scheme)'")
+            throw RegistryError.badResponse(
+                registry: host, step: "log in",
+                reason: "unknown authentication scheme '\(challenge.scheme)'")
         }
     }
 
@@ -123,7 +131,8 @@ final class RegistrySession: Sendable {
     /// credentials when there are some (anonymous otherwise).
     private func token(_ challenge: AuthChallenge, credential: Credential?, actions: String) async throws -> String {
         guard let realm = challenge.parameters["realm"], var url = URLComponents(string: realm) else {
-            throw RegistryError.badResponse(registry: host, step: "log in", reason: "a Bearer challenge without a realm")
+            throw RegistryError.badResponse(
+                registry: host, step: "log in", reason: "a Bearer challenge without a realm")
         }
         var query = url.queryItems ?? []
         if let service = challenge.parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
@@ -138,11 +147,12 @@ final class RegistrySession: Sendable {
         let response = try await execute(request, step: step)
         let body = try await collect(response, limit: 1 << 20, step: step)
         guard response.status.code == 200 else {
-            throw RegistryError.status(registry: host, step: step, status: Int(response.status.code),
-                                       advice: RegistryError.advice(status: Int(response.status.code), step: step))
+            throw RegistryError.status(
+                registry: host, step: step, status: Int(response.status.code),
+                advice: RegistryError.advice(status: Int(response.status.code), step: step))
         }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty
+            let token = (object["token"] as? String) ?? (object["access_token"] as? String), !token.isEmpty
         else { throw RegistryError.badResponse(registry: host, step: step, reason: "no token in the answer") }
         return token
     }
@@ -151,8 +161,10 @@ final class RegistrySession: Sendable {
 
     /// Sends a request to the registry (a path, or a full URL it gave, such as an upload
     /// location), logged in, and checks the status. The body is left to the caller.
-    func send(_ method: HTTPMethod, _ target: String, headers: [(String, String)] = [],
-              body: HTTPClientRequest.Body? = nil, step: String, expecting: Set<Int>) async throws -> HTTPClientResponse {
+    func send(
+        _ method: HTTPMethod, _ target: String, headers: [(String, String)] = [],
+        body: HTTPClientRequest.Body? = nil, step: String, expecting: Set<Int>
+    ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: target.hasPrefix("http") ? target : base + target)
         request.method = method
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -182,8 +194,11 @@ final class RegistrySession: Sendable {
         location.hasPrefix("http://") || location.hasPrefix("https://") ? location : base + location
     }
 
-    private func execute(_ request: HTTPClientRequest, authorization: String?, step: String) async throws
-        -> HTTPClientResponse {
+    private func execute(
+        _ request: HTTPClientRequest, authorization: String?, step: String
+    ) async throws
+        -> HTTPClientResponse
+    {
         var request = request
         if let authorization { request.headers.replaceOrAdd(name: "Authorization", value: authorization) }
         return try await execute(request, step: step)
@@ -216,7 +231,8 @@ final class RegistrySession: Sendable {
     /// The distribution API's `{"errors":[{"code":…,"message":…}]}`, as one line.
     private static func registryMessage(_ body: [UInt8]) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-              let errors = object["errors"] as? [[String: Any]], !errors.isEmpty else { return nil }
+            let errors = object["errors"] as? [[String: Any]], !errors.isEmpty
+        else { return nil }
         return errors.map { "\($0["code"] as? String ?? "?"): \($0["message"] as? String ?? "")" }
             .joined(separator: ", ")
     }

@@ -7,12 +7,14 @@ public enum CIGateRendering {
     public static func text(_ results: [CIResult], image: String) -> String {
         let width = results.map(\.rule.count).max() ?? 0
         var lines = results.map { result in
-            "\(result.status.rawValue)  " + (result.rule + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0)
+            "\(result.status.rawValue)  "
+                + (result.rule + ":").padding(toLength: width + 1, withPad: " ", startingAt: 0)
                 + "  \(result.detail)  [\(result.source)]"
         }
         let failed = results.filter { $0.status == .fail }.count
         let skipped = results.filter { $0.status == .skip }.count
-        lines.append("""
+        lines.append(
+            """
             \(failed > 0 ? "FAIL" : "PASS"): \(image): \(results.count) rules, \(results.count - failed - skipped) passed, \
             \(failed) failed, \(skipped) skipped
             """)
@@ -39,7 +41,9 @@ public enum CIGateRendering {
                 lines.append("    </testcase>")
             case .fail:
                 lines.append(open + ">")
-                lines.append("      <failure message=\(xml(result.detail)) type=\"threshold\">\(xmlText(result.detail))</failure>")
+                lines.append(
+                    "      <failure message=\(xml(result.detail)) type=\"threshold\">\(xmlText(result.detail))</failure>"
+                )
                 lines.append("    </testcase>")
             case .skip:
                 lines.append(open + ">")

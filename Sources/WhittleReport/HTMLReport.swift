@@ -15,12 +15,16 @@ public enum HTMLReport {
         var body = ["<h1>whittle slim report</h1>", meta("Input", report.input)]
         if let output = report.output { body.append(meta("Output", output + (report.tag.map { " (\($0))" } ?? ""))) }
         if report.dryRun { body.append("<p class=\"meta\">Dry run: nothing was written.</p>") }
-        body += ["<h2>Before and after</h2>",
-                 table(["", "before", "after", "saved"], report.summaryRows, numeric: [1, 2, 3], css: "figures")]
-        body.append(treemapSection(
-            note: "Each cell is a file, or the files under \(humanBytes(treemap.threshold)) of one directory folded "
-                + "together, sized by its bytes and coloured by what happened to it.",
-            kept: "kept", removed: "removed"))
+        body += [
+            "<h2>Before and after</h2>",
+            table(["", "before", "after", "saved"], report.summaryRows, numeric: [1, 2, 3], css: "figures"),
+        ]
+        body.append(
+            treemapSection(
+                note:
+                    "Each cell is a file, or the files under \(humanBytes(treemap.threshold)) of one directory folded "
+                    + "together, sized by its bytes and coloured by what happened to it.",
+                kept: "kept", removed: "removed"))
         body += slimSections(report, selection: selection)
         return try page(title: "whittle: \(report.input)", body: body, treemap: treemap)
     }
@@ -31,25 +35,36 @@ public enum HTMLReport {
         var body = ["<h1>whittle inspect report</h1>", meta("Image", inspection.image)]
         if !inspection.tags.isEmpty { body.append(meta("Tags", inspection.tags.joined(separator: ", "))) }
         let totals = inspection.totals
-        body += ["<h2>Sizes</h2>", table(["", "value"], [
-            ["layers", "\(totals.layers)"], ["entries in layers", "\(totals.entries)"],
-            ["files in layers", humanBytes(totals.layerFileBytes)], ["stored", humanBytes(totals.storedBytes)],
-            ["flattened files", "\(totals.flattenedFiles)"], ["flattened bytes", humanBytes(totals.flattenedBytes)],
-        ], numeric: [1], css: "figures")]
-        body.append(treemapSection(
-            note: "The flattened image. Each cell is a file, or the files under \(humanBytes(treemap.threshold)) of one "
-                + "directory folded together, coloured by the first profile that would remove it "
-                + "(as <code>whittle slim --profile all</code> would).",
-            kept: "stays under every profile", removed: "removable"))
+        body += [
+            "<h2>Sizes</h2>",
+            table(
+                ["", "value"],
+                [
+                    ["layers", "\(totals.layers)"], ["entries in layers", "\(totals.entries)"],
+                    ["files in layers", humanBytes(totals.layerFileBytes)], ["stored", humanBytes(totals.storedBytes)],
+                    ["flattened files", "\(totals.flattenedFiles)"],
+                    ["flattened bytes", humanBytes(totals.flattenedBytes)],
+                ], numeric: [1], css: "figures"),
+        ]
+        body.append(
+            treemapSection(
+                note:
+                    "The flattened image. Each cell is a file, or the files under \(humanBytes(treemap.threshold)) of one "
+                    + "directory folded together, coloured by the first profile that would remove it "
+                    + "(as <code>whittle slim --profile all</code> would).",
+                kept: "stays under every profile", removed: "removable"))
         body += inspectionSections(inspection)
         return try page(title: "whittle: \(inspection.image)", body: body, treemap: treemap)
     }
 
     /// The treemap of an image before slimming: every file either stays under every
     /// profile or is coloured by the profile that `--profile all` would remove it with.
-    public static func inspectionTreemap(tree: FileTree, config: ImageConfig,
-                                         estimator: RemovalEstimator?) -> Treemap {
-        let selection = estimator?.combinedSelection(tree: tree, config: config)
+    public static func inspectionTreemap(
+        tree: FileTree, config: ImageConfig,
+        estimator: RemovalEstimator?
+    ) -> Treemap {
+        let selection =
+            estimator?.combinedSelection(tree: tree, config: config)
             ?? Selector(policy: SelectionPolicy()).select(tree)
         return Treemap(tree: tree, selection: selection, removedPrefix: "", keptLabel: "stays under every profile")
     }
@@ -58,35 +73,65 @@ public enum HTMLReport {
         var out: [String] = []
         func savings(_ title: String, _ first: String, _ rows: [SlimReport.Saving], code: Bool = false) {
             guard !rows.isEmpty else { return }
-            out += ["<h2>\(escape(title))</h2>", table([first, "entries", "bytes"], rows.map {
-                [code ? "<code>\(escape($0.name))</code>" : escape($0.name), "\($0.entries)", humanBytes($0.bytes)]
-            }, numeric: [1, 2], escaped: true)]
+            out += [
+                "<h2>\(escape(title))</h2>",
+                table(
+                    [first, "entries", "bytes"],
+                    rows.map {
+                        [
+                            code ? "<code>\(escape($0.name))</code>" : escape($0.name), "\($0.entries)",
+                            humanBytes($0.bytes),
+                        ]
+                    }, numeric: [1, 2], escaped: true),
+            ]
         }
         savings("Savings per profile", "profile", report.byProfile)
         savings("Savings per rule", "rule", report.byRule, code: true)
         savings("Kept by reason", "reason", report.keptByReason)
         let largest = selection.removals.sorted { ($0.bytes, $1.path) > ($1.bytes, $0.path) }.prefix(25)
         if !largest.isEmpty {
-            out += ["<h2>Largest removals</h2>", table(["path", "rule", "entries", "bytes"], largest.map {
-                ["<code>/\(escape($0.path))\($0.isDirectory ? "/" : "")</code>", "<code>\(escape($0.rule))</code>",
-                 "\($0.entries)", humanBytes($0.bytes)]
-            }, numeric: [2, 3], escaped: true)]
+            out += [
+                "<h2>Largest removals</h2>",
+                table(
+                    ["path", "rule", "entries", "bytes"],
+                    largest.map {
+                        [
+                            "<code>/\(escape($0.path))\($0.isDirectory ? "/" : "")</code>",
+                            "<code>\(escape($0.rule))</code>",
+                            "\($0.entries)", humanBytes($0.bytes),
+                        ]
+                    }, numeric: [2, 3], escaped: true),
+            ]
         }
-        savings("Top directories removed", "directory",
-                report.topDirectories.map { SlimReport.Saving(name: "/" + $0.name, entries: $0.entries, bytes: $0.bytes) },
-                code: true)
+        savings(
+            "Top directories removed", "directory",
+            report.topDirectories.map { SlimReport.Saving(name: "/" + $0.name, entries: $0.entries, bytes: $0.bytes) },
+            code: true)
         if !report.packages.isEmpty {
-            out += ["<h2>OS packages that lost files</h2>", table(["package", "files", "bytes"], report.packages.prefix(50).map {
-                [$0.package, "\($0.files)", humanBytes($0.bytes)]
-            }, numeric: [1, 2])]
-            if report.packages.count > 50 { out.append("<p class=\"note\">… and \(report.packages.count - 50) more.</p>") }
+            out += [
+                "<h2>OS packages that lost files</h2>",
+                table(
+                    ["package", "files", "bytes"],
+                    report.packages.prefix(50).map {
+                        [$0.package, "\($0.files)", humanBytes($0.bytes)]
+                    }, numeric: [1, 2]),
+            ]
+            if report.packages.count > 50 {
+                out.append("<p class=\"note\">… and \(report.packages.count - 50) more.</p>")
+            }
         }
-        if let wasted = report.wasted { out += wasteSection(bytes: wasted.bytes, efficiency: wasted.efficiency,
-                                                            userPercent: wasted.userWastedPercent) }
+        if let wasted = report.wasted {
+            out += wasteSection(
+                bytes: wasted.bytes, efficiency: wasted.efficiency,
+                userPercent: wasted.userWastedPercent)
+        }
         if !report.danglingSymlinks.isEmpty {
-            out += ["<h2>Dangling symlinks</h2>", "<p>\(report.danglingSymlinks.count) kept symlinks point into removals: "
-                + report.danglingSymlinks.prefix(20).map { "<code>/\(escape($0))</code>" }.joined(separator: ", ")
-                + (report.danglingSymlinks.count > 20 ? ", …" : "") + "</p>"]
+            out += [
+                "<h2>Dangling symlinks</h2>",
+                "<p>\(report.danglingSymlinks.count) kept symlinks point into removals: "
+                    + report.danglingSymlinks.prefix(20).map { "<code>/\(escape($0))</code>" }.joined(separator: ", ")
+                    + (report.danglingSymlinks.count > 20 ? ", …" : "") + "</p>",
+            ]
         }
         return out
     }
@@ -95,39 +140,68 @@ public enum HTMLReport {
         var out: [String] = []
         let flattened = inspection.totals.flattenedBytes
         if let profiles = inspection.profiles {
-            out += ["<h2>What each profile would remove</h2>",
-                    "<p class=\"note\">Each on its own, as <code>whittle slim --profile NAME</code>.</p>",
-                    table(["profile", "files", "bytes", "share", "removes"], profiles.map {
-                        [$0.name, "\($0.files)", humanBytes($0.bytes),
-                         flattened > 0 ? String(format: "%.1f %%", Double($0.bytes) / Double(flattened) * 100) : "-",
-                         $0.summary]
-                    }, numeric: [1, 2, 3])]
+            out += [
+                "<h2>What each profile would remove</h2>",
+                "<p class=\"note\">Each on its own, as <code>whittle slim --profile NAME</code>.</p>",
+                table(
+                    ["profile", "files", "bytes", "share", "removes"],
+                    profiles.map {
+                        [
+                            $0.name, "\($0.files)", humanBytes($0.bytes),
+                            flattened > 0 ? String(format: "%.1f %%", Double($0.bytes) / Double(flattened) * 100) : "-",
+                            $0.summary,
+                        ]
+                    }, numeric: [1, 2, 3]),
+            ]
         }
-        out += ["<h2>Layers</h2>", table(["#", "stored", "files", "entries", "created by"], inspection.layers.map {
-            ["\($0.index)", humanBytes($0.storedBytes) + ($0.compression == "none" ? "" : " " + $0.compression),
-             humanBytes($0.fileBytes), "\($0.entries)", ImageInspection.shortCommand($0.createdBy)]
-        }, numeric: [0, 1, 2, 3])]
+        out += [
+            "<h2>Layers</h2>",
+            table(
+                ["#", "stored", "files", "entries", "created by"],
+                inspection.layers.map {
+                    [
+                        "\($0.index)",
+                        humanBytes($0.storedBytes) + ($0.compression == "none" ? "" : " " + $0.compression),
+                        humanBytes($0.fileBytes), "\($0.entries)", ImageInspection.shortCommand($0.createdBy),
+                    ]
+                }, numeric: [0, 1, 2, 3]),
+        ]
         let waste = inspection.waste
-        out += wasteSection(bytes: waste.wastedBytes, efficiency: waste.efficiency, userPercent: waste.userWastedPercent)
+        out += wasteSection(
+            bytes: waste.wastedBytes, efficiency: waste.efficiency, userPercent: waste.userWastedPercent)
         if !waste.inefficientPaths.isEmpty {
-            out.append(table(["count", "wasted", "path"], waste.inefficientPaths.map {
-                ["\($0.count)", humanBytes($0.cumulativeBytes), "<code>\(escape($0.path))</code>"]
-            }, numeric: [0, 1], escaped: true))
+            out.append(
+                table(
+                    ["count", "wasted", "path"],
+                    waste.inefficientPaths.map {
+                        ["\($0.count)", humanBytes($0.cumulativeBytes), "<code>\(escape($0.path))</code>"]
+                    }, numeric: [0, 1], escaped: true))
         }
         if let packages = inspection.packages, !packages.isEmpty {
-            out += ["<h2>OS packages</h2>", table(["package", "files", "bytes"], packages.prefix(50).map {
-                [$0.package, "\($0.filesOwned)", humanBytes($0.bytesOwned)]
-            }, numeric: [1, 2])]
+            out += [
+                "<h2>OS packages</h2>",
+                table(
+                    ["package", "files", "bytes"],
+                    packages.prefix(50).map {
+                        [$0.package, "\($0.filesOwned)", humanBytes($0.bytesOwned)]
+                    }, numeric: [1, 2]),
+            ]
         }
         return out
     }
 
     private static func wasteSection(bytes: Int64, efficiency: Double, userPercent: Double?) -> [String] {
-        ["<h2>Wasted space across the input's layers</h2>", table(["", "value"], [
-            ["wasted bytes", "\(humanBytes(bytes)) (\(bytes) B)"],
-            ["efficiency", String(format: "%.4f %%", efficiency * 100)],
-            ["user wasted percent", userPercent.map { String(format: "%.4f %%", $0) } ?? "n/a"],
-        ], numeric: [1]), "<p class=\"note\">dive's definitions, so the figures compare with <code>dive --ci</code>.</p>"]
+        [
+            "<h2>Wasted space across the input's layers</h2>",
+            table(
+                ["", "value"],
+                [
+                    ["wasted bytes", "\(humanBytes(bytes)) (\(bytes) B)"],
+                    ["efficiency", String(format: "%.4f %%", efficiency * 100)],
+                    ["user wasted percent", userPercent.map { String(format: "%.4f %%", $0) } ?? "n/a"],
+                ], numeric: [1]),
+            "<p class=\"note\">dive's definitions, so the figures compare with <code>dive --ci</code>.</p>",
+        ]
     }
 
     private static func treemapSection(note: String, kept: String, removed: String) -> String {
@@ -175,14 +249,17 @@ public enum HTMLReport {
 
     /// Rows of cells; numeric columns right-aligned. Cells are escaped unless `escaped`
     /// says the caller already did (to wrap some in `<code>`).
-    private static func table(_ header: [String], _ rows: [[String]], numeric: Set<Int>, css: String? = nil,
-                              escaped: Bool = false) -> String {
+    private static func table(
+        _ header: [String], _ rows: [[String]], numeric: Set<Int>, css: String? = nil,
+        escaped: Bool = false
+    ) -> String {
         func cell(_ tag: String, _ column: Int, _ text: String) -> String {
             "<\(tag)\(numeric.contains(column) ? " class=\"n\"" : "")>\(escaped && tag == "td" ? text : escape(text))</\(tag)>"
         }
         let head = "<tr>" + header.enumerated().map { cell("th", $0, $1) }.joined() + "</tr>"
         let lines = rows.map { "<tr>" + $0.enumerated().map { cell("td", $0, $1) }.joined() + "</tr>" }
-        return "<table\(css.map { " class=\"\($0)\"" } ?? "")>\n" + ([head] + lines).joined(separator: "\n") + "\n</table>"
+        return "<table\(css.map { " class=\"\($0)\"" } ?? "")>\n" + ([head] + lines).joined(separator: "\n")
+            + "\n</table>"
     }
 
     static func escape(_ text: String) -> String {

@@ -76,8 +76,10 @@ public struct Treemap: Encodable, Sendable {
     /// - Parameters:
     ///   - removedPrefix: what a removed category's name starts with, before the profile's.
     ///   - keptLabel: the category of what stays, without a trace.
-    public init(tree: FileTree, selection: Selection, removedPrefix: String = "removed by ", keptLabel: String = "kept") {
-        let reasons = Dictionary(selection.kept.map { ($0.path, $0.reason.description) }, uniquingKeysWith: { a, _ in a })
+    public init(tree: FileTree, selection: Selection, removedPrefix: String = "removed by ", keptLabel: String = "kept")
+    {
+        let reasons = Dictionary(
+            selection.kept.map { ($0.path, $0.reason.description) }, uniquingKeysWith: { a, _ in a })
         var builder = TreemapBuilder(tree: tree, selection: selection)
         builder.keptDecision = { path in
             (category: reasons[path].map { "kept: \($0)" } ?? keptLabel, kind: .kept, rule: nil)
@@ -204,19 +206,25 @@ struct TreemapBuilder {
 
     private mutating func decide(_ path: String, removal: Removal?) -> (category: Int, rule: Int) {
         let decision = removal.map(removedDecision) ?? keptDecision(path)
-        let category = categoryIndex[decision.category] ?? {
-            let index = categories.count
-            categories.append(Treemap.Category(
-                name: decision.category, kind: decision.kind, color: Self.color(decision.kind, among: categories)))
-            categoryIndex[decision.category] = index
-            return index
-        }()
+        let category =
+            categoryIndex[decision.category]
+            ?? {
+                let index = categories.count
+                categories.append(
+                    Treemap.Category(
+                        name: decision.category, kind: decision.kind,
+                        color: Self.color(decision.kind, among: categories)))
+                categoryIndex[decision.category] = index
+                return index
+            }()
         guard let label = decision.rule else { return (category, -1) }
-        let rule = ruleIndex[label] ?? {
-            rules.append(label)
-            ruleIndex[label] = rules.count - 1
-            return rules.count - 1
-        }()
+        let rule =
+            ruleIndex[label]
+            ?? {
+                rules.append(label)
+                ruleIndex[label] = rules.count - 1
+                return rules.count - 1
+            }()
         return (category, rule)
     }
 

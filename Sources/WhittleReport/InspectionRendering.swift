@@ -24,7 +24,8 @@ extension ImageInspection {
         var rows = [["#", "stored", "files", "entries", "created by"]]
         for layer in layers {
             rows.append([
-                "\(layer.index)", humanBytes(layer.storedBytes)
+                "\(layer.index)",
+                humanBytes(layer.storedBytes)
                     + (layer.compression == "none" ? "" : " " + layer.compression),
                 humanBytes(layer.fileBytes), "\(layer.entries)", Self.shortCommand(layer.createdBy),
             ])
@@ -48,12 +49,14 @@ extension ImageInspection {
             "  wasted bytes:        \(waste.wastedBytes) (\(humanBytes(waste.wastedBytes)))",
             "  efficiency:          \(String(format: "%.4f", waste.efficiency * 100)) %",
             "  user wasted percent: "
-                + (waste.userWastedPercent.map { String(format: "%.4f", $0) + " %" } ?? "n/a (no layers above the first)"),
+                + (waste.userWastedPercent.map { String(format: "%.4f", $0) + " %" }
+                    ?? "n/a (no layers above the first)"),
         ]
         guard waste.inefficientPathCount > 0 else { return lines }
         let shown = waste.inefficientPaths.count
-        lines.append("  Paths written by more than one layer (\(waste.inefficientPathCount)"
-            + (shown < waste.inefficientPathCount ? ", largest \(shown) shown" : "") + "):")
+        lines.append(
+            "  Paths written by more than one layer (\(waste.inefficientPathCount)"
+                + (shown < waste.inefficientPathCount ? ", largest \(shown) shown" : "") + "):")
         var rows = [["count", "wasted", "path"]]
         for entry in waste.inefficientPaths {
             rows.append(["\(entry.count)", humanBytes(entry.cumulativeBytes), entry.path])
@@ -68,7 +71,8 @@ extension ImageInspection {
         }
         var rows = [["profile", "files", "bytes", "share", "removes"]]
         for profile in profiles {
-            let share = totals.flattenedBytes > 0
+            let share =
+                totals.flattenedBytes > 0
                 ? String(format: "%.1f %%", Double(profile.bytes) / Double(totals.flattenedBytes) * 100) : "-"
             rows.append([profile.name, "\(profile.files)", humanBytes(profile.bytes), share, profile.summary])
         }
@@ -77,8 +81,9 @@ extension ImageInspection {
         for profile in profiles {
             guard let summary = profile.packages, !summary.packages.isEmpty else { continue }
             let hit = summary.packages.prefix(5).map { "\($0.package) (\(humanBytes($0.bytesLost)))" }
-            lines.append("    \(profile.name) takes from \(summary.packages.count) packages: "
-                + hit.joined(separator: ", ") + (summary.packages.count > 5 ? ", …" : ""))
+            lines.append(
+                "    \(profile.name) takes from \(summary.packages.count) packages: "
+                    + hit.joined(separator: ", ") + (summary.packages.count > 5 ? ", …" : ""))
         }
         return lines
     }

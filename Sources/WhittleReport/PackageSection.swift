@@ -39,9 +39,10 @@ public struct PackageSection: Codable, Sendable, Equatable {
         func changes(_ state: PackageOutcome.State) -> [Change] {
             truth.outcomes(state).map { outcome in
                 let package = database.packages[outcome.index]
-                return Change(kind: package.kind.rawValue, name: package.name, version: package.version,
-                              architecture: package.architecture.isEmpty ? nil : package.architecture,
-                              filesLost: outcome.filesLost, bytesLost: outcome.bytesLost, filesKept: outcome.filesKept)
+                return Change(
+                    kind: package.kind.rawValue, name: package.name, version: package.version,
+                    architecture: package.architecture.isEmpty ? nil : package.architecture,
+                    filesLost: outcome.filesLost, bytesLost: outcome.bytesLost, filesKept: outcome.filesKept)
             }.sorted { ($0.kind, $0.name, $0.version) < ($1.kind, $1.name, $1.version) }
         }
         removed = changes(.removed)
@@ -55,32 +56,48 @@ public struct PackageSection: Codable, Sendable, Equatable {
     /// each state (the JSON and Markdown list every one).
     func textLines(limit: Int = .max) -> [String] {
         guard !isEmpty else { return ["packages: all \(kept) keep every file"] }
-        var lines = ["packages: \(removed.count) removed, \(partial.count) partial, \(kept) kept whole"
-                        + (broken.isEmpty ? "" : " (\(Set(broken.map(\.package)).count) of them broken by --force)")]
-        lines += removed.prefix(limit).map { "  removed  \($0.kind):\($0.name) \($0.version)  (\($0.filesLost) files, \(humanBytes($0.bytesLost)))" }
+        var lines = [
+            "packages: \(removed.count) removed, \(partial.count) partial, \(kept) kept whole"
+                + (broken.isEmpty ? "" : " (\(Set(broken.map(\.package)).count) of them broken by --force)")
+        ]
+        lines += removed.prefix(limit).map {
+            "  removed  \($0.kind):\($0.name) \($0.version)  (\($0.filesLost) files, \(humanBytes($0.bytesLost)))"
+        }
         if removed.count > limit { lines.append("  … and \(removed.count - limit) more removed") }
         lines += partial.prefix(limit).map {
             "  partial  \($0.kind):\($0.name) \($0.version)  (lost \($0.filesLost) files, \(humanBytes($0.bytesLost)); "
                 + "\($0.filesKept) kept)"
         }
         if partial.count > limit { lines.append("  … and \(partial.count - limit) more partial") }
-        lines += broken.prefix(limit).map { "  broken   \($0.package)  (requires \($0.requirement), removed by --force)" }
+        lines += broken.prefix(limit).map {
+            "  broken   \($0.package)  (requires \($0.requirement), removed by --force)"
+        }
         if broken.count > limit { lines.append("  … and \(broken.count - limit) more broken") }
         return lines
     }
 
     func markdownLines() -> [String] {
-        var lines = ["## Packages", "",
-                     "\(removed.count) removed, \(partial.count) partial, \(kept) kept whole. Removed packages left their "
-                        + "databases; partial ones stay listed with only the files that remain."]
-        let rows = removed.map { ["removed", $0.kind, $0.name, $0.version, "\($0.filesLost)", "\($0.bytesLost)", "0"] }
-            + partial.map { ["partial", $0.kind, $0.name, $0.version, "\($0.filesLost)", "\($0.bytesLost)", "\($0.filesKept)"] }
+        var lines = [
+            "## Packages", "",
+            "\(removed.count) removed, \(partial.count) partial, \(kept) kept whole. Removed packages left their "
+                + "databases; partial ones stay listed with only the files that remain.",
+        ]
+        let rows =
+            removed.map { ["removed", $0.kind, $0.name, $0.version, "\($0.filesLost)", "\($0.bytesLost)", "0"] }
+            + partial.map {
+                ["partial", $0.kind, $0.name, $0.version, "\($0.filesLost)", "\($0.bytesLost)", "\($0.filesKept)"]
+            }
         if !rows.isEmpty {
-            lines += ["", markdownTable(["state", "kind", "package", "version", "files lost", "bytes lost", "files kept"], rows)]
+            lines += [
+                "",
+                markdownTable(["state", "kind", "package", "version", "files lost", "bytes lost", "files kept"], rows),
+            ]
         }
         if !broken.isEmpty {
-            lines += ["", "Broken by `--force`: these packages stay, but a package they require was removed.", "",
-                      markdownTable(["kept package", "requires"], broken.map { [$0.package, "`\($0.requirement)`"] })]
+            lines += [
+                "", "Broken by `--force`: these packages stay, but a package they require was removed.", "",
+                markdownTable(["kept package", "requires"], broken.map { [$0.package, "`\($0.requirement)`"] }),
+            ]
         }
         return lines
     }

@@ -36,7 +36,9 @@ public enum ProfileListing {
             text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n")
         }
         func list(_ key: String, _ items: [String]) -> String {
-            items.isEmpty ? "" : "\(key):\n" + items.map { "  - \"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"\n" }.joined()
+            items.isEmpty
+                ? ""
+                : "\(key):\n" + items.map { "  - \"\($0.replacingOccurrences(of: "\"", with: "\\\""))\"\n" }.joined()
         }
         // Format version 2 only when the profile needs it, so version-1 profiles render as before.
         let version = profile.packages.isEmpty ? 1 : 2

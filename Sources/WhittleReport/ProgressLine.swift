@@ -16,8 +16,10 @@ public struct ProgressLine: Sendable, Equatable {
     /// Free text in place of the byte figures (a trace's syscalls, paths and probes).
     public var status: String?
 
-    public init(phase: String, detail: String? = nil, done: Int64? = nil, total: Int64? = nil,
-                elapsed: Double, status: String? = nil) {
+    public init(
+        phase: String, detail: String? = nil, done: Int64? = nil, total: Int64? = nil,
+        elapsed: Double, status: String? = nil
+    ) {
         self.phase = phase
         self.detail = detail
         self.done = done
@@ -57,7 +59,8 @@ public struct ProgressLine: Sendable, Equatable {
         let inner = min(40, room)
         let filled = inner * percent / 100
         let arrow = filled < inner ? ">" : ""
-        let bar = "[" + String(repeating: "=", count: max(0, filled - arrow.count)) + arrow
+        let bar =
+            "[" + String(repeating: "=", count: max(0, filled - arrow.count)) + arrow
             + String(repeating: " ", count: inner - max(filled, arrow.count)) + "]"
         return Self.fit("\(label) \(bar) \(figures)", width: width)
     }
@@ -75,8 +78,10 @@ public struct ProgressLine: Sendable, Equatable {
         var parts: [String] = []
         if let percent { parts.append("\(percent)%") }
         if let total {
-            parts.append(separator == ", " ? "\(humanBytes(done)) of \(humanBytes(total))"
-                : "\(humanBytes(done)) / \(humanBytes(total))")
+            parts.append(
+                separator == ", "
+                    ? "\(humanBytes(done)) of \(humanBytes(total))"
+                    : "\(humanBytes(done)) / \(humanBytes(total))")
         } else {
             parts.append(humanBytes(done))
         }
@@ -93,7 +98,8 @@ public struct ProgressLine: Sendable, Equatable {
     public static func clock(_ seconds: Double) -> String {
         let whole = Int(max(0, seconds.rounded()))
         let (hours, minutes, rest) = (whole / 3600, whole / 60 % 60, whole % 60)
-        return hours > 0 ? String(format: "%d:%02d:%02d", hours, minutes, rest) : String(format: "%d:%02d", minutes, rest)
+        return hours > 0
+            ? String(format: "%d:%02d:%02d", hours, minutes, rest) : String(format: "%d:%02d", minutes, rest)
     }
 
     private static func fit(_ line: String, width: Int) -> String {

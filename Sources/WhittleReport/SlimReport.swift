@@ -84,11 +84,15 @@ public struct SlimReport: Codable, Sendable {
         removedBytes = selection.removedBytes
         // The records of removed packages, one rule per package, read as one line here; the
         // packages section names each package.
-        byRule = Self.group(selection.removals) { $0.origin == .packages ? "packages:records of removed packages" : $0.rule }
+        byRule = Self.group(selection.removals) {
+            $0.origin == .packages ? "packages:records of removed packages" : $0.rule
+        }
         byProfile = Self.group(selection.removals) { $0.origin.name }
-        topDirectories = Array(Self.group(selection.removals) { removal in
-            removal.isDirectory ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))
-        }.prefix(20))
+        topDirectories = Array(
+            Self.group(selection.removals) { removal in
+                removal.isDirectory
+                    ? removal.path : String(removal.path.split(separator: "/").dropLast().joined(separator: "/"))
+            }.prefix(20))
         danglingSymlinks = selection.danglingSymlinks
         keptByReason = Self.keptSavings(selection)
         packages = []

@@ -30,8 +30,10 @@ struct ImportStatements: Equatable {
             if statement.isEmpty {
                 let trimmed = code.trimmingLeadingSpaces()
                 if let name = Self.metadataQuery(trimmed) { found.metadataQueries.append(name) }
-                guard trimmed.hasPrefix("import ") || trimmed.hasPrefix("from ")
-                    || Self.loaderCalls.contains(where: trimmed.contains) else { continue }
+                guard
+                    trimmed.hasPrefix("import ") || trimmed.hasPrefix("from ")
+                        || Self.loaderCalls.contains(where: trimmed.contains)
+                else { continue }
                 statement = trimmed
                 firstLine = number + 1
                 joined = 0
@@ -75,7 +77,9 @@ struct ImportStatements: Equatable {
 
     private mutating func readPythonStatement(_ statement: String, line: Int) {
         for call in Self.loaderCalls where statement.contains(call) {
-            if let literal = Self.literalArgument(after: call, in: statement) { modules.append(literal) } else {
+            if let literal = Self.literalArgument(after: call, in: statement) {
+                modules.append(literal)
+            } else {
                 dynamicLines.append(line)
             }
         }
@@ -84,7 +88,9 @@ struct ImportStatements: Equatable {
         if keyword == "import" {
             let list = words.dropFirst().joined(separator: " ")
             for part in list.split(separator: ",") {
-                guard let name = part.split(separator: " ").first.map(String.init), Self.isModulePath(name) else { continue }
+                guard let name = part.split(separator: " ").first.map(String.init), Self.isModulePath(name) else {
+                    continue
+                }
                 modules.append(name)
             }
         } else if keyword == "from", words.count >= 4, words[2] == "import", Self.isModulePath(words[1]) {
@@ -151,7 +157,8 @@ struct ImportStatements: Equatable {
                 break
             }
             if code.hasPrefix("autoload "), let comma = code.firstIndex(of: ","),
-               let literal = literalArgument(after: "", in: String(code[code.index(after: comma)...])) {
+                let literal = literalArgument(after: "", in: String(code[code.index(after: comma)...]))
+            {
                 found.modules.append(literal)
             }
         }
@@ -174,7 +181,8 @@ struct ImportStatements: Equatable {
             } else {
                 let word = String(rest.prefix(while: isPerlNameCharacter))
                 guard let first = word.first, first.isLetter || first == "_" else { continue }
-                let classes = keyword == "use " && (word == "parent" || word == "base")
+                let classes =
+                    keyword == "use " && (word == "parent" || word == "base")
                     ? perlClassList(String(rest.dropFirst(word.count))) : [word]
                 for name in classes { found.modules.append(name.replacingOccurrences(of: "::", with: "/") + ".pm") }
             }
@@ -214,8 +222,10 @@ struct ImportStatements: Equatable {
     /// `a.b.c`, or a relative `..a.b` / `.`.
     static func isModulePath(_ word: String) -> Bool {
         let name = word.drop { $0 == "." }
-        return name.isEmpty ? !word.isEmpty : name.split(separator: ".", omittingEmptySubsequences: false)
-            .allSatisfy { isIdentifier(String($0)) }
+        return name.isEmpty
+            ? !word.isEmpty
+            : name.split(separator: ".", omittingEmptySubsequences: false)
+                .allSatisfy { isIdentifier(String($0)) }
     }
 }
 

@@ -49,7 +49,8 @@ struct LanguageUse {
         records = distributions.compactMap(\.graphRecord)
         environment = PackageRemoval.environment(database, records: records)
         self.python = PythonLayout(
-            tree: tree, siteDirectories: distributions.compactMap { distribution in
+            tree: tree,
+            siteDirectories: distributions.compactMap { distribution in
                 distribution.key.lastIndex(of: "/").map { String(distribution.key[..<$0]) }
             }, environment: environmentVariables)
         node = NodeLayout(environment: environmentVariables)
@@ -67,7 +68,8 @@ struct LanguageUse {
     private static func startupHooks(_ python: PythonLayout, tree: FileTree) -> Set<String> {
         var hooks = Set<String>()
         for site in python.siteDirectories {
-            for child in tree.lookup(site)?.sortedChildren ?? [] where child.name.hasSuffix(".pth") && !child.isDirectory {
+            for child in tree.lookup(site)?.sortedChildren ?? []
+            where child.name.hasSuffix(".pth") && !child.isDirectory {
                 let path = site + "/" + child.name
                 hooks.insert(path)
                 let lines = (text(of: path, in: tree) ?? "").split(separator: "\n").filter { $0.hasPrefix("import") }
@@ -100,7 +102,9 @@ struct LanguageUse {
         }
         for volume in volumes {
             let resolution = tree.resolve(volume)
-            if let path = resolution.path, !path.isEmpty, resolution.node?.isDirectory == true { directories.insert(path) }
+            if let path = resolution.path, !path.isEmpty, resolution.node?.isDirectory == true {
+                directories.insert(path)
+            }
         }
         return directories.sorted()
     }
@@ -116,7 +120,8 @@ struct LanguageUse {
         queue += seen
         while true {
             while let path = queue.popLast() { follow(path, into: &keep) }
-            let required = RequiredPackages.closure(of: usedDistributions.sorted(), records: records, environment: environment)
+            let required = RequiredPackages.closure(
+                of: usedDistributions.sorted(), records: records, environment: environment)
             let added = required.filter { !usedDistributions.contains($0) }
             guard !added.isEmpty else { break }
             for position in added { use(distribution: position, .closure(.dependency), into: &keep) }
@@ -159,7 +164,9 @@ struct LanguageUse {
     /// distribution's `entry_points.txt` says no more than that the distribution is there.
     private func metadataOwner(_ path: String) -> Int? {
         // A single-file `.egg-info` is its own PKG-INFO; a metadata directory listed is no read.
-        if let position = distributionOfMetadata[path] { return tree.lookup(path)?.isDirectory == true ? nil : position }
+        if let position = distributionOfMetadata[path] {
+            return tree.lookup(path)?.isDirectory == true ? nil : position
+        }
         guard path.hasSuffix("/METADATA") || path.hasSuffix("/PKG-INFO") else { return nil }
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         return distributionOfMetadata[directory]
@@ -178,9 +185,13 @@ struct LanguageUse {
             dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" }
             // Only where the file reads distribution metadata at all: `version("x")` is a
             // common name for other things.
-            if text.contains("importlib.metadata") || text.contains("importlib_metadata") || text.contains("pkg_resources") {
+            if text.contains("importlib.metadata") || text.contains("importlib_metadata")
+                || text.contains("pkg_resources")
+            {
                 for name in statements.metadataQueries {
-                    if let position = distributionNamed(name) { use(distribution: position, .closure(.metadata), into: &keep) }
+                    if let position = distributionNamed(name) {
+                        use(distribution: position, .closure(.metadata), into: &keep)
+                    }
                 }
             }
         }
@@ -254,7 +265,9 @@ struct LanguageUse {
         return !buildSources.contains(String(name[name.index(after: dot)...]))
     }
 
-    private static let buildSources: Set<String> = ["c", "h", "cc", "cpp", "cxx", "hpp", "pyx", "pxd", "pxi", "pyi", "a"]
+    private static let buildSources: Set<String> = [
+        "c", "h", "cc", "cpp", "cxx", "hpp", "pyx", "pxd", "pxi", "pyi", "a",
+    ]
 
     /// A distribution the app uses stays whole: its files, their compiled forms, and its
     /// metadata, so it stays importable and listed.
@@ -263,7 +276,9 @@ struct LanguageUse {
         let distribution = distributions[position]
         for file in distribution.files where Self.isLoadedAtRunTime(file) {
             keep.add(file, reason, queue: &queue)
-            for compiled in PackageRemoval.compiledFiles(of: file, in: tree) { keep.add(compiled, reason, queue: &queue) }
+            for compiled in PackageRemoval.compiledFiles(of: file, in: tree) {
+                keep.add(compiled, reason, queue: &queue)
+            }
         }
         for path in distribution.metadata { keepSubtree(path, reason, into: &keep) }
     }
@@ -289,7 +304,8 @@ struct LanguageUse {
         guard usedNodePackages.insert(root).inserted else { return }
         keepSubtree(root, reason, into: &keep, runTimeOnly: true)
         guard let manifest = tree.lookup(root + "/package.json")?.inode,
-              let bytes = try? manifest.contents(limit: 4 << 20) else { return }
+            let bytes = try? manifest.contents(limit: 4 << 20)
+        else { return }
         for dependency in NodeLayout.declaredDependencies(bytes) {
             if let found = node.resolvePackage(dependency, from: root + "/package.json", tree: tree) {
                 use(nodePackage: found, .closure(.dependency), into: &keep)
@@ -308,7 +324,8 @@ struct LanguageUse {
         if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
         for feature in statements.modules {
             guard let file = ruby.resolve(feature, from: path, tree: tree),
-                  isAppCode || ruby.isStandardLibrary(file) else { continue }
+                isAppCode || ruby.isStandardLibrary(file)
+            else { continue }
             keep.add(file, .closure(.importStatement), queue: &queue)
         }
     }
@@ -330,17 +347,22 @@ struct LanguageUse {
     private mutating func use(library: LibraryPackage, _ reason: KeepReason, into keep: inout KeepList) {
         guard usedLibraries.insert(library).inserted else { return }
         for path in libraries.contents(of: library) { keepSubtree(path, reason, into: &keep, runTimeOnly: true) }
-        for dependency in libraries.dependencies(of: library) { use(library: dependency, .closure(.dependency), into: &keep) }
+        for dependency in libraries.dependencies(of: library) {
+            use(library: dependency, .closure(.dependency), into: &keep)
+        }
     }
 
     // MARK: Shared
 
-    private mutating func keepSubtree(_ path: String, _ reason: KeepReason, into keep: inout KeepList,
-                                      runTimeOnly: Bool = false) {
+    private mutating func keepSubtree(
+        _ path: String, _ reason: KeepReason, into keep: inout KeepList,
+        runTimeOnly: Bool = false
+    ) {
         if runTimeOnly, !Self.isLoadedAtRunTime(path) { return }
         // Found through a symlink (Debian's /usr/share/node_modules): the tree's own path.
         guard let own = keep.add(path, reason, queue: &queue), let directory = tree.lookup(own),
-              directory.isDirectory else { return }
+            directory.isDirectory
+        else { return }
         for child in directory.sortedChildren {
             keepSubtree(own + "/" + child.name, reason, into: &keep, runTimeOnly: runTimeOnly)
         }
@@ -349,7 +371,8 @@ struct LanguageUse {
     /// A source file's text; nil for one that is not UTF-8 or is larger than any source.
     private static func text(of path: String, in tree: FileTree) -> String? {
         guard let inode = tree.lookup(path)?.inode, inode.kind == .regular, inode.size <= 8 << 20,
-              let bytes = try? inode.contents(limit: 8 << 20) else { return nil }
+            let bytes = try? inode.contents(limit: 8 << 20)
+        else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }
 }

@@ -154,7 +154,9 @@ struct LibraryPackages {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         for index in parts.indices.reversed() where parts[index] == "vendor" && index + 3 < parts.count {
             let vendor = parts[...index].joined(separator: "/")
-            guard tree.lookup(vendor + "/composer")?.isDirectory == true, parts[index + 1] != "composer" else { continue }
+            guard tree.lookup(vendor + "/composer")?.isDirectory == true, parts[index + 1] != "composer" else {
+                continue
+            }
             return parts[...(index + 2)].joined(separator: "/")
         }
         return nil
@@ -164,8 +166,9 @@ struct LibraryPackages {
     /// `php` and `ext-*` platform requirements.
     static func composerRequirements(_ manifest: String) -> [String] {
         guard let key = manifest.range(of: "\"require\""),
-              let open = manifest[key.upperBound...].firstIndex(of: "{"),
-              let close = manifest[open...].firstIndex(of: "}") else { return [] }
+            let open = manifest[key.upperBound...].firstIndex(of: "{"),
+            let close = manifest[open...].firstIndex(of: "}")
+        else { return [] }
         return manifest[manifest.index(after: open)..<close].split(separator: ",").compactMap { entry in
             let pieces = entry.split(separator: "\"", omittingEmptySubsequences: false)
             guard pieces.count >= 2, pieces[1].contains("/") else { return nil }
@@ -216,7 +219,8 @@ struct LibraryPackages {
 
     private func text(_ path: String) -> String? {
         guard let inode = tree.lookup(path)?.inode, inode.kind == .regular, inode.size <= 4 << 20,
-              let bytes = try? inode.contents(limit: 4 << 20) else { return nil }
+            let bytes = try? inode.contents(limit: 4 << 20)
+        else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }
 }

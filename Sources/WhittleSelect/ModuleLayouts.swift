@@ -22,13 +22,18 @@ struct PythonLayout {
         standardLibraries = libraries
         var sites = Set(siteDirectories)
         for library in libraries {
-            for name in ["site-packages", "dist-packages"] where tree.lookup(library + "/" + name)?.isDirectory == true {
+            for name in ["site-packages", "dist-packages"] where tree.lookup(library + "/" + name)?.isDirectory == true
+            {
                 sites.insert(library + "/" + name)
             }
         }
-        if tree.lookup("usr/lib/python3/dist-packages")?.isDirectory == true { sites.insert("usr/lib/python3/dist-packages") }
+        if tree.lookup("usr/lib/python3/dist-packages")?.isDirectory == true {
+            sites.insert("usr/lib/python3/dist-packages")
+        }
         self.siteDirectories = sites.sorted()
-        let variable = environment.first { $0.hasPrefix("PYTHONPATH=") }.map { String($0.dropFirst("PYTHONPATH=".count)) }
+        let variable = environment.first { $0.hasPrefix("PYTHONPATH=") }.map {
+            String($0.dropFirst("PYTHONPATH=".count))
+        }
         pythonPath = (variable ?? "").split(separator: ":").map { String($0.drop { $0 == "/" }) }.filter { !$0.isEmpty }
     }
 
@@ -59,7 +64,8 @@ struct PythonLayout {
             roots = [directory.joined(separator: "/")]
         } else {
             let own = file.split(separator: "/").dropLast().joined(separator: "/")
-            roots = [own] + pythonPath + standardLibraries + standardLibraries.map { $0 + "/lib-dynload" } + siteDirectories
+            roots =
+                [own] + pythonPath + standardLibraries + standardLibraries.map { $0 + "/lib-dynload" } + siteDirectories
         }
         for root in roots {
             if let files = resolve(dotted, under: root, tree: tree) { return files }
@@ -75,16 +81,21 @@ struct PythonLayout {
             let isLast = position == parts.count - 1
             if tree.lookup(base)?.isDirectory == true {
                 let initializer = base + "/__init__.py"
-                if tree.lookup(initializer)?.inode != nil { files.append(initializer) } else if isLast { files.append(base) }
+                if tree.lookup(initializer)?.inode != nil {
+                    files.append(initializer)
+                } else if isLast {
+                    files.append(base)
+                }
                 directory = base
                 continue
             }
             guard isLast else { return nil }
             if tree.lookup(base + ".py")?.inode != nil { return files + [base + ".py"] }
             let parent = directory.isEmpty ? tree.root : tree.lookup(directory)
-            let extensions = parent?.sortedChildren.filter {
-                !$0.isDirectory && $0.name.hasPrefix(part + ".") && $0.name.hasSuffix(".so")
-            } ?? []
+            let extensions =
+                parent?.sortedChildren.filter {
+                    !$0.isDirectory && $0.name.hasPrefix(part + ".") && $0.name.hasSuffix(".so")
+                } ?? []
             guard let found = extensions.first else { return nil }
             return files + [directory.isEmpty ? found.name : directory + "/" + found.name]
         }
@@ -103,8 +114,11 @@ struct NodeLayout {
 
     init(environment: [String]) {
         let variable = environment.first { $0.hasPrefix("NODE_PATH=") }.map { String($0.dropFirst("NODE_PATH=".count)) }
-        let nodePath = (variable ?? "").split(separator: ":").map { String($0.drop { $0 == "/" }) }.filter { !$0.isEmpty }
-        searchDirectories = nodePath + Self.globalDirectories + ["usr/lib/x86_64-linux-gnu/nodejs", "usr/lib/aarch64-linux-gnu/nodejs"]
+        let nodePath = (variable ?? "").split(separator: ":").map { String($0.drop { $0 == "/" }) }.filter {
+            !$0.isEmpty
+        }
+        searchDirectories =
+            nodePath + Self.globalDirectories + ["usr/lib/x86_64-linux-gnu/nodejs", "usr/lib/aarch64-linux-gnu/nodejs"]
     }
 
     static func isScript(_ path: String) -> Bool {
@@ -159,12 +173,16 @@ struct NodeLayout {
 
     /// The file a relative `request` names from `file`, as Node tries it.
     func resolveRelative(_ request: String, from file: String, tree: FileTree) -> String? {
-        guard request.hasPrefix("./") || request.hasPrefix("../") || request == "." || request == ".." else { return nil }
+        guard request.hasPrefix("./") || request.hasPrefix("../") || request == "." || request == ".." else {
+            return nil
+        }
         let directory = file.split(separator: "/").dropLast().joined(separator: "/")
         let base = foldLexically(directory, [request])
-        for candidate in [base, base + ".js", base + ".json", base + ".mjs", base + ".cjs", base + ".node",
-                          base + "/index.js", base + "/index.json", base + "/index.mjs"]
-            where tree.lookup(candidate)?.inode != nil {
+        for candidate in [
+            base, base + ".js", base + ".json", base + ".mjs", base + ".cjs", base + ".node",
+            base + "/index.js", base + "/index.json", base + "/index.mjs",
+        ]
+        where tree.lookup(candidate)?.inode != nil {
             return candidate
         }
         return tree.lookup(base)?.isDirectory == true ? base : nil
@@ -176,8 +194,9 @@ struct NodeLayout {
         var names: [String] = []
         for field in ["\"dependencies\"", "\"optionalDependencies\""] {
             guard let key = text.range(of: field),
-                  let open = text[key.upperBound...].firstIndex(of: "{"),
-                  let close = text[open...].firstIndex(of: "}") else { continue }
+                let open = text[key.upperBound...].firstIndex(of: "{"),
+                let close = text[open...].firstIndex(of: "}")
+            else { continue }
             let body = text[text.index(after: open)..<close]
             for entry in body.split(separator: ",") {
                 let pieces = entry.split(separator: "\"", omittingEmptySubsequences: false)
@@ -206,18 +225,23 @@ struct RubyLayout {
 
     init(tree: FileTree) {
         var standard = versionDirectories("usr/lib/ruby", in: tree)
-        var path = ["usr/local/lib/site_ruby"] + versionDirectories("usr/local/lib/site_ruby", in: tree)
+        var path =
+            ["usr/local/lib/site_ruby"] + versionDirectories("usr/local/lib/site_ruby", in: tree)
             + ["usr/lib/ruby/vendor_ruby"] + versionDirectories("usr/lib/ruby/vendor_ruby", in: tree)
         for triplet in multiarchTriplets {
             standard += versionDirectories("usr/lib/\(triplet)/ruby", in: tree)
-            path += versionDirectories("usr/lib/\(triplet)/ruby/vendor_ruby", in: tree)
+            path +=
+                versionDirectories("usr/lib/\(triplet)/ruby/vendor_ruby", in: tree)
                 + versionDirectories("usr/local/lib/\(triplet)/site_ruby", in: tree)
         }
         standardLibraries = standard
         path += standard
         // Gems' own directories come last: rubygems activates one when nothing above has the file.
-        for home in ["var/lib/gems", "usr/lib/ruby/gems", "usr/local/lib/ruby/gems"].flatMap({ versionDirectories($0, in: tree) })
-            + ["usr/share/rubygems-integration/all"] {
+        for home in ["var/lib/gems", "usr/lib/ruby/gems", "usr/local/lib/ruby/gems"].flatMap({
+            versionDirectories($0, in: tree)
+        })
+            + ["usr/share/rubygems-integration/all"]
+        {
             for gem in tree.lookup(home + "/gems")?.sortedChildren ?? [] where gem.isDirectory {
                 path.append(home + "/gems/" + gem.name + "/lib")
             }
@@ -270,11 +294,14 @@ struct PerlLayout {
         var inc = ["etc/perl"] + versionDirectories("usr/local/share/perl", in: tree) + ["usr/share/perl5"]
         for triplet in multiarchTriplets {
             standard += versionDirectories("usr/lib/\(triplet)/perl", in: tree) + ["usr/lib/\(triplet)/perl-base"]
-            inc += versionDirectories("usr/local/lib/\(triplet)/perl", in: tree)
+            inc +=
+                versionDirectories("usr/local/lib/\(triplet)/perl", in: tree)
                 + versionDirectories("usr/lib/\(triplet)/perl5", in: tree)
         }
         standardLibraries = standard.filter { tree.lookup($0)?.isDirectory == true }
-        self.inc = (inc + standardLibraries + ["usr/local/lib/site_perl"]).filter { tree.lookup($0)?.isDirectory == true }
+        self.inc = (inc + standardLibraries + ["usr/local/lib/site_perl"]).filter {
+            tree.lookup($0)?.isDirectory == true
+        }
     }
 
     static func isScript(_ path: String) -> Bool { path.hasSuffix(".pm") || path.hasSuffix(".pl") }
@@ -292,7 +319,9 @@ struct PerlLayout {
     func resolve(_ module: String, tree: FileTree) -> [String] {
         for directory in inc where tree.lookup(directory + "/" + module)?.inode != nil {
             let auto = directory + "/auto/" + module.dropLast(module.hasSuffix(".pm") ? 3 : 0)
-            let compiled = (tree.lookup(auto)?.sortedChildren ?? []).filter { !$0.isDirectory }.map { auto + "/" + $0.name }
+            let compiled = (tree.lookup(auto)?.sortedChildren ?? []).filter { !$0.isDirectory }.map {
+                auto + "/" + $0.name
+            }
             return [directory + "/" + module] + compiled
         }
         return []

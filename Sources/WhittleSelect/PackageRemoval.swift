@@ -40,19 +40,23 @@ public struct PackageRemoval: Sendable {
     /// Indices into the database's packages of those that go.
     public let removedPackages: Set<Int>
 
-    public init(database: PackageDatabase, tree: FileTree, requests: [RemovalRequest],
-                autoremove: Bool, force: Bool) throws {
+    public init(
+        database: PackageDatabase, tree: FileTree, requests: [RemovalRequest],
+        autoremove: Bool, force: Bool
+    ) throws {
         let vendored = Self.vendoredDistributions(database)
         let installed = database.packages.indices.filter { database.packages[$0].installed && !vendored.contains($0) }
         let records = installed.compactMap { database.packages[$0].graphRecord }
-        plan = try RemovalPlan(records: records, requests: requests,
-                               environment: Self.environment(database, records: records),
-                               autoremove: autoremove, force: force)
+        plan = try RemovalPlan(
+            records: records, requests: requests,
+            environment: Self.environment(database, records: records),
+            autoremove: autoremove, force: force)
         var byRecord: [PackageRecord: Int] = [:]
         for (position, index) in installed.enumerated() { byRecord[records[position]] = index }
-        let going = Dictionary(plan.removals.compactMap { removal in
-            byRecord[removal.record].map { ($0, removal) }
-        }, uniquingKeysWith: { first, _ in first })
+        let going = Dictionary(
+            plan.removals.compactMap { removal in
+                byRecord[removal.record].map { ($0, removal) }
+            }, uniquingKeysWith: { first, _ in first })
         removedPackages = Set(going.keys)
         rules = Self.fileRules(database: database, tree: tree, going: going)
     }
@@ -66,9 +70,10 @@ public struct PackageRemoval: Sendable {
     /// ships them.
     static func vendoredDistributions(_ database: PackageDatabase) -> Set<Int> {
         let python = database.packages.indices.filter { database.packages[$0].kind == .python }
-        let shippedDirectories = Set(python.flatMap { database.packages[$0].files }.compactMap { path in
-            path.lastIndex(of: "/").map { String(path[..<$0]) }
-        })
+        let shippedDirectories = Set(
+            python.flatMap { database.packages[$0].files }.compactMap { path in
+                path.lastIndex(of: "/").map { String(path[..<$0]) }
+            })
         return Set(python.filter { database.packages[$0].metadata.contains(where: shippedDirectories.contains) })
     }
 
@@ -80,15 +85,18 @@ public struct PackageRemoval: Sendable {
         }
     }
 
-    private static func fileRules(database: PackageDatabase, tree: FileTree,
-                                  going: [Int: RemovalPlan.Removal]) -> [String: Rule] {
+    private static func fileRules(
+        database: PackageDatabase, tree: FileTree,
+        going: [Int: RemovalPlan.Removal]
+    ) -> [String: Rule] {
         guard !going.isEmpty, let pattern = try? PathPattern("**") else { return [:] }
         // A Python distribution that a going dpkg package ships (its metadata is in the
         // package's list, as python3-pip's is) goes with it: it is the same code, not
         // another owner.
-        let goingDirectories = Set(going.keys.flatMap { database.packages[$0].files }.compactMap { path in
-            path.lastIndex(of: "/").map { String(path[..<$0]) }
-        })
+        let goingDirectories = Set(
+            going.keys.flatMap { database.packages[$0].files }.compactMap { path in
+                path.lastIndex(of: "/").map { String(path[..<$0]) }
+            })
         var ownersStaying = Set<String>()
         for (index, package) in database.packages.enumerated() where going[index] == nil && package.installed {
             if package.kind == .python, package.metadata.contains(where: goingDirectories.contains) { continue }
@@ -123,14 +131,18 @@ public struct PackageRemoval: Sendable {
     /// The dpkg architecture most packages have, and the Python version of the site
     /// directories (`…/python3.11/site-packages`), for markers and `[arch]` restrictions.
     static func environment(_ database: PackageDatabase, records: [PackageRecord]) -> PackageEnvironment {
-        let architecture = mostCommon(records.compactMap { $0.kind == .deb && $0.architecture != "all" ? $0.architecture : nil })
+        let architecture = mostCommon(
+            records.compactMap { $0.kind == .deb && $0.architecture != "all" ? $0.architecture : nil })
         let versions = database.packages.filter { $0.kind == .python }.compactMap { package -> String? in
-            guard let range = package.key.range(of: #"python3\.[0-9]+"#, options: .regularExpression) else { return nil }
+            guard let range = package.key.range(of: #"python3\.[0-9]+"#, options: .regularExpression) else {
+                return nil
+            }
             return String(package.key[range].dropFirst("python".count))
         }
         let machine = architecture.map(PythonEnvironment.machine(debianArchitecture:)) ?? "x86_64"
-        return PackageEnvironment(debianArchitecture: architecture,
-                                  python: PythonEnvironment(pythonVersion: mostCommon(versions) ?? "3", machine: machine))
+        return PackageEnvironment(
+            debianArchitecture: architecture,
+            python: PythonEnvironment(pythonVersion: mostCommon(versions) ?? "3", machine: machine))
     }
 
     private static func mostCommon(_ values: [String]) -> String? {

@@ -26,9 +26,11 @@ extension Selector {
     ///
     /// `removingPackages` (indices into `packages`) are removed as a whole whatever stays of
     /// their files: a file they share with a package that stays is that package's.
-    public static func select(_ tree: FileTree, policy: SelectionPolicy, packages: PackageDatabase,
-                              removingPackages: Set<Int> = [],
-                              listingRemovedFiles: Bool = false) -> PackageAwareSelection {
+    public static func select(
+        _ tree: FileTree, policy: SelectionPolicy, packages: PackageDatabase,
+        removingPackages: Set<Int> = [],
+        listingRemovedFiles: Bool = false
+    ) -> PackageAwareSelection {
         guard !packages.isEmpty, !policy.isEmpty else {
             return PackageAwareSelection(
                 selection: Selector(policy: policy).select(tree, listingRemovedFiles: listingRemovedFiles), truth: nil)
@@ -44,8 +46,9 @@ extension Selector {
         let gone = fate.recordsToRemove(packages)
         let goneRecords = Set(gone.map(\.path))
         var second = policy
-        second.protected = protecting(databases.filter { !goneRecords.contains($0) } + fate.recordsToKeep(packages),
-                                      in: policy.protected)
+        second.protected = protecting(
+            databases.filter { !goneRecords.contains($0) } + fate.recordsToKeep(packages),
+            in: policy.protected)
         second.lastingDirectories.formUnion(fate.directoriesToKeep(packages))
         if let pattern = try? PathPattern("**") {
             for (path, package) in gone where second.packageRecords[path] == nil {
@@ -55,7 +58,8 @@ extension Selector {
         let selection = Selector(policy: second).select(tree, listingRemovedFiles: listingRemovedFiles)
         return PackageAwareSelection(
             selection: selection,
-            truth: PackageTruth(database: packages, tree: tree, removing: removingPackages, keeps: selection.keeps(path:)))
+            truth: PackageTruth(
+                database: packages, tree: tree, removing: removingPackages, keeps: selection.keeps(path:)))
     }
 
     private static func protecting(_ paths: [String], in protected: [String: KeepReason]) -> [String: KeepReason] {

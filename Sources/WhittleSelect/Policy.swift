@@ -95,8 +95,10 @@ public struct SelectionPolicy: Sendable {
 
     /// Rules from profiles in order, then `--keep`/`--remove` from the command line.
     /// Explicit rules are consulted first within each action.
-    public init(profiles: [Profile], keep: [PathPattern], remove: [PathPattern], protected: [String: KeepReason],
-                traceKeep: TraceKeepSet? = nil) {
+    public init(
+        profiles: [Profile], keep: [PathPattern], remove: [PathPattern], protected: [String: KeepReason],
+        traceKeep: TraceKeepSet? = nil
+    ) {
         var rules: [Rule] = keep.map { Rule(action: .keep, pattern: $0, origin: .commandLine) }
         rules += remove.map { Rule(action: .remove, pattern: $0, origin: .commandLine) }
         for profile in profiles {

@@ -43,8 +43,10 @@ public struct Selection: Sendable {
     private let removedNodes: Set<ObjectIdentifier>
     private let removedPaths: Set<Substring>
 
-    init(removals: [Removal], kept: [KeptPath], danglingSymlinks: [String], before: Tally, after: Tally,
-         removedFiles: [String: Int64], removedNodes: Set<ObjectIdentifier>) {
+    init(
+        removals: [Removal], kept: [KeptPath], danglingSymlinks: [String], before: Tally, after: Tally,
+        removedFiles: [String: Int64], removedNodes: Set<ObjectIdentifier>
+    ) {
         self.removals = removals
         self.kept = kept
         self.danglingSymlinks = danglingSymlinks
@@ -127,10 +129,11 @@ public struct Selector {
             }
         }
         protectedAncestors = ancestors
-        emptiedOnPurpose = PatternSet(removeRules.compactMap { rule in
-            guard rule.pattern.text.hasSuffix("/**") else { return nil }
-            return try? PathPattern(String(rule.pattern.text.dropLast("/**".count)))
-        })
+        emptiedOnPurpose = PatternSet(
+            removeRules.compactMap { rule in
+                guard rule.pattern.text.hasSuffix("/**") else { return nil }
+                return try? PathPattern(String(rule.pattern.text.dropLast("/**".count)))
+            })
     }
 
     /// Decides, then measures everything in one pass over the tree.
@@ -138,8 +141,10 @@ public struct Selector {
     ///   - listingRemovedFiles: also list every removed file (for package losses).
     ///   - findingDanglingSymlinks: false leaves `danglingSymlinks` empty, for callers that
     ///     only want the figures (inspect's estimate of each profile).
-    public func select(_ tree: FileTree, listingRemovedFiles: Bool = false,
-                       findingDanglingSymlinks: Bool = true) -> Selection {
+    public func select(
+        _ tree: FileTree, listingRemovedFiles: Bool = false,
+        findingDanglingSymlinks: Bool = true
+    ) -> Selection {
         var state = WalkState()
         if !policy.isEmpty {
             for child in tree.root.sortedChildren {
@@ -188,7 +193,8 @@ public struct Selector {
             guard let rule = contents.rule, leftEmpty(node, path: path) else { return .stays }
             return removeWhole(node, path: path, by: rule, replacingFrom: mark, state: &state)
         }
-        let mustLookInside = node.isDirectory
+        let mustLookInside =
+            node.isDirectory
             && (keepPatterns.mayMatchBelow(path)
                 || (protectedAncestors.contains(path) && !rule.isExplicit)
                 || (policy.traceKeep?.ancestors.contains(path) ?? false))
@@ -208,8 +214,10 @@ public struct Selector {
     }
 
     /// One decision removes `node` whole, in place of those made inside it from `mark` on.
-    private func removeWhole(_ node: Node, path: String, by rule: Rule, replacingFrom mark: Int,
-                             state: inout WalkState) -> Outcome {
+    private func removeWhole(
+        _ node: Node, path: String, by rule: Rule, replacingFrom mark: Int,
+        state: inout WalkState
+    ) -> Outcome {
         state.decisions.removeSubrange(mark...)
         state.decisions.append(Decision(path: path, node: node, rule: rule))
         return .removed(rule)

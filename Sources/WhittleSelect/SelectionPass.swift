@@ -31,8 +31,10 @@ struct SelectionPass {
     /// building a path for every node is most of a walk's cost when none does.
     private let needsPaths: Bool
 
-    init(decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: KeepReason],
-         keepPatterns: PatternSet, listingRemovedFiles: Bool, findingDanglingSymlinks: Bool = true) {
+    init(
+        decisions: [(path: String, node: Node, rule: Rule)], traceKeep: TraceKeepSet?, protected: [String: KeepReason],
+        keepPatterns: PatternSet, listingRemovedFiles: Bool, findingDanglingSymlinks: Bool = true
+    ) {
         self.decisions = decisions
         var byNode: [ObjectIdentifier: Int] = [:]
         for (index, decision) in decisions.enumerated() { byNode[ObjectIdentifier(decision.node)] = index }
@@ -86,7 +88,8 @@ struct SelectionPass {
         if inode.isShared { keptInodes.insert(identity) }
         if findingDanglingSymlinks, inode.kind == .symlink { keptSymlinks.append((path, inode.linkTarget)) }
         if traceKeep != nil {
-            let why = traceKeep?.reasons[path] ?? protected[path] ?? inherited
+            let why =
+                traceKeep?.reasons[path] ?? protected[path] ?? inherited
                 ?? (keepPatterns.matchesAny(path) ? .keepRule : .closure(.parent))
             kept.append(KeptPath(path: path, bytes: inode.size, reason: why))
         }
@@ -98,11 +101,13 @@ struct SelectionPass {
             bytes[removed.decision] += removed.size
         }
         let removals = decisions.enumerated().map { index, decision in
-            Removal(path: decision.path, isDirectory: decision.node.isDirectory, entries: entries[index],
-                    bytes: bytes[index], rule: decision.rule.label, origin: decision.rule.origin)
+            Removal(
+                path: decision.path, isDirectory: decision.node.isDirectory, entries: entries[index],
+                bytes: bytes[index], rule: decision.rule.label, origin: decision.rule.origin)
         }
         return Selection(
-            removals: removals, kept: kept, danglingSymlinks: danglingSymlinks(), before: before.tally, after: after.tally,
+            removals: removals, kept: kept, danglingSymlinks: danglingSymlinks(), before: before.tally,
+            after: after.tally,
             removedFiles: removedFiles ?? [:], removedNodes: Set(decisions.map { ObjectIdentifier($0.node) }))
     }
 

@@ -57,15 +57,18 @@ public struct TraceKeepSet: Sendable {
     ///   meets the same directory (and the same ENOENT) again.
     /// - Parameter searchPath: the image's PATH, where `#!/usr/bin/env NAME` finds NAME.
     public init(traced: [String], tree: FileTree, searchPath: [String]) {
-        self.init(use: Use(paths: traced), tree: tree, config: nil, packages: nil, extent: .files,
-                  searchPath: searchPath)
+        self.init(
+            use: Use(paths: traced), tree: tree, config: nil, packages: nil, extent: .files,
+            searchPath: searchPath)
     }
 
     /// - Parameters:
     ///   - config: the image's config: its PATH, Env (`PYTHONPATH`, `NODE_PATH`) and VOLUMEs.
     ///   - packages: the image's package databases, for the Python distributions.
-    public init(use: Use, tree: FileTree, config: ImageConfig?, packages: PackageDatabase?, extent: Extent,
-                searchPath: [String]? = nil) {
+    public init(
+        use: Use, tree: FileTree, config: ImageConfig?, packages: PackageDatabase?, extent: Extent,
+        searchPath: [String]? = nil
+    ) {
         for path in use.paths { keepResolved(path, reason: .traced, tree: tree) }
         for path in Self.essentials { keepResolved(path, reason: .closure(.essential), tree: tree) }
         if extent == .packages {
@@ -104,7 +107,8 @@ public struct TraceKeepSet: Sendable {
         for path in Array(reasons.keys) {
             let parts = path.split(separator: "/").map(String.init)
             if parts.count >= 2, parts[parts.count - 2] == "__pycache__", parts[parts.count - 1].hasSuffix(".pyc"),
-               let module = parts[parts.count - 1].split(separator: ".").first {
+                let module = parts[parts.count - 1].split(separator: ".").first
+            {
                 let source = (parts.dropLast(2) + [module + ".py"]).joined(separator: "/")
                 if tree.lookup(source)?.inode != nil { add(source, .closure(.python)) }
             }
@@ -114,7 +118,9 @@ public struct TraceKeepSet: Sendable {
     /// ELF interpreters and libraries, and `#!` interpreters, of every kept file.
     private mutating func addLoaderClosure(tree: FileTree, searchPath: [String]) {
         let files = reasons.keys.filter { tree.lookup($0)?.inode?.kind == .regular }.sorted()
-        for dependency in DependencyResolver(tree: tree, executableSearchPath: searchPath).closure(of: files).dependencies {
+        for dependency in DependencyResolver(tree: tree, executableSearchPath: searchPath).closure(of: files)
+            .dependencies
+        {
             switch dependency.reason {
             case .requested: continue
             case .interpreter, .needed: add(dependency.path, .closure(.elf))

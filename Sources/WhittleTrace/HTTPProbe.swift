@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A minimal HTTP/1.0 GET over TCP, enough to tell that an app answers and what. No TLS:
@@ -32,7 +32,9 @@ public struct HTTPProbe: Sendable, Equatable {
     func request(timeoutSeconds: Int = 5) -> (status: Int, body: [UInt8])? {
         guard let fd = connectTCP(host: host, port: port, timeoutSeconds: timeoutSeconds) else { return nil }
         defer { close(fd) }
-        let request = Array("GET \(target) HTTP/1.0\r\nHost: \(host):\(port)\r\nUser-Agent: whittle-trace\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array(
+            "GET \(target) HTTP/1.0\r\nHost: \(host):\(port)\r\nUser-Agent: whittle-trace\r\nConnection: close\r\n\r\n"
+                .utf8)
         let sent = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == request.count else { return nil }
         var response: [UInt8] = []
@@ -50,7 +52,8 @@ public struct HTTPProbe: Sendable, Equatable {
         var index = 3
         while index < response.count {
             if response[index - 3] == 0x0d, response[index - 2] == 0x0a, response[index - 1] == 0x0d,
-               response[index] == 0x0a {
+                response[index] == 0x0a
+            {
                 bodyStart = index + 1
                 break
             }

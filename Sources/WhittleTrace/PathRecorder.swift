@@ -57,8 +57,10 @@ final class PathRecorder: @unchecked Sendable {
             if follows { resolutions.append(tree.resolve(raw, followFinal: true)) }
             for resolution in resolutions {
                 if "/" + resolution.reachedPath != lexical {
-                    result.append(TraceDocument.Entry(
-                        path: "/" + resolution.reachedPath, operations: ["resolved"], existed: resolution.node != nil))
+                    result.append(
+                        TraceDocument.Entry(
+                            path: "/" + resolution.reachedPath, operations: ["resolved"],
+                            existed: resolution.node != nil))
                 }
                 for link in resolution.symlinks {
                     result.append(TraceDocument.Entry(path: "/" + link, operations: ["symlink"], existed: true))

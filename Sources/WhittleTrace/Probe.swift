@@ -33,7 +33,8 @@ public enum Probe: Sendable, Equatable {
         switch kind {
         case .tcp:
             guard let colon = target.lastIndex(of: ":"), let port = UInt16(target[target.index(after: colon)...]),
-                  port > 0, colon > target.startIndex else {
+                port > 0, colon > target.startIndex
+            else {
                 throw TraceError.invalidTCPTarget(target)
             }
             let host = String(target[..<colon]).trimmingCharacters(in: ["[", "]"])

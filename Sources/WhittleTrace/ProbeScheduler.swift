@@ -2,8 +2,8 @@ import CWhittleTrace
 import Foundation
 import WhittleImage
 #if canImport(Glibc)
-import Glibc
-import WhittleTraceFormat
+    import Glibc
+    import WhittleTraceFormat
 #endif
 
 /// Runs the probes in order, each once the one before it succeeded, as a user checking by
@@ -33,7 +33,8 @@ final class ProbeScheduler {
     /// Each probe's state, for progress: done ones passed or failed, the current one waiting.
     var states: [TraceStatus.ProbeProgress] {
         probes.enumerated().map { index, probe in
-            let state: TraceStatus.ProbeState = index < records.count
+            let state: TraceStatus.ProbeState =
+                index < records.count
                 ? (records[index].succeeded ? .passed : .failed) : index == records.count ? .waiting : .pending
             return TraceStatus.ProbeProgress(kind: probe.kind.rawValue, target: probe.target, state: state)
         }
@@ -98,8 +99,10 @@ final class ProbeScheduler {
     func giveUp() {
         while !isFinished {
             let probe = probes[records.count]
-            records.append(ProbeRecord(kind: probe.kind, target: probe.target,
-                                       status: probe.kind == .exec ? lastStatus : nil, digest: nil))
+            records.append(
+                ProbeRecord(
+                    kind: probe.kind, target: probe.target,
+                    status: probe.kind == .exec ? lastStatus : nil, digest: nil))
             lastStatus = nil
         }
     }

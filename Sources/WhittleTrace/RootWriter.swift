@@ -3,8 +3,8 @@ import WhittleArchive
 import WhittleFlatten
 import CWhittleTrace
 #if canImport(Glibc)
-import Glibc
-import WhittleFiles
+    import Glibc
+    import WhittleFiles
 #endif
 
 /// Writes a flattened tree out as a directory, confined to it: every name is created
@@ -162,8 +162,10 @@ public struct RootWriter {
             guard let level = stack.popLast() else { return }
             defer { close(level.fd) }
             let attributes = level.node.attributes
-            try checkOwner(fchown(level.fd, uid_t(truncatingIfNeeded: attributes.uid),
-                                  gid_t(truncatingIfNeeded: attributes.gid)), level.path, attributes)
+            try checkOwner(
+                fchown(
+                    level.fd, uid_t(truncatingIfNeeded: attributes.uid),
+                    gid_t(truncatingIfNeeded: attributes.gid)), level.path, attributes)
             try check(fchmod(level.fd, mode_t(attributes.permissions & 0o7777)), level.path)
             for xattr in attributes.xattrs { RootWriter.setXattr(fd: level.fd, xattr) }
             var times = RootWriter.times(attributes)
@@ -182,10 +184,12 @@ public struct RootWriter {
         /// In a user namespace an owner outside the mapped ids fails with EINVAL; say which.
         private func checkOwner(_ result: Int32, _ path: String, _ attributes: Attributes) throws {
             guard result < 0, errno == EINVAL, inUserNamespace else { return try check(result, path) }
-            throw TraceError.extraction(path: path, reason: """
-                it is owned by uid \(attributes.uid), gid \(attributes.gid), outside the ids this user \
-                namespace maps (0 and the range in /etc/subuid and /etc/subgid): give the user a larger range
-                """)
+            throw TraceError.extraction(
+                path: path,
+                reason: """
+                    it is owned by uid \(attributes.uid), gid \(attributes.gid), outside the ids this user \
+                    namespace maps (0 and the range in /etc/subuid and /etc/subgid): give the user a larger range
+                    """)
         }
     }
 

@@ -16,7 +16,9 @@ public struct RunConfiguration: Sendable, Equatable {
     ///   Entrypoint, as `docker run --entrypoint` would, so the trace runs exactly it).
     /// - Parameter extraEnvironment: `KEY=VALUE` (or `KEY` alone, which unsets it) laid over
     ///   the image's Env, as `docker run -e` does.
-    public init(config: ImageConfig, tree: FileTree, override: [String], environment extraEnvironment: [String] = []) throws {
+    public init(
+        config: ImageConfig, tree: FileTree, override: [String], environment extraEnvironment: [String] = []
+    ) throws {
         command = override.isEmpty ? config.entrypoint + config.cmd : override
         guard !command.isEmpty else { throw TraceError.noCommand }
         environment = config.env

@@ -2,7 +2,7 @@ import CWhittleTrace
 import Foundation
 import WhittleTraceFormat
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the traced root comes from and where it is mounted (all inside the scratch directory).
@@ -29,8 +29,10 @@ final class Sandbox {
 
     /// Forks the helper, which makes the namespaces and PID 1, and waits until PID 1 has
     /// installed the filter and handed over the listener.
-    init(configuration: RunConfiguration, root: RootLayout, network: TraceNetwork, stdoutFD: Int32,
-         stderrFD: Int32?, recorder: PathRecorder) throws {
+    init(
+        configuration: RunConfiguration, root: RootLayout, network: TraceNetwork, stdoutFD: Int32,
+        stderrFD: Int32?, recorder: PathRecorder
+    ) throws {
         var filter: UnsafeMutableRawPointer?
         let filterResult = wt_filter_create(&filter)
         guard filterResult == 0, let filter else {
@@ -44,7 +46,8 @@ final class Sandbox {
         }
         defer { wt_filter_release(confinement) }
         var sockets: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0 else {
+        guard socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sockets) == 0
+        else {
             throw TraceError.internalFailure("socketpair: \(String(cString: strerror(errno)))")
         }
         control = sockets[0]
@@ -53,9 +56,10 @@ final class Sandbox {
             close(sockets[1])
             throw TraceError.interrupted
         }
-        helper = Self.spawn(configuration: configuration, root: root, network: network,
-                            filters: (filter, confinement), socket: sockets[1], stdoutFD: stdoutFD,
-                            stderrFD: stderrFD)
+        helper = Self.spawn(
+            configuration: configuration, root: root, network: network,
+            filters: (filter, confinement), socket: sockets[1], stdoutFD: stdoutFD,
+            stderrFD: stderrFD)
         close(sockets[1])
         guard helper > 0 else {
             close(control)
@@ -74,10 +78,12 @@ final class Sandbox {
     }
 
     /// The C strings live until the fork has copied them.
-    private static func spawn(configuration: RunConfiguration, root: RootLayout, network: TraceNetwork,
-                              filters: (recording: UnsafeMutableRawPointer, confinement: UnsafeMutableRawPointer),
-                              socket: Int32, stdoutFD: Int32,
-                              stderrFD: Int32?) -> pid_t {
+    private static func spawn(
+        configuration: RunConfiguration, root: RootLayout, network: TraceNetwork,
+        filters: (recording: UnsafeMutableRawPointer, confinement: UnsafeMutableRawPointer),
+        socket: Int32, stdoutFD: Int32,
+        stderrFD: Int32?
+    ) -> pid_t {
         let argv = CStringArray(configuration.command)
         let envp = CStringArray(configuration.environment)
         let strings = CStringArray([root.source, root.mountPoint, root.upper, configuration.workingDirectory])
@@ -115,11 +121,14 @@ final class Sandbox {
     private func attachSupervisor(recorder: PathRecorder) throws {
         while supervisor == nil {
             let (event, fd) = try receive(timeoutMilliseconds: 30_000)
-            guard let event else { throw TraceError.setup(stage: "starting the namespace", reason: "the helper exited") }
+            guard let event else {
+                throw TraceError.setup(stage: "starting the namespace", reason: "the helper exited")
+            }
             switch event.kind {
             case Int32(WT_EV_SETUP_ERROR):
-                throw TraceError.setup(stage: String(cString: wt_stage_name(event.stage)),
-                                       reason: String(cString: strerror(event.a)))
+                throw TraceError.setup(
+                    stage: String(cString: wt_stage_name(event.stage)),
+                    reason: String(cString: strerror(event.a)))
             case Int32(WT_EV_READY):
                 guard fd >= 0 else { throw TraceError.internalFailure("the listener fd did not arrive") }
                 let started = try Supervisor(listener: fd, recorder: recorder)

@@ -57,7 +57,7 @@ final class Supervisor: @unchecked Sendable {
             } else if result == 0 {
                 if shouldStop { break }
             } else if result == -1 {
-                break // no traced process is left
+                break  // no traced process is left
             } else {
                 lock.lock()
                 failure = String(cString: strerror(-result))

@@ -51,8 +51,9 @@ public enum TraceError: Error, CustomStringConvertible, Equatable {
                 + "needs; as root, allow them with: sysctl -w \(setting), or run whittle as root"
         case let .userNamespace(stage, reason, plan):
             return "cannot enter a user namespace as \(plan): \(stage) failed: \(reason)"
-                + (stage.hasPrefix("new") ? " (check the ranges in /etc/subuid and /etc/subgid, and that "
-                    + "newuidmap and newgidmap are setuid root)" : "")
+                + (stage.hasPrefix("new")
+                    ? " (check the ranges in /etc/subuid and /etc/subgid, and that "
+                        + "newuidmap and newgidmap are setuid root)" : "")
         case let .seccompUnsupported(level):
             return "this kernel or libseccomp lacks seccomp user notification (libseccomp API level \(level), "
                 + "5 or more is needed: Linux 5.5+ with CONFIG_SECCOMP_FILTER and libseccomp 2.5+)"

@@ -7,8 +7,10 @@ public struct TraceProgress: Sendable {
     public var meter: ByteMeter
     public var status: @Sendable (TraceStatus) -> Void
 
-    public init(phase: @escaping @Sendable (String) -> Void, meter: ByteMeter,
-                status: @escaping @Sendable (TraceStatus) -> Void) {
+    public init(
+        phase: @escaping @Sendable (String) -> Void, meter: ByteMeter,
+        status: @escaping @Sendable (TraceStatus) -> Void
+    ) {
         self.phase = phase
         self.meter = meter
         self.status = status

@@ -6,7 +6,7 @@ import WhittleImage
 import WhittleTraceFormat
 import WhittleFiles
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 public struct TraceOptions: Sendable {
@@ -31,8 +31,10 @@ public struct TraceOptions: Sendable {
     /// Phases, bytes read and the running app's figures, for a progress display.
     public var progress: TraceProgress?
 
-    public init(imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
-                probes: [Probe] = [], timeoutSeconds: Double = 60, network: TraceNetwork = .host) {
+    public init(
+        imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
+        probes: [Probe] = [], timeoutSeconds: Double = 60, network: TraceNetwork = .host
+    ) {
         self.imagePath = imagePath
         self.selection = selection
         self.command = command
@@ -48,12 +50,15 @@ public struct TraceOptions: Sendable {
     }
 
     /// The command line's spelling: probes by kind, run TCP, then HTTP, then exec.
-    public init(imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
-                tcpProbes: [String] = [], httpProbes: [String] = [], execProbes: [String] = [],
-                timeoutSeconds: Double = 60, network: TraceNetwork = .host) throws {
-        self.init(imagePath: imagePath, selection: selection, command: command,
-                  probes: try Probe.ordered(tcp: tcpProbes, http: httpProbes, exec: execProbes),
-                  timeoutSeconds: timeoutSeconds, network: network)
+    public init(
+        imagePath: String, selection: ImageSelection = ImageSelection(), command: [String] = [],
+        tcpProbes: [String] = [], httpProbes: [String] = [], execProbes: [String] = [],
+        timeoutSeconds: Double = 60, network: TraceNetwork = .host
+    ) throws {
+        self.init(
+            imagePath: imagePath, selection: selection, command: command,
+            probes: try Probe.ordered(tcp: tcpProbes, http: httpProbes, exec: execProbes),
+            timeoutSeconds: timeoutSeconds, network: network)
     }
 }
 
@@ -134,8 +139,9 @@ public final class Tracer {
 
         log("Reading and flattening \(options.imagePath)")
         options.progress?.phase("reading layers")
-        let flattened = try FlattenedImage(path: options.imagePath, selection: options.selection, scratch: scratch,
-                                           meter: options.progress?.meter)
+        let flattened = try FlattenedImage(
+            path: options.imagePath, selection: options.selection, scratch: scratch,
+            meter: options.progress?.meter)
         let image = flattened.image
         let tree = flattened.tree
         let configuration = try RunConfiguration(
@@ -170,11 +176,14 @@ public final class Tracer {
 
     /// Extracts the image into the scratch directory and decides how it becomes the root:
     /// an overlay on it, or a private copy where overlayfs is unavailable.
-    private func prepareRoot(tree: FileTree, scratch: ScratchDirectory, warnings: inout [String],
-                             log: (String) -> Void) throws -> (lower: String, layout: RootLayout) {
+    private func prepareRoot(
+        tree: FileTree, scratch: ScratchDirectory, warnings: inout [String],
+        log: (String) -> Void
+    ) throws -> (lower: String, layout: RootLayout) {
         let lower = scratch.path + "/image"
-        var layout = RootLayout(source: lower, mountPoint: scratch.path + "/root", upper: scratch.path + "/upper",
-                                useOverlay: !options.forceCopy)
+        var layout = RootLayout(
+            source: lower, mountPoint: scratch.path + "/root", upper: scratch.path + "/upper",
+            useOverlay: !options.forceCopy)
         for directory in [lower, layout.mountPoint, layout.upper, scratch.path + "/probe", scratch.path + "/probes"] {
             guard mkdir(directory, 0o700) == 0 else {
                 throw TraceError.io(path: directory, reason: String(cString: strerror(errno)))
@@ -183,7 +192,8 @@ public final class Tracer {
         let written = try RootWriter(tree: tree).write(into: lower)
         log("Extracted \(written.entries) entries (\(written.bytes) bytes) into \(lower)")
         if written.skippedDevices > 0 {
-            warnings.append("""
+            warnings.append(
+                """
                 \(written.skippedDevices) device node(s) of the image were left out: a user namespace cannot \
                 make them (the app sees /dev's usual nodes, as under Docker)
                 """)
@@ -192,7 +202,8 @@ public final class Tracer {
             let error = wt_probe_overlay(lower, scratch.path + "/probe")
             if error != 0 {
                 layout.useOverlay = false
-                warnings.append("overlayfs is unavailable (\(String(cString: strerror(error)))); the app runs on a private copy")
+                warnings.append(
+                    "overlayfs is unavailable (\(String(cString: strerror(error)))); the app runs on a private copy")
             }
         }
         if !layout.useOverlay {
@@ -214,13 +225,16 @@ public final class Tracer {
     }
 
     /// Starts the app, runs the probes, and stops everything, whatever happens on the way.
-    private func runApp(configuration: RunConfiguration, root: RootLayout, scratch: ScratchDirectory,
-                        recorder: PathRecorder, log: (String) -> Void) throws -> Outcome {
+    private func runApp(
+        configuration: RunConfiguration, root: RootLayout, scratch: ScratchDirectory,
+        recorder: PathRecorder, log: (String) -> Void
+    ) throws -> Outcome {
         let output = try OutputCapture(copyTo: options.stdoutFD)
         let sandbox: Sandbox
         do {
-            sandbox = try Sandbox(configuration: configuration, root: root, network: options.network,
-                                  stdoutFD: output.writeFD, stderrFD: options.stderrFD, recorder: recorder)
+            sandbox = try Sandbox(
+                configuration: configuration, root: root, network: options.network,
+                stdoutFD: output.writeFD, stderrFD: options.stderrFD, recorder: recorder)
         } catch {
             output.closeWriteEnd()
             throw error
@@ -232,8 +246,9 @@ public final class Tracer {
         var warnings: [String] = []
         options.progress?.phase("tracing")
         let started = Date()
-        let stop = try pumpEvents(sandbox: sandbox, scheduler: scheduler, recorder: recorder, started: started,
-                                  configuration: configuration, warnings: &warnings)
+        let stop = try pumpEvents(
+            sandbox: sandbox, scheduler: scheduler, recorder: recorder, started: started,
+            configuration: configuration, warnings: &warnings)
         sandbox.stop()
         scheduler.giveUp()
         showStatus(started: started, recorder: recorder, scheduler: scheduler)
@@ -242,31 +257,39 @@ public final class Tracer {
         if case let .commandExited(code) = stop, code >= 0 {
             command = CommandRecord(exitCode: code, stdoutDigest: output.digest())
         }
-        return Outcome(stop: stop, notifications: sandbox.notifications, probes: scheduler.records,
-                       command: command, warnings: warnings)
+        return Outcome(
+            stop: stop, notifications: sandbox.notifications, probes: scheduler.records,
+            command: command, warnings: warnings)
     }
 
     /// The running app's figures, for a progress display.
     private func showStatus(started: Date, recorder: PathRecorder, scheduler: ProbeScheduler) {
         guard let progress = options.progress else { return }
         let counts = recorder.counts
-        progress.status(TraceStatus(elapsed: Date().timeIntervalSince(started), syscalls: counts.syscalls,
-                                    paths: counts.paths, probes: scheduler.states))
+        progress.status(
+            TraceStatus(
+                elapsed: Date().timeIntervalSince(started), syscalls: counts.syscalls,
+                paths: counts.paths, probes: scheduler.states))
     }
 
     /// The event loop: the app's exit, the probes' exits, the probes' next steps, the clock.
-    private func pumpEvents(sandbox: Sandbox, scheduler: ProbeScheduler, recorder: PathRecorder, started: Date,
-                            configuration: RunConfiguration, warnings: inout [String]) throws -> TraceStop {
+    private func pumpEvents(
+        sandbox: Sandbox, scheduler: ProbeScheduler, recorder: PathRecorder, started: Date,
+        configuration: RunConfiguration, warnings: inout [String]
+    ) throws -> TraceStop {
         let deadline = started.addingTimeInterval(options.timeoutSeconds)
         let hasProbes = !options.probes.isEmpty
         while true {
             showStatus(started: started, recorder: recorder, scheduler: scheduler)
             if wt_interrupted() != 0 { return .interrupted }
             if Date() >= deadline {
-                warnings.append(hasProbes ? "the probes had not all succeeded at the timeout" : """
-                    the command was still running at the \(Int(options.timeoutSeconds)) s timeout, so the \
-                    trace holds only what it touched until then; give a job that runs longer a larger --timeout
-                    """)
+                warnings.append(
+                    hasProbes
+                        ? "the probes had not all succeeded at the timeout"
+                        : """
+                        the command was still running at the \(Int(options.timeoutSeconds)) s timeout, so the \
+                        trace holds only what it touched until then; give a job that runs longer a larger --timeout
+                        """)
                 return .timeout
             }
             if let event = try sandbox.nextEvent(timeoutMilliseconds: 50) {

@@ -2,7 +2,7 @@ import CWhittleTrace
 import Foundation
 import WhittleFiles
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Tracing without root. An ordinary user's whittle runs itself again as root of a user
@@ -45,8 +45,9 @@ public enum UserNamespace {
             }
         }
         guard child > 0 else {
-            throw TraceError.userNamespace(stage: String(cString: wt_userns_stage_name(stage)),
-                                           reason: String(cString: strerror(error)), plan: plan.summary)
+            throw TraceError.userNamespace(
+                stage: String(cString: wt_userns_stage_name(stage)),
+                reason: String(cString: strerror(error)), plan: plan.summary)
         }
         // A signal sent to this process is passed on, so the child stops its app and keeps
         // the trace so far; Ctrl-C on the terminal already reached the child itself.
@@ -94,14 +95,16 @@ struct RootlessPlan {
         let user = userName(uid: uid) ?? String(uid)
         try checkUserNamespacesAllowed()
         guard let uids = subordinateRange(in: "/etc/subuid", user: user, id: uid),
-              let gids = subordinateRange(in: "/etc/subgid", user: user, id: uid) else {
+            let gids = subordinateRange(in: "/etc/subgid", user: user, id: uid)
+        else {
             throw TraceError.noSubordinateIDs(user: user)
         }
         guard let newuidmap = findTool("newuidmap"), let newgidmap = findTool("newgidmap") else {
             throw TraceError.missingIDMapTools
         }
-        return RootlessPlan(user: user, uid: uid, gid: gid, uids: uids, gids: gids,
-                            newuidmap: newuidmap, newgidmap: newgidmap)
+        return RootlessPlan(
+            user: user, uid: uid, gid: gid, uids: uids, gids: gids,
+            newuidmap: newuidmap, newgidmap: newgidmap)
     }
 
     /// The first `NAME:START:COUNT` (or `UID:START:COUNT`) line of the caller, as
@@ -111,7 +114,8 @@ struct RootlessPlan {
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard fields.count == 3, fields[0] == user || fields[0] == String(id),
-                  let start = UInt32(fields[1]), let count = UInt32(fields[2]), count > 0 else { continue }
+                let start = UInt32(fields[1]), let count = UInt32(fields[2]), count > 0
+            else { continue }
             return Range(start: start, count: count)
         }
         return nil
@@ -131,8 +135,10 @@ struct RootlessPlan {
     /// Debian and Ubuntu can switch unprivileged user namespaces off; say so rather than
     /// fail later with a bare EPERM.
     static func checkUserNamespacesAllowed() throws {
-        for (path, setting) in [("/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone=1"),
-                                ("/proc/sys/user/max_user_namespaces", "user.max_user_namespaces=15000")] {
+        for (path, setting) in [
+            ("/proc/sys/kernel/unprivileged_userns_clone", "kernel.unprivileged_userns_clone=1"),
+            ("/proc/sys/user/max_user_namespaces", "user.max_user_namespaces=15000"),
+        ] {
             guard let value = try? String(contentsOfFile: path, encoding: .utf8) else { continue }
             if value.trimmingCharacters(in: .whitespacesAndNewlines) == "0" {
                 throw TraceError.userNamespacesDisabled(setting: setting)

@@ -1,9 +1,9 @@
 import Foundation
 import WhittleImage
 #if canImport(Glibc)
-import Glibc
-import WhittleTraceFormat
-import WhittleFiles
+    import Glibc
+    import WhittleTraceFormat
+    import WhittleFiles
 #endif
 
 /// Runs a slimmed image the way a trace ran its original (same command, `-e` settings,
@@ -51,8 +51,9 @@ public struct Verifier {
         let differences = Self.compare(original: trace, slimmed: result)
         let found = Set(trace.entries.filter(\.existed).map(\.path))
         let missing = result.document.entries.filter { !$0.existed && found.contains($0.path) }.map(\.path)
-        return Outcome(differences: differences, stderrTail: differences.isEmpty ? [] : stderrLog.lastLines(20),
-                       missingPaths: missing, stop: result.stop, probes: result.document.probes ?? [])
+        return Outcome(
+            differences: differences, stderrTail: differences.isEmpty ? [] : stderrLog.lastLines(20),
+            missingPaths: missing, stop: result.stop, probes: result.document.probes ?? [])
     }
 
     /// Statuses and exit codes always; bodies and output where the original gave the same
@@ -64,20 +65,24 @@ public struct Verifier {
             let got = index < answers.count ? answers[index] : nil
             let name = "\(expected.kind.rawValue) probe \(expected.target)"
             if got?.status != expected.status {
-                differences.append("\(name): the original gave \(expected.summary), the slimmed image \(got?.summary ?? "no answer")")
+                differences.append(
+                    "\(name): the original gave \(expected.summary), the slimmed image \(got?.summary ?? "no answer")")
             } else if let digest = expected.digest, got?.digest != digest {
-                differences.append("\(name): same status, but the \(expected.kind == .http ? "body" : "output") differs")
+                differences.append(
+                    "\(name): same status, but the \(expected.kind == .http ? "body" : "output") differs")
             }
         }
         switch (original.commandResult, slimmed.document.commandResult) {
         case let (expected?, got?):
             if got.exitCode != expected.exitCode {
-                differences.append("the command exited with \(got.exitCode); the original exited with \(expected.exitCode)")
+                differences.append(
+                    "the command exited with \(got.exitCode); the original exited with \(expected.exitCode)")
             } else if got.stdoutDigest != expected.stdoutDigest {
                 differences.append("the command printed something else than the original did")
             }
         case let (expected?, nil):
-            differences.append("the command did not exit as the original did (code \(expected.exitCode)): \(slimmed.stop.description)")
+            differences.append(
+                "the command did not exit as the original did (code \(expected.exitCode)): \(slimmed.stop.description)")
         case (nil, _):
             // The original ran until its probes were done or the timeout: the slimmed app
             // must not have exited before that.
@@ -107,8 +112,9 @@ final class TemporaryLog {
 
     func lastLines(_ count: Int) -> [String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-        return Array(text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            .reversed().drop { $0.isEmpty }.prefix(count).reversed())
+        return Array(
+            text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                .reversed().drop { $0.isEmpty }.prefix(count).reversed())
     }
 
     func remove() {

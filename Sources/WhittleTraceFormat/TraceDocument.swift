@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The trace file: what a run of an image touched. Version 1:
@@ -125,7 +125,8 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         runs = allRuns.count > 1 ? allRuns : nil
         // How each run went belongs to that run; `verify` reads the traces one by one.
         if other.environment != environment || other.network != network || other.timeout != timeout
-            || other.probes != probes || other.commandResult != commandResult {
+            || other.probes != probes || other.commandResult != commandResult
+        {
             (environment, network, timeout, probes, commandResult) = (nil, nil, nil, nil, nil)
         }
         entries += other.entries
@@ -143,7 +144,6 @@ public struct TraceDocument: Codable, Sendable, Equatable {
         for document in documents.dropFirst() { merged.merge(document) }
         return merged
     }
-
 
     public static func load(path: String) throws -> TraceDocument {
         let data: Data
@@ -208,7 +208,8 @@ public enum TraceFileError: Error, CustomStringConvertible, Equatable {
         case let .notATrace(path, reason):
             return "\(path) is not a whittle trace file: \(reason)"
         case let .unsupportedVersion(path, version):
-            return "\(path) is a version \(version) trace file; this whittle reads version \(TraceDocument.currentVersion)"
+            return
+                "\(path) is a version \(version) trace file; this whittle reads version \(TraceDocument.currentVersion)"
         }
     }
 }

@@ -7,9 +7,11 @@ import WhittleImage
 enum BloatImage {
     /// Paths each profile must remove (directories stand for their subtrees).
     static let removedBy: [String: [String]] = [
-        "apt-cache": ["var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
-                      "var/cache/apt/archives/curl_7.88_amd64.deb", "var/cache/apt/pkgcache.bin",
-                      "var/lib/dpkg/status-old"],
+        "apt-cache": [
+            "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            "var/cache/apt/archives/curl_7.88_amd64.deb", "var/cache/apt/pkgcache.bin",
+            "var/lib/dpkg/status-old",
+        ],
         "apk-cache": ["var/cache/apk/APKINDEX.1a2b.tar.gz"],
         "dnf-cache": ["var/cache/dnf/fedora/packages/x.rpm"],
         "pip-cache": ["root/.cache/pip/http/a/b/blob", "home/app/.cache/pip/wheels/w.whl"],
@@ -18,8 +20,10 @@ enum BloatImage {
         "tests": ["usr/local/lib/python3.11/site-packages/requests/tests/test_api.py"],
         "docs": ["usr/share/doc/curl/README.gz", "usr/share/man/man1/curl.1.gz", "usr/share/info/curl.info.gz"],
         "locales": ["usr/share/locale/de/LC_MESSAGES/curl.mo"],
-        "dev-tools": ["usr/bin/gcc-12", "usr/lib/gcc/x86_64-linux-gnu/12/cc1", "usr/include/stdio.h",
-                      "usr/lib/x86_64-linux-gnu/libfoo.a", "usr/lib/x86_64-linux-gnu/pkgconfig/foo.pc"],
+        "dev-tools": [
+            "usr/bin/gcc-12", "usr/lib/gcc/x86_64-linux-gnu/12/cc1", "usr/include/stdio.h",
+            "usr/lib/x86_64-linux-gnu/libfoo.a", "usr/lib/x86_64-linux-gnu/pkgconfig/foo.pc",
+        ],
     ]
 
     /// Paths that must survive every profile.

@@ -22,12 +22,18 @@ final class PrivateDockerEngine {
 
     init() throws {
         directory = try run("/usr/bin/mktemp", ["-d", "/tmp/wd.XXXX"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        host = try run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path,
-                                     "start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        host = try run(
+            "/bin/bash",
+            [
+                repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path,
+                "start", directory,
+            ]
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func stop() {
-        _ = try? run("/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path, "stop", directory])
+        _ = try? run(
+            "/bin/bash", [repositoryRoot.appendingPathComponent("scripts/docker-engine.sh").path, "stop", directory])
     }
 
     @discardableResult

@@ -73,10 +73,12 @@ final class LocalRegistry {
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", directory.path("config.yml")]
-        let log = FileHandle(forWritingAtPath: directory.path("log")) ?? {
-            FileManager.default.createFile(atPath: directory.path("log"), contents: nil)
-            return FileHandle(forWritingAtPath: directory.path("log"))
-        }()
+        let log =
+            FileHandle(forWritingAtPath: directory.path("log"))
+            ?? {
+                FileManager.default.createFile(atPath: directory.path("log"), contents: nil)
+                return FileHandle(forWritingAtPath: directory.path("log"))
+            }()
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -102,15 +104,24 @@ final class LocalRegistry {
 
     /// Puts a saved image into the registry with skopeo, which whittle's own pushes are checked against.
     func seed(_ archive: String, as name: String, transport: String = "docker-archive") throws {
-        try run("/usr/bin/skopeo", ["--insecure-policy", "copy", "-q", "--dest-cert-dir", certificates,
-                                    "--dest-creds", "\(user):\(password)", "\(transport):\(archive)", reference(name)])
+        try run(
+            "/usr/bin/skopeo",
+            [
+                "--insecure-policy", "copy", "-q", "--dest-cert-dir", certificates,
+                "--dest-creds", "\(user):\(password)", "\(transport):\(archive)", reference(name),
+            ])
     }
 
     /// The manifest digest of `name`, as skopeo sees it.
     func digest(of name: String) throws -> String {
-        try run("/usr/bin/skopeo", ["inspect", "--cert-dir", certificates, "--creds", "\(user):\(password)",
-                                    "--format", "{{.Digest}}", reference(name)])
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try run(
+            "/usr/bin/skopeo",
+            [
+                "inspect", "--cert-dir", certificates, "--creds", "\(user):\(password)",
+                "--format", "{{.Digest}}", reference(name),
+            ]
+        )
+        .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A blob's file in the registry's storage, to corrupt.
@@ -122,8 +133,12 @@ final class LocalRegistry {
     private func waitUntilServing() throws {
         for _ in 0..<200 {
             guard process.isRunning else { break }
-            let probe = try? run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
-                                                    certificates + "/ca.crt", "https://\(host)/v2/"])
+            let probe = try? run(
+                "/usr/bin/curl",
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                    certificates + "/ca.crt", "https://\(host)/v2/",
+                ])
             if probe == "401" { return }
             usleep(50_000)
         }
@@ -136,23 +151,40 @@ final class LocalRegistry {
     static func makeCertificates(in directory: TestDirectory, caDirectory: String) throws {
         let openssl = "/usr/bin/openssl"
         let ca = caDirectory + "/ca.crt"
-        try run(openssl, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                          "-keyout", directory.path("ca.key"), "-out", ca, "-days", "2", "-subj", "/CN=whittle test CA"])
-        try run(openssl, ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                          "-keyout", directory.path("server.key"), "-out", directory.path("server.csr"),
-                          "-subj", "/CN=127.0.0.1"])
+        try run(
+            openssl,
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", directory.path("ca.key"), "-out", ca, "-days", "2", "-subj", "/CN=whittle test CA",
+            ])
+        try run(
+            openssl,
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", directory.path("server.key"), "-out", directory.path("server.csr"),
+                "-subj", "/CN=127.0.0.1",
+            ])
         try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(
             toFile: directory.path("san.ext"), atomically: true, encoding: .utf8)
-        try run(openssl, ["x509", "-req", "-in", directory.path("server.csr"), "-CA", ca,
-                          "-CAkey", directory.path("ca.key"), "-CAcreateserial", "-out", directory.path("server.crt"),
-                          "-days", "2", "-extfile", directory.path("san.ext")])
+        try run(
+            openssl,
+            [
+                "x509", "-req", "-in", directory.path("server.csr"), "-CA", ca,
+                "-CAkey", directory.path("ca.key"), "-CAcreateserial", "-out", directory.path("server.crt"),
+                "-days", "2", "-extfile", directory.path("san.ext"),
+            ])
     }
 }
 
 /// A TCP port nobody listens on now.
 func freePort() throws -> Int {
-    let text = try run("/usr/bin/python3", ["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
-                                                + "print(s.getsockname()[1])"])
+    let text = try run(
+        "/usr/bin/python3",
+        [
+            "-c",
+            "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); "
+                + "print(s.getsockname()[1])",
+        ])
     guard let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
         throw CommandFailure(command: "python3 (free port)", status: -1, output: text)
     }

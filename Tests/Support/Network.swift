@@ -5,7 +5,7 @@ import WhittleSelect
 import WhittleTrace
 import WhittleTraceFormat
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP port on 127.0.0.1 that nothing listens on right now.

@@ -15,10 +15,12 @@ enum PackageImage {
 
     static func builder() -> TestImageBuilder {
         var layer = TestLayer()
-        for directory in ["usr", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/bin", "usr/share", "usr/share/doc",
-                          "usr/share/doc/tool", "usr/share/doc/gone", "etc", "var", "var/lib", "var/lib/dpkg",
-                          "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/apt", "usr/local", "usr/local/bin",
-                          "usr/local/lib", "usr/local/lib/python3.11", site] {
+        for directory in [
+            "usr", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/bin", "usr/share", "usr/share/doc",
+            "usr/share/doc/tool", "usr/share/doc/gone", "etc", "var", "var/lib", "var/lib/dpkg",
+            "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/apt", "usr/local", "usr/local/bin",
+            "usr/local/lib", "usr/local/lib/python3.11", site,
+        ] {
             layer.directory(directory)
         }
         layer.symlink("lib", to: "usr/lib")
@@ -31,7 +33,9 @@ enum PackageImage {
         layer.file("usr/share/doc/gone/copyright", "gone copyright")
         layer.file("var/lib/dpkg/status", status)
         layer.file("var/lib/dpkg/info/format", "1\n")
-        layer.file("var/lib/apt/extended_states", """
+        layer.file(
+            "var/lib/apt/extended_states",
+            """
             Package: gone
             Architecture: amd64
             Auto-Installed: 1
@@ -41,9 +45,15 @@ enum PackageImage {
             Auto-Installed: 0
 
             """)
-        layer.file("var/lib/dpkg/info/libfoo1:amd64.list", "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n")
-        layer.file("var/lib/dpkg/info/libfoo1:amd64.md5sums", "00000000000000000000000000000001  lib/x86_64-linux-gnu/libfoo.so.1\n")
-        layer.file("var/lib/dpkg/info/tool.list", """
+        layer.file(
+            "var/lib/dpkg/info/libfoo1:amd64.list",
+            "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n")
+        layer.file(
+            "var/lib/dpkg/info/libfoo1:amd64.md5sums",
+            "00000000000000000000000000000001  lib/x86_64-linux-gnu/libfoo.so.1\n")
+        layer.file(
+            "var/lib/dpkg/info/tool.list",
+            """
             /.
             /etc
             /etc/tool.conf
@@ -54,7 +64,9 @@ enum PackageImage {
             /usr/share/doc/tool/copyright
 
             """)
-        layer.file("var/lib/dpkg/info/tool.md5sums", """
+        layer.file(
+            "var/lib/dpkg/info/tool.md5sums",
+            """
             00000000000000000000000000000002  usr/bin/tool
             00000000000000000000000000000003  usr/share/doc/tool/copyright
 
@@ -62,12 +74,15 @@ enum PackageImage {
         // dpkg 1.21 may flag a conffile: the path is the line's last field.
         layer.file("var/lib/dpkg/info/tool.conffiles", "remove-on-upgrade /etc/tool.conf\n")
         layer.file("var/lib/dpkg/info/tool.postinst", "#!/bin/sh\n")
-        layer.file("var/lib/dpkg/info/gone.list", "/.\n/usr\n/usr/bin\n/usr/bin/gone\n/usr/share/doc/gone\n/usr/share/doc/gone/copyright\n")
+        layer.file(
+            "var/lib/dpkg/info/gone.list",
+            "/.\n/usr\n/usr/bin\n/usr/bin/gone\n/usr/share/doc/gone\n/usr/share/doc/gone/copyright\n")
         layer.file("var/lib/dpkg/info/gone.md5sums", "00000000000000000000000000000004  usr/bin/gone\n")
         // A dpkg package that ships a Python distribution's RECORD, as python3-pip does.
         layer.file("var/lib/dpkg/info/python3-app.list", "/" + site + "/app-1.0.dist-info/RECORD\n")
-        layer.file("var/lib/dpkg/info/python3-app.md5sums",
-                   "00000000000000000000000000000005  " + site + "/app-1.0.dist-info/RECORD\n")
+        layer.file(
+            "var/lib/dpkg/info/python3-app.md5sums",
+            "00000000000000000000000000000005  " + site + "/app-1.0.dist-info/RECORD\n")
         addPython(to: &layer)
         return TestImageBuilder(layers: [layer])
     }
@@ -117,14 +132,18 @@ enum PackageImage {
         """
 
     private static func addPython(to layer: inout TestLayer) {
-        for directory in ["app", "app/tests", "app-1.0.dist-info", "devtool-2.0.dist-info", "legacy",
-                          "legacy-0.1.egg-info", "debpkg", "debpkg-3.0.dist-info"] {
+        for directory in [
+            "app", "app/tests", "app-1.0.dist-info", "devtool-2.0.dist-info", "legacy",
+            "legacy-0.1.egg-info", "debpkg", "debpkg-3.0.dist-info",
+        ] {
             layer.directory(site + "/" + directory)
         }
         layer.file(site + "/app/__init__.py", "print('app')\n")
         layer.file(site + "/app/tests/test_app.py", "assert True\n")
         layer.file("usr/local/bin/app", "#!/usr/bin/python3\n")
-        layer.file(site + "/app-1.0.dist-info/METADATA", """
+        layer.file(
+            site + "/app-1.0.dist-info/METADATA",
+            """
             Metadata-Version: 2.1
             Name: app
             Version: 1.0
@@ -135,7 +154,9 @@ enum PackageImage {
             """)
         layer.file(site + "/app-1.0.dist-info/REQUESTED", "")
         layer.file(site + "/app-1.0.dist-info/INSTALLER", "pip\n")
-        layer.file(site + "/app-1.0.dist-info/RECORD", """
+        layer.file(
+            site + "/app-1.0.dist-info/RECORD",
+            """
             app/__init__.py,sha256=abc,13
             app/tests/test_app.py,sha256=def,12
             ../../../bin/app,sha256=ghi,19
@@ -147,8 +168,9 @@ enum PackageImage {
         layer.file(site + "/odd,name.py", "odd = 1\n")
         layer.file(site + "/devtool-2.0.dist-info/METADATA", "Name: devtool\nVersion: 2.0\n")
         // Python's csv module ends RECORD lines with CRLF.
-        layer.file(site + "/devtool-2.0.dist-info/RECORD",
-                   "devtool.py,sha256=x,9\r\n\"odd,name.py\",sha256=y,8\r\ndevtool-2.0.dist-info/RECORD,,\r\n")
+        layer.file(
+            site + "/devtool-2.0.dist-info/RECORD",
+            "devtool.py,sha256=x,9\r\n\"odd,name.py\",sha256=y,8\r\ndevtool-2.0.dist-info/RECORD,,\r\n")
         layer.file(site + "/legacy/__init__.py", "legacy = 1\n")
         layer.file(site + "/legacy-0.1.egg-info/PKG-INFO", "Metadata-Version: 1.0\nName: legacy\nVersion: 0.1\n")
         layer.file(site + "/legacy-0.1.egg-info/installed-files.txt", "../legacy/__init__.py\nPKG-INFO\n")

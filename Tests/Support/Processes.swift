@@ -71,7 +71,8 @@ struct FaultWork {
             return fds.contains { fd in
                 let link = descriptors + "/" + fd
                 guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: link),
-                      target.hasPrefix(directory + "/") else { return false }
+                    target.hasPrefix(directory + "/")
+                else { return false }
                 var info = stat()
                 return stat(link, &info) == 0 && info.st_size > 4 << 20
             }
@@ -83,8 +84,9 @@ struct FaultWork {
         for _ in 0..<6000 {
             if try condition() { return }
             guard process.isRunning else {
-                throw CommandFailure(command: "whittle, waiting for \(what)", status: process.terminationStatus,
-                                     output: errors(of: process))
+                throw CommandFailure(
+                    command: "whittle, waiting for \(what)", status: process.terminationStatus,
+                    output: errors(of: process))
             }
             usleep(10_000)
         }
@@ -113,8 +115,9 @@ func descendants(of pid: Int32) -> [Int32] {
     var parents: [Int32: Int32] = [:]
     for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
         guard let child = Int32(name),
-              let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { continue }
+            let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { continue }
         // After the command name: state, then the parent's pid.
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         if fields.count > 1, let parent = Int32(fields[1]) { parents[child] = parent }
@@ -132,7 +135,8 @@ func descendants(of pid: Int32) -> [Int32] {
 /// Running, or at least not a zombie waiting to be reaped.
 func isAlive(_ pid: Int32) -> Bool {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return false }
+        let close = stat.lastIndex(of: ")")
+    else { return false }
     return !stat[stat.index(after: close)...].hasPrefix(" Z")
 }
 
@@ -180,21 +184,25 @@ func bigImage(in work: FaultWork) throws -> String {
         try Data(text.utf8).write(to: URL(fileURLWithPath: root + "/" + name))
         return try store(root + "/" + name)
     }
-    let config = try write("""
+    let config = try write(
+        """
         {"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"]},\
         "rootfs":{"type":"layers","diff_ids":["\(smallDiffID)","\(largeBlob.digest)"]}}
         """, to: "config")
-    let manifest = try write("""
+    let manifest = try write(
+        """
         {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
         "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(config.digest)","size":\(config.size)},\
         "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"\(smallBlob.digest)","size":\(smallBlob.size)},\
         {"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(largeBlob.digest)","size":\(largeBlob.size)}]}
         """, to: "manifest")
-    try Data("""
+    try Data(
+        """
         {"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json",\
         "digest":"\(manifest.digest)","size":\(manifest.size),\
         "annotations":{"io.containerd.image.name":"docker.io/test/big:1"}}]}
-        """.utf8).write(to: URL(fileURLWithPath: root + "/index.json"))
+        """.utf8
+    ).write(to: URL(fileURLWithPath: root + "/index.json"))
     try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: root + "/oci-layout"))
     let archive = work.path("big.tar")
     try run("/bin/tar", ["-C", root, "-cf", archive, "."])

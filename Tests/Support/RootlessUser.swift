@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The ordinary user the rootless tests run whittle as: `whittle-rootless`, with
@@ -42,10 +42,12 @@ struct RootlessUser {
     /// Runs whittle as the user, in its home, with nothing of root's environment but PATH.
     @discardableResult
     func whittle(_ arguments: [String]) throws -> String {
-        try run("/usr/bin/setpriv", [
-            "--reuid=\(Self.name)", "--regid=\(Self.name)", "--clear-groups", "--",
-            "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=\(home)", "TMPDIR=\(home)", whittle,
-        ] + arguments)
+        try run(
+            "/usr/bin/setpriv",
+            [
+                "--reuid=\(Self.name)", "--regid=\(Self.name)", "--clear-groups", "--",
+                "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=\(home)", "TMPDIR=\(home)", whittle,
+            ] + arguments)
     }
 
     private func giveAway(_ path: String) throws {

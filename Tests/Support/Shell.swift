@@ -1,11 +1,13 @@
 import Foundation
 import Testing
 
-
 /// Runs a shell command line (pipes and redirections included) and returns its exit status,
 /// standard output and standard error, read concurrently so that neither pipe fills.
-func shell(_ command: String, environment: [String: String] = [:]) throws
-    -> (status: Int32, stdout: Data, stderr: String) {
+func shell(
+    _ command: String, environment: [String: String] = [:]
+) throws
+    -> (status: Int32, stdout: Data, stderr: String)
+{
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = ["-o", "pipefail", "-c", command]
@@ -31,7 +33,11 @@ private final class ErrorCollector: @unchecked Sendable {
     private var finished = false
     var data: Data {
         get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue; finished = true } }
+        set {
+            lock.withLock {
+                stored = newValue; finished = true
+            }
+        }
     }
     var done: Bool { lock.withLock { finished } }
 }

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Everything the suite reads from its environment, in one place. Under `CI=true` the tests

@@ -12,24 +12,36 @@ struct TestLayer {
         entries.append((TarEntry(path: path, kind: .directory, permissions: mode, uid: uid, mtimeSeconds: mtime), []))
     }
 
-    mutating func file(_ path: String, _ text: String, mode: UInt32 = 0o644, uid: Int64 = 0, gid: Int64 = 0,
-                       mtime: Int64 = 1_000, xattrs: [ExtendedAttribute] = []) {
+    mutating func file(
+        _ path: String, _ text: String, mode: UInt32 = 0o644, uid: Int64 = 0, gid: Int64 = 0,
+        mtime: Int64 = 1_000, xattrs: [ExtendedAttribute] = []
+    ) {
         let bytes = Array(text.utf8)
-        entries.append((TarEntry(path: path, kind: .regular, permissions: mode, uid: uid, gid: gid, mtimeSeconds: mtime,
-                                 size: Int64(bytes.count), xattrs: xattrs), bytes))
+        entries.append(
+            (
+                TarEntry(
+                    path: path, kind: .regular, permissions: mode, uid: uid, gid: gid, mtimeSeconds: mtime,
+                    size: Int64(bytes.count), xattrs: xattrs), bytes
+            ))
     }
 
     mutating func file(_ path: String, bytes: [UInt8], mode: UInt32 = 0o755) {
-        entries.append((TarEntry(path: path, kind: .regular, permissions: mode, mtimeSeconds: 1_000,
-                                 size: Int64(bytes.count)), bytes))
+        entries.append(
+            (
+                TarEntry(
+                    path: path, kind: .regular, permissions: mode, mtimeSeconds: 1_000,
+                    size: Int64(bytes.count)), bytes
+            ))
     }
 
     mutating func symlink(_ path: String, to target: String) {
-        entries.append((TarEntry(path: path, kind: .symlink, permissions: 0o777, mtimeSeconds: 1_000, linkTarget: target), []))
+        entries.append(
+            (TarEntry(path: path, kind: .symlink, permissions: 0o777, mtimeSeconds: 1_000, linkTarget: target), []))
     }
 
     mutating func hardlink(_ path: String, to target: String) {
-        entries.append((TarEntry(path: path, kind: .hardlink, permissions: 0o644, mtimeSeconds: 1_000, linkTarget: target), []))
+        entries.append(
+            (TarEntry(path: path, kind: .hardlink, permissions: 0o644, mtimeSeconds: 1_000, linkTarget: target), []))
     }
 
     mutating func whiteout(_ path: String) {
@@ -83,9 +95,10 @@ struct TestImageBuilder {
             diffIDs.append(.string(sha256Digest(of: tar)))
             var blob = layer.gzip ? try gzip(tar) : tar
             damageBlob?(&blob)
-            layerDescriptors.append(Descriptor(
-                mediaType: layerMediaType ?? (layer.gzip ? MediaType.ociLayerGzip : MediaType.ociLayer),
-                digest: try store(blob), size: Int64(blob.count)))
+            layerDescriptors.append(
+                Descriptor(
+                    mediaType: layerMediaType ?? (layer.gzip ? MediaType.ociLayerGzip : MediaType.ociLayer),
+                    digest: try store(blob), size: Int64(blob.count)))
         }
         var config: [String: JSONValue] = [
             "architecture": .string("amd64"), "os": .string("linux"),
@@ -97,32 +110,44 @@ struct TestImageBuilder {
         for (key, value) in extraConfig { config[key] = value }
         let configBytes = try canonicalJSON(JSONValue.object(config))
         let configDigest = try store(configBytes)
-        let manifest = try canonicalJSON(JSONValue.object([
-            "schemaVersion": .integer(2), "mediaType": .string(MediaType.ociManifest),
-            "config": .object(["mediaType": .string(MediaType.ociConfig), "digest": .string(configDigest),
-                               "size": .integer(Int64(configBytes.count))]),
-            "layers": .array(layerDescriptors.map { descriptor in
-                .object(["mediaType": .string(descriptor.mediaType ?? ""), "digest": .string(descriptor.digest),
-                         "size": .integer(descriptor.size)])
-            }),
-        ]))
+        let manifest = try canonicalJSON(
+            JSONValue.object([
+                "schemaVersion": .integer(2), "mediaType": .string(MediaType.ociManifest),
+                "config": .object([
+                    "mediaType": .string(MediaType.ociConfig), "digest": .string(configDigest),
+                    "size": .integer(Int64(configBytes.count)),
+                ]),
+                "layers": .array(
+                    layerDescriptors.map { descriptor in
+                        .object([
+                            "mediaType": .string(descriptor.mediaType ?? ""), "digest": .string(descriptor.digest),
+                            "size": .integer(descriptor.size),
+                        ])
+                    }),
+            ]))
         let manifestDigest = try store(manifest)
-        let index = try canonicalJSON(JSONValue.object([
-            "schemaVersion": .integer(2),
-            "manifests": .array([.object([
-                "mediaType": .string(MediaType.ociManifest), "digest": .string(manifestDigest),
-                "size": .integer(Int64(manifest.count)),
-                "annotations": .object(["io.containerd.image.name": .string(ImageName.qualified(tag))]),
-            ])]),
-        ]))
+        let index = try canonicalJSON(
+            JSONValue.object([
+                "schemaVersion": .integer(2),
+                "manifests": .array([
+                    .object([
+                        "mediaType": .string(MediaType.ociManifest), "digest": .string(manifestDigest),
+                        "size": .integer(Int64(manifest.count)),
+                        "annotations": .object(["io.containerd.image.name": .string(ImageName.qualified(tag))]),
+                    ])
+                ]),
+            ]))
         try Data(index).write(to: root.appendingPathComponent("index.json"))
         // Docker's manifest.json beside the OCI index (the Docker 25 layout), which lets
         // Docker 20.10 load the image too.
-        let dockerManifest = try canonicalJSON(JSONValue.array([.object([
-            "Config": .string("blobs/sha256/" + configDigest.dropFirst(7)),
-            "RepoTags": .array([.string(tag)]),
-            "Layers": .array(layerDescriptors.map { .string("blobs/sha256/" + $0.digest.dropFirst(7)) }),
-        ])]))
+        let dockerManifest = try canonicalJSON(
+            JSONValue.array([
+                .object([
+                    "Config": .string("blobs/sha256/" + configDigest.dropFirst(7)),
+                    "RepoTags": .array([.string(tag)]),
+                    "Layers": .array(layerDescriptors.map { .string("blobs/sha256/" + $0.digest.dropFirst(7)) }),
+                ])
+            ]))
         try Data(dockerManifest).write(to: root.appendingPathComponent("manifest.json"))
         try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: root.appendingPathComponent("oci-layout"))
         return root.path
@@ -176,9 +201,10 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
     let errorOutput = errors.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     guard process.terminationStatus == 0 else {
-        throw CommandFailure(command: ([executable] + arguments).joined(separator: " "),
-                             status: process.terminationStatus,
-                             output: String(decoding: errorOutput + output, as: UTF8.self))
+        throw CommandFailure(
+            command: ([executable] + arguments).joined(separator: " "),
+            status: process.terminationStatus,
+            output: String(decoding: errorOutput + output, as: UTF8.self))
     }
     return String(decoding: output, as: UTF8.self)
 }

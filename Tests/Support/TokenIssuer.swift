@@ -16,9 +16,13 @@ final class TokenIssuer {
     init(user: String, password: String, expireFirst: Bool = false) throws {
         directory = try TestDirectory()
         certificate = directory.path("token.crt")
-        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-                                     directory.path("token.key"), "-out", certificate, "-days", "2",
-                                     "-subj", "/CN=whittle test token issuer"])
+        try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                directory.path("token.key"), "-out", certificate, "-days", "2",
+                "-subj", "/CN=whittle test token issuer",
+            ])
         server = try ScriptServer(
             script: "token_issuer.py",
             arguments: [certificate, directory.path("token.key"), Self.issuer, user, password]

@@ -7,8 +7,8 @@ import WhittleCommands
 import WhittleTrace
 import WhittleTraceFormat
 #if canImport(Glibc)
-import Glibc
-import WhittleFiles
+    import Glibc
+    import WhittleFiles
 #endif
 
 /// Tracing needs root; locally without it these tests are skipped, under CI=true they run
@@ -47,7 +47,9 @@ func busyboxImage() throws -> TestImageBuilder {
     base.file("app/unused.txt", "never read\n")
     base.symlink("app/current", to: "data")
     base.symlink("usr/lib/libfake.so.1", to: "../../app/data/numbers.txt")
-    base.file("app/run.sh", """
+    base.file(
+        "app/run.sh",
+        """
         cat /app/message.txt
         cat /app/current/numbers.txt | busybox wc -l
         busybox ls /app/data
@@ -73,8 +75,9 @@ func busyboxImage() throws -> TestImageBuilder {
 /// end-to-end test's engine mounts network namespaces under /tmp/wd.*), so only these say
 /// whether a trace left something behind.
 func whittleMounts(_ mountinfo: String) -> Set<Substring> {
-    Set(mountinfo.split(separator: "\n").filter { line in
-        let fields = line.split(separator: " ")
-        return fields.count > 4 && fields[4].contains("/whittle")
-    })
+    Set(
+        mountinfo.split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 4 && fields[4].contains("/whittle")
+        })
 }

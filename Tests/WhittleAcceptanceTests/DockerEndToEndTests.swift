@@ -5,13 +5,15 @@ import WhittleImage
 
 @Suite("When the private Docker engine can start")
 struct PrivateDockerEngineAvailabilityTests {
-    @Test("it needs root and dockerd, in either place", arguments: [
-        (true, ["/usr/sbin/dockerd"], true),
-        (true, ["/usr/bin/dockerd"], true),
-        (true, [], false),
-        (false, ["/usr/sbin/dockerd"], false),
-        (false, ["/usr/bin/dockerd"], false),
-    ])
+    @Test(
+        "it needs root and dockerd, in either place",
+        arguments: [
+            (true, ["/usr/sbin/dockerd"], true),
+            (true, ["/usr/bin/dockerd"], true),
+            (true, [], false),
+            (false, ["/usr/sbin/dockerd"], false),
+            (false, ["/usr/bin/dockerd"], false),
+        ])
     func availability(isRoot: Bool, executables: [String], expected: Bool) {
         #expect(PrivateDockerEngine.available(isRoot: isRoot, isExecutable: executables.contains) == expected)
     }
@@ -31,18 +33,26 @@ struct DockerEndToEndTests {
     static let busybox = "whittle-fixture/busybox-app:1"
     static let corners = "whittle-fixture/corners:1"
     static let cases: [Case] = [
-        Case(input: "busybox-app.docker.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "none"),
-        Case(input: "busybox-app.oci-gzip.tar", reference: "busybox-app.docker.tar", referenceTag: busybox, compression: "gzip"),
+        Case(
+            input: "busybox-app.docker.tar", reference: "busybox-app.docker.tar", referenceTag: busybox,
+            compression: "none"),
+        Case(
+            input: "busybox-app.oci-gzip.tar", reference: "busybox-app.docker.tar", referenceTag: busybox,
+            compression: "gzip"),
         Case(input: "corners.docker.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
         Case(input: "corners.docker.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "gzip"),
-        Case(input: "corners.docker25.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+        Case(
+            input: "corners.docker25.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
         Case(input: "corners.oci.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
-        Case(input: "corners.oci-zstd.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
-        Case(input: "corners.oci-v2s2.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+        Case(
+            input: "corners.oci-zstd.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
+        Case(
+            input: "corners.oci-v2s2.tar", reference: "corners.docker.tar", referenceTag: corners, compression: "none"),
     ]
 
-    @Test("slimmed fixtures load, run, keep their config, and export exactly like their inputs",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "slimmed fixtures load, run, keep their config, and export exactly like their inputs",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func exportsMatch() throws {
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -67,8 +77,12 @@ struct DockerEndToEndTests {
         for (number, testCase) in Self.cases.enumerated() {
             let output = work.path("out-\(number).tar")
             let tag = "whittle-e2e/case\(number):slim"
-            try run(whittle, ["slim", fixture(testCase.input), "-o", output, "--tag", tag,
-                              "--compression", testCase.compression])
+            try run(
+                whittle,
+                [
+                    "slim", fixture(testCase.input), "-o", output, "--tag", tag,
+                    "--compression", testCase.compression,
+                ])
             try run("/usr/bin/env", ["skopeo", "inspect", "oci-archive:" + output])
             try run("/usr/bin/env", ["skopeo", "inspect", "docker-archive:" + output])
             let loaded = try engine.docker("load", "-i", output)
@@ -76,8 +90,12 @@ struct DockerEndToEndTests {
 
             let exported = try export(tag, engine: engine, to: work.path("out-\(number)-export.tar"))
             let comparison = Result {
-                try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("scripts/compare_exports.py").path,
-                                         referenceExports[testCase.reference] ?? "", exported])
+                try run(
+                    "/usr/bin/env",
+                    [
+                        "python3", repositoryRoot.appendingPathComponent("scripts/compare_exports.py").path,
+                        referenceExports[testCase.reference] ?? "", exported,
+                    ])
             }
             switch comparison {
             case let .success(summary):
@@ -104,8 +122,9 @@ struct DockerEndToEndTests {
         }
     }
 
-    @Test("a profile-slimmed image loads, runs, and exports as its input minus exactly the dry run's removals",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "a profile-slimmed image loads, runs, and exports as its input minus exactly the dry run's removals",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func profilesRemoveExactlyTheDryRunList() throws {
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -131,8 +150,12 @@ struct DockerEndToEndTests {
 
         // Kept files are byte-identical and nothing else went: B == A minus the listing.
         let comparison = Result {
-            try run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent("scripts/compare_exports.py").path,
-                                     "--removed", listing, inputExport, outputExport])
+            try run(
+                "/usr/bin/env",
+                [
+                    "python3", repositoryRoot.appendingPathComponent("scripts/compare_exports.py").path,
+                    "--removed", listing, inputExport, outputExport,
+                ])
         }
         switch comparison {
         case let .success(summary): #expect(summary.contains(" 0 differences"), "\(summary)")
@@ -148,8 +171,9 @@ struct DockerEndToEndTests {
         #expect(figures["removedBytes"] == removed["totalBytes"])
     }
 
-    @Test("an image slimmed by its own trace loads and still runs, holding little more than what it used",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "an image slimmed by its own trace loads and still runs, holding little more than what it used",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func traceThenSlim() throws {
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -163,7 +187,8 @@ struct DockerEndToEndTests {
         try engine.docker("load", "-q", "-i", output)
         let ran = try engine.docker("run", "--rm", "--network", "none", "whittle-e2e/traced:1")
         #expect(ran == BloatImage.message)
-        let exported = try readTar(path: try export("whittle-e2e/traced:1", engine: engine, to: work.path("export.tar")))
+        let exported = try readTar(
+            path: try export("whittle-e2e/traced:1", engine: engine, to: work.path("export.tar")))
         let files = Set(exported.filter { $0.entry.kind != .directory }.map { $0.entry.path })
         for path in ["bin/busybox", "app/message.txt", "etc/passwd", "etc/group"] {
             #expect(files.contains(path), "\(path) is missing")

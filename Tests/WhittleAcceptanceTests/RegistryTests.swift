@@ -11,24 +11,36 @@ private let busybox = "whittle-fixture/busybox-app:1"
 struct ImageLocationTests {
     static let digest = "sha256:" + String(repeating: "ab", count: 32)
 
-    @Test("each transport parses into one place", arguments: [
-        ("app.tar", ImageLocation.path("app.tar")),
-        ("./dir:with:colons", .path("./dir:with:colons")),
-        ("docker-archive:app.tar", .local(.dockerArchive, path: "app.tar", reference: nil)),
-        ("docker-archive:app.tar:app:1", .local(.dockerArchive, path: "app.tar", reference: "app:1")),
-        ("oci-archive:/tmp/x.tar", .local(.ociArchive, path: "/tmp/x.tar", reference: nil)),
-        ("oci:layout:latest", .local(.ociLayout, path: "layout", reference: "latest")),
-        ("docker-daemon:app:1", .daemon("app:1")),
-        ("docker-daemon:team/app", .daemon("team/app:latest")),
-        ("docker://127.0.0.1:5000/app:1",
-         .registry(RegistryReference(host: "127.0.0.1:5000", repository: "app", tag: "1", digest: nil))),
-        ("docker://localhost/team/app",
-         .registry(RegistryReference(host: "localhost", repository: "team/app", tag: "latest", digest: nil))),
-        ("docker://registry.example/app@\(digest)",
-         .registry(RegistryReference(host: "registry.example", repository: "app", tag: nil, digest: digest))),
-        ("docker://alpine:3",
-         .registry(RegistryReference(host: "registry-1.docker.io", repository: "library/alpine", tag: "3", digest: nil))),
-    ])
+    @Test(
+        "each transport parses into one place",
+        arguments: [
+            ("app.tar", ImageLocation.path("app.tar")),
+            ("./dir:with:colons", .path("./dir:with:colons")),
+            ("docker-archive:app.tar", .local(.dockerArchive, path: "app.tar", reference: nil)),
+            ("docker-archive:app.tar:app:1", .local(.dockerArchive, path: "app.tar", reference: "app:1")),
+            ("oci-archive:/tmp/x.tar", .local(.ociArchive, path: "/tmp/x.tar", reference: nil)),
+            ("oci:layout:latest", .local(.ociLayout, path: "layout", reference: "latest")),
+            ("docker-daemon:app:1", .daemon("app:1")),
+            ("docker-daemon:team/app", .daemon("team/app:latest")),
+            (
+                "docker://127.0.0.1:5000/app:1",
+                .registry(RegistryReference(host: "127.0.0.1:5000", repository: "app", tag: "1", digest: nil))
+            ),
+            (
+                "docker://localhost/team/app",
+                .registry(RegistryReference(host: "localhost", repository: "team/app", tag: "latest", digest: nil))
+            ),
+            (
+                "docker://registry.example/app@\(digest)",
+                .registry(RegistryReference(host: "registry.example", repository: "app", tag: nil, digest: digest))
+            ),
+            (
+                "docker://alpine:3",
+                .registry(
+                    RegistryReference(host: "registry-1.docker.io", repository: "library/alpine", tag: "3", digest: nil)
+                )
+            ),
+        ])
     func parses(text: String, expected: ImageLocation) throws {
         #expect(try ImageLocation(parsing: text) == expected)
     }
@@ -44,24 +56,32 @@ struct ImageLocationTests {
         #expect(try name("docker://127.0.0.1:5000/app:1") == "127.0.0.1:5000/app:1")
     }
 
-    @Test("malformed references are refused with what is wrong", arguments: [
-        ("docker:app", "docker: is followed by //HOST/REPO"),
-        ("docker://Registry.example/App:1", "lowercase"),
-        ("docker://registry.example/app@sha256:abc", "64 lowercase hex"),
-        ("docker://registry.example//app", "HOST[:PORT]/REPO"),
-        ("docker-daemon:", "NAME:TAG"),
-    ])
+    @Test(
+        "malformed references are refused with what is wrong",
+        arguments: [
+            ("docker:app", "docker: is followed by //HOST/REPO"),
+            ("docker://Registry.example/App:1", "lowercase"),
+            ("docker://registry.example/app@sha256:abc", "64 lowercase hex"),
+            ("docker://registry.example//app", "HOST[:PORT]/REPO"),
+            ("docker-daemon:", "NAME:TAG"),
+        ])
     func refuses(text: String, message: String) {
         #expect { try ImageLocation(parsing: text) } throws: { "\($0)".contains(message) }
     }
 
     @Test("WWW-Authenticate challenges: Basic and Bearer with quoted parameters")
     func challenges() throws {
-        let bearer = try #require(AuthChallenge(header:
-            #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#))
+        let bearer = try #require(
+            AuthChallenge(
+                header:
+                    #"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#
+            ))
         #expect(bearer.scheme == "bearer")
-        #expect(bearer.parameters == ["realm": "https://auth.example/token", "service": "registry.example",
-                                      "scope": "repository:a/b:pull,push"])
+        #expect(
+            bearer.parameters == [
+                "realm": "https://auth.example/token", "service": "registry.example",
+                "scope": "repository:a/b:pull,push",
+            ])
         let basic = try #require(AuthChallenge(header: #"Basic realm="say \"hi\"""#))
         #expect(basic == AuthChallenge(scheme: "basic", parameters: ["realm": #"say "hi""#]))
     }
@@ -71,19 +91,23 @@ struct ImageLocationTests {
         let work = try TestDirectory()
         let helper = work.path("docker-credential-whittletest")
         try """
-            #!/bin/sh
-            read host
-            if [ "$host" = "helped.example" ]; then echo '{"Username":"helper-user","Secret":"helper-pass"}'; \
-            else echo "credentials not found in native keychain"; exit 1; fi
-            """.write(toFile: helper, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        read host
+        if [ "$host" = "helped.example" ]; then echo '{"Username":"helper-user","Secret":"helper-pass"}'; \
+        else echo "credentials not found in native keychain"; exit 1; fi
+        """.write(toFile: helper, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: helper)
         let basic = Data("file-user:file-pass".utf8).base64EncodedString()
         try #"{"auths":{"https://filed.example":{"auth":"\#(basic)"}},"credHelpers":{"helped.example":"whittletest"}}"#
             .write(toFile: work.path("config.json"), atomically: true, encoding: .utf8)
-        let environment = ["DOCKER_CONFIG": work.url.path, "PATH": work.url.path + ":/usr/bin:/bin", "HOME": work.url.path]
+        let environment = [
+            "DOCKER_CONFIG": work.url.path, "PATH": work.url.path + ":/usr/bin:/bin", "HOME": work.url.path,
+        ]
         let access = RegistryAccess(environment: environment)
         #expect(try access.credential(for: "filed.example") == Credential(username: "file-user", password: "file-pass"))
-        #expect(try access.credential(for: "helped.example") == Credential(username: "helper-user", password: "helper-pass"))
+        #expect(
+            try access.credential(for: "helped.example") == Credential(username: "helper-user", password: "helper-pass")
+        )
         #expect(try access.credential(for: "other.example") == nil)
         let given = RegistryAccess(credentials: "me:pa:ss", environment: environment)
         #expect(try given.credential(for: "filed.example") == Credential(username: "me", password: "pa:ss"))
@@ -92,22 +116,30 @@ struct ImageLocationTests {
         try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
         try #"{"credsStore":"whittletest"}"#.write(toFile: store + "/config.json", atomically: true, encoding: .utf8)
         let stored = RegistryAccess(environment: environment.merging(["DOCKER_CONFIG": store]) { $1 })
-        #expect(try stored.credential(for: "helped.example") == Credential(username: "helper-user", password: "helper-pass"))
+        #expect(
+            try stored.credential(for: "helped.example") == Credential(username: "helper-user", password: "helper-pass")
+        )
         #expect(try stored.credential(for: "other.example") == nil)
         // REGISTRY_AUTH_FILE is read before Docker's file.
         try #"{"auths":{"filed.example":{"username":"podman-user","password":"podman-pass"}}}"#
             .write(toFile: work.path("auth.json"), atomically: true, encoding: .utf8)
-        let podman = RegistryAccess(environment: environment.merging(["REGISTRY_AUTH_FILE": work.path("auth.json")]) { $1 })
-        #expect(try podman.credential(for: "filed.example") == Credential(username: "podman-user", password: "podman-pass"))
+        let podman = RegistryAccess(
+            environment: environment.merging(["REGISTRY_AUTH_FILE": work.path("auth.json")]) { $1 })
+        #expect(
+            try podman.credential(for: "filed.example") == Credential(username: "podman-user", password: "podman-pass"))
     }
 }
 
 /// whittle driven as a user would, against Debian's registry with TLS from a test CA.
-@Suite("Registries and the Docker engine: docker:// and docker-daemon: in and out", .serialized,
-       .enabled(if: LocalRegistry.available || ciRun, "needs docker-registry, htpasswd, openssl and skopeo"))
+@Suite(
+    "Registries and the Docker engine: docker:// and docker-daemon: in and out", .serialized,
+    .enabled(if: LocalRegistry.available || ciRun, "needs docker-registry, htpasswd, openssl and skopeo"))
 struct RegistryTests {
-    private func whittle(_ arguments: String, environment: [String: String] = [:]) throws
-        -> (status: Int32, stdout: String, stderr: String) {
+    private func whittle(
+        _ arguments: String, environment: [String: String] = [:]
+    ) throws
+        -> (status: Int32, stdout: String, stderr: String)
+    {
         let result = try shell("\(quoted(try whittleExecutable())) \(arguments)", environment: environment)
         return (result.status, String(decoding: result.stdout, as: UTF8.self), result.stderr)
     }
@@ -123,15 +155,19 @@ struct RegistryTests {
         let work = try TestDirectory()
         try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
         let reference = work.path("from-file.tar")
-        let file = try whittle("slim \(quoted(fixture("busybox-app.docker.tar"))) -o \(quoted(reference)) --tag t:1 --profile safe")
+        let file = try whittle(
+            "slim \(quoted(fixture("busybox-app.docker.tar"))) -o \(quoted(reference)) --tag t:1 --profile safe")
         #expect(file.status == 0, "\(file.stderr)")
         let byTag = work.path("by-tag.tar")
-        let pulled = try whittle("slim \(registry.reference("app:1")) -o \(quoted(byTag)) --tag t:1 --profile safe \(registry.whittleFlags)")
+        let pulled = try whittle(
+            "slim \(registry.reference("app:1")) -o \(quoted(byTag)) --tag t:1 --profile safe \(registry.whittleFlags)")
         #expect(pulled.status == 0, "\(pulled.stderr)")
         #expect(sameBytes(byTag, reference))
         let digest = try registry.digest(of: "app:1")
         let byDigest = work.path("by-digest.tar")
-        let pinned = try whittle("slim \(registry.reference("app@" + digest)) -o \(quoted(byDigest)) --tag t:1 --profile safe \(registry.whittleFlags)")
+        let pinned = try whittle(
+            "slim \(registry.reference("app@" + digest)) -o \(quoted(byDigest)) --tag t:1 --profile safe \(registry.whittleFlags)"
+        )
         #expect(pinned.status == 0, "\(pinned.stderr)")
         #expect(sameBytes(byDigest, reference))
         // inspect reads the same way, and names the image by its reference.
@@ -146,30 +182,42 @@ struct RegistryTests {
         defer { registry.stop() }
         let work = try TestDirectory()
         let layout = try multiPlatformLayout(in: work)
-        try run("/usr/bin/skopeo", ["--insecure-policy", "copy", "-q", "--all", "--dest-cert-dir", registry.certificates,
-                                    "--dest-creds", "\(registry.user):\(registry.password)", "oci:\(layout.index)",
-                                    registry.reference("multi:1")])
+        try run(
+            "/usr/bin/skopeo",
+            [
+                "--insecure-policy", "copy", "-q", "--all", "--dest-cert-dir", registry.certificates,
+                "--dest-creds", "\(registry.user):\(registry.password)", "oci:\(layout.index)",
+                registry.reference("multi:1"),
+            ])
         for (platform, single) in [("linux/arm64", layout.arm64), ("linux/amd64", layout.amd64)] {
             let expected = work.path("expected-\(platform.split(separator: "/")[1]).tar")
             #expect(try whittle("slim \(quoted(single)) -o \(quoted(expected)) --tag t:1").status == 0)
             let got = work.path("got-\(platform.split(separator: "/")[1]).tar")
-            let pulled = try whittle("slim \(registry.reference("multi:1")) --platform \(platform) -o \(quoted(got)) --tag t:1 \(registry.whittleFlags)")
+            let pulled = try whittle(
+                "slim \(registry.reference("multi:1")) --platform \(platform) -o \(quoted(got)) --tag t:1 \(registry.whittleFlags)"
+            )
             #expect(pulled.status == 0, "\(pulled.stderr)")
             #expect(sameBytes(got, expected))
         }
         let host = work.path("host.tar")
-        #expect(try whittle("slim \(registry.reference("multi:1")) -o \(quoted(host)) --tag t:1 \(registry.whittleFlags)").status == 0)
+        #expect(
+            try whittle("slim \(registry.reference("multi:1")) -o \(quoted(host)) --tag t:1 \(registry.whittleFlags)")
+                .status == 0)
         #expect(sameBytes(host, work.path("expected-amd64.tar")))
-        let missing = try whittle("slim \(registry.reference("multi:1")) --platform linux/s390x -o \(quoted(work.path("none.tar"))) \(registry.whittleFlags)")
+        let missing = try whittle(
+            "slim \(registry.reference("multi:1")) --platform linux/s390x -o \(quoted(work.path("none.tar"))) \(registry.whittleFlags)"
+        )
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("no variant for linux/s390x") && missing.stderr.contains("linux/arm64"))
         #expect(!FileManager.default.fileExists(atPath: work.path("none.tar")))
     }
 
-    @Test("failures name the registry, the step and the status, and leave no output", arguments: [
-        ("wrong password", "HTTP 401"), ("unknown tag", "check the repository name and the tag"),
-        ("digest mismatch", "hashes to"), ("untrusted CA", "--cert-dir"),
-    ])
+    @Test(
+        "failures name the registry, the step and the status, and leave no output",
+        arguments: [
+            ("wrong password", "HTTP 401"), ("unknown tag", "check the repository name and the tag"),
+            ("digest mismatch", "hashes to"), ("untrusted CA", "--cert-dir"),
+        ])
     func failures(kind: String, message: String) throws {
         let registry = try LocalRegistry()
         defer { registry.stop() }
@@ -201,8 +249,9 @@ struct RegistryTests {
         defer { registry.stop() }
         try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
         let before = try registry.digest(of: "app:1")
-        let failed = try whittle("slim \(registry.reference("app:1")) -o \(registry.reference("app:1")) --profile safe "
-            + "--cert-dir \(quoted(registry.certificates)) --creds \(registry.user):wrong")
+        let failed = try whittle(
+            "slim \(registry.reference("app:1")) -o \(registry.reference("app:1")) --profile safe "
+                + "--cert-dir \(quoted(registry.certificates)) --creds \(registry.user):wrong")
         #expect(failed.status != 0)
         #expect(failed.stderr.contains("HTTP 401"))
         #expect(try registry.digest(of: "app:1") == before)
@@ -215,14 +264,17 @@ struct RegistryTests {
         try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
         let before = try registry.digest(of: "app:1")
         // The slimmed layer is about 2 MB; the connection dies after 512 KiB of it.
-        let proxy = try ScriptServer(script: "dying_proxy.py",
-                                     arguments: [String(registry.host.split(separator: ":")[1]), String(512 << 10)])
+        let proxy = try ScriptServer(
+            script: "dying_proxy.py",
+            arguments: [String(registry.host.split(separator: ":")[1]), String(512 << 10)])
         defer { proxy.stop() }
-        let failed = try whittle("slim \(registry.reference("app:1")) -o docker://127.0.0.1:\(proxy.port)/app:1 "
-            + "--profile safe \(registry.whittleFlags)")
+        let failed = try whittle(
+            "slim \(registry.reference("app:1")) -o docker://127.0.0.1:\(proxy.port)/app:1 "
+                + "--profile safe \(registry.whittleFlags)")
         #expect(failed.status != 0)
-        #expect(failed.stderr.contains("127.0.0.1:\(proxy.port)") && failed.stderr.contains("broke (upload blob"),
-                "\(failed.stderr)")
+        #expect(
+            failed.stderr.contains("127.0.0.1:\(proxy.port)") && failed.stderr.contains("broke (upload blob"),
+            "\(failed.stderr)")
         #expect(try registry.digest(of: "app:1") == before)
     }
 
@@ -231,38 +283,46 @@ struct RegistryTests {
         let registry = try LocalRegistry()
         defer { registry.stop() }
         try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
-        let proxy = try ScriptServer(script: "size_limit_proxy.py", arguments: [
-            String(registry.host.split(separator: ":")[1]), registry.certificates + "/ca.crt",
-            registry.directory.path("server.crt"), registry.directory.path("server.key"), String(1 << 20),
-        ])
+        let proxy = try ScriptServer(
+            script: "size_limit_proxy.py",
+            arguments: [
+                String(registry.host.split(separator: ":")[1]), registry.certificates + "/ca.crt",
+                registry.directory.path("server.crt"), registry.directory.path("server.key"), String(1 << 20),
+            ])
         defer { proxy.stop() }
-        let pushed = try whittle("slim \(registry.reference("app:1")) -o docker://127.0.0.1:\(proxy.port)/app:parts "
-            + "--profile safe --format json \(registry.whittleFlags)")
+        let pushed = try whittle(
+            "slim \(registry.reference("app:1")) -o docker://127.0.0.1:\(proxy.port)/app:parts "
+                + "--profile safe --format json \(registry.whittleFlags)")
         #expect(pushed.status == 0, "\(pushed.stderr)")
         let report = try JSONDecoder().decode(JSONValue.self, from: Data(pushed.stdout.utf8))
         // The layer (about 2 MB) could only have passed the proxy in parts of at most 1 MiB.
-        #expect(report["outputTarballBytes"].flatMap { if case let .integer(bytes) = $0 { bytes } else { nil } } ?? 0 > 1 << 20)
+        #expect(
+            report["outputTarballBytes"].flatMap { if case let .integer(bytes) = $0 { bytes } else { nil } } ?? 0 > 1
+                << 20)
         #expect(report["pushedDigest"] == .string(try registry.digest(of: "app:parts")))
     }
 
-    @Test("registry to registry with Basic auth; the engine pulls the result and it answers as the original",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "registry to registry with Basic auth; the engine pulls the result and it answers as the original",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func pushThenEnginePulls() throws {
         let registry = try LocalRegistry()
         defer { registry.stop() }
         try pushRoundTrip(registry)
     }
 
-    @Test("registry to registry with token auth from the registry's realm",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "registry to registry with token auth from the registry's realm",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func tokenAuth() throws {
         let issuer = try TokenIssuer(user: "whittle", password: "not-a-secret")
         defer { issuer.stop() }
         let registry = try LocalRegistry(auth: .token(issuer))
         defer { registry.stop() }
         try pushRoundTrip(registry)
-        let refused = try whittle("inspect \(registry.reference("app:1")) --cert-dir \(quoted(registry.certificates)) "
-            + "--creds \(registry.user):wrong")
+        let refused = try whittle(
+            "inspect \(registry.reference("app:1")) --cert-dir \(quoted(registry.certificates)) "
+                + "--creds \(registry.user):wrong")
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("issue a token") && refused.stderr.contains("HTTP 401"), "\(refused.stderr)")
     }
@@ -290,25 +350,30 @@ struct RegistryTests {
         #expect(inspected.stdout.hasPrefix("named/app:7 (oci-archive:\(output))"))
     }
 
-    @Test("docker-daemon: in and out through the engine's socket, with no docker CLI on PATH",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "docker-daemon: in and out through the engine's socket, with no docker CLI on PATH",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func daemonInAndOut() throws {
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
         try engine.docker("load", "-q", "-i", fixture("busybox-app.docker.tar"))
         let environment = ["DOCKER_HOST": engine.host, "PATH": "/nonexistent"]
-        let slimmed = try whittle("slim docker-daemon:\(busybox) -o docker-daemon:whittle-fixture/busybox-app:slim "
-            + "--profile safe", environment: environment)
+        let slimmed = try whittle(
+            "slim docker-daemon:\(busybox) -o docker-daemon:whittle-fixture/busybox-app:slim "
+                + "--profile safe", environment: environment)
         #expect(slimmed.status == 0, "\(slimmed.stderr)")
         #expect(slimmed.stdout.contains("loaded into the Docker engine"))
         let answer = try engine.docker("run", "--rm", "--network", "none", "whittle-fixture/busybox-app:slim")
         #expect(answer == (try String(contentsOfFile: fixture("busybox-app.expected-output.txt"), encoding: .utf8)))
-        let layers = try engine.docker("image", "inspect", "--format", "{{len .RootFS.Layers}}",
-                                       "whittle-fixture/busybox-app:slim")
+        let layers = try engine.docker(
+            "image", "inspect", "--format", "{{len .RootFS.Layers}}",
+            "whittle-fixture/busybox-app:slim")
         #expect(layers.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
         let missing = try whittle("inspect docker-daemon:no-such/image:1", environment: environment)
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("HTTP 404") && missing.stderr.contains("export no-such/image:1"), "\(missing.stderr)")
+        #expect(
+            missing.stderr.contains("HTTP 404") && missing.stderr.contains("export no-such/image:1"),
+            "\(missing.stderr)")
     }
 
     // MARK: helpers
@@ -319,15 +384,18 @@ struct RegistryTests {
         let work = try TestDirectory()
         try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
         let digestFile = work.path("digest")
-        let pushed = try whittle("slim \(registry.reference("app:1")) -o \(registry.reference("app:slim")) --profile safe "
-            + "--digestfile \(quoted(digestFile)) \(registry.whittleFlags)")
+        let pushed = try whittle(
+            "slim \(registry.reference("app:1")) -o \(registry.reference("app:slim")) --profile safe "
+                + "--digestfile \(quoted(digestFile)) \(registry.whittleFlags)")
         #expect(pushed.status == 0, "\(pushed.stderr)")
-        let digest = try String(contentsOfFile: digestFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let digest = try String(contentsOfFile: digestFile, encoding: .utf8).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(try registry.digest(of: "app:slim") == digest)
         #expect(pushed.stdout.contains("digest: \(digest)"))
         // The same input and flags push the same manifest again, and the JSON report names it.
-        let again = try whittle("slim \(registry.reference("app:1")) -o \(registry.reference("app:again")) --profile safe "
-            + "--format json \(registry.whittleFlags)")
+        let again = try whittle(
+            "slim \(registry.reference("app:1")) -o \(registry.reference("app:again")) --profile safe "
+                + "--format json \(registry.whittleFlags)")
         #expect(again.status == 0, "\(again.stderr)")
         let report = try JSONDecoder().decode(JSONValue.self, from: Data(again.stdout.utf8))
         #expect(report["pushedDigest"] == .string(digest))
@@ -340,8 +408,11 @@ struct RegistryTests {
         try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
         var environment = ProcessInfo.processInfo.environment
         environment["DOCKER_CONFIG"] = config
-        let docker = { (arguments: [String]) in try run("/usr/bin/env", ["docker", "-H", engine.host] + arguments,
-                                                         environment: environment) }
+        let docker = { (arguments: [String]) in
+            try run(
+                "/usr/bin/env", ["docker", "-H", engine.host] + arguments,
+                environment: environment)
+        }
         try docker(["login", "-u", registry.user, "-p", registry.password, registry.host])
         let image = "\(registry.host)/app@\(digest)"
         try docker(["pull", "-q", image])
@@ -352,8 +423,12 @@ struct RegistryTests {
     /// Overwrites the biggest blob in the registry's storage with as many other bytes: the
     /// registry serves it as it is, so only the client's check can notice.
     private func corruptLargestBlob(of registry: LocalRegistry, in work: TestDirectory) throws {
-        let listing = try run("/usr/bin/find", [registry.directory.path("data/docker/registry/v2/blobs"), "-name", "data",
-                                                "-type", "f", "-printf", "%s %p\\n"])
+        let listing = try run(
+            "/usr/bin/find",
+            [
+                registry.directory.path("data/docker/registry/v2/blobs"), "-name", "data",
+                "-type", "f", "-printf", "%s %p\\n",
+            ])
         let largest = listing.split(separator: "\n").compactMap { line -> (Int, String)? in
             let parts = line.split(separator: " ", maxSplits: 1)
             guard parts.count == 2, let size = Int(parts[0]) else { return nil }
@@ -380,10 +455,12 @@ struct RegistryTests {
         for (layout, architecture) in [(amd64, "amd64"), (arm64, "arm64")] {
             for blob in try FileManager.default.contentsOfDirectory(atPath: layout + "/blobs/sha256")
             where !FileManager.default.fileExists(atPath: combined + "/blobs/sha256/" + blob) {
-                try FileManager.default.copyItem(atPath: layout + "/blobs/sha256/" + blob,
-                                                 toPath: combined + "/blobs/sha256/" + blob)
+                try FileManager.default.copyItem(
+                    atPath: layout + "/blobs/sha256/" + blob,
+                    toPath: combined + "/blobs/sha256/" + blob)
             }
-            let index = try JSONDecoder().decode(ImageIndex.self, from: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
+            let index = try JSONDecoder().decode(
+                ImageIndex.self, from: Data(contentsOf: URL(fileURLWithPath: layout + "/index.json")))
             var descriptor = try #require(index.manifests.first)
             descriptor.annotations = nil
             descriptor.platform = Platform(architecture: architecture, os: "linux")
@@ -393,9 +470,11 @@ struct RegistryTests {
         let inner = try JSONEncoder().encode(ImageIndex(manifests: manifests))
         let innerDigest = sha256Digest(of: Array(inner))
         try inner.write(to: URL(fileURLWithPath: combined + "/blobs/sha256/" + innerDigest.dropFirst(7)))
-        try JSONEncoder().encode(ImageIndex(manifests: [
-            Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count)),
-        ])).write(to: URL(fileURLWithPath: combined + "/index.json"))
+        try JSONEncoder().encode(
+            ImageIndex(manifests: [
+                Descriptor(mediaType: MediaType.ociIndex, digest: innerDigest, size: Int64(inner.count))
+            ])
+        ).write(to: URL(fileURLWithPath: combined + "/index.json"))
         try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: combined + "/oci-layout"))
         return (combined, amd64, arm64)
     }

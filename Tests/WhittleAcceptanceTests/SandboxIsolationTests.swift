@@ -1,10 +1,9 @@
 import Foundation
 import Testing
 #if canImport(Glibc)
-import Glibc
-@testable import WhittleTestSupport
+    import Glibc
+    @testable import WhittleTestSupport
 #endif
-
 
 /// An image's code is untrusted, and `whittle trace` runs it on the user's machine, so the
 /// sandbox must confine it at least as `docker run` does. A probe image reports what it can
@@ -12,8 +11,9 @@ import Glibc
 /// the network's settings, the paths Docker masks) under a real engine's default
 /// confinement and under `whittle trace`, as root and as an ordinary user; every answer of
 /// whittle's must be no weaker than Docker's.
-@Suite("Sandbox isolation against docker run", .serialized,
-       .enabled(if: PrivateDockerEngine.available || TestEnvironment.isCI, "needs root and dockerd (runs under CI=true)"))
+@Suite(
+    "Sandbox isolation against docker run", .serialized,
+    .enabled(if: PrivateDockerEngine.available || TestEnvironment.isCI, "needs root and dockerd (runs under CI=true)"))
 struct SandboxIsolationTests {
     static let tag = "whittle-test/isolation-probe:1"
 
@@ -138,8 +138,10 @@ extension SandboxIsolationTests {
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
         try engine.docker("load", "-q", "-i", archive)
-        let output = try run("/usr/bin/env", ["docker", "-H", engine.host, "run", "--rm", "--network", "host"]
-            + disk.environmentArguments + [tag, "/probe.sh"])
+        let output = try run(
+            "/usr/bin/env",
+            ["docker", "-H", engine.host, "run", "--rm", "--network", "host"]
+                + disk.environmentArguments + [tag, "/probe.sh"])
         return ProbeReport(parsing: output)
     }
 
@@ -181,9 +183,13 @@ extension SandboxIsolationTests {
 // MARK: - Expectations
 
 extension SandboxIsolationTests {
-    static let harmful = ["mount_disk", "proc_sys_write", "remount_sys", "dmesg", "net_admin", "new_namespace",
-                          "sysrq_write"]
-    static let masked = ["kcore", "keys", "timer_list", "sched_debug", "acpi", "scsi", "firmware"].map { "masked_" + $0 }
+    static let harmful = [
+        "mount_disk", "proc_sys_write", "remount_sys", "dmesg", "net_admin", "new_namespace",
+        "sysrq_write",
+    ]
+    static let masked = ["kcore", "keys", "timer_list", "sched_debug", "acpi", "scsi", "firmware"].map {
+        "masked_" + $0
+    }
 
     /// A harmful action is confined when it was refused (or has nothing to act on).
     static func confined(_ value: String) -> Bool { value == "refused" || value == "absent" }
@@ -225,7 +231,9 @@ extension SandboxIsolationTests {
                 continue
             }
             let extra = mine & ~reference
-            #expect(extra == 0, """
+            #expect(
+                extra == 0,
+                """
                 \(side): \(key)=\(ours[key]) is weaker than docker's \(docker[key]): \
                 it adds \(Capability.names(extra).joined(separator: ","))
                 """)
@@ -236,8 +244,9 @@ extension SandboxIsolationTests {
         #expect(ours["seccomp"] == "2", "\(side): seccomp=\(ours["seccomp"]), docker filters (2)")
         for namespace in ["uts", "cgroup"] {
             let value = ours[namespace + "_ns"]
-            #expect(value.hasPrefix(namespace + ":[") && value != host[namespace],
-                    "\(side): \(namespace)_ns=\(value) is the host's (\(host[namespace]))")
+            #expect(
+                value.hasPrefix(namespace + ":[") && value != host[namespace],
+                "\(side): \(namespace)_ns=\(value) is the host's (\(host[namespace]))")
         }
     }
 
@@ -245,7 +254,8 @@ extension SandboxIsolationTests {
         for key in harmful {
             #expect(confined(ours[key]), "\(side): \(key)=\(ours[key]), docker \(key)=\(docker[key])")
         }
-        #expect(ours["proc_sys_ro"] == "ro", "\(side): proc_sys_ro=\(ours["proc_sys_ro"]), docker \(docker["proc_sys_ro"])")
+        #expect(
+            ours["proc_sys_ro"] == "ro", "\(side): proc_sys_ro=\(ours["proc_sys_ro"]), docker \(docker["proc_sys_ro"])")
     }
 
     static func expectMasks(_ ours: ProbeReport, docker: ProbeReport, side: String) {
@@ -304,14 +314,17 @@ extension SandboxIsolationTests {
             var info = stat()
             guard stat("/", &info) == 0 else { throw CommandFailure(command: "stat /", status: errno, output: "") }
             let device = UInt64(info.st_dev)
-            return HostDisk(major: (device >> 8) & 0xfff, minor: (device & 0xff) | ((device >> 12) & 0xfff00),
-                            type: try rootType())
+            return HostDisk(
+                major: (device >> 8) & 0xfff, minor: (device & 0xff) | ((device >> 12) & 0xfff00),
+                type: try rootType())
         }
 
         /// The type of the last filesystem mounted on `/` (field 9 of mountinfo: after the ` - `).
         private static func rootType() throws -> String {
             let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
-            let root = mounts.split(separator: "\n").map { $0.split(separator: " ") }.last { $0.count > 4 && $0[4] == "/" }
+            let root = mounts.split(separator: "\n").map { $0.split(separator: " ") }.last {
+                $0.count > 4 && $0[4] == "/"
+            }
             guard let fields = root, let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count else { return "" }
             return String(fields[dash + 1])
         }
@@ -355,11 +368,14 @@ extension SandboxIsolationTests {
 
     /// The side-by-side table the test log keeps.
     enum ProbeTable {
-        static let keys = [
-            "capeff", "capbnd", "capprm", "seccomp", "nonewprivs", "uts_ns", "cgroup_ns", "net_ns", "mnt_ns", "pid_ns",
-            "ipc_ns", "hostname", "mknod", "mount_disk", "mounted_etc_hostname", "proc_sys_write", "remount_sys", "dmesg",
-            "net_admin", "new_namespace", "sysrq_write",
-        ] + masked + ["proc_sys_ro"]
+        static let keys =
+            [
+                "capeff", "capbnd", "capprm", "seccomp", "nonewprivs", "uts_ns", "cgroup_ns", "net_ns", "mnt_ns",
+                "pid_ns",
+                "ipc_ns", "hostname", "mknod", "mount_disk", "mounted_etc_hostname", "proc_sys_write", "remount_sys",
+                "dmesg",
+                "net_admin", "new_namespace", "sysrq_write",
+            ] + masked + ["proc_sys_ro"]
 
         static func show(docker: ProbeReport, root: ProbeOutcome, rootless: ProbeOutcome, host: HostNamespaces) {
             var rows = [["property", "docker", "whittle root", "whittle rootless"]]
@@ -367,8 +383,9 @@ extension SandboxIsolationTests {
             let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
             var lines = ["sandbox isolation (host: uts \(host["uts"]), cgroup \(host["cgroup"]), net \(host["net"]))"]
             for row in rows {
-                lines.append(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                    .joined(separator: "  "))
+                lines.append(
+                    zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                        .joined(separator: "  "))
             }
             for (side, outcome) in [("whittle root", root), ("whittle rootless", rootless)] {
                 if case let .failed(reason) = outcome { lines.append("\(side) failed: \(reason)") }

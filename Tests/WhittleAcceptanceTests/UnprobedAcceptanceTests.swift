@@ -2,8 +2,8 @@ import Foundation
 import Testing
 import WhittleTraceFormat
 #if canImport(Glibc)
-import Glibc
-@testable import WhittleTestSupport
+    import Glibc
+    @testable import WhittleTestSupport
 #endif
 
 /// Where `bench/build-image.sh --images unprobed` left the images and their answers (the
@@ -20,7 +20,8 @@ struct UnprobedApp: Decodable, CustomTestStringConvertible, Sendable {
         var exec: [String]?
 
         var summary: String {
-            "\(name) (\(probed ? "probed" : "not probed")): " + (http.map { "GET \($0)" } ?? (exec ?? []).joined(separator: " "))
+            "\(name) (\(probed ? "probed" : "not probed")): "
+                + (http.map { "GET \($0)" } ?? (exec ?? []).joined(separator: " "))
         }
     }
 
@@ -36,7 +37,8 @@ struct UnprobedApp: Decodable, CustomTestStringConvertible, Sendable {
 
     static func all() -> [UnprobedApp] {
         guard let data = FileManager.default.contents(atPath: manifest),
-              let apps = try? JSONDecoder().decode([UnprobedApp].self, from: data) else { return [] }
+            let apps = try? JSONDecoder().decode([UnprobedApp].self, from: data)
+        else { return [] }
         return apps
     }
 
@@ -51,7 +53,8 @@ struct UnprobedApp: Decodable, CustomTestStringConvertible, Sendable {
             guard let newline = bytes[index...].firstIndex(of: UInt8(ascii: "\n")) else { break }
             let header = String(decoding: bytes[index..<newline], as: UTF8.self).split(separator: " ")
             guard header.count == 3, header[0] == "===", let length = Int(header[2]),
-                  newline + 1 + length < bytes.count, bytes[newline + 1 + length] == UInt8(ascii: "\n") else {
+                newline + 1 + length < bytes.count, bytes[newline + 1 + length] == UInt8(ascii: "\n")
+            else {
                 throw RecordedAnswersError(description: "\(path): no block of zoo_ask.py --all at byte \(index)")
             }
             answers[String(header[1])] = String(decoding: bytes[(newline + 1)..<(newline + 1 + length)], as: UTF8.self)
@@ -70,30 +73,39 @@ struct UnprobedApp: Decodable, CustomTestStringConvertible, Sendable {
 /// question, the ones its probes never asked too (a route that imports other modules,
 /// metadata read at run time, tables the probe never queried). Each answer must be the one
 /// its original gave when `bench/build-image.sh --images unprobed` built it.
-@Suite("Trace acceptance: questions the probes never asked", .serialized,
-       .enabled(if: (TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI,
-                "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
+@Suite(
+    "Trace acceptance: questions the probes never asked", .serialized,
+    .enabled(
+        if: (TestEnvironment.acceptanceImages != nil && TestEnvironment.isRoot) || TestEnvironment.isCI,
+        "needs root and WHITTLE_ACCEPTANCE_IMAGES (scripts/test.sh sets it under CI=true)"))
 struct UnprobedAcceptanceTests {
     /// How long a question after the first may take: the app is up by then.
     static let laterQuestionTimeout = 30
 
-    @Test("traced through one question, slimmed, loaded and asked the others too, it answers all as the original did",
-          arguments: UnprobedApp.all())
+    @Test(
+        "traced through one question, slimmed, loaded and asked the others too, it answers all as the original did",
+        arguments: UnprobedApp.all())
     func app(_ app: UnprobedApp) throws {
-        let directory = try #require(TestEnvironment.acceptanceImages, "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
+        let directory = try #require(
+            TestEnvironment.acceptanceImages,
+            "WHITTLE_ACCEPTANCE_IMAGES is not set: run the suite through scripts/test.sh")
         let input = directory + "/\(app.name).tar"
-        try #require(FileManager.default.fileExists(atPath: input),
-                     "\(input) is missing (bench/build-image.sh --images unprobed)")
+        try #require(
+            FileManager.default.fileExists(atPath: input),
+            "\(input) is missing (bench/build-image.sh --images unprobed)")
         let expected = try UnprobedApp.recordedAnswers(directory + "/\(app.name).expected")
-        #expect(app.questions.contains(where: \.probed) && app.questions.contains(where: { !$0.probed }),
-                "\(app.name) needs a probed question and at least one the probes never ask")
+        #expect(
+            app.questions.contains(where: \.probed) && app.questions.contains(where: { !$0.probed }),
+            "\(app.name) needs a probed question and at least one the probes never ask")
 
         let whittle = try whittleExecutable()
         let work = try TestDirectory()
         let trace = work.path("\(app.name).json")
         try run(whittle, ["trace", input, "-o", trace, "--timeout", String(app.timeout)] + app.traceArgs)
         let probes = try TraceDocument.load(path: trace).probes
-        #expect(probes?.allSatisfy(\.succeeded) == true, """
+        #expect(
+            probes?.allSatisfy(\.succeeded) == true,
+            """
             probes under trace: \(probes ?? []); log: \
             \((try? run("/usr/bin/tail", ["-n", "15", work.path("\(app.name).log")])) ?? "")
             """)
@@ -104,8 +116,9 @@ struct UnprobedAcceptanceTests {
         let size = { (path: String) in
             Double((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
         }
-        print("unprobed acceptance, \(app.name) (\(app.kind)): \(Int(size(input))) -> \(Int(size(output))) bytes, "
-            + String(format: "%.1fx smaller", size(input) / size(output)))
+        print(
+            "unprobed acceptance, \(app.name) (\(app.kind)): \(Int(size(input))) -> \(Int(size(output))) bytes, "
+                + String(format: "%.1fx smaller", size(input) / size(output)))
 
         try withRunningContainer(loading: output, tag: tag) { engine, container, environment in
             try ask(app, expected: expected, engine: engine, container: container, environment: environment)
@@ -114,26 +127,35 @@ struct UnprobedAcceptanceTests {
 
     /// Every question, the probed one first (it waits for the app to come up), each answer
     /// compared with the original's.
-    private func ask(_ app: UnprobedApp, expected: [String: String], engine: PrivateDockerEngine, container: String,
-                     environment: [String: String]) throws {
+    private func ask(
+        _ app: UnprobedApp, expected: [String: String], engine: PrivateDockerEngine, container: String,
+        environment: [String: String]
+    ) throws {
         // The probed question first: it waits for the app to come up.
         let ordered = app.questions.filter(\.probed) + app.questions.filter { !$0.probed }
         for (position, question) in ordered.enumerated() {
             let timeout = position == 0 ? app.timeout : Self.laterQuestionTimeout
             let answer: String
             do {
-                answer = try run("/usr/bin/env", [
-                    "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, UnprobedApp.manifest,
-                    app.name, "--question", question.name, "--docker-container", container, "--timeout", String(timeout),
-                ], environment: environment)
+                answer = try run(
+                    "/usr/bin/env",
+                    [
+                        "python3", repositoryRoot.appendingPathComponent("bench/zoo_ask.py").path, UnprobedApp.manifest,
+                        app.name, "--question", question.name, "--docker-container", container, "--timeout",
+                        String(timeout),
+                    ], environment: environment)
             } catch {
                 answer = "no answer: \(error)"
             }
             guard let original = expected[question.name] else {
-                Issue.record("\(app.name): no recorded answer to \(question.summary) (rebuild with bench/build-image.sh --force --images \(app.name))")
+                Issue.record(
+                    "\(app.name): no recorded answer to \(question.summary) (rebuild with bench/build-image.sh --force --images \(app.name))"
+                )
                 continue
             }
-            #expect(answer == original, """
+            #expect(
+                answer == original,
+                """
                 \(app.name), question \(question.summary): the slimmed image answered something else; \
                 its last lines of output: \(lastLines(of: container, in: engine))
                 """)
@@ -142,7 +164,9 @@ struct UnprobedAcceptanceTests {
 
     /// The container's last lines of standard output and error together.
     private func lastLines(of container: String, in engine: PrivateDockerEngine) -> String {
-        let logs = (try? run("/bin/sh", ["-c", "docker -H \"$1\" logs --tail 20 \"$2\" 2>&1", "sh", engine.host, container])) ?? ""
+        let logs =
+            (try? run("/bin/sh", ["-c", "docker -H \"$1\" logs --tail 20 \"$2\" 2>&1", "sh", engine.host, container]))
+            ?? ""
         return String(logs.suffix(3000))
     }
 }

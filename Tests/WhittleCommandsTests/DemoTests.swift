@@ -8,8 +8,10 @@ import WhittleReport
 @Suite("The demo the README starts with", .serialized)
 struct DemoTests {
     private func slim(output: String?) throws -> SlimJob.Result {
-        try SlimJob(input: fixture(DemoImage.file), output: output, options: WriteOptions(tag: "demo-app:slim"),
-                    removal: RemovalRequest(profiles: [DemoImage.profile])).run()
+        try SlimJob(
+            input: fixture(DemoImage.file), output: output, options: WriteOptions(tag: "demo-app:slim"),
+            removal: RemovalRequest(profiles: [DemoImage.profile])
+        ).run()
     }
 
     @Test("the demo's report removes every kind of waste the fixture carries, and most of the image")
@@ -21,8 +23,9 @@ struct DemoTests {
             #expect((saving?.entries ?? 0) >= least.entries, "\(profile): \(String(describing: saving))")
             #expect((saving?.bytes ?? 0) >= least.bytes, "\(profile): \(String(describing: saving))")
         }
-        #expect(report.removedBytes * 10 >= report.before.bytes * 7,
-                "removed \(report.removedBytes) of \(report.before.bytes)")
+        #expect(
+            report.removedBytes * 10 >= report.before.bytes * 7,
+            "removed \(report.removedBytes) of \(report.before.bytes)")
         // What the app needs stays: the removals never touch busybox, its links or the app.
         #expect(report.after.bytes >= 1_900_000)
         // The OS packages that lost files are named, from the fixture's dpkg database.
@@ -32,18 +35,21 @@ struct DemoTests {
 
     @Test("scripts/demo.sh slims the demo fixture with the profile the tests check, and the README starts with it")
     func scriptAndReadmeAgree() throws {
-        let script = try String(contentsOfFile: repositoryRoot.appendingPathComponent("scripts/demo.sh").path,
-                                encoding: .utf8)
+        let script = try String(
+            contentsOfFile: repositoryRoot.appendingPathComponent("scripts/demo.sh").path,
+            encoding: .utf8)
         #expect(script.contains("Fixtures/\(DemoImage.file)"))
         #expect(script.contains("--profile \(DemoImage.profile)"))
-        let readme = try String(contentsOfFile: repositoryRoot.appendingPathComponent("README.md").path,
-                                encoding: .utf8)
+        let readme = try String(
+            contentsOfFile: repositoryRoot.appendingPathComponent("README.md").path,
+            encoding: .utf8)
         let firstBlock = readme.components(separatedBy: "```sh\n").dropFirst().first ?? ""
         #expect(firstBlock.hasPrefix("scripts/demo.sh"))
     }
 
-    @Test("the slimmed demo loads in Docker and prints what the original prints",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "the slimmed demo loads in Docker and prints what the original prints",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func slimmedDemoRunsInDocker() throws {
         let work = try TestDirectory()
         let output = work.path("demo-slim.tar")
@@ -56,8 +62,9 @@ struct DemoTests {
         #expect(try engine.docker("run", "--rm", "--network", "none", "demo-app:slim") == DemoImage.output)
     }
 
-    @Test("without Docker, whittle's sandbox shows the same: trace the original, verify the slimmed demo",
-          .enabled(if: canTrace, "needs root (runs under CI=true)"))
+    @Test(
+        "without Docker, whittle's sandbox shows the same: trace the original, verify the slimmed demo",
+        .enabled(if: canTrace, "needs root (runs under CI=true)"))
     func slimmedDemoVerifiesInTheSandbox() throws {
         let whittle = try whittleExecutable()
         let work = try TestDirectory()

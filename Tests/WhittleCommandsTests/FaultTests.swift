@@ -12,8 +12,9 @@ struct FaultTests {
     /// Mounting needs root; locally the tests skip without it, under CI=true they run.
     static let canMount = TestEnvironment.isRoot || TestEnvironment.isCI
 
-    @Test("a full disk: the message names the output and says the disk is full; nothing is left",
-          .enabled(if: canMount, "mounts a tmpfs: needs root (runs under CI=true)"))
+    @Test(
+        "a full disk: the message names the output and says the disk is full; nothing is left",
+        .enabled(if: canMount, "mounts a tmpfs: needs root (runs under CI=true)"))
     func fullDisk() throws {
         let work = try FaultWork()
         let disk = try Mount(tmpfsAt: work.path("small"), options: "size=8m")
@@ -33,8 +34,9 @@ struct FaultTests {
         #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
-    @Test("an output directory that cannot be written is refused before the input is read",
-          .enabled(if: canMount, "mounts a read-only tmpfs: needs root (runs under CI=true)"))
+    @Test(
+        "an output directory that cannot be written is refused before the input is read",
+        .enabled(if: canMount, "mounts a read-only tmpfs: needs root (runs under CI=true)"))
     func unwritableOutput() throws {
         let work = try FaultWork()
         let readOnly = try Mount(tmpfsAt: work.path("ro"), options: "ro,size=1m")
@@ -58,8 +60,9 @@ struct FaultTests {
         #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
-    @Test("SIGINT or SIGTERM during slim removes the spool, scratch and staging files and exits 128 + signal",
-          arguments: [SIGINT, SIGTERM])
+    @Test(
+        "SIGINT or SIGTERM during slim removes the spool, scratch and staging files and exits 128 + signal",
+        arguments: [SIGINT, SIGTERM])
     func interruptedSlim(signal: Int32) throws {
         let work = try FaultWork()
         let input = try bigImage(in: work)
@@ -86,8 +89,9 @@ struct FaultTests {
         let outputs = work.path("out")
         try FileManager.default.createDirectory(atPath: outputs, withIntermediateDirectories: false)
         let output = outputs + "/slim.tar"
-        let process = try work.start(shell: "trap '' INT; exec \"$0\" \"$@\"",
-                                     ["slim", input, "-o", output])
+        let process = try work.start(
+            shell: "trap '' INT; exec \"$0\" \"$@\"",
+            ["slim", input, "-o", output])
         try work.waitForStagingFile(in: outputs, of: process)
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
@@ -137,14 +141,17 @@ struct FaultTests {
         #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
-    @Test("SIGKILL during trace leaves no mount on the host; the next run removes its scratch directory",
-          .enabled(if: canTrace, "needs root (runs under CI=true)"))
+    @Test(
+        "SIGKILL during trace leaves no mount on the host; the next run removes its scratch directory",
+        .enabled(if: canTrace, "needs root (runs under CI=true)"))
     func killedTrace() throws {
         let work = try FaultWork()
         let image = try busyboxImage().writeArchive(in: work.url)
         let trace = work.path("killed.json")
-        let process = try work.start(["trace", image, "-o", trace, "--timeout", "60", "--network", "none", "--",
-                                      "/bin/busybox", "sh", "-c", "echo started; exec /bin/busybox sleep 100"])
+        let process = try work.start([
+            "trace", image, "-o", trace, "--timeout", "60", "--network", "none", "--",
+            "/bin/busybox", "sh", "-c", "echo started; exec /bin/busybox sleep 100",
+        ])
         try work.waitFor("the traced app to start", process: process) {
             (try? String(contentsOfFile: work.path("killed.log"), encoding: .utf8))?.contains("started") == true
         }
@@ -153,9 +160,10 @@ struct FaultTests {
         // The sandbox's processes live in a mount namespace of their own, holding its mounts.
         let sandbox = descendants(of: process.processIdentifier)
         let hostNamespace = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/mnt")
-        let namespaces = Set(sandbox.compactMap {
-            try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/mnt")
-        })
+        let namespaces = Set(
+            sandbox.compactMap {
+                try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/ns/mnt")
+            })
         #expect(!namespaces.isEmpty && !namespaces.contains(hostNamespace), "\(namespaces) vs \(hostNamespace)")
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -172,7 +180,8 @@ struct FaultTests {
         // The next run (any command that reads an image) finds it abandoned and removes it.
         let next = try work.whittle(["inspect", image])
         #expect(next.status == 0, "\(next.errors)")
-        let line = "removed 1 temporary directory left by runs that were killed: "
+        let line =
+            "removed 1 temporary directory left by runs that were killed: "
             + "\(work.temporaryDirectory)/\(stale[0]) (pid \(process.processIdentifier))"
         #expect(next.errors.contains(line), "\(next.errors)")
         #expect(try work.leftInTemporaryDirectory().isEmpty)
@@ -205,15 +214,17 @@ struct StaleScratchTests {
         let outcome = StaleScratch.sweep(in: base.url.path)
         #expect(outcome.removed.map(\.path) == [abandoned])
         #expect(outcome.removed.map(\.pid) == ["4242"])
-        #expect(outcome.lines == ["removed 1 temporary directory left by runs that were killed: \(abandoned) (pid 4242)"])
+        #expect(
+            outcome.lines == ["removed 1 temporary directory left by runs that were killed: \(abandoned) (pid 4242)"])
         #expect(!FileManager.default.fileExists(atPath: abandoned))
         for kept in [live, unmarked, otherName, target + "/spool/data", base.path("whittle.Symlnk")] {
             #expect(FileManager.default.fileExists(atPath: kept), "\(kept) was removed")
         }
     }
 
-    @Test("a directory with something mounted under it is named, never entered",
-          .enabled(if: FaultTests.canMount, "mounts a tmpfs: needs root (runs under CI=true)"))
+    @Test(
+        "a directory with something mounted under it is named, never entered",
+        .enabled(if: FaultTests.canMount, "mounts a tmpfs: needs root (runs under CI=true)"))
     func mountedDirectoryIsOnlyNamed() throws {
         let base = try TestDirectory()
         let stale = base.path("whittle.Mount1")
@@ -225,8 +236,10 @@ struct StaleScratchTests {
 
         let outcome = StaleScratch.sweep(in: base.url.path)
         #expect(outcome.removed.isEmpty)
-        #expect(outcome.lines == ["left \(stale), a temporary directory of a run that was killed: something is still mounted under it"])
+        #expect(
+            outcome.lines == [
+                "left \(stale), a temporary directory of a run that was killed: something is still mounted under it"
+            ])
         #expect(FileManager.default.fileExists(atPath: mount.path + "/file"))
     }
 }
-

@@ -12,15 +12,18 @@ struct PipeTests {
         return value
     }
 
-    @Test("inspect - equals inspect FILE, from a pipe, a gzip pipe and a redirected file",
-          arguments: ["cat %@ |", "gzip -c < %@ |", "< %@"])
+    @Test(
+        "inspect - equals inspect FILE, from a pipe, a gzip pipe and a redirected file",
+        arguments: ["cat %@ |", "gzip -c < %@ |", "< %@"])
     func inspectFromStandardInput(feed: String) throws {
         let whittle = quoted(try whittleExecutable())
         let input = fixture("busybox-app.docker.tar")
         let file = try shell("\(whittle) inspect \(quoted(input)) --format json")
         #expect(file.status == 0, "\(file.stderr)")
         let pipe = feed.replacingOccurrences(of: "%@", with: quoted(input))
-        let command = pipe.hasPrefix("<") ? "\(whittle) inspect - --format json \(pipe)"
+        let command =
+            pipe.hasPrefix("<")
+            ? "\(whittle) inspect - --format json \(pipe)"
             : "\(pipe) \(whittle) inspect - --format json"
         let piped = try shell(command)
         #expect(piped.status == 0, "\(piped.stderr)")
@@ -46,8 +49,9 @@ struct PipeTests {
         let file = try shell("\(whittle) slim \(input) -o \(quoted(reference)) --profile safe --compression gzip")
         #expect(file.status == 0, "\(file.stderr)")
         let piped = work.path("piped.tar")
-        let run = try shell("cat \(input) | \(whittle) slim - -o - --profile safe --compression gzip > \(quoted(piped))",
-                            environment: ["TMPDIR": spool])
+        let run = try shell(
+            "cat \(input) | \(whittle) slim - -o - --profile safe --compression gzip > \(quoted(piped))",
+            environment: ["TMPDIR": spool])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(FileManager.default.contentsEqual(atPath: piped, andPath: reference))
         // The report went to standard error.
@@ -56,8 +60,9 @@ struct PipeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: spool) == [])
 
         // --format json with -o -: the JSON report on stderr, the tarball alone on stdout.
-        let json = try shell("cat \(input) | \(whittle) slim - -o - --profile safe --compression gzip --format json",
-                             environment: ["TMPDIR": spool])
+        let json = try shell(
+            "cat \(input) | \(whittle) slim - -o - --profile safe --compression gzip --format json",
+            environment: ["TMPDIR": spool])
         #expect(json.status == 0)
         #expect(json.stdout == (try Data(contentsOf: URL(fileURLWithPath: reference))))
         #expect(json.stderr.contains("\"outputTarballBytes\""))
@@ -66,27 +71,31 @@ struct PipeTests {
     @Test("--dry-run with -o - writes nothing to stdout and lists the removals on stderr")
     func dryRunToStandardOutput() throws {
         let whittle = quoted(try whittleExecutable())
-        let run = try shell("cat \(quoted(fixture("corners.docker.tar"))) | \(whittle) slim - -o - --profile safe --dry-run")
+        let run = try shell(
+            "cat \(quoted(fixture("corners.docker.tar"))) | \(whittle) slim - -o - --profile safe --dry-run")
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.isEmpty)
         let listing = try shell("\(whittle) slim \(quoted(fixture("corners.docker.tar"))) --profile safe --dry-run")
         #expect(run.stderr.contains(String(decoding: listing.stdout, as: UTF8.self).trimmingCharacters(in: .newlines)))
     }
 
-    @Test("bad input on stdin: an error naming standard input, no output, and the spool removed", arguments: [
-        ("head -c 3000 %@ |", "standard input"),
-        ("true |", "standard input was empty"),
-        ("echo not an image | gzip |", "standard input is not a saved image"),
-        ("gzip -c < %@ | head -c 5000 |", "cannot read the image from standard input"),
-    ])
+    @Test(
+        "bad input on stdin: an error naming standard input, no output, and the spool removed",
+        arguments: [
+            ("head -c 3000 %@ |", "standard input"),
+            ("true |", "standard input was empty"),
+            ("echo not an image | gzip |", "standard input is not a saved image"),
+            ("gzip -c < %@ | head -c 5000 |", "cannot read the image from standard input"),
+        ])
     func badStandardInput(feed: String, message: String) throws {
         let whittle = quoted(try whittleExecutable())
         let work = try TestDirectory()
         let spool = work.path("tmp")
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
         let pipe = feed.replacingOccurrences(of: "%@", with: quoted(fixture("corners.docker.tar")))
-        let run = try shell("\(pipe) \(whittle) slim - -o \(quoted(work.path("out.tar")))",
-                            environment: ["TMPDIR": spool])
+        let run = try shell(
+            "\(pipe) \(whittle) slim - -o \(quoted(work.path("out.tar")))",
+            environment: ["TMPDIR": spool])
         #expect(run.status != 0)
         #expect(run.stderr.contains(message), "\(run.stderr)")
         #expect(!run.stderr.contains(spool), "the message names the spool file: \(run.stderr)")
@@ -100,7 +109,8 @@ struct PipeTests {
         let work = try TestDirectory()
         let spool = work.path("tmp")
         try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
-        let run = try shell("""
+        let run = try shell(
+            """
             cat \(quoted(fixture(DemoImage.file))) | \(whittle) slim - -o - 2> \(quoted(work.path("err"))) | head -c 1000 \
             > /dev/null; echo "${PIPESTATUS[1]}"
             """, environment: ["TMPDIR": spool])
@@ -124,8 +134,9 @@ struct PipeTests {
         #expect(String(decoding: fromTerminal.stdout, as: UTF8.self).contains("standard input, which is a terminal"))
     }
 
-    @Test("docker save X | whittle slim - -o - --profile safe | docker load, and the loaded image runs",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "docker save X | whittle slim - -o - --profile safe | docker load, and the loaded image runs",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func dockerPipeline() throws {
         let engine = try PrivateDockerEngine()
         defer { engine.stop() }
@@ -135,7 +146,8 @@ struct PipeTests {
         #expect(original == DemoImage.output)
         let docker = "docker -H \(quoted(engine.host))"
         let work = try TestDirectory()
-        let run = try shell("""
+        let run = try shell(
+            """
             \(docker) save \(DemoImage.tag) | \(whittle) slim - -o - --profile safe --tag whittle-e2e/piped:1 \
             | \(docker) load
             """, environment: ["TMPDIR": work.path("")])

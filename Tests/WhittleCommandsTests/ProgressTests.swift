@@ -50,8 +50,9 @@ struct ProgressLineTests {
 
     @Test("a phase without bytes shows its clock, and a status replaces the figures")
     func statusAndClock() {
-        #expect(ProgressLine(phase: "selecting what to remove", elapsed: 3725).bar(width: 80)
-            == "selecting what to remove  1:02:05")
+        #expect(
+            ProgressLine(phase: "selecting what to remove", elapsed: 3725).bar(width: 80)
+                == "selecting what to remove  1:02:05")
         let status = ProgressLine(phase: "tracing", elapsed: 4, status: "0:04  12 syscalls  3 paths")
         #expect(status.bar(width: 80) == "tracing  0:04  12 syscalls  3 paths")
         #expect(status.plain() == "whittle: tracing: 0:04  12 syscalls  3 paths")
@@ -59,13 +60,16 @@ struct ProgressLineTests {
 
     @Test("a trace's status line: elapsed, syscalls, paths, and each probe's state")
     func traceStatus() {
-        let status = TraceStatus(elapsed: 12.4, syscalls: 12345, paths: 812, probes: [
-            .init(kind: "tcp", target: "127.0.0.1:5432", state: .passed),
-            .init(kind: "http", target: "http://127.0.0.1:8080/health", state: .waiting),
-            .init(kind: "exec", target: "psql -c 'select 1'", state: .pending),
-        ])
-        #expect(TraceCommand.statusLine(status) == "0:12  12345 syscalls  812 paths  tcp 127.0.0.1:5432 passed  "
-            + "http http://127.0.0.1:8080/health waiting  exec psql -c 'select 1' pending")
+        let status = TraceStatus(
+            elapsed: 12.4, syscalls: 12345, paths: 812,
+            probes: [
+                .init(kind: "tcp", target: "127.0.0.1:5432", state: .passed),
+                .init(kind: "http", target: "http://127.0.0.1:8080/health", state: .waiting),
+                .init(kind: "exec", target: "psql -c 'select 1'", state: .pending),
+            ])
+        #expect(
+            TraceCommand.statusLine(status) == "0:12  12345 syscalls  812 paths  tcp 127.0.0.1:5432 passed  "
+                + "http http://127.0.0.1:8080/health waiting  exec psql -c 'select 1' pending")
     }
 }
 
@@ -79,10 +83,12 @@ private final class Collected: @unchecked Sendable {
 
 @Suite("Progress display: when it shows and what it writes")
 struct ProgressDisplayTests {
-    @Test("auto is a bar on a terminal and nothing otherwise; --quiet and none silence it", arguments: [
-        (ProgressMode.auto, true, ProgressDisplay.Style.bar), (.auto, false, .silent), (.bar, false, .bar),
-        (.plain, true, .plain), (.none, true, .silent),
-    ])
+    @Test(
+        "auto is a bar on a terminal and nothing otherwise; --quiet and none silence it",
+        arguments: [
+            (ProgressMode.auto, true, ProgressDisplay.Style.bar), (.auto, false, .silent), (.bar, false, .bar),
+            (.plain, true, .plain), (.none, true, .silent),
+        ])
     func styles(mode: ProgressMode, terminal: Bool, expected: ProgressDisplay.Style) {
         #expect(ProgressDisplay.style(for: mode, stderrIsTerminal: terminal) == expected)
     }
@@ -176,7 +182,9 @@ struct ProgressTerminalTests {
     @Test("inspect and a pipe's spool show their bytes too")
     func inspectAndSpool() throws {
         let whittle = try whittleExecutable()
-        let run = try shell("script -qfec \(quoted("cat \(quoted(fixture(DemoImage.file))) | \(quoted(whittle)) inspect - > /dev/null")) /dev/null")
+        let run = try shell(
+            "script -qfec \(quoted("cat \(quoted(fixture(DemoImage.file))) | \(quoted(whittle)) inspect - > /dev/null")) /dev/null"
+        )
         let text = String(decoding: run.stdout, as: UTF8.self)
         #expect(text.contains("reading standard input"))
         #expect(text.contains("reading layers"))
@@ -204,9 +212,11 @@ struct TraceProgressTerminalTests {
     func traceStatus() throws {
         let whittle = try whittleExecutable()
         let work = try TestDirectory()
-        let trace = [quoted(whittle), "trace", quoted(fixture(DemoImage.file)), "-o", quoted(work.path("t.json")),
-                     "--network", "none", "--timeout", "30", "--probe-exec", quoted("cat /tmp/ready"), "--",
-                     "/bin/sh", "-c", quoted("sleep 1; echo up > /tmp/ready; sleep 30")].joined(separator: " ")
+        let trace = [
+            quoted(whittle), "trace", quoted(fixture(DemoImage.file)), "-o", quoted(work.path("t.json")),
+            "--network", "none", "--timeout", "30", "--probe-exec", quoted("cat /tmp/ready"), "--",
+            "/bin/sh", "-c", quoted("sleep 1; echo up > /tmp/ready; sleep 30"),
+        ].joined(separator: " ")
         let run = try shell("script -qfec \(quoted(trace)) /dev/null")
         #expect(run.status == 0, "\(run.stderr)")
         let screen = String(decoding: run.stdout, as: UTF8.self)

@@ -8,9 +8,11 @@ struct CompressionTests {
 
     // MARK: Parallel gzip encoder
 
-    @Test("encoder output decodes back to the input", arguments: [
-        0, 1, 1000, 128 * 1024, 128 * 1024 + 1, 3 * 128 * 1024 - 7, 1_000_003,
-    ])
+    @Test(
+        "encoder output decodes back to the input",
+        arguments: [
+            0, 1, 1000, 128 * 1024, 128 * 1024 + 1, 3 * 128 * 1024 - 7, 1_000_003,
+        ])
     func encoderRoundTrip(length: Int) throws {
         let input = sampleData(count: length, seed: UInt64(length))
         let compressed = try gzipEncode(input, threads: 3, writeChunk: 10_007)
@@ -68,7 +70,8 @@ struct CompressionTests {
         let first = sampleData(count: 300_000, seed: 1)
         let second = sampleData(count: 5, seed: 2)
         let third = sampleData(count: 200_000, seed: 3)
-        let members = try gzipEncode(first, threads: 2, writeChunk: 9_999)
+        let members =
+            try gzipEncode(first, threads: 2, writeChunk: 9_999)
             + gzipEncode(second, threads: 1, writeChunk: 1)
             + gzipEncode(third, threads: 2, writeChunk: 50_000)
         #expect(try decodeGzip(members) == first + second + third)
@@ -106,8 +109,10 @@ struct CompressionTests {
         #expect(throws: CompressionError.corruptGzip("unexpected data after the end of the last member")) {
             _ = try decodeGzip(compressed + Array("junk".utf8))
         }
-        #expect(throws: CompressionError.corruptGzip(
-            "unexpected data after the zero padding that follows the last member")) {
+        #expect(
+            throws: CompressionError.corruptGzip(
+                "unexpected data after the zero padding that follows the last member")
+        ) {
             _ = try decodeGzip(compressed + [0, 0, 0, 0x1f])
         }
     }
@@ -118,8 +123,9 @@ struct CompressionTests {
     func zstdDecodes() throws {
         #expect(try decodeZstd(Self.smallZstdFrame) == Self.smallZstdContent)
         // Consecutive frames decode as one stream, as the zstd tool does.
-        #expect(try decodeZstd(Self.smallZstdFrame + Self.smallZstdFrame)
-            == Self.smallZstdContent + Self.smallZstdContent)
+        #expect(
+            try decodeZstd(Self.smallZstdFrame + Self.smallZstdFrame)
+                == Self.smallZstdContent + Self.smallZstdContent)
     }
 
     @Test("a zstd stream cut short reports truncation")
@@ -166,8 +172,10 @@ struct CompressionTests {
         let cases: [(String, String)] = [
             ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
             ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-            ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+            (
+                "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+            ),
         ]
         for (text, expected) in cases {
             let bytes = Array(text.utf8)
@@ -199,8 +207,9 @@ struct CompressionTests {
         let offset = 12_345
         let expected = try inlineDigest(Array(contents[offset...]))
 
-        let whole = FileRangeHasher(fileDescriptor: fd, offset: Int64(offset),
-                                    available: Int64(contents.count - offset))
+        let whole = FileRangeHasher(
+            fileDescriptor: fd, offset: Int64(offset),
+            available: Int64(contents.count - offset))
         #expect(try whole.finish() == expected)
 
         let growing = FileRangeHasher(fileDescriptor: fd, offset: Int64(offset))
@@ -383,7 +392,8 @@ private final class TemporaryFile {
     let path: String
 
     init(contents: [UInt8]) throws {
-        path = FileManager.default.temporaryDirectory
+        path =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("whittle-compression-\(UUID().uuidString)").path
         try Data(contents).write(to: URL(fileURLWithPath: path))
     }

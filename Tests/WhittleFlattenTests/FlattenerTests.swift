@@ -37,7 +37,9 @@ struct FlattenerTests {
         #expect(try result.text("data") == "now a file")
     }
 
-    @Test("a whiteout deletes what its name holds when it is met: a lower file or subtree, or an entry its layer wrote before it, as Docker applies entries in order")
+    @Test(
+        "a whiteout deletes what its name holds when it is met: a lower file or subtree, or an entry its layer wrote before it, as Docker applies entries in order"
+    )
     func whiteouts() throws {
         var lower = TestLayer()
         lower.directory("app")
@@ -143,8 +145,9 @@ struct FlattenerTests {
         #expect(result.node("lib")?.inode?.kind == .symlink)
     }
 
-    @Test("a write through a symlink whose target is missing is refused, naming the entry and the link; below a symlinked directory missing parents are made",
-          arguments: [("evil", "/tmp/x"), ("evil", "../../tmp/x"), ("evil", "nowhere"), ("evil", "data/missing")])
+    @Test(
+        "a write through a symlink whose target is missing is refused, naming the entry and the link; below a symlinked directory missing parents are made",
+        arguments: [("evil", "/tmp/x"), ("evil", "../../tmp/x"), ("evil", "nowhere"), ("evil", "data/missing")])
     func writeThroughDanglingSymlink(link: String, target: String) throws {
         var lower = TestLayer()
         lower.directory("data")
@@ -227,8 +230,9 @@ struct FlattenerTests {
         }
     }
 
-    @Test("a whiteout of '.', '..' or nothing is refused, naming the entry",
-          arguments: ["etc/.wh..", "etc/.wh...", "etc/.wh."])
+    @Test(
+        "a whiteout of '.', '..' or nothing is refused, naming the entry",
+        arguments: ["etc/.wh..", "etc/.wh...", "etc/.wh."])
     func whiteoutOfNoSingleFile(name: String) throws {
         var lower = TestLayer()
         lower.file("etc/passwd", "root:x:0:0::/:/bin/sh\n")
@@ -256,10 +260,12 @@ struct FlattenerTests {
     func xattrs() throws {
         let capability: [UInt8] = [0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0xff, 0xfe]
         var layer = TestLayer()
-        layer.file("ping", "p", xattrs: [
-            ExtendedAttribute(name: "security.capability", value: capability),
-            ExtendedAttribute(name: "trusted.overlay.origin", value: [1]),
-        ])
+        layer.file(
+            "ping", "p",
+            xattrs: [
+                ExtendedAttribute(name: "security.capability", value: capability),
+                ExtendedAttribute(name: "trusted.overlay.origin", value: [1]),
+            ])
         let result = try Flattened(TestImageBuilder(layers: [layer]))
         let attributes = try #require(result.node("ping")).attributes
         #expect(attributes.xattrs == [ExtendedAttribute(name: "security.capability", value: capability)])

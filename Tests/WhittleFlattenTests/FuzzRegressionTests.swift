@@ -25,7 +25,9 @@ struct FuzzRegressionTests {
         #expect(error.description.contains("refusing it"))
     }
 
-    @Test("a tree made deeper than 4,096 directories through symlinks, each name short, is refused instead of overflowing the stack")
+    @Test(
+        "a tree made deeper than 4,096 directories through symlinks, each name short, is refused instead of overflowing the stack"
+    )
     func deepThroughSymlinks() throws {
         // 40 rounds of a 2,000-deep directory and a symlink to it, each next one made inside the last.
         let layer = try finding("layer-deep-through-symlinks.tar.gz")
@@ -49,7 +51,9 @@ struct FuzzRegressionTests {
         #expect(try result.text(name) == "deep")
     }
 
-    @Test("a dpkg info file named ':.list', with no package name before the colon, is nobody's instead of crashing the reader")
+    @Test(
+        "a dpkg info file named ':.list', with no package name before the colon, is nobody's instead of crashing the reader"
+    )
     func dpkgInfoColonStem() throws {
         // FuzzPackages' entries slot: one entry a line, each a file holding its own name.
         let input = try finding("packages-dpkg-info-colon-stem")
@@ -66,12 +70,15 @@ struct FuzzRegressionTests {
         #expect(packages.first?.files == ["usr/bin/tool"])
     }
 
-    @Test("a Requires-Dist marker nested 5,000 parentheses deep is refused as too long instead of overflowing the stack")
+    @Test(
+        "a Requires-Dist marker nested 5,000 parentheses deep is refused as too long instead of overflowing the stack")
     func markerParentheses() throws {
         try expectMarkerRefused(finding("packages-marker-5000-parens"))
     }
 
-    @Test("a Requires-Dist marker of 20,000 comparisons joined by 'or' is refused as too long instead of overflowing the stack")
+    @Test(
+        "a Requires-Dist marker of 20,000 comparisons joined by 'or' is refused as too long instead of overflowing the stack"
+    )
     func markerTerms() throws {
         try expectMarkerRefused(finding("packages-marker-20000-terms"))
     }
@@ -95,8 +102,10 @@ private func expectMarkerRefused(_ input: [UInt8]) throws {
     let error = #expect(throws: PackageGraphError.self) { try PythonMarker.parse(marker) }
     #expect(error.map { "\($0)" }?.hasSuffix("environment marker: longer than 1024 tokens; no real marker is") == true)
     #expect(throws: PackageGraphError.self) { try PythonRequirement("pkg>=1; " + marker) }
-    let records = [PackageRecord(kind: .pypi, name: "app", requiresDist: ["pkg>=1; " + marker]),
-                   PackageRecord(kind: .pypi, name: "pkg")]
+    let records = [
+        PackageRecord(kind: .pypi, name: "app", requiresDist: ["pkg>=1; " + marker]),
+        PackageRecord(kind: .pypi, name: "pkg"),
+    ]
     let plan = try RemovalPlan(
         records: records, requests: [RemovalRequest(specs: [PackageSpec("pypi:pkg")], origin: .commandLine)],
         environment: PackageEnvironment(python: PythonEnvironment(pythonVersion: "3.11.2")))

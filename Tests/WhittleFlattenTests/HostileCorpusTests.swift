@@ -40,18 +40,22 @@ struct HostileCorpusTests {
             #expect(testCase.outcome == "refuse" || testCase.engine == "loads", "\(testCase): Docker must load it")
         }
         let names = cases.map(\.name)
-        for kind in ["dotdot-entry", "dotdot-hardlink-target", "dotdot-whiteout", "dotdot-manifest-layer",
-                     "absolute-entries", "symlink-out-absolute", "symlink-dangling", "hardlink-missing",
-                     "hardlink-to-directory", "hardlink-loop", "symlink-loop-write", "path-4096", "deep-400",
-                     "non-utf8-name", "duplicate-file", "gnu-sparse", "pax-huge-size", "gzip-bomb",
-                     "thousands-of-layers", "config-nested-100000", "diff-id-mismatch", "truncated-in-data"] {
+        for kind in [
+            "dotdot-entry", "dotdot-hardlink-target", "dotdot-whiteout", "dotdot-manifest-layer",
+            "absolute-entries", "symlink-out-absolute", "symlink-dangling", "hardlink-missing",
+            "hardlink-to-directory", "hardlink-loop", "symlink-loop-write", "path-4096", "deep-400",
+            "non-utf8-name", "duplicate-file", "gnu-sparse", "pax-huge-size", "gzip-bomb",
+            "thousands-of-layers", "config-nested-100000", "diff-id-mismatch", "truncated-in-data",
+        ] {
             #expect(names.contains(kind), "no case \(kind)")
         }
         #expect(names.filter { $0.hasPrefix("truncated-after-") }.count >= 5)
         #expect(names.filter { $0.hasPrefix("truncated-header-") }.count >= 5)
     }
 
-    @Test("slim and inspect refuse each hostile case with its message and leave nothing behind, or flatten it; never a crash or a hang")
+    @Test(
+        "slim and inspect refuse each hostile case with its message and leave nothing behind, or flatten it; never a crash or a hang"
+    )
     func whittleOnEveryCase() throws {
         let work = try TestDirectory()
         let cases = try Self.corpus(in: work)
@@ -94,8 +98,9 @@ struct HostileCorpusTests {
         }
     }
 
-    @Test("a real engine does with each case what the corpus says, and loads whittle's output of the others as exactly what it makes of the original",
-          .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
+    @Test(
+        "a real engine does with each case what the corpus says, and loads whittle's output of the others as exactly what it makes of the original",
+        .enabled(if: PrivateDockerEngine.available || PrivateDockerEngine.required))
     func dockerAgrees() throws {
         let work = try TestDirectory()
         // Only the cases an engine can take without inflating gigabytes.
@@ -176,8 +181,9 @@ struct HostileCorpusTests {
             process.terminate()
             ended.wait()
         }
-        return Outcome(status: process.terminationStatus, crashed: process.terminationReason == .uncaughtSignal && !hung,
-                       hung: hung, errors: collected.text())
+        return Outcome(
+            status: process.terminationStatus, crashed: process.terminationReason == .uncaughtSignal && !hung,
+            hung: hung, errors: collected.text())
     }
 }
 

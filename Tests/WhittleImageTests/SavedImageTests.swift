@@ -24,11 +24,15 @@ struct SavedImageTests {
         #expect(flattener.layers.count == image.layers.count)
     }
 
-    @Test("every layout of one image flattens to the same tree", arguments: [
-        ["busybox-app.docker.tar", "busybox-app.oci-gzip.tar"],
-        ["corners.docker.tar", "corners.docker25.tar", "corners.oci.tar", "corners.oci-zstd.tar",
-         "corners.oci-v2s2.tar"],
-    ])
+    @Test(
+        "every layout of one image flattens to the same tree",
+        arguments: [
+            ["busybox-app.docker.tar", "busybox-app.oci-gzip.tar"],
+            [
+                "corners.docker.tar", "corners.docker25.tar", "corners.oci.tar", "corners.oci-zstd.tar",
+                "corners.oci-v2s2.tar",
+            ],
+        ])
     func layoutsAgree(names: [String]) throws {
         var listings: [[String]] = []
         for name in names {
@@ -66,9 +70,14 @@ struct SavedImageTests {
         #expect(image.layers.count > 1)
         var expected = image.layers[0].diffID
         for layer in image.layers.dropFirst() {
-            expected = try run("/bin/sh", ["-c", "printf '%s' \"$1\" | sha256sum | cut -d' ' -f1", "sh",
-                                           "\(expected) \(layer.diffID)"])
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            expected = try run(
+                "/bin/sh",
+                [
+                    "-c", "printf '%s' \"$1\" | sha256sum | cut -d' ' -f1", "sh",
+                    "\(expected) \(layer.diffID)",
+                ]
+            )
+            .trimmingCharacters(in: .whitespacesAndNewlines)
             expected = "sha256:" + expected
         }
         #expect(image.chainID == expected)
@@ -92,8 +101,9 @@ struct SavedImageTests {
             scratch: scratch)
         #expect(chosen.tags == ["whittle-fixture/corners:1"])
         #expect {
-            _ = try SavedImage(path: fixture("corners.docker.tar"), selection: ImageSelection(name: "nope:1"),
-                               scratch: scratch)
+            _ = try SavedImage(
+                path: fixture("corners.docker.tar"), selection: ImageSelection(name: "nope:1"),
+                scratch: scratch)
         } throws: { error in
             "\(error)".contains("no image named 'nope:1'") && "\(error)".contains("whittle-fixture/corners:1")
         }
@@ -101,13 +111,16 @@ struct SavedImageTests {
 
     @Test("the config's typed view reads what the raw document holds; odd values read as empty")
     func typedConfig() throws {
-        let document = try JSONDecoder().decode(JSONValue.self, from: Data("""
-            {"architecture": "arm64", "os": "linux", "variant": "v8", "x-unknown": 1,
-             "config": {"Entrypoint": ["/bin/app", 3, "--serve"], "Cmd": null, "User": "app:staff",
-                        "WorkingDir": "/srv", "Env": ["A=1", "PATH=/opt/bin:/bin", "A=2"]},
-             "rootfs": {"type": "layers", "diff_ids": ["sha256:aa", "sha256:bb"]},
-             "history": [{"created_by": "ADD x"}, {"created_by": "ENV A=1", "empty_layer": true}, 7]}
-            """.utf8))
+        let document = try JSONDecoder().decode(
+            JSONValue.self,
+            from: Data(
+                """
+                {"architecture": "arm64", "os": "linux", "variant": "v8", "x-unknown": 1,
+                 "config": {"Entrypoint": ["/bin/app", 3, "--serve"], "Cmd": null, "User": "app:staff",
+                            "WorkingDir": "/srv", "Env": ["A=1", "PATH=/opt/bin:/bin", "A=2"]},
+                 "rootfs": {"type": "layers", "diff_ids": ["sha256:aa", "sha256:bb"]},
+                 "history": [{"created_by": "ADD x"}, {"created_by": "ENV A=1", "empty_layer": true}, 7]}
+                """.utf8))
         let config = ImageConfig(document)
         #expect(config.entrypoint == ["/bin/app", "--serve"])
         #expect(config.cmd.isEmpty)
@@ -139,23 +152,29 @@ struct SavedImageTests {
             return
         }
         descriptor["platform"] = .object(["os": .string("linux"), "architecture": .string("amd64")])
-        let nested = try canonicalJSON(JSONValue.object([
-            "schemaVersion": .integer(2), "mediaType": .string(MediaType.ociIndex),
-            "manifests": .array([.object(descriptor)]),
-        ]))
+        let nested = try canonicalJSON(
+            JSONValue.object([
+                "schemaVersion": .integer(2), "mediaType": .string(MediaType.ociIndex),
+                "manifests": .array([.object(descriptor)]),
+            ]))
         let nestedDigest = sha256Digest(of: nested)
         try Data(nested).write(to: URL(fileURLWithPath: layout + "/blobs/sha256/" + nestedDigest.dropFirst(7)))
-        index["manifests"] = .array([.object([
-            "mediaType": .string(MediaType.ociIndex), "digest": .string(nestedDigest),
-            "size": .integer(Int64(nested.count)),
-        ])])
+        index["manifests"] = .array([
+            .object([
+                "mediaType": .string(MediaType.ociIndex), "digest": .string(nestedDigest),
+                "size": .integer(Int64(nested.count)),
+            ])
+        ])
         try Data(try canonicalJSON(index)).write(to: indexURL)
         let scratch = try ScratchDirectory()
-        let found = try SavedImage(path: layout, selection: ImageSelection(platform: Platform(architecture: "amd64", os: "linux")), scratch: scratch)
+        let found = try SavedImage(
+            path: layout, selection: ImageSelection(platform: Platform(architecture: "amd64", os: "linux")),
+            scratch: scratch)
         #expect(found.layers.count == 1)
         #expect {
-            _ = try SavedImage(path: layout, selection: ImageSelection(platform: Platform(architecture: "arm64", os: "linux")),
-                               scratch: scratch)
+            _ = try SavedImage(
+                path: layout, selection: ImageSelection(platform: Platform(architecture: "arm64", os: "linux")),
+                scratch: scratch)
         } throws: { error in
             "\(error)".contains("no variant for platform linux/arm64") && "\(error)".contains("linux/amd64")
         }
@@ -164,8 +183,10 @@ struct SavedImageTests {
 
 @Suite("Bad input is refused with a message that names the problem")
 struct BadInputTests {
-    private func expectFailure(_ path: String, mentioning text: String,
-                               selection: ImageSelection = ImageSelection()) throws {
+    private func expectFailure(
+        _ path: String, mentioning text: String,
+        selection: ImageSelection = ImageSelection()
+    ) throws {
         let scratch = try ScratchDirectory()
         #expect {
             let image = try SavedImage(path: path, selection: selection, scratch: scratch)
@@ -247,7 +268,8 @@ struct BadInputTests {
         layer.file("x", "x")
         var builder = TestImageBuilder(layers: [layer])
         builder.layerMediaType = "application/x-mystery"
-        try expectFailure(try builder.writeOCILayout(in: directory.url), mentioning: "unknown media type 'application/x-mystery'")
+        try expectFailure(
+            try builder.writeOCILayout(in: directory.url), mentioning: "unknown media type 'application/x-mystery'")
     }
 
     @Test func wrongDiffID() throws {
@@ -272,16 +294,18 @@ struct BadInputTests {
         let tight = ImageSelection(inflation: InflationLimit(ratio: 10, floor: 64 << 10))
         try expectFailure(layout, mentioning: "--max-inflation", selection: tight)
         let scratch = try ScratchDirectory()
-        let image = try SavedImage(path: layout, selection: ImageSelection(inflation: InflationLimit(ratio: 0)),
-                                   scratch: scratch)
+        let image = try SavedImage(
+            path: layout, selection: ImageSelection(inflation: InflationLimit(ratio: 0)),
+            scratch: scratch)
         try Flattener(scratch: scratch).apply(image)
         // Headers alone inflate too: the decompressed stream is counted as it is read.
         var headers = TestLayer()
         headers.gzip = true
         for index in 0..<2_000 { headers.file("empty-\(index)", "") }
         let headersOnly = try TestImageBuilder(layers: [headers]).writeOCILayout(in: directory.url)
-        try expectFailure(headersOnly, mentioning: "--max-inflation",
-                          selection: ImageSelection(inflation: InflationLimit(ratio: 4, floor: 0)))
+        try expectFailure(
+            headersOnly, mentioning: "--max-inflation",
+            selection: ImageSelection(inflation: InflationLimit(ratio: 4, floor: 0)))
         #expect(InflationLimit(ratio: 100).maximum(forStored: 1 << 30) == 100 << 30)
         #expect(InflationLimit(ratio: 100).maximum(forStored: 1000) == InflationLimit.defaultFloor)
         #expect(InflationLimit(ratio: 0).maximum(forStored: 1000) == nil)
@@ -306,7 +330,8 @@ struct BadInputTests {
         // Brackets inside strings, escaped quotes included, do not count.
         #expect(!jsonNesting(of: Array(#"{"a":"[[[[\"[[[["}"#.utf8), exceeds: 1))
         // 100,000 levels: a flat scan, no recursion (the corpus runs such a config through slim).
-        let deep = Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000)
+        let deep =
+            Array(repeating: UInt8(ascii: "["), count: 100_000) + Array(repeating: UInt8(ascii: "]"), count: 100_000)
         #expect(jsonNesting(of: deep, exceeds: maximumJSONDepth))
     }
 
@@ -319,8 +344,9 @@ struct BadInputTests {
             layer.file("f\(index)", "\(index)")
             layers.append(layer)
         }
-        try expectFailure(try TestImageBuilder(layers: layers).writeOCILayout(in: directory.url),
-                          mentioning: "Docker loads at most 125")
+        try expectFailure(
+            try TestImageBuilder(layers: layers).writeOCILayout(in: directory.url),
+            mentioning: "Docker loads at most 125")
         layers.removeLast()
         let flattened = try Flattened(TestImageBuilder(layers: layers))
         #expect(flattened.paths.count == maximumLayerCount)

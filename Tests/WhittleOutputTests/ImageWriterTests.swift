@@ -37,12 +37,16 @@ struct ImageWriterTests {
         let index: JSONValue
     }
 
-    static func slim(_ builder: TestImageBuilder, tag: String? = nil, compression: OutputCompression = .none,
-                     in directory: TestDirectory, name: String = "out.tar") throws -> (String, WriteResult) {
+    static func slim(
+        _ builder: TestImageBuilder, tag: String? = nil, compression: OutputCompression = .none,
+        in directory: TestDirectory, name: String = "out.tar"
+    ) throws -> (String, WriteResult) {
         let input = try builder.writeArchive(in: directory.url)
         let output = directory.path(name)
-        let result = try SlimJob(input: input, output: output,
-                                 options: WriteOptions(tag: tag, compression: compression)).run()
+        let result = try SlimJob(
+            input: input, output: output,
+            options: WriteOptions(tag: tag, compression: compression)
+        ).run()
         return (output, try #require(result.written))
     }
 
@@ -66,8 +70,9 @@ struct ImageWriterTests {
             try run("/bin/gzip", ["-d", gz])
             layerBytes = Array(try Data(contentsOf: URL(fileURLWithPath: directory.path("layer"))))
         }
-        return Output(members: members, config: config, layer: try readTar(layerBytes),
-                      dockerManifest: manifestList, index: try decode("index.json"))
+        return Output(
+            members: members, config: config, layer: try readTar(layerBytes),
+            dockerManifest: manifestList, index: try decode("index.json"))
     }
 
     @Test("the outer tar holds an OCI layout and Docker's manifest.json, all digests right")
@@ -80,7 +85,8 @@ struct ImageWriterTests {
             #expect(sha256Digest(of: bytes) == "sha256:" + name.dropFirst("blobs/sha256/".count))
         }
         #expect(output.dockerManifest.arrayValue?.first?["RepoTags"] == .array([.string("test/app:1")]))
-        #expect(output.index["manifests"]?.arrayValue?.first?["annotations"]?["io.containerd.image.name"]
+        #expect(
+            output.index["manifests"]?.arrayValue?.first?["annotations"]?["io.containerd.image.name"]
                 == .string("docker.io/test/app:1"))
         let diffIDs = output.config["rootfs"]?["diff_ids"]?.arrayValue
         #expect(diffIDs == [.string(result.diffID)])
@@ -117,7 +123,8 @@ struct ImageWriterTests {
         #expect(target.entry.kind == .hardlink)
         #expect(target.entry.linkTarget == "aa-link")
         for (position, name) in names.enumerated() {
-            let parent = (name.hasSuffix("/") ? String(name.dropLast()) : name).split(separator: "/").dropLast().joined(separator: "/")
+            let parent = (name.hasSuffix("/") ? String(name.dropLast()) : name).split(separator: "/").dropLast().joined(
+                separator: "/")
             if !parent.isEmpty { #expect(names[..<position].contains(parent + "/")) }
         }
         let app = try #require(layer.first { $0.entry.path == "bin/app" }).entry
@@ -153,23 +160,32 @@ struct ImageWriterTests {
         let layer = Descriptor(mediaType: MediaType.ociLayer, digest: "sha256:11", size: 3)
         let config = Descriptor(mediaType: MediaType.ociConfig, digest: "sha256:22", size: 4)
         let manifest = try canonicalJSON(ImageManifest(config: config, layers: [layer]))
-        #expect(String(decoding: manifest, as: UTF8.self) == """
-            {"config":{"digest":"sha256:22","mediaType":"application/vnd.oci.image.config.v1+json","size":4},\
-            "layers":[{"digest":"sha256:11","mediaType":"application/vnd.oci.image.layer.v1.tar","size":3}],\
-            "mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}
-            """)
-        let index = try canonicalJSON(ImageIndex(manifests: [Descriptor(
-            mediaType: MediaType.ociManifest, digest: "sha256:33", size: 5, annotations: ["a": "b"],
-            platform: Platform(architecture: "amd64", os: "linux"))]))
-        #expect(String(decoding: index, as: UTF8.self) == """
-            {"manifests":[{"annotations":{"a":"b"},"digest":"sha256:33",\
-            "mediaType":"application/vnd.oci.image.manifest.v1+json","platform":{"architecture":"amd64","os":"linux"},\
-            "size":5}],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}
-            """)
-        let docker = try canonicalJSON([DockerManifestEntry(config: "blobs/sha256/22", repoTags: ["app:1"],
-                                                            layers: ["blobs/sha256/11"])])
-        #expect(String(decoding: docker, as: UTF8.self)
-            == #"[{"Config":"blobs/sha256/22","Layers":["blobs/sha256/11"],"RepoTags":["app:1"]}]"#)
+        #expect(
+            String(decoding: manifest, as: UTF8.self) == """
+                {"config":{"digest":"sha256:22","mediaType":"application/vnd.oci.image.config.v1+json","size":4},\
+                "layers":[{"digest":"sha256:11","mediaType":"application/vnd.oci.image.layer.v1.tar","size":3}],\
+                "mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}
+                """)
+        let index = try canonicalJSON(
+            ImageIndex(manifests: [
+                Descriptor(
+                    mediaType: MediaType.ociManifest, digest: "sha256:33", size: 5, annotations: ["a": "b"],
+                    platform: Platform(architecture: "amd64", os: "linux"))
+            ]))
+        #expect(
+            String(decoding: index, as: UTF8.self) == """
+                {"manifests":[{"annotations":{"a":"b"},"digest":"sha256:33",\
+                "mediaType":"application/vnd.oci.image.manifest.v1+json","platform":{"architecture":"amd64","os":"linux"},\
+                "size":5}],"mediaType":"application/vnd.oci.image.index.v1+json","schemaVersion":2}
+                """)
+        let docker = try canonicalJSON([
+            DockerManifestEntry(
+                config: "blobs/sha256/22", repoTags: ["app:1"],
+                layers: ["blobs/sha256/11"])
+        ])
+        #expect(
+            String(decoding: docker, as: UTF8.self)
+                == #"[{"Config":"blobs/sha256/22","Layers":["blobs/sha256/11"],"RepoTags":["app:1"]}]"#)
         // And back: what was written reads as it was made.
         let decoded = try JSONDecoder().decode(ImageManifest.self, from: Data(manifest))
         #expect(decoded.config == config && decoded.layers == [layer] && decoded.schemaVersion == 2)
@@ -192,8 +208,10 @@ struct ImageWriterTests {
         var builder = Self.sampleBuilder()
         builder.extraConfig["rootfs"] = .object([
             "type": .string("layers"),
-            "diff_ids": .array([.string("sha256:" + String(repeating: "1", count: 64)),
-                                .string("sha256:" + String(repeating: "2", count: 64))]),
+            "diff_ids": .array([
+                .string("sha256:" + String(repeating: "1", count: 64)),
+                .string("sha256:" + String(repeating: "2", count: 64)),
+            ]),
         ])
         let input = try builder.writeArchive(in: directory.url)
         let outputDirectory = directory.path("out")

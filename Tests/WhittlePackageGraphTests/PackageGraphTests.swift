@@ -61,12 +61,14 @@ struct PackageGraphTests {
         #expect(parsed > 80)
     }
 
-    @Test("Debian version order", arguments: [
-        ("1.0~rc1", "1.0", -1), ("1.0", "1.0", 0), ("1:0.9", "2.0", 1), ("4:12.2.0-3", "4:10.2", 1),
-        ("3.11.2-1+b1", "3.11.2-1~", 1), ("1.15.6~", "1.15.6", -1), ("1.2.3a", "1.2.3", 1), ("1.0", "1.0.0", -1),
-        ("2.36-9+deb12u9", "2.34", 1), ("1.0-1", "1.0-10", -1), ("010", "10", 0), ("1.0~~", "1.0~", -1),
-        ("1.0+dfsg", "1.0-1", 1),
-    ])
+    @Test(
+        "Debian version order",
+        arguments: [
+            ("1.0~rc1", "1.0", -1), ("1.0", "1.0", 0), ("1:0.9", "2.0", 1), ("4:12.2.0-3", "4:10.2", 1),
+            ("3.11.2-1+b1", "3.11.2-1~", 1), ("1.15.6~", "1.15.6", -1), ("1.2.3a", "1.2.3", 1), ("1.0", "1.0.0", -1),
+            ("2.36-9+deb12u9", "2.34", 1), ("1.0-1", "1.0-10", -1), ("010", "10", 0), ("1.0~~", "1.0~", -1),
+            ("1.0+dfsg", "1.0-1", 1),
+        ])
     func debianVersions(a: String, b: String, order: Int) {
         #expect(DebianVersion.compare(a, b).signum() == order)
         #expect(DebianVersion.compare(b, a).signum() == -order)
@@ -76,10 +78,12 @@ struct PackageGraphTests {
 
     @Test("apk D: and p: lines: names, so: and cmd: names, no versions, no conflicts")
     func apkRelations() {
-        let depends = ApkRelations.dependencies("so:libc.musl-x86_64.so.1 !py3-foo python3~3.12 /bin/sh musl>=1.2.4 pc:zlib")
+        let depends = ApkRelations.dependencies(
+            "so:libc.musl-x86_64.so.1 !py3-foo python3~3.12 /bin/sh musl>=1.2.4 pc:zlib")
         #expect(depends == ["so:libc.musl-x86_64.so.1", "python3", "/bin/sh", "musl", "pc:zlib"])
-        #expect(ApkRelations.provides("cmd:pip3=23.1.2-r0 so:libz.so.1=1.3.1 py3.12:pip=23.1.2-r0 /bin/sh")
-            == ["cmd:pip3", "so:libz.so.1", "py3.12:pip", "/bin/sh"])
+        #expect(
+            ApkRelations.provides("cmd:pip3=23.1.2-r0 so:libz.so.1=1.3.1 py3.12:pip=23.1.2-r0 /bin/sh")
+                == ["cmd:pip3", "so:libz.so.1", "py3.12:pip", "/bin/sh"])
     }
 
     // MARK: Python
@@ -110,21 +114,25 @@ struct PackageGraphTests {
         #expect(throws: PackageGraphError.self) { try PythonRequirement("foo; python_flavour == \"x\"") }
     }
 
-    @Test("environment markers on Linux, CPython 3.11.2, x86_64", arguments: [
-        ("python_version < \"3.11\"", false), ("python_version >= \"3.11\"", true),
-        ("python_version < \"3.15\"", true), ("python_version == \"3.11\"", true),
-        ("python_full_version >= \"3.11.3\"", false), ("python_full_version > \"3.11.0rc1\"", true),
-        ("python_version ~= \"3.9\"", true), ("python_version == \"3.*\"", true), ("python_version != \"3.11.*\"", false),
-        ("sys_platform == \"win32\"", false), ("sys_platform == \"linux\"", true), ("sys_platform != \"darwin\"", true),
-        ("platform_system == \"Linux\"", true), ("os_name == \"nt\"", false), ("os.name == \"posix\"", true),
-        ("platform_machine == \"x86_64\"", true), ("platform_machine in \"x86_64 aarch64\"", true),
-        ("\"arm\" in platform_machine", false), ("platform_machine not in \"armv7l ppc64le\"", true),
-        ("implementation_name == \"cpython\"", true), ("platform_python_implementation == \"PyPy\"", false),
-        ("python_version >= \"3.8\" and python_version < \"3.10\" or sys_platform == \"linux\"", true),
-        ("python_version >= \"3.8\" and (python_version < \"3.10\" or sys_platform == \"win32\")", false),
-        ("sys_platform == \"linux\" and platform_machine == \"aarch64\"", false),
-        ("python_version >= \"3.14\" and python_version < \"3.15\"", false),
-    ])
+    @Test(
+        "environment markers on Linux, CPython 3.11.2, x86_64",
+        arguments: [
+            ("python_version < \"3.11\"", false), ("python_version >= \"3.11\"", true),
+            ("python_version < \"3.15\"", true), ("python_version == \"3.11\"", true),
+            ("python_full_version >= \"3.11.3\"", false), ("python_full_version > \"3.11.0rc1\"", true),
+            ("python_version ~= \"3.9\"", true), ("python_version == \"3.*\"", true),
+            ("python_version != \"3.11.*\"", false),
+            ("sys_platform == \"win32\"", false), ("sys_platform == \"linux\"", true),
+            ("sys_platform != \"darwin\"", true),
+            ("platform_system == \"Linux\"", true), ("os_name == \"nt\"", false), ("os.name == \"posix\"", true),
+            ("platform_machine == \"x86_64\"", true), ("platform_machine in \"x86_64 aarch64\"", true),
+            ("\"arm\" in platform_machine", false), ("platform_machine not in \"armv7l ppc64le\"", true),
+            ("implementation_name == \"cpython\"", true), ("platform_python_implementation == \"PyPy\"", false),
+            ("python_version >= \"3.8\" and python_version < \"3.10\" or sys_platform == \"linux\"", true),
+            ("python_version >= \"3.8\" and (python_version < \"3.10\" or sys_platform == \"win32\")", false),
+            ("sys_platform == \"linux\" and platform_machine == \"aarch64\"", false),
+            ("python_version >= \"3.14\" and python_version < \"3.15\"", false),
+        ])
     func markers(text: String, expected: Bool) throws {
         let marker = try PythonMarker.parse(text)
         #expect(marker.evaluate(Self.python, extra: "") == expected)
@@ -139,10 +147,12 @@ struct PackageGraphTests {
         #expect(!marker.evaluate(Self.python, extra: ""))
     }
 
-    @Test("PEP 503 names", arguments: [
-        ("Jupyter_Server", "jupyter-server"), ("zope.interface", "zope-interface"), ("a--_.b", "a-b"),
-        ("scikit-learn", "scikit-learn"), ("PyYAML", "pyyaml"),
-    ])
+    @Test(
+        "PEP 503 names",
+        arguments: [
+            ("Jupyter_Server", "jupyter-server"), ("zope.interface", "zope-interface"), ("a--_.b", "a-b"),
+            ("scikit-learn", "scikit-learn"), ("PyYAML", "pyyaml"),
+        ])
     func pythonNames(name: String, normalized: String) {
         #expect(PythonName.normalize(name) == normalized)
     }
@@ -177,11 +187,13 @@ struct PackageGraphTests {
         #expect(list.map(\.description) == ["deb:gcc-12", "pypi:pytest", "apk:build-base"])
     }
 
-    @Test("bad specs say what is wrong", arguments: [
-        ("rpm:gcc", "unknown package kind 'rpm'"), ("pip:pytest", "pypi:NAME"), ("deb:", "names no package"),
-        ("pytest>=7", "without a version"), ("black[d]", "without extras"), ("usr/bin/gcc", "not a path"),
-        ("deb:a:b", "one kind prefix"), ("deb:gcc 12", "does not occur"),
-    ])
+    @Test(
+        "bad specs say what is wrong",
+        arguments: [
+            ("rpm:gcc", "unknown package kind 'rpm'"), ("pip:pytest", "pypi:NAME"), ("deb:", "names no package"),
+            ("pytest>=7", "without a version"), ("black[d]", "without extras"), ("usr/bin/gcc", "not a path"),
+            ("deb:a:b", "one kind prefix"), ("deb:gcc 12", "does not occur"),
+        ])
     func badSpecs(text: String, message: String) {
         do {
             _ = try PackageSpec(text)
@@ -221,7 +233,8 @@ enum PackageGraphFixtures {
 
     /// dpkg status plus apt's auto-installed marks.
     static func debRecords() throws -> [PackageRecord] {
-        let auto = Set(try stanzas("extended_states").filter { $0["Auto-Installed"] == "1" }.compactMap { $0["Package"] })
+        let auto = Set(
+            try stanzas("extended_states").filter { $0["Auto-Installed"] == "1" }.compactMap { $0["Package"] })
         return try stanzas("dpkg-status").map { fields in
             PackageRecord(
                 kind: .deb, name: fields["Package"]!, version: fields["Version"] ?? "",
@@ -238,7 +251,8 @@ enum PackageGraphFixtures {
         return text.components(separatedBy: "\n\n").compactMap { block in
             var record = PackageRecord(kind: .pypi, name: "")
             for line in block.split(separator: "\n") {
-                let value = line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                let value =
+                    line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
                 if line == "# REQUESTED" { record.requested = true }
                 if line.hasPrefix("# INSTALLER:") { record.installer = value }
                 if line.hasPrefix("Name:") { record.name = value }
@@ -255,23 +269,30 @@ enum PackageGraphFixtures {
 struct RemovalPlanTests {
     static let environment = PackageGraphTests.environment
 
-    static func deb(_ name: String, depends: String = "", recommends: String = "", provides: String? = nil,
-                    auto: Bool = false, version: String = "1.0") -> PackageRecord {
-        PackageRecord(kind: .deb, name: name, version: version, architecture: "amd64",
-                      provides: provides.map { [$0] } ?? [], depends: depends, recommends: recommends,
-                      autoInstalled: auto)
+    static func deb(
+        _ name: String, depends: String = "", recommends: String = "", provides: String? = nil,
+        auto: Bool = false, version: String = "1.0"
+    ) -> PackageRecord {
+        PackageRecord(
+            kind: .deb, name: name, version: version, architecture: "amd64",
+            provides: provides.map { [$0] } ?? [], depends: depends, recommends: recommends,
+            autoInstalled: auto)
     }
 
     static func pypi(_ name: String, _ requires: [String] = [], requested: Bool = false) -> PackageRecord {
-        PackageRecord(kind: .pypi, name: name, version: "1.0", requiresDist: requires, requested: requested,
-                      installer: "pip")
+        PackageRecord(
+            kind: .pypi, name: name, version: "1.0", requiresDist: requires, requested: requested,
+            installer: "pip")
     }
 
-    static func plan(_ records: [PackageRecord], _ specs: String, autoremove: Bool = false, force: Bool = false,
-                     profile: String? = nil) throws -> RemovalPlan {
+    static func plan(
+        _ records: [PackageRecord], _ specs: String, autoremove: Bool = false, force: Bool = false,
+        profile: String? = nil
+    ) throws -> RemovalPlan {
         let origin: RemovalRequest.Origin = profile.map { .profile($0) } ?? .commandLine
-        return try RemovalPlan(records: records, requests: [RemovalRequest(specs: try PackageSpec.list(specs), origin: origin)],
-                               environment: environment, autoremove: autoremove, force: force)
+        return try RemovalPlan(
+            records: records, requests: [RemovalRequest(specs: try PackageSpec.list(specs), origin: origin)],
+            environment: environment, autoremove: autoremove, force: force)
     }
 
     static func removed(_ plan: RemovalPlan) -> Set<String> { Set(plan.removals.map(\.record.spec)) }
@@ -341,8 +362,11 @@ struct RemovalPlanTests {
         let plan = try Self.plan(records, "deb:python3-pip", autoremove: true)
         let removed = Self.removed(plan)
         // Depends, auto-installed, needed by nothing else.
-        #expect(removed.isSuperset(of: ["deb:python3-pip", "deb:python3-setuptools", "deb:python3-wheel",
-                                        "deb:python3-pkg-resources"]))
+        #expect(
+            removed.isSuperset(of: [
+                "deb:python3-pip", "deb:python3-setuptools", "deb:python3-wheel",
+                "deb:python3-pkg-resources",
+            ]))
         // Only pip recommended it: apt's autoremove takes it too.
         #expect(removed.contains("deb:build-essential"))
         // Auto-installed, but python3-dev (installed by name) depends on it.
@@ -423,7 +447,8 @@ struct RemovalPlanTests {
         // libssl3 3.0 does not meet (>= 4.0): only libssl1.1 satisfies old.
         let dependents = Self.dependentsError { try Self.plan(records, "deb:libssl1.1") }
         #expect(dependents == [.init(package: "deb:old", requirement: "libssl3 (>= 4.0) | libssl1.1")])
-        #expect(Self.dependentsError { try Self.plan(records, "deb:libssl*") }?.map(\.package) == ["deb:app", "deb:old"])
+        #expect(
+            Self.dependentsError { try Self.plan(records, "deb:libssl*") }?.map(\.package) == ["deb:app", "deb:old"])
     }
 
     @Test("apk: so: and cmd: names resolve through p: lines")
@@ -435,17 +460,22 @@ struct RemovalPlanTests {
             PackageRecord(kind: .apk, name: "build-base", apkDepends: "binutils", autoInstalled: false),
             PackageRecord(kind: .apk, name: "binutils", autoInstalled: true),
         ]
-        #expect(Self.dependentsError { try Self.plan(records, "apk:libcrypto3") }
-            == [.init(package: "apk:app", requirement: "so:libcrypto.so.3")])
+        #expect(
+            Self.dependentsError { try Self.plan(records, "apk:libcrypto3") }
+                == [.init(package: "apk:app", requirement: "so:libcrypto.so.3")])
         #expect(Self.dependentsError { try Self.plan(records, "apk:busybox-binsh") }?.map(\.package) == ["apk:app"])
-        #expect(Self.removed(try Self.plan(records, "apk:build-base", autoremove: true)) == ["apk:build-base", "apk:binutils"])
+        #expect(
+            Self.removed(try Self.plan(records, "apk:build-base", autoremove: true)) == [
+                "apk:build-base", "apk:binutils",
+            ])
     }
 
     @Test("Python: markers and extras decide which requirements count")
     func pythonExtras() throws {
         let records = [
-            Self.pypi("pandas", ["numpy>=1.22.4", "tzdata; sys_platform == \"win32\"", "pytest>=7.3.2; extra == \"test\""],
-                      requested: true),
+            Self.pypi(
+                "pandas", ["numpy>=1.22.4", "tzdata; sys_platform == \"win32\"", "pytest>=7.3.2; extra == \"test\""],
+                requested: true),
             Self.pypi("numpy"), Self.pypi("tzdata"), Self.pypi("pytest"),
             Self.pypi("uvicorn", ["h11>=0.8", "httptools>=0.6.3; extra == \"standard\""]),
             Self.pypi("h11"), Self.pypi("httptools"),
@@ -453,9 +483,10 @@ struct RemovalPlanTests {
         ]
         // pandas needs pytest only for its "test" extra, tzdata only on Windows.
         #expect(Self.removed(try Self.plan(records, "pypi:pytest,pypi:tzdata")) == ["pypi:pytest", "pypi:tzdata"])
-        #expect(Self.dependentsError { try Self.plan(records, "pypi:numpy") } == [
-            .init(package: "pypi:pandas", requirement: "numpy>=1.22.4"),
-        ])
+        #expect(
+            Self.dependentsError { try Self.plan(records, "pypi:numpy") } == [
+                .init(package: "pypi:pandas", requirement: "numpy>=1.22.4")
+            ])
         // web-app asks for uvicorn[standard], so uvicorn's "standard" requirements count...
         let extra = Self.dependentsError { try Self.plan(records, "pypi:httptools") }
         #expect(extra?.first == .init(package: "pypi:uvicorn", requirement: "httptools>=0.6.3; extra == \"standard\""))
@@ -469,15 +500,20 @@ struct RemovalPlanTests {
     func selfExtras() throws {
         let records = [
             Self.pypi("app", ["dask[complete]>=2024"], requested: true),
-            Self.pypi("dask", ["dask[array,dataframe]; extra == \"complete\"", "numpy>=1.24; extra == \"array\"",
-                               "pandas>=2; extra == \"dataframe\"", "bokeh; extra == \"diagnostics\""]),
+            Self.pypi(
+                "dask",
+                [
+                    "dask[array,dataframe]; extra == \"complete\"", "numpy>=1.24; extra == \"array\"",
+                    "pandas>=2; extra == \"dataframe\"", "bokeh; extra == \"diagnostics\"",
+                ]),
             Self.pypi("numpy"), Self.pypi("pandas"), Self.pypi("bokeh"),
         ]
         // dask loses numpy through the extras app asks for, and app then loses dask.
-        #expect(Self.dependentsError { try Self.plan(records, "pypi:numpy") } == [
-            .init(package: "pypi:dask", requirement: "numpy>=1.24; extra == \"array\""),
-            .init(package: "pypi:app", requirement: "dask[complete]>=2024"),
-        ])
+        #expect(
+            Self.dependentsError { try Self.plan(records, "pypi:numpy") } == [
+                .init(package: "pypi:dask", requirement: "numpy>=1.24; extra == \"array\""),
+                .init(package: "pypi:app", requirement: "dask[complete]>=2024"),
+            ])
         #expect(Self.removed(try Self.plan(records, "pypi:bokeh")) == ["pypi:bokeh"])
         #expect(Self.removed(try Self.plan(records, "pypi:dask,pypi:app")) == ["pypi:dask", "pypi:app"])
     }
@@ -485,16 +521,19 @@ struct RemovalPlanTests {
     @Test("an unreadable dependency is reported as a warning, and the rest of the plan still holds")
     func unreadableFields() throws {
         let records = [
-            Self.pypi("app", ["numpy; python_version <", "pandas"], requested: true), Self.pypi("numpy"), Self.pypi("pandas"),
+            Self.pypi("app", ["numpy; python_version <", "pandas"], requested: true), Self.pypi("numpy"),
+            Self.pypi("pandas"),
             Self.deb("tool", depends: "libfoo (>= 1"), Self.deb("libfoo"),
         ]
         let plan = try Self.plan(records, "pypi:numpy,deb:libfoo")
         #expect(Self.removed(plan) == ["pypi:numpy", "deb:libfoo"])
         #expect(plan.warnings.count == 2)
-        #expect(plan.warnings.contains { $0.hasPrefix("pypi:app: cannot read Requires-Dist 'numpy; python_version <'") })
+        #expect(
+            plan.warnings.contains { $0.hasPrefix("pypi:app: cannot read Requires-Dist 'numpy; python_version <'") })
         #expect(plan.warnings.contains { $0.hasPrefix("deb:tool: cannot read 'libfoo (>= 1'") })
-        #expect(Self.dependentsError { try Self.plan(records, "pypi:pandas,pypi:numpy") }
-            == [.init(package: "pypi:app", requirement: "pandas")])
+        #expect(
+            Self.dependentsError { try Self.plan(records, "pypi:pandas,pypi:numpy") }
+                == [.init(package: "pypi:app", requirement: "pandas")])
     }
 
     @Test("Python autoremove takes only distributions without REQUESTED that pip installed")
@@ -520,7 +559,8 @@ struct RemovalPlanTests {
             Self.pypi("ipython", ["jedi"], requested: true), Self.pypi("jedi"),
             Self.pypi("pytest", ["pluggy"], requested: true), Self.pypi("pluggy"),
         ]
-        let plan = try Self.plan(records, "pypi:ipython,pypi:pytest,pypi:nose*", autoremove: true, profile: "python-dev")
+        let plan = try Self.plan(
+            records, "pypi:ipython,pypi:pytest,pypi:nose*", autoremove: true, profile: "python-dev")
         #expect(Self.removed(plan) == ["pypi:pytest", "pypi:pluggy"])
         #expect(plan.spared.map(\.record.name) == ["ipython"])
         #expect(plan.spared.first?.reason == "pypi:app requires ipython>=8")
@@ -580,20 +620,24 @@ struct RemovalPlanTests {
                 continue
             }
         }
-        for name in ["pandas", "scikit-learn", "matplotlib", "numpy", "scipy", "joblib", "threadpoolctl",
-                     "python-dateutil", "tzdata", "pillow", "packaging", "pyparsing", "contourpy", "kiwisolver",
-                     "fonttools", "cycler"] {
+        for name in [
+            "pandas", "scikit-learn", "matplotlib", "numpy", "scipy", "joblib", "threadpoolctl",
+            "python-dateutil", "tzdata", "pillow", "packaging", "pyparsing", "contourpy", "kiwisolver",
+            "fonttools", "cycler",
+        ] {
             #expect(removal(name) == nil, "\(name) must stay")
         }
         // python-dateutil 4 no longer requires six; only rfc3339-validator (Jupyter's) did.
-        #expect(removal("six")?.reason == .autoremoved(because: "pypi:jupyter-events", neededBy: "pypi:rfc3339-validator"))
+        #expect(
+            removal("six")?.reason == .autoremoved(because: "pypi:jupyter-events", neededBy: "pypi:rfc3339-validator"))
         // As `pip check` would: every requirement of what stays is still installed.
         let keptNames = Set(records.filter { !removed.contains($0.spec) }.map { PythonName.normalize($0.name) })
         for record in records where !removed.contains(record.spec) {
             for line in record.requiresDist {
                 let requirement = try PythonRequirement(line)
                 guard requirement.applies(in: Self.environment.python, extras: []),
-                      records.contains(where: { PythonName.normalize($0.name) == requirement.name }) else { continue }
+                    records.contains(where: { PythonName.normalize($0.name) == requirement.name })
+                else { continue }
                 #expect(keptNames.contains(requirement.name), "\(record.name) requires \(line)")
             }
         }

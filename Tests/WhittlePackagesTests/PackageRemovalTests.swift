@@ -16,10 +16,12 @@ enum RemovalImage {
 
     static func builder() -> TestImageBuilder {
         var layer = TestLayer()
-        for directory in ["usr", "usr/bin", "usr/lib", "usr/share", "usr/share/common", "etc", "var", "var/lib",
-                          "var/lib/dpkg", "var/lib/dpkg/info", "var/lib/apt", "usr/local", "usr/local/lib",
-                          "usr/local/lib/python3.11", site, site + "/tool", site + "/helper", "usr/lib/python3",
-                          "usr/lib/python3/dist-packages", "usr/lib/python3/dist-packages/__pycache__"] {
+        for directory in [
+            "usr", "usr/bin", "usr/lib", "usr/share", "usr/share/common", "etc", "var", "var/lib",
+            "var/lib/dpkg", "var/lib/dpkg/info", "var/lib/apt", "usr/local", "usr/local/lib",
+            "usr/local/lib/python3.11", site, site + "/tool", site + "/helper", "usr/lib/python3",
+            "usr/lib/python3/dist-packages", "usr/lib/python3/dist-packages/__pycache__",
+        ] {
             layer.directory(directory)
         }
         layer.file("usr/bin/a", "a binary")
@@ -34,8 +36,10 @@ enum RemovalImage {
         layer.file("usr/lib/libmanual.so", "manual library")
         layer.file("var/lib/dpkg/status", status)
         layer.file("var/lib/apt/extended_states", "Package: libdep\nArchitecture: amd64\nAuto-Installed: 1\n\n")
-        layer.file("var/lib/dpkg/info/app-a.list", "/.\n/usr\n/usr/bin\n/usr/bin/a\n/etc\n/etc/a.conf\n/usr/share/common\n/usr/share/common/shared.txt\n"
-                   + "/usr/lib/python3/dist-packages/amod.py\n")
+        layer.file(
+            "var/lib/dpkg/info/app-a.list",
+            "/.\n/usr\n/usr/bin\n/usr/bin/a\n/etc\n/etc/a.conf\n/usr/share/common\n/usr/share/common/shared.txt\n"
+                + "/usr/lib/python3/dist-packages/amod.py\n")
         layer.file("var/lib/dpkg/info/app-a.conffiles", "/etc/a.conf\n")
         layer.file("var/lib/dpkg/info/app-b.list", "/.\n/usr/bin/b\n/usr/share/common\n/usr/share/common/shared.txt\n")
         layer.file("var/lib/dpkg/info/libdep.list", "/.\n/usr/lib\n/usr/lib/libdep.so\n")
@@ -94,8 +98,10 @@ enum RemovalImage {
         func distribution(_ name: String, requested: Bool, requires: [String], files: [String]) {
             let info = site + "/\(name)-1.0.dist-info"
             layer.directory(info)
-            layer.file(info + "/METADATA", "Metadata-Version: 2.1\nName: \(name)\nVersion: 1.0\n"
-                + requires.map { "Requires-Dist: \($0)\n" }.joined())
+            layer.file(
+                info + "/METADATA",
+                "Metadata-Version: 2.1\nName: \(name)\nVersion: 1.0\n"
+                    + requires.map { "Requires-Dist: \($0)\n" }.joined())
             layer.file(info + "/INSTALLER", "pip\n")
             if requested { layer.file(info + "/REQUESTED", "") }
             layer.file(info + "/RECORD", (files + ["\(name)-1.0.dist-info/RECORD"]).map { "\($0),,\n" }.joined())
@@ -106,8 +112,9 @@ enum RemovalImage {
         layer.file(site + "/extra_only.py", "extra = 1\n")
         // CPython's own, which no distribution lists: the site directory never empties.
         layer.file(site + "/README.txt", "This directory exists so that 3rd party packages can be installed here.\n")
-        distribution("tool", requested: true, requires: ["helper>=1", "extra-only; extra == \"x\""],
-                     files: ["tool/__init__.py", "tool/cli.py"])
+        distribution(
+            "tool", requested: true, requires: ["helper>=1", "extra-only; extra == \"x\""],
+            files: ["tool/__init__.py", "tool/cli.py"])
         distribution("helper", requested: false, requires: [], files: ["helper/__init__.py"])
         distribution("extra-only", requested: false, requires: [], files: ["extra_only.py"])
     }
@@ -115,13 +122,16 @@ enum RemovalImage {
 
 @Suite("Removing whole packages (--remove-package, --autoremove, --force)")
 struct PackageRemovalTests {
-    static func slim(packages: [String], autoremove: Bool = false, force: Bool = false, dryRun: Bool = false,
-                     in directory: TestDirectory) throws -> (SlimJob.Result, SlimmedOutput?, String) {
+    static func slim(
+        packages: [String], autoremove: Bool = false, force: Bool = false, dryRun: Bool = false,
+        in directory: TestDirectory
+    ) throws -> (SlimJob.Result, SlimmedOutput?, String) {
         let input = try RemovalImage.builder().writeArchive(in: directory.url)
         let output = directory.path("out.tar")
         let result = try SlimJob(
             input: input, output: dryRun ? nil : output, options: WriteOptions(),
-            removal: RemovalRequest(packages: packages, autoremove: autoremove, force: force)).run()
+            removal: RemovalRequest(packages: packages, autoremove: autoremove, force: force)
+        ).run()
         return (result, dryRun ? nil : try SlimmedOutput(output), output)
     }
 
@@ -142,7 +152,9 @@ struct PackageRemovalTests {
         #expect(out2.tree.lookup("usr/bin/b") != nil && out2.tree.lookup("usr/lib/libdep.so") != nil)
         #expect(Self.rule(result, "usr/bin/a") == "package:deb:app-a")
         let cache = "usr/lib/python3/dist-packages/__pycache__/"
-        #expect(out2.tree.lookup(cache + "amod.cpython-311.pyc") == nil, "Debian's byte-compiled module goes with its source")
+        #expect(
+            out2.tree.lookup(cache + "amod.cpython-311.pyc") == nil,
+            "Debian's byte-compiled module goes with its source")
         #expect(out2.tree.lookup(cache + "amodule.cpython-311.pyc") != nil)
         let status = try #require(try out2.text("var/lib/dpkg/status"))
         #expect(!status.contains("Package: app-a") && status.contains("Package: app-b"))
@@ -222,7 +234,9 @@ struct PackageRemovalTests {
         let libdep = try #require(removals.first { $0["path"] as? String == "/usr/lib/libdep.so" })
         #expect(libdep["rule"] as? String == "package:deb:libdep (autoremoved because of deb:app-a)")
         #expect(libdep["size"] as? Int == "auto library".utf8.count)
-        #expect(removals.contains { $0["path"] as? String == "/etc/a.conf" && $0["rule"] as? String == "package:deb:app-a" })
+        #expect(
+            removals.contains { $0["path"] as? String == "/etc/a.conf" && $0["rule"] as? String == "package:deb:app-a" }
+        )
     }
 
     @Test("Python: RECORD names the files; --autoremove follows Requires-Dist, extras only when asked")
@@ -249,29 +263,52 @@ struct PackageRemovalTests {
         layer.directory(site + "/tool/_vendor")
         layer.directory(site + "/tool/_vendor/vend-1.0.dist-info")
         layer.file(site + "/tool/_vendor/vend.py", "vend = 1\n")
-        layer.file(site + "/tool/_vendor/vend-1.0.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: vend\nVersion: 1.0\nRequires-Dist: extra-only\n")
-        layer.file(site + "/tool/_vendor/vend-1.0.dist-info/RECORD", "vend.py,,\nvend-1.0.dist-info/METADATA,,\nvend-1.0.dist-info/RECORD,,\n")
-        layer.file(site + "/tool-1.0.dist-info/RECORD", ["tool/__init__.py", "tool/cli.py", "tool/_vendor/vend.py",
-                   "tool/_vendor/vend-1.0.dist-info/METADATA", "tool/_vendor/vend-1.0.dist-info/RECORD",
-                   "tool-1.0.dist-info/RECORD"].map { "\($0),,\n" }.joined())
-        layer.file(site + "/helper-1.0.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: helper\nVersion: 1.0\nRequires-Dist: extra-only\n")
+        layer.file(
+            site + "/tool/_vendor/vend-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: vend\nVersion: 1.0\nRequires-Dist: extra-only\n")
+        layer.file(
+            site + "/tool/_vendor/vend-1.0.dist-info/RECORD",
+            "vend.py,,\nvend-1.0.dist-info/METADATA,,\nvend-1.0.dist-info/RECORD,,\n")
+        layer.file(
+            site + "/tool-1.0.dist-info/RECORD",
+            [
+                "tool/__init__.py", "tool/cli.py", "tool/_vendor/vend.py",
+                "tool/_vendor/vend-1.0.dist-info/METADATA", "tool/_vendor/vend-1.0.dist-info/RECORD",
+                "tool-1.0.dist-info/RECORD",
+            ].map { "\($0),,\n" }.joined())
+        layer.file(
+            site + "/helper-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: helper\nVersion: 1.0\nRequires-Dist: extra-only\n")
         var builder = RemovalImage.builder()
         builder.layers.append(layer)
         let output = directory.path("out.tar")
-        let result = try SlimJob(input: try builder.writeArchive(in: directory.url), output: output, options: WriteOptions(),
-                                 removal: RemovalRequest(packages: ["pypi:tool"], autoremove: true)).run()
+        let result = try SlimJob(
+            input: try builder.writeArchive(in: directory.url), output: output, options: WriteOptions(),
+            removal: RemovalRequest(packages: ["pypi:tool"], autoremove: true)
+        ).run()
         let tree = try SlimmedOutput(output).tree
-        #expect(tree.lookup(site + "/tool/_vendor/vend.py") == nil && tree.lookup(site + "/tool/_vendor/vend-1.0.dist-info") == nil)
-        #expect(tree.lookup(site + "/extra_only.py") == nil, "only helper and the copy vendored in tool required extra-only")
-        #expect(Self.rule(result, site + "/extra_only.py") == "package:pypi:extra-only (autoremoved because of pypi:tool (needed by pypi:helper))")
-        #expect(Set(result.report.packageDatabases?.removed.map(\.name) ?? []) == ["tool", "vend", "helper", "extra-only"])
-        #expect { _ = try SlimJob(input: try builder.writeArchive(in: directory.url), output: nil, options: WriteOptions(),
-                                  removal: RemovalRequest(packages: ["pypi:vend"])).run() } throws: { "\($0)".contains("'pypi:vend'") }
+        #expect(
+            tree.lookup(site + "/tool/_vendor/vend.py") == nil
+                && tree.lookup(site + "/tool/_vendor/vend-1.0.dist-info") == nil)
+        #expect(
+            tree.lookup(site + "/extra_only.py") == nil, "only helper and the copy vendored in tool required extra-only"
+        )
+        #expect(
+            Self.rule(result, site + "/extra_only.py")
+                == "package:pypi:extra-only (autoremoved because of pypi:tool (needed by pypi:helper))")
+        #expect(
+            Set(result.report.packageDatabases?.removed.map(\.name) ?? []) == ["tool", "vend", "helper", "extra-only"])
+        #expect {
+            _ = try SlimJob(
+                input: try builder.writeArchive(in: directory.url), output: nil, options: WriteOptions(),
+                removal: RemovalRequest(packages: ["pypi:vend"])
+            ).run()
+        } throws: { "\($0)".contains("'pypi:vend'") }
     }
 
-    @Test("--autoremove or --force without packages to act on is a usage error; a bad spec fails before the image is read")
+    @Test(
+        "--autoremove or --force without packages to act on is a usage error; a bad spec fails before the image is read"
+    )
     func usage() throws {
         #expect(throws: (any Error).self) {
             _ = try WhittleCommand.parseAsRoot(["slim", "app.tar", "--dry-run", "--force"])
@@ -280,8 +317,9 @@ struct PackageRemovalTests {
             _ = try WhittleCommand.parseAsRoot(["slim", "app.tar", "--dry-run", "--autoremove"])
         }
         _ = try WhittleCommand.parseAsRoot(["slim", "x.tar", "--dry-run", "--autoremove", "--remove-package", "deb:x"])
-        let job = SlimJob(input: "/no/such.tar", output: nil, options: WriteOptions(),
-                          removal: RemovalRequest(packages: ["python:pip"]))
+        let job = SlimJob(
+            input: "/no/such.tar", output: nil, options: WriteOptions(),
+            removal: RemovalRequest(packages: ["python:pip"]))
         #expect { try job.run() } throws: { "\($0)".contains("pypi:NAME") }
     }
 

@@ -145,21 +145,27 @@ enum ApkImage {
 
 @Suite("Package databases: telling the truth after a slim")
 struct PackageRewriteTests {
-    static func slim(_ builder: TestImageBuilder, removing: [String] = [], traces: [String] = [],
-                     in directory: TestDirectory) throws -> (SlimJob.Result, SlimmedOutput) {
+    static func slim(
+        _ builder: TestImageBuilder, removing: [String] = [], traces: [String] = [],
+        in directory: TestDirectory
+    ) throws -> (SlimJob.Result, SlimmedOutput) {
         let input = try builder.writeArchive(in: directory.url)
         let output = directory.path("out.tar")
-        let result = try SlimJob(input: input, output: output, options: WriteOptions(),
-                                 removal: RemovalRequest(remove: removing, traces: traces)).run()
+        let result = try SlimJob(
+            input: input, output: output, options: WriteOptions(),
+            removal: RemovalRequest(remove: removing, traces: traces)
+        ).run()
         return (result, try SlimmedOutput(output))
     }
 
     @Test("dpkg: a package whose files all went leaves status and info/; a partial one lists what remains")
     func dpkg() throws {
         let directory = try TestDirectory()
-        let (result, out) = try Self.slim(PackageImage.builder(), removing: [
-            "usr/bin/gone", "usr/share/doc", "etc/tool.conf",
-        ], in: directory)
+        let (result, out) = try Self.slim(
+            PackageImage.builder(),
+            removing: [
+                "usr/bin/gone", "usr/share/doc", "etc/tool.conf",
+            ], in: directory)
         let section = try #require(result.report.packageDatabases)
         #expect(section.removed.map(\.name) == ["gone"])
         #expect(section.removed.first?.filesLost == 2)
@@ -169,7 +175,8 @@ struct PackageRewriteTests {
         let status = try #require(try out.text("var/lib/dpkg/status"))
         #expect(!status.contains("Package: gone"))
         #expect(status.contains("Package: meta"), "a package without files stays")
-        #expect(status.contains("Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same"))
+        #expect(
+            status.contains("Package: libfoo1\nStatus: install ok installed\nArchitecture: amd64\nMulti-Arch: same"))
         #expect(status.contains(" with a long description\n"))
         #expect(status.contains("Provides: tool-virtual\nDescription: a tool"), "the removed conffile left the status")
         #expect(out.tree.lookup("var/lib/dpkg/info/gone.list") == nil)
@@ -179,8 +186,9 @@ struct PackageRewriteTests {
         #expect(try out.text("var/lib/dpkg/info/tool.conffiles") == "")
         #expect(out.tree.lookup("var/lib/dpkg/info/tool.postinst") != nil)
         // Untouched packages read exactly as before.
-        #expect(try out.text("var/lib/dpkg/info/libfoo1:amd64.list")
-            == "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n")
+        #expect(
+            try out.text("var/lib/dpkg/info/libfoo1:amd64.list")
+                == "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libfoo.so.1\n")
         let removal = try #require(result.selection.removals.first { $0.path == "var/lib/dpkg/info/gone.list" })
         #expect(removal.rule == "packages:deb:gone")
     }
@@ -196,8 +204,9 @@ struct PackageRewriteTests {
     @Test("the report's after bytes are the written tree's, rewritten databases included")
     func figuresMatchOutput() throws {
         let directory = try TestDirectory()
-        let (result, out) = try Self.slim(PackageImage.builder(), removing: ["usr/bin/gone", "usr/share/doc"],
-                                          in: directory)
+        let (result, out) = try Self.slim(
+            PackageImage.builder(), removing: ["usr/bin/gone", "usr/share/doc"],
+            in: directory)
         #expect(result.report.after.bytes == out.tree.measure().bytes)
         #expect(result.report.after.files == out.tree.measure().files)
     }
@@ -205,50 +214,55 @@ struct PackageRewriteTests {
     @Test("apk: the same rules on lib/apk/db/installed")
     func apk() throws {
         let directory = try TestDirectory()
-        let (result, out) = try Self.slim(TestImageBuilder(layers: [ApkImage.layer()]),
-                                          removing: ["lib/ld-musl-x86_64.so.1", "lib/libc.musl-x86_64.so.1", "etc/motd"],
-                                          in: directory)
+        let (result, out) = try Self.slim(
+            TestImageBuilder(layers: [ApkImage.layer()]),
+            removing: ["lib/ld-musl-x86_64.so.1", "lib/libc.musl-x86_64.so.1", "etc/motd"],
+            in: directory)
         let section = try #require(result.report.packageDatabases)
         #expect(section.removed.map(\.name) == ["musl"])
         #expect(section.partial.map(\.name) == ["busybox"])
-        #expect(try out.text("lib/apk/db/installed") == """
-            C:Q1def=
-            P:busybox
-            V:1.36.1-r5
-            A:x86_64
-            D:so:libc.musl-x86_64.so.1
-            p:cmd:busybox=1.36.1-r5 cmd:sh=1.36.1-r5
-            F:bin
-            R:busybox
-            Z:Q1ccc=
-            F:etc
-            M:0:0:755
-            R:securetty
-            Z:Q1ddd=
+        #expect(
+            try out.text("lib/apk/db/installed") == """
+                C:Q1def=
+                P:busybox
+                V:1.36.1-r5
+                A:x86_64
+                D:so:libc.musl-x86_64.so.1
+                p:cmd:busybox=1.36.1-r5 cmd:sh=1.36.1-r5
+                F:bin
+                R:busybox
+                Z:Q1ccc=
+                F:etc
+                M:0:0:755
+                R:securetty
+                Z:Q1ddd=
 
 
-            """)
+                """)
     }
 
     @Test("Python: gone distributions lose their metadata, partial ones keep it with RECORD naming what remains")
     func python() throws {
         let directory = try TestDirectory()
         let site = PackageImage.site
-        let (result, out) = try Self.slim(PackageImage.builder(), removing: [
-            "**/tests", site + "/devtool.py", site + "/odd,name.py", site + "/legacy",
-        ], in: directory)
+        let (result, out) = try Self.slim(
+            PackageImage.builder(),
+            removing: [
+                "**/tests", site + "/devtool.py", site + "/odd,name.py", site + "/legacy",
+            ], in: directory)
         let section = try #require(result.report.packageDatabases)
         #expect(section.removed.filter { $0.kind == "python" }.map(\.name) == ["devtool", "legacy"])
         #expect(section.partial.filter { $0.kind == "python" }.map(\.name) == ["app"])
         #expect(out.tree.lookup(site + "/devtool-2.0.dist-info") == nil)
         #expect(out.tree.lookup(site + "/legacy-0.1.egg-info") == nil)
-        #expect(try out.text(site + "/app-1.0.dist-info/RECORD") == """
-            app/__init__.py,sha256=abc,13
-            ../../../bin/app,sha256=ghi,19
-            app-1.0.dist-info/METADATA,sha256=jkl,100
-            app-1.0.dist-info/RECORD,,
+        #expect(
+            try out.text(site + "/app-1.0.dist-info/RECORD") == """
+                app/__init__.py,sha256=abc,13
+                ../../../bin/app,sha256=ghi,19
+                app-1.0.dist-info/METADATA,sha256=jkl,100
+                app-1.0.dist-info/RECORD,,
 
-            """)
+                """)
         #expect(out.tree.lookup(site + "/app-1.0.dist-info/REQUESTED") != nil)
         // The dpkg package that ships the RECORD has its new checksum, so `dpkg -V` agrees.
         let record = directory.path("RECORD")
@@ -263,8 +277,11 @@ struct PackageRewriteTests {
         let directory = try TestDirectory()
         let site = PackageImage.site
         let trace = directory.path("trace.json")
-        try TraceFixture.write(paths: ["/usr/bin/tool", "/" + site + "/app/__init__.py",
-                                       "/" + site + "/devtool-2.0.dist-info/METADATA"], to: trace)
+        try TraceFixture.write(
+            paths: [
+                "/usr/bin/tool", "/" + site + "/app/__init__.py",
+                "/" + site + "/devtool-2.0.dist-info/METADATA",
+            ], to: trace)
         let (result, out) = try Self.slim(PackageImage.builder(), traces: [trace], in: directory)
         let status = try #require(try out.text("var/lib/dpkg/status"))
         #expect(status.contains("Package: tool") && status.contains("Package: meta"))
@@ -280,7 +297,8 @@ struct PackageRewriteTests {
         #expect(out.tree.lookup(site + "/app-1.0.dist-info/METADATA") != nil)
         #expect(out.tree.lookup(site + "/devtool-2.0.dist-info/METADATA") != nil)
         #expect(out.tree.lookup(site + "/devtool.py") != nil)
-        let reasons = Dictionary(result.selection.kept.map { ($0.path, $0.reason.description) }, uniquingKeysWith: { a, _ in a })
+        let reasons = Dictionary(
+            result.selection.kept.map { ($0.path, $0.reason.description) }, uniquingKeysWith: { a, _ in a })
         #expect(reasons[site + "/legacy/__init__.py"] == "closure:dependency")
         #expect(reasons["var/lib/dpkg/status"] == "protected:packages")
         #expect(reasons[site + "/app-1.0.dist-info/RECORD"] == "closure:package")
@@ -298,8 +316,10 @@ struct PackageRewriteTests {
     func rendering() throws {
         let directory = try TestDirectory()
         let input = try PackageImage.builder().writeArchive(in: directory.url)
-        let result = try SlimJob(input: input, output: nil, options: WriteOptions(),
-                                 removal: RemovalRequest(remove: ["usr/bin/gone", "usr/share/doc"])).run()
+        let result = try SlimJob(
+            input: input, output: nil, options: WriteOptions(),
+            removal: RemovalRequest(remove: ["usr/bin/gone", "usr/share/doc"])
+        ).run()
         let listing = DryRunListing(result.selection, packages: result.report.packageDatabases)
         #expect(listing.text().contains("removed  deb:gone 0.9  (2 files"))
         #expect(listing.text().contains("partial  deb:tool 2.0  (lost 1 files"))

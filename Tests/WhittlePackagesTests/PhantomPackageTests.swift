@@ -17,11 +17,13 @@ enum DocsImage {
 
     static func builder() -> TestImageBuilder {
         var layer = TestLayer()
-        for directory in ["etc", "usr", "usr/bin", "usr/share", "usr/share/man", "usr/share/man/man1", "usr/share/doc",
-                          "usr/share/doc/make", "usr/share/doc/transitional", "usr/share/doc/tool",
-                          "usr/share/doc/python3-docpkg", "var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/info",
-                          "usr/lib", "usr/lib/python3", dist, dist + "/docpkg-1.0.egg-info", "usr/local", "usr/local/lib",
-                          "usr/local/lib/python3.11", site, site + "/lic-2.0.dist-info", site + "/lic-2.0.dist-info/licenses"] {
+        for directory in [
+            "etc", "usr", "usr/bin", "usr/share", "usr/share/man", "usr/share/man/man1", "usr/share/doc",
+            "usr/share/doc/make", "usr/share/doc/transitional", "usr/share/doc/tool",
+            "usr/share/doc/python3-docpkg", "var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/info",
+            "usr/lib", "usr/lib/python3", dist, dist + "/docpkg-1.0.egg-info", "usr/local", "usr/local/lib",
+            "usr/local/lib/python3.11", site, site + "/lic-2.0.dist-info", site + "/lic-2.0.dist-info/licenses",
+        ] {
             layer.directory(directory)
         }
         layer.file("etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
@@ -42,7 +44,9 @@ enum DocsImage {
         layer.file("usr/share/doc/tool/copyright", "tool copyright")
         layer.file("var/lib/dpkg/status", status)
         layer.file("var/lib/dpkg/info/format", "1\n")
-        layer.file("var/lib/dpkg/info/make.list", """
+        layer.file(
+            "var/lib/dpkg/info/make.list",
+            """
             /.
             /usr
             /usr/bin
@@ -54,7 +58,9 @@ enum DocsImage {
 
             """)
         layer.file("var/lib/dpkg/info/make.md5sums", "00000000000000000000000000000001  usr/bin/make\n")
-        layer.file("var/lib/dpkg/info/transitional.list", """
+        layer.file(
+            "var/lib/dpkg/info/transitional.list",
+            """
             /.
             /usr/share/doc/transitional
             /usr/share/doc/transitional/copyright
@@ -66,13 +72,17 @@ enum DocsImage {
         layer.file(dist + "/docpkg.py", "docs = 1\n")
         layer.file("usr/share/doc/python3-docpkg/README", "docpkg readme")
         layer.file(dist + "/docpkg-1.0.egg-info/PKG-INFO", "Metadata-Version: 1.2\nName: docpkg\nVersion: 1.0\n")
-        layer.file(dist + "/docpkg-1.0.egg-info/installed-files.txt", "../docpkg.py\n../../../../share/doc/python3-docpkg/README\n")
+        layer.file(
+            dist + "/docpkg-1.0.egg-info/installed-files.txt",
+            "../docpkg.py\n../../../../share/doc/python3-docpkg/README\n")
         // pip's distribution, its licence inside its own metadata.
         layer.file(site + "/lic.py", "lic = 1\n")
         layer.file(site + "/lic-2.0.dist-info/METADATA", "Metadata-Version: 2.4\nName: lic\nVersion: 2.0\n")
         layer.file(site + "/lic-2.0.dist-info/licenses/LICENSE", "MIT")
-        layer.file(site + "/lic-2.0.dist-info/RECORD",
-                   "lic.py,,\nlic-2.0.dist-info/METADATA,,\nlic-2.0.dist-info/licenses/LICENSE,,\nlic-2.0.dist-info/RECORD,,\n")
+        layer.file(
+            site + "/lic-2.0.dist-info/RECORD",
+            "lic.py,,\nlic-2.0.dist-info/METADATA,,\nlic-2.0.dist-info/licenses/LICENSE,,\nlic-2.0.dist-info/RECORD,,\n"
+        )
         return TestImageBuilder(layers: [layer])
     }
 
@@ -117,7 +127,9 @@ enum DocsImage {
 
         """
 
-    static func slim(_ removal: RemovalRequest, in directory: TestDirectory) throws -> (SlimJob.Result, SlimmedOutput, String) {
+    static func slim(
+        _ removal: RemovalRequest, in directory: TestDirectory
+    ) throws -> (SlimJob.Result, SlimmedOutput, String) {
         let input = try builder().writeArchive(in: directory.url)
         let output = directory.path("out-\(UUID().uuidString).tar")
         let result = try SlimJob(input: input, output: output, options: WriteOptions(), removal: removal).run()
@@ -142,19 +154,23 @@ struct PhantomPackageTests {
     @Test("by a profile: its record goes, its licence stays; a docs-only package and a metapackage stay listed")
     func profile() throws {
         let directory = try TestDirectory()
-        let (result, out, _) = try DocsImage.slim(RemovalRequest(profiles: ["docs"], remove: ["usr/bin/make"]),
-                                                  in: directory)
+        let (result, out, _) = try DocsImage.slim(
+            RemovalRequest(profiles: ["docs"], remove: ["usr/bin/make"]),
+            in: directory)
         #expect(Self.removed(result) == ["deb:make"])
         #expect(try !Self.listsMake(out))
         #expect(out.tree.lookup("usr/share/doc/make/copyright") != nil, "the licence notice stays")
         let make = try #require(result.report.packageDatabases?.removed.first)
         #expect(make.filesLost == 3 && make.filesKept == 1)
         let status = try #require(try out.text("var/lib/dpkg/status"))
-        #expect(status.contains("Package: transitional\n") && status.contains("Package: meta\n")
-                    && status.contains("Package: tool\n"))
+        #expect(
+            status.contains("Package: transitional\n") && status.contains("Package: meta\n")
+                && status.contains("Package: tool\n"))
         // transitional lost its changelog, docpkg its README: both keep what they had besides.
         #expect(Set(result.report.packageDatabases?.partial.map(\.name) ?? []) == ["transitional", "docpkg"])
-        #expect(try out.text("var/lib/dpkg/info/transitional.list") == "/.\n/usr/share/doc/transitional\n/usr/share/doc/transitional/copyright\n")
+        #expect(
+            try out.text("var/lib/dpkg/info/transitional.list")
+                == "/.\n/usr/share/doc/transitional\n/usr/share/doc/transitional/copyright\n")
         let record = try #require(result.selection.removals.first { $0.path == "var/lib/dpkg/info/make.list" })
         #expect(record.rule == "packages:deb:make")
     }
@@ -162,7 +178,8 @@ struct PhantomPackageTests {
     @Test("by a glob alone: docs that no rule took stay, the package goes")
     func glob() throws {
         let directory = try TestDirectory()
-        let (result, out, _) = try DocsImage.slim(RemovalRequest(remove: ["usr/bin/make", "usr/share/man"]), in: directory)
+        let (result, out, _) = try DocsImage.slim(
+            RemovalRequest(remove: ["usr/bin/make", "usr/share/man"]), in: directory)
         #expect(Self.removed(result) == ["deb:make"])
         #expect(try !Self.listsMake(out))
         #expect(out.tree.lookup("usr/share/doc/make/changelog.Debian.gz") != nil)
@@ -198,9 +215,10 @@ struct PhantomPackageTests {
     @Test("dpkg's info/ stays when every record in it goes")
     func databaseDirectoryLasts() throws {
         let directory = try TestDirectory()
-        let (result, out, _) = try DocsImage.slim(RemovalRequest(remove: [
-            "usr/bin", "usr/share", "usr/lib", "usr/local", "etc/tool.conf", "var/lib/dpkg/info/format",
-        ]), in: directory)
+        let (result, out, _) = try DocsImage.slim(
+            RemovalRequest(remove: [
+                "usr/bin", "usr/share", "usr/lib", "usr/local", "etc/tool.conf", "var/lib/dpkg/info/format",
+            ]), in: directory)
         #expect(Self.removed(result) == ["deb:make", "deb:transitional", "deb:tool", "python:docpkg", "python:lic"])
         #expect(out.tree.lookup("var/lib/dpkg/info")?.isDirectory == true)
         #expect(out.tree.lookup("var/lib/dpkg/info/tool.list") == nil)
@@ -218,14 +236,20 @@ struct PhantomPackageTests {
 
     @Test("the fate rule: docs only left removes; docs only from the start, no files, or code kept do not")
     func fate() throws {
-        let paths = ["usr/bin/a", "usr/share/doc/a/copyright", "usr/share/doc/b/copyright", "usr/share/doc/b/README",
-                     "usr/bin/c", "usr/share/doc/c/copyright", "etc/d.conf", "usr/share/doc/d/copyright"]
+        let paths = [
+            "usr/bin/a", "usr/share/doc/a/copyright", "usr/share/doc/b/copyright", "usr/share/doc/b/README",
+            "usr/bin/c", "usr/share/doc/c/copyright", "etc/d.conf", "usr/share/doc/d/copyright",
+        ]
         let database = PackageDatabase(packages: [
-            InstalledPackage(kind: .deb, name: "a", version: "1", files: ["usr/bin/a", "usr/share/doc/a/copyright"], key: "a"),
-            InstalledPackage(kind: .deb, name: "b", version: "1", files: ["usr/share/doc/b/copyright", "usr/share/doc/b/README"],
-                             key: "b"),
-            InstalledPackage(kind: .deb, name: "c", version: "1", files: ["usr/bin/c", "usr/share/doc/c/copyright"], key: "c"),
-            InstalledPackage(kind: .deb, name: "d", version: "1", files: ["etc/d.conf", "usr/share/doc/d/copyright"], key: "d"),
+            InstalledPackage(
+                kind: .deb, name: "a", version: "1", files: ["usr/bin/a", "usr/share/doc/a/copyright"], key: "a"),
+            InstalledPackage(
+                kind: .deb, name: "b", version: "1", files: ["usr/share/doc/b/copyright", "usr/share/doc/b/README"],
+                key: "b"),
+            InstalledPackage(
+                kind: .deb, name: "c", version: "1", files: ["usr/bin/c", "usr/share/doc/c/copyright"], key: "c"),
+            InstalledPackage(
+                kind: .deb, name: "d", version: "1", files: ["etc/d.conf", "usr/share/doc/d/copyright"], key: "d"),
             InstalledPackage(kind: .deb, name: "meta", version: "1", files: [], key: "meta"),
         ])
         let gone: Set<String> = ["usr/bin/a", "usr/share/doc/b/README", "usr/share/doc/d/copyright"]
@@ -237,11 +261,14 @@ struct PhantomPackageTests {
     @Test("syft no longer lists a package left with only its docs", .enabled(if: syftPath != nil))
     func scanner() throws {
         let directory = try TestDirectory()
-        let (result, _, output) = try DocsImage.slim(RemovalRequest(profiles: ["docs"], remove: ["usr/bin/make"]),
-                                                     in: directory)
+        let (result, _, output) = try DocsImage.slim(
+            RemovalRequest(profiles: ["docs"], remove: ["usr/bin/make"]),
+            in: directory)
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(input: try DocsImage.builder().writeArchive(in: directory.url), output: flattened,
-                        options: WriteOptions()).run()
+        _ = try SlimJob(
+            input: try DocsImage.builder().writeArchive(in: directory.url), output: flattened,
+            options: WriteOptions()
+        ).run()
         let before = try syftInventory("docker-archive:" + flattened)
         #expect(before.contains("deb:make@4.3-4.1"), "syft saw \(before)")
         let after = try syftInventory("docker-archive:" + output)

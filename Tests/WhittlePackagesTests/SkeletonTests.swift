@@ -21,10 +21,12 @@ enum SkeletonImage {
 
     static func builder() -> TestImageBuilder {
         var layer = TestLayer()
-        for directory in ["bin", "etc", "usr", "usr/local", "usr/local/bin", "usr/local/lib", "usr/local/lib/python3.11",
-                          site, "var", "var/run", "var/run/app", "var/cache", "var/cache/app", "opt", "opt/app",
-                          "opt/app/cache", "opt/lib", "opt/lib/pkg", "opt/lib/pkg/sub", "opt/lib/pkg/sub/deep",
-                          "srv", "srv/uploads", "srv/cache", "var/app", "var/app/logs", "var/app/old-logs"] {
+        for directory in [
+            "bin", "etc", "usr", "usr/local", "usr/local/bin", "usr/local/lib", "usr/local/lib/python3.11",
+            site, "var", "var/run", "var/run/app", "var/cache", "var/cache/app", "opt", "opt/app",
+            "opt/app/cache", "opt/lib", "opt/lib/pkg", "opt/lib/pkg/sub", "opt/lib/pkg/sub/deep",
+            "srv", "srv/uploads", "srv/cache", "var/app", "var/app/logs", "var/app/old-logs",
+        ] {
             layer.directory(directory)
         }
         layer.directory("tmp", mode: 0o1777)
@@ -48,7 +50,8 @@ enum SkeletonImage {
         for file in pytestFiles {
             let path = file.hasPrefix("../") ? "usr/local/bin/pytest" : site + "/" + file
             let parts = path.split(separator: "/").dropLast()
-            for depth in 1...parts.count where !layer.entries.contains(where: { $0.0.path == parts.prefix(depth).joined(separator: "/") }) {
+            for depth in 1...parts.count
+            where !layer.entries.contains(where: { $0.0.path == parts.prefix(depth).joined(separator: "/") }) {
                 layer.directory(parts.prefix(depth).joined(separator: "/"))
             }
             layer.file(path, "content of \(file)\n")
@@ -62,11 +65,14 @@ enum SkeletonImage {
         return TestImageBuilder(layers: [layer])
     }
 
-    static func slim(_ removal: RemovalRequest, output: Bool = false,
-                     in directory: TestDirectory) throws -> (SlimJob.Result, SlimmedOutput?) {
+    static func slim(
+        _ removal: RemovalRequest, output: Bool = false,
+        in directory: TestDirectory
+    ) throws -> (SlimJob.Result, SlimmedOutput?) {
         let input = try builder().writeArchive(in: directory.url)
         let out = directory.path("out.tar")
-        let result = try SlimJob(input: input, output: output ? out : nil, options: WriteOptions(), removal: removal).run()
+        let result = try SlimJob(input: input, output: output ? out : nil, options: WriteOptions(), removal: removal)
+            .run()
         return (result, output ? try SlimmedOutput(out) : nil)
     }
 }
@@ -78,7 +84,8 @@ struct SkeletonTests {
     @Test("a package directory emptied by a profile goes, nested directories with it, as one removal")
     func packageDirectory() throws {
         let directory = try TestDirectory()
-        let (result, out) = try SkeletonImage.slim(RemovalRequest(profiles: ["python-dev"]), output: true, in: directory)
+        let (result, out) = try SkeletonImage.slim(
+            RemovalRequest(profiles: ["python-dev"]), output: true, in: directory)
         let removals = result.selection.removals
         for name in ["pytest", "_pytest"] {
             let removal = try #require(removals.first { $0.path == Self.site + "/" + name }, "\(name) stayed")
@@ -113,8 +120,9 @@ struct SkeletonTests {
     @Test("nested directories emptied by one rule collapse into one removal under that rule")
     func nested() throws {
         let directory = try TestDirectory()
-        let (result, out) = try SkeletonImage.slim(RemovalRequest(remove: ["opt/lib/pkg/**/*.*"]), output: true,
-                                                   in: directory)
+        let (result, out) = try SkeletonImage.slim(
+            RemovalRequest(remove: ["opt/lib/pkg/**/*.*"]), output: true,
+            in: directory)
         let removals = result.selection.removals.filter { $0.path.hasPrefix("opt/") }
         #expect(removals.map(\.path) == ["opt/lib/pkg"], "\(removals.map(\.path))")
         #expect(removals.first?.rule == "cli:opt/lib/pkg/**/*.*" && removals.first?.entries == 4)
@@ -130,8 +138,9 @@ struct SkeletonTests {
     @Test("a directory empty in the input stays, and so does one that still holds one")
     func originallyEmpty() throws {
         let directory = try TestDirectory()
-        let (result, out) = try SkeletonImage.slim(RemovalRequest(remove: ["opt/app/old.log", "var/cache/app/**"]),
-                                                   output: true, in: directory)
+        let (result, out) = try SkeletonImage.slim(
+            RemovalRequest(remove: ["opt/app/old.log", "var/cache/app/**"]),
+            output: true, in: directory)
         let tree = try #require(out).tree
         #expect(tree.lookup("var/run/app")?.isDirectory == true)
         #expect(tree.lookup("opt/app/cache")?.isDirectory == true && tree.lookup("opt/app/old.log") == nil)
@@ -155,8 +164,9 @@ struct SkeletonTests {
         let directory = try TestDirectory()
         let trace = directory.path("trace.json")
         try TraceFixture.write(paths: ["/bin/app", "/srv/uploads", "/srv/cache/x.dat"], to: trace)
-        let (result, out) = try SkeletonImage.slim(RemovalRequest(remove: ["srv/cache/x.dat"], traces: [trace]),
-                                                   output: true, in: directory)
+        let (result, out) = try SkeletonImage.slim(
+            RemovalRequest(remove: ["srv/cache/x.dat"], traces: [trace]),
+            output: true, in: directory)
         let tree = try #require(out).tree
         #expect(tree.lookup("srv/uploads")?.isDirectory == true && tree.lookup("srv/uploads/old.txt") == nil)
         #expect(tree.lookup("srv/cache") == nil)
@@ -168,8 +178,9 @@ struct SkeletonTests {
     @Test("a directory a keep rule names stays; its sibling, emptied, goes")
     func keptDirectory() throws {
         let directory = try TestDirectory()
-        let (result, out) = try SkeletonImage.slim(RemovalRequest(keep: ["var/app/logs"], remove: ["var/app/*/*.log"]),
-                                                   output: true, in: directory)
+        let (result, out) = try SkeletonImage.slim(
+            RemovalRequest(keep: ["var/app/logs"], remove: ["var/app/*/*.log"]),
+            output: true, in: directory)
         let tree = try #require(out).tree
         #expect(tree.lookup("var/app/logs")?.isDirectory == true)
         #expect(tree.lookup("var/app/old-logs") == nil)
@@ -196,6 +207,8 @@ struct SkeletonTests {
         let (result, _) = try SkeletonImage.slim(RemovalRequest(profileFiles: [greedy]), in: directory)
         #expect(result.selection.removals.isEmpty, "\(result.selection.removals.map(\.path))")
         let (explicit, _) = try SkeletonImage.slim(RemovalRequest(remove: ["bin/app"]), in: directory)
-        #expect(explicit.selection.removals.map(\.path) == ["bin"], "an explicit --remove takes it, and the directory with it")
+        #expect(
+            explicit.selection.removals.map(\.path) == ["bin"],
+            "an explicit --remove takes it, and the directory with it")
     }
 }

@@ -31,7 +31,8 @@ struct ProfilePackagesTests {
 
     @Test("a version-2 profile names packages and autoremove")
     func versionTwo() throws {
-        let (profile, file) = try Self.load("""
+        let (profile, file) = try Self.load(
+            """
             version: 2
             name: p
             description: d
@@ -52,7 +53,8 @@ struct ProfilePackagesTests {
 
     @Test("version 2 keeps every version-1 key; version-1 files load as before")
     func versionOneUnchanged() throws {
-        let (mixed, _) = try Self.load("version: 2\nname: p\nremove: [\"usr/bin/dpkg\"]\nkeep: [x]\npackages: [deb:apt]\n")
+        let (mixed, _) = try Self.load(
+            "version: 2\nname: p\nremove: [\"usr/bin/dpkg\"]\nkeep: [x]\npackages: [deb:apt]\n")
         #expect(mixed.remove.map(\.text) == ["usr/bin/dpkg"] && mixed.keep.map(\.text) == ["x"])
         #expect(mixed.packages.map(\.description) == ["deb:apt"] && !mixed.autoremove)
         let (old, _) = try Self.load("version: 1\nname: p\nremove: [\"**/__pycache__\"]\n")
@@ -64,17 +66,19 @@ struct ProfilePackagesTests {
         }
     }
 
-    @Test("package keys are refused where they do not belong, naming file and line", arguments: [
-        ("version: 1\nname: p\nremove: [a]\npackages: [deb:apt]\n", "line 4: 'packages' needs 'version: 2'"),
-        ("version: 1\nname: p\nremove: [a]\nautoremove: true\n", "'autoremove' needs 'version: 2'"),
-        ("version: 2\nname: p\npackages:\n  - \"rpm:gcc\"\n", "line 4: in 'packages': unknown package kind 'rpm'"),
-        ("version: 2\nname: p\npackages: [\"pytest>=7\"]\n", "without a version"),
-        ("version: 2\nname: p\npackages: deb:apt\n", "'packages' must be a list"),
-        ("version: 2\nname: p\nremove: [a]\nautoremove: true\n", "names none"),
-        ("version: 2\nname: p\npackages: [deb:apt]\nautoremove: sometimes\n", "'autoremove' must be true or false"),
-        ("version: 2\nname: p\n", "removes nothing; give it 'remove' patterns, 'packages'"),
-        ("version: 3\nname: p\npackages: [deb:apt]\n", "'version: 1' and 'version: 2'"),
-    ])
+    @Test(
+        "package keys are refused where they do not belong, naming file and line",
+        arguments: [
+            ("version: 1\nname: p\nremove: [a]\npackages: [deb:apt]\n", "line 4: 'packages' needs 'version: 2'"),
+            ("version: 1\nname: p\nremove: [a]\nautoremove: true\n", "'autoremove' needs 'version: 2'"),
+            ("version: 2\nname: p\npackages:\n  - \"rpm:gcc\"\n", "line 4: in 'packages': unknown package kind 'rpm'"),
+            ("version: 2\nname: p\npackages: [\"pytest>=7\"]\n", "without a version"),
+            ("version: 2\nname: p\npackages: deb:apt\n", "'packages' must be a list"),
+            ("version: 2\nname: p\nremove: [a]\nautoremove: true\n", "names none"),
+            ("version: 2\nname: p\npackages: [deb:apt]\nautoremove: sometimes\n", "'autoremove' must be true or false"),
+            ("version: 2\nname: p\n", "removes nothing; give it 'remove' patterns, 'packages'"),
+            ("version: 3\nname: p\npackages: [deb:apt]\n", "'version: 1' and 'version: 2'"),
+        ])
     func refused(text: String, message: String) throws {
         let description = try Self.loadError(text)
         #expect(description.contains(message), "\(description)")
@@ -98,8 +102,10 @@ struct ProfilePackagesTests {
         let catalog = try ShippedProfiles.catalog()
         let dev = try catalog.profile(named: "python-dev")
         let specs = Set(dev.packages.map(\.description))
-        for name in ["pypi:pytest", "pypi:black", "pypi:flake8", "pypi:mypy", "pypi:ipython", "pypi:jupyter*",
-                     "pypi:notebook", "pypi:ipykernel"] {
+        for name in [
+            "pypi:pytest", "pypi:black", "pypi:flake8", "pypi:mypy", "pypi:ipython", "pypi:jupyter*",
+            "pypi:notebook", "pypi:ipykernel",
+        ] {
             #expect(specs.contains(name), "python-dev should name \(name)")
         }
         #expect(dev.autoremove && dev.remove.isEmpty)
@@ -114,7 +120,10 @@ struct ProfilePackagesTests {
         #expect(!managed.contains("deb:dpkg"))
         #expect(managers.remove.map(\.text).contains("usr/bin/dpkg"))
         #expect(!managers.remove.contains { $0.matches("var/lib/dpkg/status") || $0.matches("lib/apk/db/installed") })
-        #expect(!managers.remove.contains { $0.matches("usr/bin/dpkg-architecture") || $0.matches("sbin/start-stop-daemon") })
+        #expect(
+            !managers.remove.contains {
+                $0.matches("usr/bin/dpkg-architecture") || $0.matches("sbin/start-stop-daemon")
+            })
         #expect(managers.riskSummary.hasPrefix("Medium:"))
 
         let all = try catalog.expand(["all"]).map(\.name)
@@ -133,14 +142,17 @@ struct ProfilePackagesTests {
         let row = try #require(table.split(separator: "\n").first { $0.hasPrefix("package-managers ") })
         #expect(row.contains(try catalog.profile(named: "package-managers").riskSummary))
 
-        var command = try ProfilesCommand.parseAsRoot(["show", "python-dev", "--profiles-dir", ShippedProfiles.directory])
+        var command = try ProfilesCommand.parseAsRoot([
+            "show", "python-dev", "--profiles-dir", ShippedProfiles.directory,
+        ])
         try command.run()
     }
 
     @Test("a profile built in code shows as version 2 with its packages, and reads back the same")
     func renderedRoundTrip() throws {
-        let profile = Profile(name: "mine", description: "d", risk: "r",
-                              packages: [try PackageSpec("pypi:black"), try PackageSpec("deb:gcc-*")], autoremove: true)
+        let profile = Profile(
+            name: "mine", description: "d", risk: "r",
+            packages: [try PackageSpec("pypi:black"), try PackageSpec("deb:gcc-*")], autoremove: true)
         let shown = try ProfileListing.show("mine", in: try ProfileCatalog(profiles: [profile]))
         #expect(shown.hasPrefix("version: 2\n"))
         let (read, _) = try Self.load(shown, name: "mine")

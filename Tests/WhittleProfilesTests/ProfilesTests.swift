@@ -12,112 +12,118 @@ struct ProfilesTests {
 
     // MARK: Path patterns
 
-    @Test("pattern matching", arguments: [
-        // Literal paths are anchored and whole.
-        ("var/lib/apt/lists", "var/lib/apt/lists", true),
-        ("var/lib/apt/lists", "var/lib/apt/lists/x", false),
-        ("var/lib/apt/lists", "var/lib/apt", false),
-        ("var/lib/apt/lists", "x/var/lib/apt/lists", false),
-        ("lists", "var/lib/apt/lists", false),
-        // A leading slash on the pattern or path changes nothing.
-        ("/usr/share/doc", "usr/share/doc", true),
-        ("usr/share/doc", "/usr/share/doc", true),
-        ("usr/share/doc", "usr/share/doc/", true),
-        // Trailing `**`: one or more components.
-        ("var/lib/apt/lists/**", "var/lib/apt/lists", false),
-        ("var/lib/apt/lists/**", "var/lib/apt/lists/lock", true),
-        ("var/lib/apt/lists/**", "var/lib/apt/lists/partial/x", true),
-        ("var/lib/apt/lists/**", "var/lib/apt/listsx/a", false),
-        ("**", "a", true),
-        ("**", "a/b/c", true),
-        // Leading `**`: zero or more.
-        ("**/__pycache__", "__pycache__", true),
-        ("**/__pycache__", "usr/lib/python3/dist-packages/flask/__pycache__", true),
-        ("**/__pycache__", "usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc", false),
-        ("**/__pycache__", "usr/lib/__pycache__x", false),
-        ("**/*.pyc", "a.pyc", true),
-        ("**/*.pyc", "usr/lib/x/y.pyc", true),
-        ("**/*.pyc", "usr/lib/x/y.pyc/z", false),
-        ("**/*.pyc", "usr/lib/x/y.py", false),
-        // Middle `**`.
-        ("a/**/b", "a/b", true),
-        ("a/**/b", "a/x/b", true),
-        ("a/**/b", "a/x/y/z/b", true),
-        ("a/**/b", "a/x/y/z/b/c", false),
-        ("a/**/b", "a", false),
-        ("a/**/b", "b", false),
-        ("a/**/a", "a", false),
-        ("**/site-packages/**/tests", "usr/local/lib/python3.11/site-packages/numpy/tests", true),
-        ("**/site-packages/**/tests", "usr/local/lib/python3.11/site-packages/tests", true),
-        ("**/site-packages/**/tests", "usr/local/lib/python3.11/site-packages/numpy/testing", false),
-        ("**/site-packages/**/tests", "usr/local/lib/python3.11/dist-packages/numpy/tests", false),
-        ("a/**/b/**/c", "a/b/c", true),
-        ("a/**/b/**/c", "a/x/b/y/b/z/c", true),
-        ("a/**/b/**/c", "a/x/c", false),
-        ("**/b/c/**/d/**", "x/b/c/d/e", true),
-        ("**/b/c/**/d/**", "x/b/c/d", false),
-        ("**/b/c/**/d/**", "b/x/c/d/e", false),
-        ("a/**/**/b", "a/b", true),
-        // `*` stays within one component.
-        ("usr/share/locale/*/LC_MESSAGES", "usr/share/locale/de/LC_MESSAGES", true),
-        ("usr/share/locale/*/LC_MESSAGES", "usr/share/locale/de/x/LC_MESSAGES", false),
-        ("usr/share/locale/*/LC_MESSAGES", "usr/share/locale/LC_MESSAGES", false),
-        ("var/cache/apt/*.bin", "var/cache/apt/pkgcache.bin", true),
-        ("var/cache/apt/*.bin", "var/cache/apt/archives/x.bin", false),
-        ("usr/bin/*gcc*", "usr/bin/gcc", true),
-        ("usr/bin/*gcc*", "usr/bin/x86_64-linux-gnu-gcc-12", true),
-        ("usr/bin/*gcc*", "usr/bin/g++", false),
-        ("usr/bin/*-linux-gnu-*", "usr/bin/x86_64-linux-gnu-ld", true),
-        ("usr/bin/*-linux-gnu-*", "usr/bin/perl5.36-x86_64-linux-gnu", false),
-        ("a/*b*c", "a/xbyc", true),
-        ("a/*b*c", "a/xbycd", false),
-        ("a/*aab", "a/aaaab", true),
-        ("*", ".hidden", true),
-        ("a/*", "a", false),
-        // `?` is one character (a whole UTF-8 scalar), never '/'.
-        ("usr/lib/locale/C.?tf8", "usr/lib/locale/C.utf8", true),
-        ("a/?", "a/é", true),
-        ("a/??", "a/é", false),
-        ("a/?", "a/", false),
-        ("a?b", "a/b", false),
-        ("x/*é", "x/café", true),
-        // Matching is case-sensitive.
-        ("usr/share/Doc", "usr/share/doc", false),
-        // The empty path (the root) matches nothing.
-        ("**", "", false),
-    ])
+    @Test(
+        "pattern matching",
+        arguments: [
+            // Literal paths are anchored and whole.
+            ("var/lib/apt/lists", "var/lib/apt/lists", true),
+            ("var/lib/apt/lists", "var/lib/apt/lists/x", false),
+            ("var/lib/apt/lists", "var/lib/apt", false),
+            ("var/lib/apt/lists", "x/var/lib/apt/lists", false),
+            ("lists", "var/lib/apt/lists", false),
+            // A leading slash on the pattern or path changes nothing.
+            ("/usr/share/doc", "usr/share/doc", true),
+            ("usr/share/doc", "/usr/share/doc", true),
+            ("usr/share/doc", "usr/share/doc/", true),
+            // Trailing `**`: one or more components.
+            ("var/lib/apt/lists/**", "var/lib/apt/lists", false),
+            ("var/lib/apt/lists/**", "var/lib/apt/lists/lock", true),
+            ("var/lib/apt/lists/**", "var/lib/apt/lists/partial/x", true),
+            ("var/lib/apt/lists/**", "var/lib/apt/listsx/a", false),
+            ("**", "a", true),
+            ("**", "a/b/c", true),
+            // Leading `**`: zero or more.
+            ("**/__pycache__", "__pycache__", true),
+            ("**/__pycache__", "usr/lib/python3/dist-packages/flask/__pycache__", true),
+            ("**/__pycache__", "usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc", false),
+            ("**/__pycache__", "usr/lib/__pycache__x", false),
+            ("**/*.pyc", "a.pyc", true),
+            ("**/*.pyc", "usr/lib/x/y.pyc", true),
+            ("**/*.pyc", "usr/lib/x/y.pyc/z", false),
+            ("**/*.pyc", "usr/lib/x/y.py", false),
+            // Middle `**`.
+            ("a/**/b", "a/b", true),
+            ("a/**/b", "a/x/b", true),
+            ("a/**/b", "a/x/y/z/b", true),
+            ("a/**/b", "a/x/y/z/b/c", false),
+            ("a/**/b", "a", false),
+            ("a/**/b", "b", false),
+            ("a/**/a", "a", false),
+            ("**/site-packages/**/tests", "usr/local/lib/python3.11/site-packages/numpy/tests", true),
+            ("**/site-packages/**/tests", "usr/local/lib/python3.11/site-packages/tests", true),
+            ("**/site-packages/**/tests", "usr/local/lib/python3.11/site-packages/numpy/testing", false),
+            ("**/site-packages/**/tests", "usr/local/lib/python3.11/dist-packages/numpy/tests", false),
+            ("a/**/b/**/c", "a/b/c", true),
+            ("a/**/b/**/c", "a/x/b/y/b/z/c", true),
+            ("a/**/b/**/c", "a/x/c", false),
+            ("**/b/c/**/d/**", "x/b/c/d/e", true),
+            ("**/b/c/**/d/**", "x/b/c/d", false),
+            ("**/b/c/**/d/**", "b/x/c/d/e", false),
+            ("a/**/**/b", "a/b", true),
+            // `*` stays within one component.
+            ("usr/share/locale/*/LC_MESSAGES", "usr/share/locale/de/LC_MESSAGES", true),
+            ("usr/share/locale/*/LC_MESSAGES", "usr/share/locale/de/x/LC_MESSAGES", false),
+            ("usr/share/locale/*/LC_MESSAGES", "usr/share/locale/LC_MESSAGES", false),
+            ("var/cache/apt/*.bin", "var/cache/apt/pkgcache.bin", true),
+            ("var/cache/apt/*.bin", "var/cache/apt/archives/x.bin", false),
+            ("usr/bin/*gcc*", "usr/bin/gcc", true),
+            ("usr/bin/*gcc*", "usr/bin/x86_64-linux-gnu-gcc-12", true),
+            ("usr/bin/*gcc*", "usr/bin/g++", false),
+            ("usr/bin/*-linux-gnu-*", "usr/bin/x86_64-linux-gnu-ld", true),
+            ("usr/bin/*-linux-gnu-*", "usr/bin/perl5.36-x86_64-linux-gnu", false),
+            ("a/*b*c", "a/xbyc", true),
+            ("a/*b*c", "a/xbycd", false),
+            ("a/*aab", "a/aaaab", true),
+            ("*", ".hidden", true),
+            ("a/*", "a", false),
+            // `?` is one character (a whole UTF-8 scalar), never '/'.
+            ("usr/lib/locale/C.?tf8", "usr/lib/locale/C.utf8", true),
+            ("a/?", "a/é", true),
+            ("a/??", "a/é", false),
+            ("a/?", "a/", false),
+            ("a?b", "a/b", false),
+            ("x/*é", "x/café", true),
+            // Matching is case-sensitive.
+            ("usr/share/Doc", "usr/share/doc", false),
+            // The empty path (the root) matches nothing.
+            ("**", "", false),
+        ])
     func patternMatching(pattern: String, path: String, expected: Bool) throws {
         #expect(try PathPattern(pattern).matches(path) == expected)
     }
 
-    @Test("mayMatchBelow prunes only subtrees that cannot match", arguments: [
-        ("var/lib/apt/lists/**", "", true),
-        ("var/lib/apt/lists/**", "var", true),
-        ("var/lib/apt/lists/**", "var/lib/apt/lists", true),
-        ("var/lib/apt/lists/**", "var/lib/apt/lists/partial", true),
-        ("var/lib/apt/lists/**", "usr", false),
-        ("var/lib/apt/lists/**", "var/lib/dpkg", false),
-        ("var/lib/apt/lists", "var/lib/apt", true),
-        ("var/lib/apt/lists", "var/lib/apt/lists", false),
-        ("usr/share/doc/*/copyright", "usr/share/doc", true),
-        ("usr/share/doc/*/copyright", "usr/share/doc/bash", true),
-        ("usr/share/doc/*/copyright", "usr/share/doc/bash/examples", false),
-        ("usr/share/doc/*/copyright", "usr/share/man", false),
-        ("**/__pycache__", "anything/at/all", true),
-        ("**/numpy/testing", "usr/lib/python3/dist-packages/numpy", true),
-        ("a/**/b", "a/x/y", true),
-        ("a/**/b", "c", false),
-        ("a/*.d/x", "a/1.d", true),
-        ("a/*.d/x", "a/1.e", false),
-    ])
+    @Test(
+        "mayMatchBelow prunes only subtrees that cannot match",
+        arguments: [
+            ("var/lib/apt/lists/**", "", true),
+            ("var/lib/apt/lists/**", "var", true),
+            ("var/lib/apt/lists/**", "var/lib/apt/lists", true),
+            ("var/lib/apt/lists/**", "var/lib/apt/lists/partial", true),
+            ("var/lib/apt/lists/**", "usr", false),
+            ("var/lib/apt/lists/**", "var/lib/dpkg", false),
+            ("var/lib/apt/lists", "var/lib/apt", true),
+            ("var/lib/apt/lists", "var/lib/apt/lists", false),
+            ("usr/share/doc/*/copyright", "usr/share/doc", true),
+            ("usr/share/doc/*/copyright", "usr/share/doc/bash", true),
+            ("usr/share/doc/*/copyright", "usr/share/doc/bash/examples", false),
+            ("usr/share/doc/*/copyright", "usr/share/man", false),
+            ("**/__pycache__", "anything/at/all", true),
+            ("**/numpy/testing", "usr/lib/python3/dist-packages/numpy", true),
+            ("a/**/b", "a/x/y", true),
+            ("a/**/b", "c", false),
+            ("a/*.d/x", "a/1.d", true),
+            ("a/*.d/x", "a/1.e", false),
+        ])
     func mayMatchBelow(pattern: String, directory: String, expected: Bool) throws {
         #expect(try PathPattern(pattern).mayMatchBelow(directory) == expected)
     }
 
-    @Test("invalid patterns are refused with a reason", arguments: [
-        "", "/", "a//b", "a/", "../etc", "a/../b", "./a", "a**b", "**.pyc", "a/***/b",
-        "*.{pyc,pyo}", "[abc]", "a\\*b",
-    ])
+    @Test(
+        "invalid patterns are refused with a reason",
+        arguments: [
+            "", "/", "a//b", "a/", "../etc", "a/../b", "./a", "a**b", "**.pyc", "a/***/b",
+            "*.{pyc,pyo}", "[abc]", "a\\*b",
+        ])
     func invalidPattern(text: String) {
         do {
             _ = try PathPattern(text)
@@ -147,10 +153,11 @@ struct ProfilesTests {
     @Test("the compiled matcher agrees with a plain recursive matcher on generated paths")
     func agreesWithReference() throws {
         let catalog = try ShippedProfiles.catalog()
-        var texts = Set(try catalog.names.flatMap { name in
-            let profile = try catalog.profile(named: name)
-            return (profile.remove + profile.keep).map(\.text)
-        })
+        var texts = Set(
+            try catalog.names.flatMap { name in
+                let profile = try catalog.profile(named: name)
+                return (profile.remove + profile.keep).map(\.text)
+            })
         texts.formUnion([
             "a/**/b/**/c", "**/b/**", "**/a/b/**/c/d", "?", "*é", "a*/**/?b*", "**/*a*/**/tests",
             "**", "a/**", "**/a", "a/*/b", "*/*", "**/__pycache__/**", "usr/**/lib/**/*.a",
@@ -195,11 +202,15 @@ struct ProfilesTests {
         }
         // Shapes the shipped profiles may lack, each keyed differently: last name, ending,
         // one- and two-component heads, and none.
-        texts += ["a/**/b/**/c", "**/b/**", "?", "*é", "a*/**/?b*", "**", "a/**", "a/*/b", "*/*", "usr/lib/**",
-                  "usr/*/doc/**", "**/lib.a", "*.pyc"]
+        texts += [
+            "a/**/b/**/c", "**/b/**", "?", "*é", "a*/**/?b*", "**", "a/**", "a/*/b", "*/*", "usr/lib/**",
+            "usr/*/doc/**", "**/lib.a", "*.pyc",
+        ]
         let set = PatternSet(try texts.map { try PathPattern($0) })
-        let names = ["usr", "lib", "share", "doc", "python3", "site-packages", "tests", "__pycache__", "a", "b", "c",
-                     "x.pyc", "lib.a", "lists", "var", "apt", "locale", "de", "é", "aé", "bin", "gcc", "cache", "pip"]
+        let names = [
+            "usr", "lib", "share", "doc", "python3", "site-packages", "tests", "__pycache__", "a", "b", "c",
+            "x.pyc", "lib.a", "lists", "var", "apt", "locale", "de", "é", "aé", "bin", "gcc", "cache", "pip",
+        ]
         var random = SplitMix64(seed: 11)
         var matched = 0
         for _ in 0..<3000 {
@@ -217,7 +228,9 @@ struct ProfilesTests {
     @Test("matching is fast enough for every path of a large image")
     func matchingThroughput() throws {
         let catalog = try ShippedProfiles.catalog()
-        let patterns = try catalog.names.flatMap { try catalog.profile(named: $0).remove + catalog.profile(named: $0).keep }
+        let patterns = try catalog.names.flatMap {
+            try catalog.profile(named: $0).remove + catalog.profile(named: $0).keep
+        }
         let paths = (0..<2_000).map { index in
             "usr/local/lib/python3.11/site-packages/package\(index % 40)/module\(index)/sub/file\(index).py"
         }
@@ -285,151 +298,155 @@ struct ProfilesTests {
     // MARK: What each profile removes
 
     // These go through `Selector`, the code `slim` runs, on a tree holding the one path.
-    @Test("shipped profiles remove and keep the right paths", arguments: [
-        // apt-cache
-        ("apt-cache", "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", true),
-        ("apt-cache", "var/lib/apt/lists/partial", true),
-        ("apt-cache", "var/lib/apt/lists", false),
-        ("apt-cache", "var/cache/apt/archives/curl_7.88.1-10_amd64.deb", true),
-        ("apt-cache", "var/cache/apt/archives/lock", false),
-        ("apt-cache", "var/cache/apt/archives/partial", false),
-        ("apt-cache", "var/cache/apt/pkgcache.bin", true),
-        ("apt-cache", "var/cache/apt/srcpkgcache.bin", true),
-        ("apt-cache", "var/lib/dpkg/status-old", true),
-        ("apt-cache", "var/lib/dpkg/status", false),
-        ("apt-cache", "var/lib/dpkg/info/bash.list", false),
-        ("apt-cache", "var/lib/apt/extended_states", false),
-        ("apt-cache", "var/cache/debconf/templates.dat-old", true),
-        ("apt-cache", "var/cache/debconf/config.dat", false),
-        ("apt-cache", "var/log/apt/history.log", true),
-        ("apt-cache", "var/log/apt", false),
-        ("apt-cache", "var/log/dpkg.log", true),
-        // apk-cache, dnf-cache
-        ("apk-cache", "var/cache/apk/APKINDEX.5022a8a2.tar.gz", true),
-        ("apk-cache", "etc/apk/cache", false),
-        ("apk-cache", "lib/apk/db/installed", false),
-        ("dnf-cache", "var/cache/dnf/fedora-filenames.solvx", true),
-        ("dnf-cache", "var/cache/libdnf5/updates-e042e478e0621ea6/repodata/repomd.xml", true),
-        ("dnf-cache", "var/cache/yum/metadata/ubi-9-baseos-rpms/repomd.xml", true),
-        ("dnf-cache", "var/log/dnf.librepo.log", true),
-        ("dnf-cache", "var/lib/dnf/history.sqlite", false),
-        ("dnf-cache", "var/lib/rpm/rpmdb.sqlite", false),
-        // pip-cache, npm-cache
-        ("pip-cache", "root/.cache/pip/http-v2/a/b/c", true),
-        ("pip-cache", "home/app/.cache/pip/wheels/x.whl", true),
-        ("pip-cache", "root/.cache/pip", false),
-        ("pip-cache", "tmp/pip-install-abc123/numpy/setup.py", true),
-        ("pip-cache", "root/.cache/pypoetry/virtualenvs/app-py3.11/bin/python", false),
-        ("pip-cache", "usr/local/lib/python3.11/site-packages/pip/_internal/cache.py", false),
-        ("npm-cache", "root/.npm/_cacache/index-v5/00/ab", true),
-        ("npm-cache", "home/node/.npm/_logs/2024-01-01-debug-0.log", true),
-        ("npm-cache", "root/.npm/_npx/1234/node_modules/cowsay/index.js", false),
-        ("npm-cache", "usr/local/share/.cache/yarn/v6/npm-left-pad-1.3.0/package.json", true),
-        ("npm-cache", "app/.yarn/cache/lodash-npm-4.17.21.zip", false),
-        ("npm-cache", "app/node_modules/lodash/index.js", false),
-        // pycache
-        ("pycache", "usr/lib/python3/dist-packages/flask/__pycache__", true),
-        ("pycache", "usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc", true),
-        ("pycache", "usr/lib/python3/dist-packages/flask/app.py", false),
-        ("pycache", "opt/app/sourceless.pyc", false),
-        // tests
-        ("tests", "usr/local/lib/python3.11/site-packages/numpy/_core/tests/test_api.py", true),
-        ("tests", "usr/local/lib/python3.11/site-packages/pandas/tests", true),
-        ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/__init__.py", false),
-        ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/_private/utils.py", false),
-        ("tests", "usr/local/lib/python3.11/site-packages/pandas/_testing/__init__.py", false),
-        ("tests", "usr/local/lib/python3.11/site-packages/django/test/signals.py", false),
-        ("tests", "usr/local/lib/python3.11/site-packages/werkzeug/test.py", false),
-        ("tests", "usr/lib/python3/dist-packages/twisted/test/test_x.py", true),
-        ("tests", "usr/lib/python3.11/test/support/__init__.py", true),
-        ("tests", "usr/local/lib/python3.11/unittest/test/test_case.py", true),
-        ("tests", "usr/local/lib/python3.11/unittest/case.py", false),
-        ("tests", "usr/local/lib/python3.11/idlelib/idle_test/test_x.py", true),
-        ("tests", "usr/lib64/python3.12/site-packages/yaml/tests", true),
-        ("tests", "opt/venv/lib/python3.12/site-packages/scipy/special/tests/data/x.npz", true),
-        ("tests", "usr/lib/python3/dist-packages/ansible/plugins/test/core.py", false),
-        ("tests", "usr/lib/python3/dist-packages/ansible/plugins/test/succeeded.yml", false),
-        ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/tests/test_utils.py", false),
-        ("tests", "app/node_modules/qs/test/parse.js", true),
-        ("tests", "app/node_modules/@babel/core/test/x.js", true),
-        ("tests", "app/node_modules/@scope/test/index.js", false),
-        ("tests", "app/node_modules/qs/lib/parse.js", false),
-        ("tests", "app/node_modules/qs/lib/test/x.js", false),
-        ("tests", "usr/local/bundle/gems/nokogiri-1.16.0/test/x.rb", true),
-        ("tests", "usr/local/bundle/gems/rack-3.0.0/lib/rack/test.rb", false),
-        ("tests", "usr/local/bundle/specifications/rack-3.0.0.gemspec", false),
-        // docs
-        ("docs", "usr/share/doc/bash/README.gz", true),
-        ("docs", "usr/share/doc/bash/copyright", false),
-        ("docs", "usr/share/doc/foo/LICENSE.txt", false),
-        ("docs", "usr/share/man/man1/ls.1.gz", true),
-        ("docs", "usr/share/man/man1", false),
-        ("docs", "usr/share/man/de/man1/ls.1.gz", true),
-        ("docs", "usr/share/info/coreutils.info.gz", true),
-        ("docs", "usr/share/licenses/bash/COPYING", false),
-        ("docs", "usr/share/bash-completion/completions/apt", false),
-        // locales
-        ("locales", "usr/share/locale/de/LC_MESSAGES/x.mo", true),
-        ("locales", "usr/share/locale/pt_BR/LC_MESSAGES/x.mo", true),
-        ("locales", "usr/share/locale/en_GB/LC_MESSAGES/x.mo", false),
-        ("locales", "usr/share/locale/en/LC_MESSAGES/x.mo", false),
-        ("locales", "usr/share/locale/en@quot/LC_MESSAGES/x.mo", false),
-        ("locales", "usr/share/locale/locale.alias", false),
-        ("locales", "usr/lib/locale/C.utf8/LC_CTYPE", false),
-        ("locales", "usr/lib/locale/de_DE.utf8/LC_CTYPE", true),
-        ("locales", "usr/lib/locale/en_US.utf8/LC_CTYPE", false),
-        ("locales", "usr/lib/locale/locale-archive", false),
-        ("locales", "usr/share/i18n/locales/de_DE", true),
-        ("locales", "usr/share/i18n/locales/en_US", false),
-        ("locales", "usr/share/i18n/locales/iso14651_t1_common", false),
-        ("locales", "usr/share/i18n/locales/hi_IN", false),
-        ("locales", "usr/share/i18n/SUPPORTED", false),
-        ("locales", "usr/local/lib/python3.11/site-packages/django/conf/locale/de/formats.py", false),
-        // dev-tools
-        ("dev-tools", "usr/lib/gcc/x86_64-linux-gnu/12/cc1", true),
-        ("dev-tools", "usr/libexec/gcc/x86_64-alpine-linux-musl/13.2.1/cc1plus", true),
-        ("dev-tools", "usr/bin/gcc-12", true),
-        ("dev-tools", "usr/bin/x86_64-linux-gnu-ld.bfd", true),
-        ("dev-tools", "usr/bin/x86_64-alpine-linux-musl-gcc", true),
-        ("dev-tools", "usr/bin/ld", true),
-        ("dev-tools", "usr/bin/ld.so", false),
-        ("dev-tools", "usr/bin/ldd", false),
-        ("dev-tools", "usr/bin/perl5.36-x86_64-linux-gnu", false),
-        ("dev-tools", "usr/bin/perl", false),
-        ("dev-tools", "usr/include/stdio.h", true),
-        ("dev-tools", "usr/local/include/python3.11/Python.h", true),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/libc.a", true),
-        ("dev-tools", "usr/local/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a", true),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/pkgconfig/zlib.pc", true),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/cmake/Foo/FooConfig.cmake", true),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/libstdc++.so.6", false),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30", false),
-        ("dev-tools", "lib/x86_64-linux-gnu/libgcc_s.so.1", false),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/libz.so", false),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/libz.so.1", false),
-        ("dev-tools", "usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders/png.la", false),
-        ("dev-tools", "usr/src/app/main.py", false),
-        // conda-cache, uv-cache
-        ("conda-cache", "opt/conda/pkgs/numpy-1.26.4-py311h/info/index.json", true),
-        ("conda-cache", "opt/conda/lib/python3.11/site-packages/numpy/__init__.py", false),
-        ("uv-cache", "root/.cache/uv/wheels-v1/x.whl", true),
-        ("uv-cache", "app/.venv/lib/python3.12/site-packages/x.py", false),
-    ])
+    @Test(
+        "shipped profiles remove and keep the right paths",
+        arguments: [
+            // apt-cache
+            ("apt-cache", "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease", true),
+            ("apt-cache", "var/lib/apt/lists/partial", true),
+            ("apt-cache", "var/lib/apt/lists", false),
+            ("apt-cache", "var/cache/apt/archives/curl_7.88.1-10_amd64.deb", true),
+            ("apt-cache", "var/cache/apt/archives/lock", false),
+            ("apt-cache", "var/cache/apt/archives/partial", false),
+            ("apt-cache", "var/cache/apt/pkgcache.bin", true),
+            ("apt-cache", "var/cache/apt/srcpkgcache.bin", true),
+            ("apt-cache", "var/lib/dpkg/status-old", true),
+            ("apt-cache", "var/lib/dpkg/status", false),
+            ("apt-cache", "var/lib/dpkg/info/bash.list", false),
+            ("apt-cache", "var/lib/apt/extended_states", false),
+            ("apt-cache", "var/cache/debconf/templates.dat-old", true),
+            ("apt-cache", "var/cache/debconf/config.dat", false),
+            ("apt-cache", "var/log/apt/history.log", true),
+            ("apt-cache", "var/log/apt", false),
+            ("apt-cache", "var/log/dpkg.log", true),
+            // apk-cache, dnf-cache
+            ("apk-cache", "var/cache/apk/APKINDEX.5022a8a2.tar.gz", true),
+            ("apk-cache", "etc/apk/cache", false),
+            ("apk-cache", "lib/apk/db/installed", false),
+            ("dnf-cache", "var/cache/dnf/fedora-filenames.solvx", true),
+            ("dnf-cache", "var/cache/libdnf5/updates-e042e478e0621ea6/repodata/repomd.xml", true),
+            ("dnf-cache", "var/cache/yum/metadata/ubi-9-baseos-rpms/repomd.xml", true),
+            ("dnf-cache", "var/log/dnf.librepo.log", true),
+            ("dnf-cache", "var/lib/dnf/history.sqlite", false),
+            ("dnf-cache", "var/lib/rpm/rpmdb.sqlite", false),
+            // pip-cache, npm-cache
+            ("pip-cache", "root/.cache/pip/http-v2/a/b/c", true),
+            ("pip-cache", "home/app/.cache/pip/wheels/x.whl", true),
+            ("pip-cache", "root/.cache/pip", false),
+            ("pip-cache", "tmp/pip-install-abc123/numpy/setup.py", true),
+            ("pip-cache", "root/.cache/pypoetry/virtualenvs/app-py3.11/bin/python", false),
+            ("pip-cache", "usr/local/lib/python3.11/site-packages/pip/_internal/cache.py", false),
+            ("npm-cache", "root/.npm/_cacache/index-v5/00/ab", true),
+            ("npm-cache", "home/node/.npm/_logs/2024-01-01-debug-0.log", true),
+            ("npm-cache", "root/.npm/_npx/1234/node_modules/cowsay/index.js", false),
+            ("npm-cache", "usr/local/share/.cache/yarn/v6/npm-left-pad-1.3.0/package.json", true),
+            ("npm-cache", "app/.yarn/cache/lodash-npm-4.17.21.zip", false),
+            ("npm-cache", "app/node_modules/lodash/index.js", false),
+            // pycache
+            ("pycache", "usr/lib/python3/dist-packages/flask/__pycache__", true),
+            ("pycache", "usr/lib/python3/dist-packages/flask/__pycache__/app.cpython-311.pyc", true),
+            ("pycache", "usr/lib/python3/dist-packages/flask/app.py", false),
+            ("pycache", "opt/app/sourceless.pyc", false),
+            // tests
+            ("tests", "usr/local/lib/python3.11/site-packages/numpy/_core/tests/test_api.py", true),
+            ("tests", "usr/local/lib/python3.11/site-packages/pandas/tests", true),
+            ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/__init__.py", false),
+            ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/_private/utils.py", false),
+            ("tests", "usr/local/lib/python3.11/site-packages/pandas/_testing/__init__.py", false),
+            ("tests", "usr/local/lib/python3.11/site-packages/django/test/signals.py", false),
+            ("tests", "usr/local/lib/python3.11/site-packages/werkzeug/test.py", false),
+            ("tests", "usr/lib/python3/dist-packages/twisted/test/test_x.py", true),
+            ("tests", "usr/lib/python3.11/test/support/__init__.py", true),
+            ("tests", "usr/local/lib/python3.11/unittest/test/test_case.py", true),
+            ("tests", "usr/local/lib/python3.11/unittest/case.py", false),
+            ("tests", "usr/local/lib/python3.11/idlelib/idle_test/test_x.py", true),
+            ("tests", "usr/lib64/python3.12/site-packages/yaml/tests", true),
+            ("tests", "opt/venv/lib/python3.12/site-packages/scipy/special/tests/data/x.npz", true),
+            ("tests", "usr/lib/python3/dist-packages/ansible/plugins/test/core.py", false),
+            ("tests", "usr/lib/python3/dist-packages/ansible/plugins/test/succeeded.yml", false),
+            ("tests", "usr/local/lib/python3.11/site-packages/numpy/testing/tests/test_utils.py", false),
+            ("tests", "app/node_modules/qs/test/parse.js", true),
+            ("tests", "app/node_modules/@babel/core/test/x.js", true),
+            ("tests", "app/node_modules/@scope/test/index.js", false),
+            ("tests", "app/node_modules/qs/lib/parse.js", false),
+            ("tests", "app/node_modules/qs/lib/test/x.js", false),
+            ("tests", "usr/local/bundle/gems/nokogiri-1.16.0/test/x.rb", true),
+            ("tests", "usr/local/bundle/gems/rack-3.0.0/lib/rack/test.rb", false),
+            ("tests", "usr/local/bundle/specifications/rack-3.0.0.gemspec", false),
+            // docs
+            ("docs", "usr/share/doc/bash/README.gz", true),
+            ("docs", "usr/share/doc/bash/copyright", false),
+            ("docs", "usr/share/doc/foo/LICENSE.txt", false),
+            ("docs", "usr/share/man/man1/ls.1.gz", true),
+            ("docs", "usr/share/man/man1", false),
+            ("docs", "usr/share/man/de/man1/ls.1.gz", true),
+            ("docs", "usr/share/info/coreutils.info.gz", true),
+            ("docs", "usr/share/licenses/bash/COPYING", false),
+            ("docs", "usr/share/bash-completion/completions/apt", false),
+            // locales
+            ("locales", "usr/share/locale/de/LC_MESSAGES/x.mo", true),
+            ("locales", "usr/share/locale/pt_BR/LC_MESSAGES/x.mo", true),
+            ("locales", "usr/share/locale/en_GB/LC_MESSAGES/x.mo", false),
+            ("locales", "usr/share/locale/en/LC_MESSAGES/x.mo", false),
+            ("locales", "usr/share/locale/en@quot/LC_MESSAGES/x.mo", false),
+            ("locales", "usr/share/locale/locale.alias", false),
+            ("locales", "usr/lib/locale/C.utf8/LC_CTYPE", false),
+            ("locales", "usr/lib/locale/de_DE.utf8/LC_CTYPE", true),
+            ("locales", "usr/lib/locale/en_US.utf8/LC_CTYPE", false),
+            ("locales", "usr/lib/locale/locale-archive", false),
+            ("locales", "usr/share/i18n/locales/de_DE", true),
+            ("locales", "usr/share/i18n/locales/en_US", false),
+            ("locales", "usr/share/i18n/locales/iso14651_t1_common", false),
+            ("locales", "usr/share/i18n/locales/hi_IN", false),
+            ("locales", "usr/share/i18n/SUPPORTED", false),
+            ("locales", "usr/local/lib/python3.11/site-packages/django/conf/locale/de/formats.py", false),
+            // dev-tools
+            ("dev-tools", "usr/lib/gcc/x86_64-linux-gnu/12/cc1", true),
+            ("dev-tools", "usr/libexec/gcc/x86_64-alpine-linux-musl/13.2.1/cc1plus", true),
+            ("dev-tools", "usr/bin/gcc-12", true),
+            ("dev-tools", "usr/bin/x86_64-linux-gnu-ld.bfd", true),
+            ("dev-tools", "usr/bin/x86_64-alpine-linux-musl-gcc", true),
+            ("dev-tools", "usr/bin/ld", true),
+            ("dev-tools", "usr/bin/ld.so", false),
+            ("dev-tools", "usr/bin/ldd", false),
+            ("dev-tools", "usr/bin/perl5.36-x86_64-linux-gnu", false),
+            ("dev-tools", "usr/bin/perl", false),
+            ("dev-tools", "usr/include/stdio.h", true),
+            ("dev-tools", "usr/local/include/python3.11/Python.h", true),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/libc.a", true),
+            ("dev-tools", "usr/local/lib/python3.11/config-3.11-x86_64-linux-gnu/libpython3.11.a", true),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/pkgconfig/zlib.pc", true),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/cmake/Foo/FooConfig.cmake", true),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/libstdc++.so.6", false),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/libstdc++.so.6.0.30", false),
+            ("dev-tools", "lib/x86_64-linux-gnu/libgcc_s.so.1", false),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/libz.so", false),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/libz.so.1", false),
+            ("dev-tools", "usr/lib/x86_64-linux-gnu/ImageMagick-6.9.11/modules-Q16/coders/png.la", false),
+            ("dev-tools", "usr/src/app/main.py", false),
+            // conda-cache, uv-cache
+            ("conda-cache", "opt/conda/pkgs/numpy-1.26.4-py311h/info/index.json", true),
+            ("conda-cache", "opt/conda/lib/python3.11/site-packages/numpy/__init__.py", false),
+            ("uv-cache", "root/.cache/uv/wheels-v1/x.whl", true),
+            ("uv-cache", "app/.venv/lib/python3.12/site-packages/x.py", false),
+        ])
     func shippedProfileDecisions(profile name: String, path: String, removed: Bool) throws {
         let profile = try ShippedProfiles.catalog().profile(named: name)
         #expect((try removal(of: path, by: [profile]) != nil) == removed)
     }
 
-    @Test("keep patterns, which count for the whole run, do not spare other profiles' targets", arguments: [
-        "usr/local/lib/python3.11/site-packages/numpy/testing/__pycache__/utils.cpython-311.pyc",
-        "usr/local/lib/python3.11/site-packages/django/test/__pycache__/client.cpython-311.pyc",
-        "usr/local/lib/python3.11/site-packages/pandas/_testing/__pycache__/asserters.cpython-311.pyc",
-        "usr/share/doc/libstdc++6/README.gz",
-        "usr/share/man/man3/std::vector.3cxx.gz",
-        "usr/share/locale/de/LC_MESSAGES/libstdc++.mo",
-        "usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h",
-        "root/.cache/pip/http-v2/0/1/2",
-    ])
+    @Test(
+        "keep patterns, which count for the whole run, do not spare other profiles' targets",
+        arguments: [
+            "usr/local/lib/python3.11/site-packages/numpy/testing/__pycache__/utils.cpython-311.pyc",
+            "usr/local/lib/python3.11/site-packages/django/test/__pycache__/client.cpython-311.pyc",
+            "usr/local/lib/python3.11/site-packages/pandas/_testing/__pycache__/asserters.cpython-311.pyc",
+            "usr/share/doc/libstdc++6/README.gz",
+            "usr/share/man/man3/std::vector.3cxx.gz",
+            "usr/share/locale/de/LC_MESSAGES/libstdc++.mo",
+            "usr/lib/gcc/x86_64-linux-gnu/12/include/stddef.h",
+            "root/.cache/pip/http-v2/0/1/2",
+        ])
     func keepsDoNotLeak(path: String) throws {
         // Every profile's keep patterns are in the policy: none of them may spare the path.
         #expect(try removal(of: path, by: try ShippedProfiles.catalog().expand(["all"])) != nil)
@@ -459,7 +476,8 @@ struct ProfilesTests {
         let path: String
 
         init(_ files: [String: String]) throws {
-            path = FileManager.default.temporaryDirectory
+            path =
+                FileManager.default.temporaryDirectory
                 .appendingPathComponent("whittle-profiles-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             for (name, text) in files {
@@ -513,20 +531,22 @@ struct ProfilesTests {
         #expect(error.description.contains("version: 1"))
     }
 
-    @Test("malformed documents are refused, naming the file", arguments: [
-        ("name: bad\nremove: [a]\n", "missing 'version: 1'"),
-        ("version: 1\nremove: [a]\n", "missing 'name:'"),
-        ("version: 1\nname: Bad Name\nremove: [a]\n", "must be lowercase"),
-        ("version: 1\nname: bad\n", "removes nothing"),
-        ("version: 1\nname: bad\nkeep: [a]\n", "removes nothing"),
-        ("version: 1\nname: bad\nremove: a/**\n", "'remove' must be a list"),
-        ("version: 1\nname: bad\nremove:\n  - [a]\n", "items of 'remove' must be text"),
-        ("version: 1\nname: bad\nremove: [a]\nremove: [b]\n", "duplicated key"),
-        ("version: 1\nname: bad\nremove:\n  - \"a**b\"\n", "line 4: in 'remove'"),
-        ("version: 1\nname: bad\nremove:\n  - **/__pycache__\n", "must be quoted"),
-        ("- just\n- a list\n", "expected a mapping"),
-        ("version: 1\nname: [unclosed\n", "not valid YAML"),
-    ])
+    @Test(
+        "malformed documents are refused, naming the file",
+        arguments: [
+            ("name: bad\nremove: [a]\n", "missing 'version: 1'"),
+            ("version: 1\nremove: [a]\n", "missing 'name:'"),
+            ("version: 1\nname: Bad Name\nremove: [a]\n", "must be lowercase"),
+            ("version: 1\nname: bad\n", "removes nothing"),
+            ("version: 1\nname: bad\nkeep: [a]\n", "removes nothing"),
+            ("version: 1\nname: bad\nremove: a/**\n", "'remove' must be a list"),
+            ("version: 1\nname: bad\nremove:\n  - [a]\n", "items of 'remove' must be text"),
+            ("version: 1\nname: bad\nremove: [a]\nremove: [b]\n", "duplicated key"),
+            ("version: 1\nname: bad\nremove:\n  - \"a**b\"\n", "line 4: in 'remove'"),
+            ("version: 1\nname: bad\nremove:\n  - **/__pycache__\n", "must be quoted"),
+            ("- just\n- a list\n", "expected a mapping"),
+            ("version: 1\nname: [unclosed\n", "not valid YAML"),
+        ])
     func malformedDocument(text: String, message: String) throws {
         let (error, file) = try loadError(text)
         #expect(error.description.hasPrefix(file), "\(error)")
@@ -571,9 +591,13 @@ struct ProfilesTests {
         }
 
         let catalog = try ShippedProfiles.catalog()
-        #expect(throws: ProfileError.duplicateName("pycache", files: [
-            ShippedProfiles.directory + "/pycache.yaml", "(built in)",
-        ])) {
+        #expect(
+            throws: ProfileError.duplicateName(
+                "pycache",
+                files: [
+                    ShippedProfiles.directory + "/pycache.yaml", "(built in)",
+                ])
+        ) {
             try catalog.adding(Profile(name: "pycache", remove: [PathPattern("x")]))
         }
     }
@@ -632,7 +656,8 @@ struct ProfilesTests {
         #expect(pycache.contains("name: pycache"))
         #expect(pycache.contains("\"**/__pycache__\""))
         let safe = try ProfileListing.show("safe", in: catalog)
-        #expect(safe.contains("# 'safe' expands to: apt-cache, apk-cache, dnf-cache, pip-cache, npm-cache, pycache, docs"))
+        #expect(
+            safe.contains("# 'safe' expands to: apt-cache, apk-cache, dnf-cache, pip-cache, npm-cache, pycache, docs"))
         #expect(throws: ProfileError.self) { try ProfileListing.show("nope", in: catalog) }
     }
 
@@ -653,7 +678,7 @@ private func referenceMatch(_ pattern: ArraySlice<String>, _ path: ArraySlice<St
         return (0...path.count).contains { referenceMatch(pattern.dropFirst(), path.dropFirst($0)) }
     }
     guard let component = path.first,
-          referenceGlob(Array(first.unicodeScalars)[...], Array(component.unicodeScalars)[...])
+        referenceGlob(Array(first.unicodeScalars)[...], Array(component.unicodeScalars)[...])
     else { return false }
     return referenceMatch(pattern.dropFirst(), path.dropFirst())
 }

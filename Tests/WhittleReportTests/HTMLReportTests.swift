@@ -18,7 +18,8 @@ private func browse(_ arguments: [String], in directory: TestDirectory) throws -
     let browser = try #require(chromium, "chromium is not installed (apt-get install chromium)")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: browser)
-    process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + directory.path("profile")]
+    process.arguments =
+        ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + directory.path("profile")]
         + arguments
     let output = directory.path("chromium.out")
     _ = FileManager.default.createFile(atPath: output, contents: nil)
@@ -32,8 +33,9 @@ private func browse(_ arguments: [String], in directory: TestDirectory) throws -
 
 /// The `data-*` attributes of the element with this id, from a dumped DOM.
 private func dataAttributes(of id: String, in dom: String) throws -> [String: String] {
-    let tag = try #require(dom.range(of: "<[a-z]+ id=\"\(id)\"[^>]*>", options: .regularExpression).map { String(dom[$0]) },
-                           "no element #\(id) in the page")
+    let tag = try #require(
+        dom.range(of: "<[a-z]+ id=\"\(id)\"[^>]*>", options: .regularExpression).map { String(dom[$0]) },
+        "no element #\(id) in the page")
     var attributes: [String: String] = [:]
     let pattern = try NSRegularExpression(pattern: "data-([a-z-]+)=\"([^\"]*)\"")
     for match in pattern.matches(in: tag, range: NSRange(tag.startIndex..., in: tag)) {
@@ -77,8 +79,9 @@ struct HTMLReportTests {
     func treemapAddsUp() throws {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
-        let job = SlimJob(input: input, output: nil, options: WriteOptions(),
-                          removal: RemovalRequest(profiles: ["all"]))
+        let job = SlimJob(
+            input: input, output: nil, options: WriteOptions(),
+            removal: RemovalRequest(profiles: ["all"]))
         let result = try job.run()
         let treemap = Treemap(tree: result.tree, selection: result.selection)
         var kept = (files: 0, bytes: Int64(0)), removed = (files: 0, bytes: Int64(0))
@@ -108,10 +111,12 @@ struct HTMLReportTests {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
         let trace = directory.path("app.trace.json")
-        let document = TraceDocument(image: "x.tar", command: ["/bin/busybox"], entries: [
-            .init(path: "/bin/sh", operations: ["execve"], existed: true),
-            .init(path: "/app/message.txt", operations: ["openat"], existed: true),
-        ])
+        let document = TraceDocument(
+            image: "x.tar", command: ["/bin/busybox"],
+            entries: [
+                .init(path: "/bin/sh", operations: ["execve"], existed: true),
+                .init(path: "/app/message.txt", operations: ["openat"], existed: true),
+            ])
         try JSONEncoder().encode(document).write(to: URL(fileURLWithPath: trace))
         let job = SlimJob(input: input, output: nil, options: WriteOptions(), removal: RemovalRequest(traces: [trace]))
         let result = try job.run()
@@ -128,8 +133,9 @@ struct HTMLReportTests {
         add(treemap.root)
         #expect(!result.report.keptByReason.isEmpty)
         for reason in result.report.keptByReason {
-            #expect(bytes["kept: \(reason.name)"] == reason.bytes && files["kept: \(reason.name)"] == reason.entries,
-                    "\(reason.name)")
+            #expect(
+                bytes["kept: \(reason.name)"] == reason.bytes && files["kept: \(reason.name)"] == reason.entries,
+                "\(reason.name)")
         }
         #expect(bytes["removed by trace"] == result.report.removedBytes)
     }
@@ -153,16 +159,19 @@ struct HTMLReportTests {
         #expect(!html.contains("<!--<script>") && count("<script", in: html) == 2)
     }
 
-    @Test("Chromium draws the slim treemap, its totals equal the JSON report's, and zooming redraws a directory",
-          .enabled(if: browserTestsEnabled, "chromium is not installed; runs under CI=true"))
+    @Test(
+        "Chromium draws the slim treemap, its totals equal the JSON report's, and zooming redraws a directory",
+        .enabled(if: browserTestsEnabled, "chromium is not installed; runs under CI=true"))
     func slimPageInChromium() throws {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
         let page = directory.path("report.html"), json = directory.path("report.json")
         try runWhittle(["slim", input, "--dry-run", "--profile", "all", "--report", page])
         try runWhittle(["slim", input, "--dry-run", "--profile", "all", "--report", json])
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
-        let before = try #require(report["before"] as? [String: Any]), after = try #require(report["after"] as? [String: Any])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let before = try #require(report["before"] as? [String: Any]),
+            after = try #require(report["after"] as? [String: Any])
 
         let dom = try browse(["--dump-dom", URL(fileURLWithPath: page).absoluteString], in: directory)
         let totals = try dataAttributes(of: "totals", in: dom)
@@ -188,21 +197,26 @@ struct HTMLReportTests {
         #expect(zoomed.contains("id=\"back-out\""))
 
         let screenshot = TestEnvironment.screenshotPath ?? directory.path("report.png")
-        _ = try browse(["--screenshot=" + screenshot, "--window-size=1200,900", "--hide-scrollbars",
-                        URL(fileURLWithPath: page).absoluteString], in: directory)
+        _ = try browse(
+            [
+                "--screenshot=" + screenshot, "--window-size=1200,900", "--hide-scrollbars",
+                URL(fileURLWithPath: page).absoluteString,
+            ], in: directory)
         let png = try Data(contentsOf: URL(fileURLWithPath: screenshot))
         #expect(png.count > 1000 && png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
     }
 
-    @Test("Chromium draws inspect's treemap of the whole flattened image, and its share for --profile all",
-          .enabled(if: browserTestsEnabled, "chromium is not installed; runs under CI=true"))
+    @Test(
+        "Chromium draws inspect's treemap of the whole flattened image, and its share for --profile all",
+        .enabled(if: browserTestsEnabled, "chromium is not installed; runs under CI=true"))
     func inspectPageInChromium() throws {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
         let page = directory.path("inspect.html"), json = directory.path("inspect.json")
         try runWhittle(["inspect", input, "--report", page])
         try runWhittle(["inspect", input, "--report", json])
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         let totals = try #require(report["totals"] as? [String: Any])
         let all = try #require((report["profiles"] as? [[String: Any]])?.first { $0["name"] as? String == "all" })
 

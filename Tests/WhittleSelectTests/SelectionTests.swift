@@ -10,17 +10,23 @@ import WhittleFiles
 
 @Suite("Profiles and globs choose what goes")
 struct SelectionTests {
-    static func dryRun(profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [],
-                       remove: [String] = []) throws -> SlimJob.Result {
+    static func dryRun(
+        profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [],
+        remove: [String] = []
+    ) throws -> SlimJob.Result {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
-        return try SlimJob(input: input, output: nil, options: WriteOptions(),
-                           removal: RemovalRequest(profiles: profiles, profileFiles: profileFiles, keep: keep,
-                                                   remove: remove)).run()
+        return try SlimJob(
+            input: input, output: nil, options: WriteOptions(),
+            removal: RemovalRequest(
+                profiles: profiles, profileFiles: profileFiles, keep: keep,
+                remove: remove)
+        ).run()
     }
 
-    @Test("each named profile removes what it targets and nothing that must stay",
-          arguments: BloatImage.removedBy.keys.sorted())
+    @Test(
+        "each named profile removes what it targets and nothing that must stay",
+        arguments: BloatImage.removedBy.keys.sorted())
     func profileRemovesItsTargets(profile: String) throws {
         let result = try Self.dryRun(profiles: [profile])
         let removals = result.selection.removals
@@ -63,14 +69,14 @@ struct SelectionTests {
         let directory = try TestDirectory()
         let greedy = directory.path("greedy.yaml")
         try """
-            version: 1
-            name: greedy
-            description: removes binaries and configuration
-            risk: breaks everything
-            remove:
-              - bin/**
-              - etc/**
-            """.write(toFile: greedy, atomically: true, encoding: .utf8)
+        version: 1
+        name: greedy
+        description: removes binaries and configuration
+        risk: breaks everything
+        remove:
+          - bin/**
+          - etc/**
+        """.write(toFile: greedy, atomically: true, encoding: .utf8)
         let removals = try Self.dryRun(profileFiles: [greedy]).selection.removals
         for path in ["bin/busybox", "etc/passwd", "etc/group"] {
             #expect(!isCovered(path, by: removals), "\(path) was removed")
@@ -85,13 +91,13 @@ struct SelectionTests {
         let directory = try TestDirectory()
         let mine = directory.path("mine.yaml")
         try """
-            version: 1
-            name: mine
-            description: the documentation, by way of the shipped profile
-            risk: as docs
-            include: [docs]
-            keep: [usr/share/man/**]
-            """.write(toFile: mine, atomically: true, encoding: .utf8)
+        version: 1
+        name: mine
+        description: the documentation, by way of the shipped profile
+        risk: as docs
+        include: [docs]
+        keep: [usr/share/man/**]
+        """.write(toFile: mine, atomically: true, encoding: .utf8)
         let removals = try Self.dryRun(profileFiles: [mine]).selection.removals
         for path in BloatImage.removedBy["docs"] ?? [] where !path.hasPrefix("usr/share/man/") {
             #expect(isCovered(path, by: removals), "\(path) stayed")
@@ -111,15 +117,15 @@ struct SelectionTests {
         let directory = try TestDirectory()
         let file = directory.path("cli.yaml")
         try """
-            version: 1
-            name: cli
-            description: a profile whose name is the command line's label
-            risk: breaks everything
-            remove:
-              - bin/**
-              - etc/**
-              - usr/share/**
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        version: 1
+        name: cli
+        description: a profile whose name is the command line's label
+        risk: breaks everything
+        remove:
+          - bin/**
+          - etc/**
+          - usr/share/**
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         let removals = try Self.dryRun(profileFiles: [file]).selection.removals
         for path in ["bin/busybox", "etc/passwd", "etc/group"] {
             #expect(!isCovered(path, by: removals), "\(path) was removed")
@@ -157,8 +163,10 @@ struct SelectionTests {
         let input = try BloatImage.builder().writeArchive(in: directory.url)
         let removal = RemovalRequest(profiles: ["all"])
         let dry = try SlimJob(input: input, output: nil, options: WriteOptions(), removal: removal).run()
-        let real = try SlimJob(input: input, output: directory.path("out.tar"), options: WriteOptions(),
-                               removal: removal).run()
+        let real = try SlimJob(
+            input: input, output: directory.path("out.tar"), options: WriteOptions(),
+            removal: removal
+        ).run()
         #expect(dry.selection.removals == real.selection.removals)
         #expect(dry.report.after.files == real.report.after.files)
         #expect(dry.report.after.bytes == real.report.after.bytes)
@@ -173,8 +181,10 @@ struct ProtectedLibraryTests {
     /// real files, whose entrypoint is `ls`.
     static func lsImage() throws -> TestImageBuilder {
         var layer = TestLayer()
-        for directory in ["usr", "usr/bin", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib64", "etc", "var",
-                          "var/cache"] {
+        for directory in [
+            "usr", "usr/bin", "usr/lib", "usr/lib/x86_64-linux-gnu", "usr/lib64", "etc", "var",
+            "var/cache",
+        ] {
             layer.directory(directory)
         }
         layer.symlink("lib", to: "usr/lib")
@@ -193,34 +203,42 @@ struct ProtectedLibraryTests {
         layer.file("etc/passwd", "root:x:0:0::/root:/bin/sh\n")
         layer.file("etc/group", "root:x:0:\n")
         var builder = TestImageBuilder(layers: [layer])
-        builder.extraConfig["config"] = .object(["Entrypoint": .array([.string("ls")]),
-                                                 "Env": .array([.string("PATH=/bin")])])
+        builder.extraConfig["config"] = .object([
+            "Entrypoint": .array([.string("ls")]),
+            "Env": .array([.string("PATH=/bin")]),
+        ])
         return builder
     }
 
-    @Test("a profile removing every library keeps the entrypoint's loader, libraries and symlinks",
-          .enabled(if: FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
-                    && FileManager.default.fileExists(atPath: "/lib/x86_64-linux-gnu/libpcre2-8.so.0")))
+    @Test(
+        "a profile removing every library keeps the entrypoint's loader, libraries and symlinks",
+        .enabled(
+            if: FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2")
+                && FileManager.default.fileExists(atPath: "/lib/x86_64-linux-gnu/libpcre2-8.so.0")))
     func librariesSurvive() throws {
         let directory = try TestDirectory()
         let input = try Self.lsImage().writeArchive(in: directory.url)
         let greedy = directory.path("libs.yaml")
         try """
-            version: 1
-            name: libs
-            description: removes all libraries and binaries
-            risk: breaks everything
-            remove:
-              - usr/lib/**
-              - usr/lib64/**
-              - usr/bin/**
-            """.write(toFile: greedy, atomically: true, encoding: .utf8)
-        let result = try SlimJob(input: input, output: nil, options: WriteOptions(),
-                                 removal: RemovalRequest(profileFiles: [greedy])).run()
+        version: 1
+        name: libs
+        description: removes all libraries and binaries
+        risk: breaks everything
+        remove:
+          - usr/lib/**
+          - usr/lib64/**
+          - usr/bin/**
+        """.write(toFile: greedy, atomically: true, encoding: .utf8)
+        let result = try SlimJob(
+            input: input, output: nil, options: WriteOptions(),
+            removal: RemovalRequest(profileFiles: [greedy])
+        ).run()
         let removals = result.selection.removals
-        for path in ["usr/bin/ls", "usr/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/x86_64-linux-gnu/libselinux.so.1",
-                     "usr/lib/x86_64-linux-gnu/libpcre2-8.so.0", "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-                     "usr/lib64/ld-linux-x86-64.so.2"] {
+        for path in [
+            "usr/bin/ls", "usr/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/x86_64-linux-gnu/libselinux.so.1",
+            "usr/lib/x86_64-linux-gnu/libpcre2-8.so.0", "usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            "usr/lib64/ld-linux-x86-64.so.2",
+        ] {
             #expect(!isCovered(path, by: removals), "\(path) was removed")
         }
         #expect(isCovered("usr/lib/x86_64-linux-gnu/libunused.so.1", by: removals))
@@ -239,26 +257,37 @@ struct TraceSelectionTests {
         builder.layers.append(metadata)
         let input = try builder.writeArchive(in: directory.url)
         let trace = directory.path("trace.json")
-        try TraceFixture.write(paths: ["/bin/sh", "/app/message.txt",
-                                       "/usr/local/lib/python3.11/site-packages/requests/api.py"], to: trace)
-        let result = try SlimJob(input: input, output: nil, options: WriteOptions(),
-                                 removal: RemovalRequest(traces: [trace])).run()
+        try TraceFixture.write(
+            paths: [
+                "/bin/sh", "/app/message.txt",
+                "/usr/local/lib/python3.11/site-packages/requests/api.py",
+            ], to: trace)
+        let result = try SlimJob(
+            input: input, output: nil, options: WriteOptions(),
+            removal: RemovalRequest(traces: [trace])
+        ).run()
         let reasons = Dictionary(result.selection.kept.map { ($0.path, $0.reason) }, uniquingKeysWith: { a, _ in a })
         #expect(reasons["bin/sh"] == .traced)
         #expect(reasons["bin/busybox"] == .closure(.symlink))
         #expect(reasons["app/message.txt"] == .traced)
         #expect(reasons["etc/passwd"] == .closure(.essential))
         // The app used requests, so the distribution stays whole, metadata included.
-        #expect(reasons["usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA"] == .closure(.package))
+        #expect(
+            reasons["usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA"] == .closure(.package))
         let removals = result.selection.removals
         #expect(removals.allSatisfy { $0.rule == "trace:unused" })
-        for path in ["usr/share/doc/curl/copyright", "var/lib/apt/lists", "usr/bin/gcc-12", "app/manual",
-                     "usr/local/lib/python3.11/site-packages/numpy"] {
+        for path in [
+            "usr/share/doc/curl/copyright", "var/lib/apt/lists", "usr/bin/gcc-12", "app/manual",
+            "usr/local/lib/python3.11/site-packages/numpy",
+        ] {
             #expect(isCovered(path, by: removals), "\(path) stayed")
         }
-        #expect(Set(reasons.keys) == ["bin/sh", "bin/busybox", "app/message.txt", "etc/passwd", "etc/group",
-                                      "usr/local/lib/python3.11/site-packages/requests/api.py",
-                                      "usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA"])
+        #expect(
+            Set(reasons.keys) == [
+                "bin/sh", "bin/busybox", "app/message.txt", "etc/passwd", "etc/group",
+                "usr/local/lib/python3.11/site-packages/requests/api.py",
+                "usr/local/lib/python3.11/site-packages/requests-2.31.dist-info/METADATA",
+            ])
         #expect(result.report.keptByReason.contains { $0.name == "trace" })
         #expect(result.warnings.isEmpty, "a trace without a chain ID has nothing to compare")
     }
@@ -273,11 +302,13 @@ struct TraceSelectionTests {
         try TraceFixture.write(paths: ["/bin/sh"], chainID: cornersChain, to: sameImage)
         let otherImage = directory.path("other.json")
         try TraceFixture.write(paths: ["/bin/sh"], chainID: sha256Digest(of: Array("another".utf8)), to: otherImage)
-        let result = try SlimJob(input: fixture("corners.docker.tar"), output: nil, options: WriteOptions(),
-                                 removal: RemovalRequest(traces: [sameImage, otherImage])).run()
+        let result = try SlimJob(
+            input: fixture("corners.docker.tar"), output: nil, options: WriteOptions(),
+            removal: RemovalRequest(traces: [sameImage, otherImage])
+        ).run()
         #expect(result.warnings.count == 1)
-        #expect(result.warnings.first?.hasPrefix("\(otherImage) was recorded on another image") == true,
-                "\(result.warnings)")
+        #expect(
+            result.warnings.first?.hasPrefix("\(otherImage) was recorded on another image") == true,
+            "\(result.warnings)")
     }
 }
-

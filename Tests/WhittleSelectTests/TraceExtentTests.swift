@@ -71,8 +71,10 @@ struct TraceExtentTests {
     /// one never used, the standard library, and a state directory.
     private func pythonImage() throws -> Flattened {
         var layer = TestLayer()
-        for directory in ["usr", "usr/lib", "usr/local", "usr/local/lib", "usr/local/lib/python3.11", Self.site,
-                          Self.stdlib, Self.stdlib + "/json", "app", "var", "var/lib", "var/lib/db", "var/lib/db/tables"] {
+        for directory in [
+            "usr", "usr/lib", "usr/local", "usr/local/lib", "usr/local/lib/python3.11", Self.site,
+            Self.stdlib, Self.stdlib + "/json", "app", "var", "var/lib", "var/lib/db", "var/lib/db/tables",
+        ] {
             layer.directory(directory)
         }
         layer.file(Self.stdlib + "/os.py", "import posixpath\n")
@@ -83,9 +85,13 @@ struct TraceExtentTests {
         layer.file(Self.stdlib + "/unittest.py", "\n")
         layer.file(Self.stdlib + "/sqlite3.py", "import unittest\n")
         layer.file("app/main.py", "import web\n\ndef route_b():\n    import json\n    return json\n")
-        distribution(&layer, "web", files: ["web/__init__.py": "\n", "web/routes.py": "import sqlite3\n",
-                                            "web/routes.pyi": "def b() -> None: ...\n"],
-                     requires: ["util>=1"])
+        distribution(
+            &layer, "web",
+            files: [
+                "web/__init__.py": "\n", "web/routes.py": "import sqlite3\n",
+                "web/routes.pyi": "def b() -> None: ...\n",
+            ],
+            requires: ["util>=1"])
         distribution(&layer, "util", files: ["util.py": "\n"], requires: [])
         distribution(&layer, "unused", files: ["unused/__init__.py": "\n"], requires: [])
         distribution(&layer, "meta", files: ["meta/__init__.py": "\n"], requires: [])
@@ -94,23 +100,30 @@ struct TraceExtentTests {
         return try Flattened(TestImageBuilder(layers: [layer]))
     }
 
-    private func distribution(_ layer: inout TestLayer, _ name: String, files: KeyValuePairs<String, String>,
-                              requires: [String]) {
+    private func distribution(
+        _ layer: inout TestLayer, _ name: String, files: KeyValuePairs<String, String>,
+        requires: [String]
+    ) {
         let info = Self.site + "/\(name)-1.0.dist-info"
         layer.directory(info)
         for directory in Set(files.compactMap { $0.key.split(separator: "/").dropLast().first }) {
             layer.directory(Self.site + "/" + directory)
         }
         for (file, text) in files { layer.file(Self.site + "/" + file, text) }
-        layer.file(info + "/METADATA", "Metadata-Version: 2.1\nName: \(name)\nVersion: 1.0\n"
-            + requires.map { "Requires-Dist: \($0)\n" }.joined())
+        layer.file(
+            info + "/METADATA",
+            "Metadata-Version: 2.1\nName: \(name)\nVersion: 1.0\n"
+                + requires.map { "Requires-Dist: \($0)\n" }.joined())
         layer.file(info + "/RECORD", (files.map(\.key) + ["\(name)-1.0.dist-info/RECORD"]).map { "\($0),,\n" }.joined())
     }
 
-    private func keepSet(_ image: Flattened, traced: [String], changed: [String] = [],
-                         extent: TraceKeepSet.Extent = .packages) throws -> TraceKeepSet {
-        TraceKeepSet(use: TraceKeepSet.Use(paths: traced, changed: changed), tree: image.tree,
-                     config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree), extent: extent)
+    private func keepSet(
+        _ image: Flattened, traced: [String], changed: [String] = [],
+        extent: TraceKeepSet.Extent = .packages
+    ) throws -> TraceKeepSet {
+        TraceKeepSet(
+            use: TraceKeepSet.Use(paths: traced, changed: changed), tree: image.tree,
+            config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree), extent: extent)
     }
 
     @Test func aUsedDistributionStaysWholeWithWhatItRequires() throws {
@@ -146,8 +159,9 @@ struct TraceExtentTests {
 
     @Test func aDirectoryTheAppWroteIntoStaysWithAllItHolds() throws {
         let image = try pythonImage()
-        let keep = try keepSet(image, traced: ["/var/lib/db/tables/users.db", "/var/lib/db/lock"],
-                               changed: ["/var/lib/db/lock"])
+        let keep = try keepSet(
+            image, traced: ["/var/lib/db/tables/users.db", "/var/lib/db/lock"],
+            changed: ["/var/lib/db/lock"])
         #expect(keep.reasons["var/lib/db/tables/help.db"] == .closure(.state), "a table the probe never read")
         #expect(keep.reasons["var/lib/db/tables/users.db"] == .traced)
     }
@@ -156,18 +170,21 @@ struct TraceExtentTests {
         typealias Entry = TraceDocument.Entry
         #expect(Entry(path: "/run/app.pid", operations: ["openat", "write"], existed: false).changesState)
         #expect(Entry(path: "/var/lib/app/body", operations: ["mkdir"], existed: false).changesState)
-        #expect(!Entry(path: "/var", operations: ["mkdir", "newfstatat"], existed: true).changesState,
-                "mkdir -p of a parent that was there changed nothing")
-        #expect(!Entry(path: "/etc/localtime", operations: ["symlink"], existed: true).changesState,
-                "a link the path passed through")
+        #expect(
+            !Entry(path: "/var", operations: ["mkdir", "newfstatat"], existed: true).changesState,
+            "mkdir -p of a parent that was there changed nothing")
+        #expect(
+            !Entry(path: "/etc/localtime", operations: ["symlink"], existed: true).changesState,
+            "a link the path passed through")
         #expect(Entry(path: "/app/link", operations: ["symlink"], existed: false).changesState)
         #expect(!Entry(path: "/etc/app.conf", operations: ["openat", "newfstatat"], existed: true).changesState)
     }
 
     @Test func filesExtentKeepsOnlyWhatTheTraceSaw() throws {
         let image = try pythonImage()
-        let keep = try keepSet(image, traced: ["/app/main.py", "/\(Self.site)/web/__init__.py", "/var/lib/db/lock"],
-                               changed: ["/var/lib/db/lock"], extent: .files)
+        let keep = try keepSet(
+            image, traced: ["/app/main.py", "/\(Self.site)/web/__init__.py", "/var/lib/db/lock"],
+            changed: ["/var/lib/db/lock"], extent: .files)
         #expect(keep.reasons[Self.site + "/web/routes.py"] == nil)
         #expect(keep.reasons[Self.stdlib + "/json/__init__.py"] == nil)
         #expect(keep.reasons["var/lib/db/tables/help.db"] == nil)
@@ -175,8 +192,10 @@ struct TraceExtentTests {
 
     @Test func aNodePackageStaysWholeWithItsDependencies() throws {
         var layer = TestLayer()
-        for directory in ["app", "app/node_modules", "app/node_modules/express", "app/node_modules/express/lib",
-                          "app/node_modules/body", "app/node_modules/semver", "app/node_modules/left-pad"] {
+        for directory in [
+            "app", "app/node_modules", "app/node_modules/express", "app/node_modules/express/lib",
+            "app/node_modules/body", "app/node_modules/semver", "app/node_modules/left-pad",
+        ] {
             layer.directory(directory)
         }
         layer.file("app/server.js", "const express = require('express');\nfunction b() { return require('semver'); }\n")
@@ -203,9 +222,10 @@ struct TraceExtentTests {
 struct LibraryPackageExtentTests {
     private func keepSet(_ layer: TestLayer, traced: [String]) throws -> TraceKeepSet {
         let image = try Flattened(TestImageBuilder(layers: [layer]))
-        return TraceKeepSet(use: TraceKeepSet.Use(paths: traced, changed: []), tree: image.tree,
-                            config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree),
-                            extent: .packages)
+        return TraceKeepSet(
+            use: TraceKeepSet.Use(paths: traced, changed: []), tree: image.tree,
+            config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree),
+            extent: .packages)
     }
 
     private func directories(_ layer: inout TestLayer, _ paths: [String]) {
@@ -214,7 +234,9 @@ struct LibraryPackageExtentTests {
             var prefix: [Substring] = []
             for part in path.split(separator: "/") {
                 prefix.append(part)
-                if made.insert(prefix.joined(separator: "/")).inserted { layer.directory(prefix.joined(separator: "/")) }
+                if made.insert(prefix.joined(separator: "/")).inserted {
+                    layer.directory(prefix.joined(separator: "/"))
+                }
             }
         }
     }
@@ -222,16 +244,22 @@ struct LibraryPackageExtentTests {
     @Test func aUsedGemStaysWholeWithItsRuntimeDependencies() throws {
         let home = "var/lib/gems/3.1.0"
         var layer = TestLayer()
-        directories(&layer, [home + "/specifications", home + "/gems/sinatra-3.0.5/lib/sinatra",
-                             home + "/gems/rack-2.2.4/lib", home + "/gems/rack-2.0.1/lib", home + "/gems/rspec-3.12.0/lib",
-                             home + "/extensions/x86_64-linux/3.1.0/puma-6.0.0", "app"])
+        directories(
+            &layer,
+            [
+                home + "/specifications", home + "/gems/sinatra-3.0.5/lib/sinatra",
+                home + "/gems/rack-2.2.4/lib", home + "/gems/rack-2.0.1/lib", home + "/gems/rspec-3.12.0/lib",
+                home + "/extensions/x86_64-linux/3.1.0/puma-6.0.0", "app",
+            ])
         layer.file("app/app.rb", "require 'sinatra'\n")
         layer.file(home + "/gems/sinatra-3.0.5/lib/sinatra.rb", "require 'sinatra/base'\n")
         layer.file(home + "/gems/sinatra-3.0.5/lib/sinatra/base.rb", "\n")
         layer.file(home + "/gems/rack-2.2.4/lib/rack.rb", "\n")
         layer.file(home + "/gems/rack-2.0.1/lib/rack.rb", "\n")
         layer.file(home + "/gems/rspec-3.12.0/lib/rspec.rb", "\n")
-        layer.file(home + "/specifications/sinatra-3.0.5.gemspec", """
+        layer.file(
+            home + "/specifications/sinatra-3.0.5.gemspec",
+            """
             Gem::Specification.new do |s|
               s.add_runtime_dependency(%q<rack>.freeze, ["~> 2.2"])
               s.add_development_dependency(%q<rspec>.freeze, [">= 0"])
@@ -251,12 +279,17 @@ struct LibraryPackageExtentTests {
 
     @Test func aUsedComposerPackageStaysWholeWithWhatItRequires() throws {
         var layer = TestLayer()
-        directories(&layer, ["app/vendor/composer", "app/vendor/slim/slim/Slim/Routing", "app/vendor/psr/log/src",
-                             "app/vendor/monolog/monolog/src"])
+        directories(
+            &layer,
+            [
+                "app/vendor/composer", "app/vendor/slim/slim/Slim/Routing", "app/vendor/psr/log/src",
+                "app/vendor/monolog/monolog/src",
+            ])
         layer.file("app/index.php", "<?php require 'vendor/autoload.php';\n")
         layer.file("app/vendor/composer/installed.json", "{}\n")
-        layer.file("app/vendor/slim/slim/composer.json",
-                   #"{"name": "slim/slim", "require": {"php": ">=8.0", "ext-json": "*", "psr/log": "^3"}}"#)
+        layer.file(
+            "app/vendor/slim/slim/composer.json",
+            #"{"name": "slim/slim", "require": {"php": ">=8.0", "ext-json": "*", "psr/log": "^3"}}"#)
         layer.file("app/vendor/slim/slim/Slim/App.php", "<?php\n")
         layer.file("app/vendor/slim/slim/Slim/Routing/Route.php", "<?php\n")
         layer.file("app/vendor/psr/log/src/LoggerInterface.php", "<?php\n")
@@ -284,9 +317,15 @@ struct LibraryPackageExtentTests {
 
     @Test func aDebianPackagedPerlLibraryStaysWholeWithItsLibraryDependencies() throws {
         var layer = TestLayer()
-        directories(&layer, ["var/lib/dpkg/info", "usr/share/perl5/JSON/backportPP", "usr/share/perl5/Types",
-                             "usr/share/perl5/Unused", "usr/bin", "usr/share/doc/libjson-perl"])
-        layer.file("var/lib/dpkg/status", """
+        directories(
+            &layer,
+            [
+                "var/lib/dpkg/info", "usr/share/perl5/JSON/backportPP", "usr/share/perl5/Types",
+                "usr/share/perl5/Unused", "usr/bin", "usr/share/doc/libjson-perl",
+            ])
+        layer.file(
+            "var/lib/dpkg/status",
+            """
             Package: libjson-perl
             Status: install ok installed
             Architecture: all
@@ -309,8 +348,9 @@ struct LibraryPackageExtentTests {
             Version: 5.36.0-7
 
             """)
-        layer.file("var/lib/dpkg/info/libjson-perl.list",
-                   "/usr/share/perl5/JSON.pm\n/usr/share/perl5/JSON/backportPP.pm\n/usr/share/doc/libjson-perl/copyright\n")
+        layer.file(
+            "var/lib/dpkg/info/libjson-perl.list",
+            "/usr/share/perl5/JSON.pm\n/usr/share/perl5/JSON/backportPP.pm\n/usr/share/doc/libjson-perl/copyright\n")
         layer.file("var/lib/dpkg/info/libtypes-serialiser-perl.list", "/usr/share/perl5/Types/Serialiser.pm\n")
         layer.file("var/lib/dpkg/info/libunused-perl.list", "/usr/share/perl5/Unused/Thing.pm\n")
         layer.file("var/lib/dpkg/info/perl.list", "/usr/bin/perl\n")
@@ -330,17 +370,22 @@ struct LibraryPackageExtentTests {
 
     @Test func rubyAndPerlRequiresAreFollowedIntoTheStandardLibrary() throws {
         var layer = TestLayer()
-        directories(&layer, ["app", "usr/lib/ruby/3.1.0/erb", "usr/lib/ruby/vendor_ruby/rack",
-                             "usr/lib/x86_64-linux-gnu/ruby/3.1.0", "usr/share/perl/5.36/Text",
-                             "usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util", "usr/lib/x86_64-linux-gnu/perl/5.36/List",
-                             "usr/share/perl5"])
+        directories(
+            &layer,
+            [
+                "app", "usr/lib/ruby/3.1.0/erb", "usr/lib/ruby/vendor_ruby/rack",
+                "usr/lib/x86_64-linux-gnu/ruby/3.1.0", "usr/share/perl/5.36/Text",
+                "usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util", "usr/lib/x86_64-linux-gnu/perl/5.36/List",
+                "usr/share/perl5",
+            ])
         layer.file("app/app.rb", "require_relative 'helpers'\ndef b\n  require 'erb'\n  require name\nend\n")
         layer.file("app/helpers.rb", "require 'rack/utils'\n")
         layer.file("usr/lib/ruby/3.1.0/erb.rb", "require 'erb/util'\nrequire 'minitest'\n")
         layer.file("usr/lib/ruby/3.1.0/erb/util.rb", "require 'cgi/escape'\n")
         layer.file("usr/lib/x86_64-linux-gnu/ruby/3.1.0/cgi", "")
         layer.file("usr/lib/ruby/vendor_ruby/rack/utils.rb", "\n")
-        layer.file("app/server.pl", "use strict;\nsub b {\n  require Text::Wrap;\n  use parent -norequire, 'Base';\n}\n")
+        layer.file(
+            "app/server.pl", "use strict;\nsub b {\n  require Text::Wrap;\n  use parent -norequire, 'Base';\n}\n")
         layer.file("usr/share/perl/5.36/strict.pm", "1;\n")
         layer.file("usr/share/perl/5.36/Text/Wrap.pm", "use List::Util;\n1;\n")
         layer.file("usr/lib/x86_64-linux-gnu/perl/5.36/List/Util.pm", "1;\n")
@@ -349,15 +394,18 @@ struct LibraryPackageExtentTests {
         #expect(keep.reasons["app/helpers.rb"] == .closure(.importStatement), "require_relative")
         #expect(keep.reasons["usr/lib/ruby/vendor_ruby/rack/utils.rb"] == .closure(.importStatement))
         #expect(keep.reasons["usr/lib/ruby/3.1.0/erb.rb"] == .closure(.importStatement), "the unprobed method's")
-        #expect(keep.reasons["usr/lib/ruby/3.1.0/erb/util.rb"] == .closure(.importStatement), "followed from the library")
+        #expect(
+            keep.reasons["usr/lib/ruby/3.1.0/erb/util.rb"] == .closure(.importStatement), "followed from the library")
         #expect(keep.reasons["usr/share/perl/5.36/Text/Wrap.pm"] == .closure(.importStatement))
         #expect(keep.reasons["usr/lib/x86_64-linux-gnu/perl/5.36/List/Util.pm"] == .closure(.importStatement))
-        #expect(keep.reasons["usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util/Util.so"] == .closure(.importStatement),
-                "the compiled half XSLoader loads")
+        #expect(
+            keep.reasons["usr/lib/x86_64-linux-gnu/perl/5.36/auto/List/Util/Util.so"] == .closure(.importStatement),
+            "the compiled half XSLoader loads")
     }
 
     @Test func rubyAndPerlStatementsAsWritten() {
-        let ruby = ImportStatements.ruby("""
+        let ruby = ImportStatements.ruby(
+            """
             require 'json'
               require("net/http")
             require_relative "lib/b"
@@ -367,7 +415,8 @@ struct LibraryPackageExtentTests {
             """)
         #expect(ruby.modules == ["json", "net/http", "./lib/b", "rack/utils"])
         #expect(ruby.dynamicLines == [5])
-        let perl = ImportStatements.perl("""
+        let perl = ImportStatements.perl(
+            """
             use 5.010;
             use strict;
             use HTTP::Daemon ();
@@ -377,8 +426,11 @@ struct LibraryPackageExtentTests {
             require "config.pl";
             require $module;
             """)
-        #expect(perl.modules == ["strict.pm", "HTTP/Daemon.pm", "Text/CSV.pm", "Plack/Component.pm", "Other/Base.pm",
-                                 "Local.pm", "config.pl"])
+        #expect(
+            perl.modules == [
+                "strict.pm", "HTTP/Daemon.pm", "Text/CSV.pm", "Plack/Component.pm", "Other/Base.pm",
+                "Local.pm", "config.pl",
+            ])
         #expect(perl.dynamicLines == [8])
     }
 
@@ -389,7 +441,8 @@ struct LibraryPackageExtentTests {
             s.add_development_dependency(%q<rake>.freeze, [">= 0"])
             """
         #expect(LibraryPackages.gemRuntimeDependencies(spec) == ["rack", "tilt"])
-        #expect(LibraryPackages.composerRequirements(#"{"require": {"php": "^8", "psr/log": "^3", "ext-pdo": "*"}}"#)
-            == ["psr/log"])
+        #expect(
+            LibraryPackages.composerRequirements(#"{"require": {"php": "^8", "psr/log": "^3", "ext-pdo": "*"}}"#)
+                == ["psr/log"])
     }
 }

@@ -2,8 +2,8 @@ import Foundation
 import Testing
 @testable import WhittleTrace
 #if canImport(Glibc)
-import Glibc
-@testable import WhittleTestSupport
+    import Glibc
+    @testable import WhittleTestSupport
 #endif
 
 /// How an ordinary user's trace finds its subordinate ids, and what it says when it has none.
@@ -18,18 +18,21 @@ struct RootlessPlanTests {
     @Test func theCallersLineIsFoundByNameOrByUid() throws {
         let work = try TestDirectory()
         let file = try write("bob:100000:65536\nalice:165536:65536\n1001:300000:1000\n", in: work)
-        #expect(RootlessPlan.subordinateRange(in: file, user: "alice", id: 1000)
-            == RootlessPlan.Range(start: 165_536, count: 65_536))
-        #expect(RootlessPlan.subordinateRange(in: file, user: "carol", id: 1001)
-            == RootlessPlan.Range(start: 300_000, count: 1000))
+        #expect(
+            RootlessPlan.subordinateRange(in: file, user: "alice", id: 1000)
+                == RootlessPlan.Range(start: 165_536, count: 65_536))
+        #expect(
+            RootlessPlan.subordinateRange(in: file, user: "carol", id: 1001)
+                == RootlessPlan.Range(start: 300_000, count: 1000))
         #expect(RootlessPlan.subordinateRange(in: file, user: "dave", id: 1002) == nil)
     }
 
     @Test func malformedAndEmptyRangesAreSkipped() throws {
         let work = try TestDirectory()
         let file = try write("alice:x:65536\nalice:100000:0\nalice:100000\nalice:200000:10\n", in: work)
-        #expect(RootlessPlan.subordinateRange(in: file, user: "alice", id: 1000)
-            == RootlessPlan.Range(start: 200_000, count: 10))
+        #expect(
+            RootlessPlan.subordinateRange(in: file, user: "alice", id: 1000)
+                == RootlessPlan.Range(start: 200_000, count: 10))
         #expect(RootlessPlan.subordinateRange(in: work.path("missing"), user: "alice", id: 1000) == nil)
     }
 
@@ -57,9 +60,13 @@ struct RootlessRefusalTests {
         // nobody has no line in /etc/subuid on Debian.
         #expect(RootlessPlan.subordinateRange(in: "/etc/subuid", user: "nobody", id: 65_534) == nil)
         let failure = #expect(throws: CommandFailure.self) {
-            try run("/usr/bin/setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
-                                         "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "TMPDIR=\(work.url.path)",
-                                         whittle, "trace", image, "-o", trace, "--", "/bin/busybox", "true"])
+            try run(
+                "/usr/bin/setpriv",
+                [
+                    "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+                    "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "TMPDIR=\(work.url.path)",
+                    whittle, "trace", image, "-o", trace, "--", "/bin/busybox", "true",
+                ])
         }
         #expect(failure?.status == 1)
         #expect(failure?.output.contains("subordinate ids for 'nobody'") == true, "\(failure?.output ?? "")")

@@ -7,8 +7,8 @@ import WhittleSelect
 @testable import WhittleTrace
 import WhittleTraceFormat
 #if canImport(Glibc)
-import Glibc
-@testable import WhittleTestSupport
+    import Glibc
+    @testable import WhittleTestSupport
 #endif
 
 /// What a slim --trace keeps of the directories an app writes into at run time, decided
@@ -32,8 +32,11 @@ struct RuntimeDirectoryClosureTests {
 
     private func keptPaths(_ image: Flattened, traced: [String]) -> Set<String> {
         let keep = TraceKeepSet(traced: traced, tree: image.tree, searchPath: [])
-        let selection = Selector(policy: SelectionPolicy(profiles: [], keep: [], remove: [], protected: [:],
-                                                         traceKeep: keep)).select(image.tree)
+        let selection = Selector(
+            policy: SelectionPolicy(
+                profiles: [], keep: [], remove: [], protected: [:],
+                traceKeep: keep)
+        ).select(image.tree)
         var kept = Set<String>()
         image.tree.walk { path, node in
             var parts = path.split(separator: "/").map(String.init)
@@ -104,13 +107,18 @@ struct TraceSandboxTests {
             mounts[fields[4]] = fields[dash + 1] + " " + fields[5]
         }
         // Docker's masked and read-only paths are mounts too, where this kernel has them.
-        let confinement = ["/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-                           "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-                           "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware", "/proc/bus",
-                           "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-            .filter { FileManager.default.fileExists(atPath: $0) }
-        #expect(Set(mounts.keys) == Set(["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"]
-            + confinement), "\(mounts)")
+        let confinement = [
+            "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+            "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+            "/proc/timer_stats", "/sys/devices/virtual/powercap", "/sys/firmware", "/proc/bus",
+            "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+        ]
+        .filter { FileManager.default.fileExists(atPath: $0) }
+        #expect(
+            Set(mounts.keys)
+                == Set(
+                    ["/", "/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue"]
+                        + confinement), "\(mounts)")
         #expect(mounts["/proc/sys"]?.contains("ro") == true, "\(mounts["/proc/sys"] ?? "")")
         #expect(mounts["/sys"]?.contains("ro") == true, "\(mounts["/sys"] ?? "")")
         #expect(mounts["/dev/pts"]?.hasPrefix("devpts") == true)
@@ -132,8 +140,11 @@ struct TraceSandboxTests {
         www.file("www/index.html", "up\n")
         builder.layers.append(www)
         builder.extraConfig["config"] = .object([
-            "Entrypoint": .array(["/bin/busybox", "sh", "-c",
-                                  "sleep 1; busybox httpd -f -p 127.0.0.1:\(port) -h /www & sleep 2; echo ready > /app/ready; wait"]
+            "Entrypoint": .array(
+                [
+                    "/bin/busybox", "sh", "-c",
+                    "sleep 1; busybox httpd -f -p 127.0.0.1:\(port) -h /www & sleep 2; echo ready > /app/ready; wait",
+                ]
                 .map(JSONValue.string)),
             "Env": .array([.string("PATH=/bin")]),
         ])
@@ -143,11 +154,13 @@ struct TraceSandboxTests {
             timeoutSeconds: 30)
         let result = try Tracer(options: options).run()
         #expect(result.stop == .probesDone, "\(result.warnings)")
-        #expect(result.document.probes == [
-            ProbeRecord(kind: .tcp, target: "127.0.0.1:\(port)", status: 0, digest: nil),
-            ProbeRecord(kind: .exec, target: "/bin/busybox cat /app/ready", status: 0,
-                        digest: sha256Digest(of: Array("ready\n".utf8))),
-        ])
+        #expect(
+            result.document.probes == [
+                ProbeRecord(kind: .tcp, target: "127.0.0.1:\(port)", status: 0, digest: nil),
+                ProbeRecord(
+                    kind: .exec, target: "/bin/busybox cat /app/ready", status: 0,
+                    digest: sha256Digest(of: Array("ready\n".utf8))),
+            ])
     }
 
     @Test func aBadTCPTargetIsRefused() {
@@ -160,11 +173,17 @@ struct TraceSandboxTests {
         let work = try TestDirectory()
         let imagePath = try busyboxImage().writeArchive(in: work.url)
         let trace = work.path("job.json")
-        try run(try whittleExecutable(), ["trace", imagePath, "-o", trace, "--timeout", "30", "--network", "none",
-                                          "--", "/bin/sh", "-c", "cat /app/message.txt; echo oops >&2"])
+        try run(
+            try whittleExecutable(),
+            [
+                "trace", imagePath, "-o", trace, "--timeout", "30", "--network", "none",
+                "--", "/bin/sh", "-c", "cat /app/message.txt; echo oops >&2",
+            ])
         let document = try TraceDocument.load(path: trace)
-        #expect(document.commandResult == CommandRecord(
-            exitCode: 0, stdoutDigest: sha256Digest(of: Array("hello from the trace test\n".utf8))))
+        #expect(
+            document.commandResult
+                == CommandRecord(
+                    exitCode: 0, stdoutDigest: sha256Digest(of: Array("hello from the trace test\n".utf8))))
         #expect(document.network == TraceNetwork.none)
         let log = try String(contentsOfFile: work.path("job.log"), encoding: .utf8)
         #expect(log.contains("hello from the trace test") && log.contains("oops"), "\(log)")
@@ -190,7 +209,8 @@ struct TraceSandboxTests {
         let bad = work.path("bad.tar")
         do {
             // File-exact: by default the directory the app wrote into (/app) stays whole.
-            try run(whittle, ["slim", imagePath, "-o", bad, "--trace", incomplete, "--trace-keep", "files", "--verify"])
+            try run(
+                whittle, ["slim", imagePath, "-o", bad, "--trace", incomplete, "--trace-keep", "files", "--verify"])
             Issue.record("slim --verify passed an image that lacks a file the app reads")
         } catch let failure as CommandFailure {
             #expect(failure.status != 0)
@@ -198,7 +218,9 @@ struct TraceSandboxTests {
             #expect(failure.output.contains("/app/message.txt"), "\(failure.output)")
         }
         #expect(!FileManager.default.fileExists(atPath: bad), "a failed verify left its output")
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: work.url.path).filter { $0.contains("verifying") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: work.url.path).filter {
+            $0.contains("verifying")
+        }
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 }
@@ -217,19 +239,22 @@ struct VerifyComparisonTests {
     }
 
     @Test func statusesAlwaysAndBodiesWhenTheOriginalWasStable() {
-        let original = trace(probes: [
-            ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:aa"),
-            ProbeRecord(kind: .http, target: "http://h/b", status: 200, digest: nil),
-        ], command: nil)
-        let same = trace(probes: [
-            ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:aa"),
-            ProbeRecord(kind: .http, target: "http://h/b", status: 200, digest: "sha256:other"),
-        ], command: nil)
+        let original = trace(
+            probes: [
+                ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:aa"),
+                ProbeRecord(kind: .http, target: "http://h/b", status: 200, digest: nil),
+            ], command: nil)
+        let same = trace(
+            probes: [
+                ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:aa"),
+                ProbeRecord(kind: .http, target: "http://h/b", status: 200, digest: "sha256:other"),
+            ], command: nil)
         #expect(Verifier.compare(original: original, slimmed: result(same, stop: .probesDone)).isEmpty)
-        let broken = trace(probes: [
-            ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:bb"),
-            ProbeRecord(kind: .http, target: "http://h/b", status: 404, digest: nil),
-        ], command: nil)
+        let broken = trace(
+            probes: [
+                ProbeRecord(kind: .http, target: "http://h/a", status: 200, digest: "sha256:bb"),
+                ProbeRecord(kind: .http, target: "http://h/b", status: 404, digest: nil),
+            ], command: nil)
         let differences = Verifier.compare(original: original, slimmed: result(broken, stop: .probesDone))
         #expect(differences.count == 2, "\(differences)")
         #expect(differences[0].contains("body differs") && differences[1].contains("HTTP 404"))
@@ -237,18 +262,25 @@ struct VerifyComparisonTests {
 
     @Test func aServerThatExitsFailsAndACommandIsComparedByCodeAndOutput() {
         let server = trace(probes: nil, command: nil)
-        #expect(!Verifier.compare(original: server, slimmed: result(trace(probes: nil, command: nil),
-                                                                       stop: .commandExited(code: 1))).isEmpty)
+        #expect(
+            !Verifier.compare(
+                original: server,
+                slimmed: result(
+                    trace(probes: nil, command: nil),
+                    stop: .commandExited(code: 1))
+            ).isEmpty)
         let job = trace(probes: nil, command: CommandRecord(exitCode: 0, stdoutDigest: "sha256:aa"))
         let other = trace(probes: nil, command: CommandRecord(exitCode: 0, stdoutDigest: "sha256:bb"))
         #expect(Verifier.compare(original: job, slimmed: result(job, stop: .commandExited(code: 0))).isEmpty)
-        #expect(Verifier.compare(original: job, slimmed: result(other, stop: .commandExited(code: 0)))
-            == ["the command printed something else than the original did"])
+        #expect(
+            Verifier.compare(original: job, slimmed: result(other, stop: .commandExited(code: 0)))
+                == ["the command printed something else than the original did"])
     }
 
     @Test func aTraceWhoseProbeNeverAnsweredCannotVerify() {
-        let original = trace(probes: [ProbeRecord(kind: .tcp, target: "127.0.0.1:1", status: nil, digest: nil)],
-                             command: nil)
+        let original = trace(
+            probes: [ProbeRecord(kind: .tcp, target: "127.0.0.1:1", status: nil, digest: nil)],
+            command: nil)
         #expect(throws: TraceError.unansweredProbe(kind: "tcp", target: "127.0.0.1:1")) {
             try Verifier(imagePath: "/nonexistent.tar", trace: original).run()
         }

@@ -7,9 +7,9 @@ import WhittleImage
 @testable import WhittleTrace
 import WhittleTraceFormat
 #if canImport(Glibc)
-import Glibc
-import WhittleFiles
-@testable import WhittleTestSupport
+    import Glibc
+    import WhittleFiles
+    @testable import WhittleTestSupport
 #endif
 
 /// Hashes of everything below a directory: type, mode, owner, size, mtime and content.
@@ -35,14 +35,18 @@ private func snapshot(_ root: String) throws -> [String: String] {
 @Suite("Trace documents")
 struct TraceDocumentTests {
     @Test func mergeUnitesOperationsAndKeepsSortedOrder() throws {
-        var first = TraceDocument(image: "a.tar", command: ["/a"], entries: [
-            .init(path: "/b", operations: ["openat"], existed: true),
-            .init(path: "/a", operations: ["stat", "execve"], existed: true),
-        ])
-        let second = TraceDocument(image: "a.tar", command: ["/a", "--other"], entries: [
-            .init(path: "/b", operations: ["access"], existed: false),
-            .init(path: "/c", operations: ["openat"], existed: false),
-        ])
+        var first = TraceDocument(
+            image: "a.tar", command: ["/a"],
+            entries: [
+                .init(path: "/b", operations: ["openat"], existed: true),
+                .init(path: "/a", operations: ["stat", "execve"], existed: true),
+            ])
+        let second = TraceDocument(
+            image: "a.tar", command: ["/a", "--other"],
+            entries: [
+                .init(path: "/b", operations: ["access"], existed: false),
+                .init(path: "/c", operations: ["openat"], existed: false),
+            ])
         first.merge(second)
         #expect(first.entries.map(\.path) == ["/a", "/b", "/c"])
         #expect(first.entries[0].operations == ["execve", "stat"])
@@ -53,9 +57,11 @@ struct TraceDocumentTests {
 
     @Test func saveAndLoadRoundTrip() throws {
         let directory = try TestDirectory()
-        let document = TraceDocument(image: "x.tar", command: ["/bin/x"], entries: [
-            .init(path: "/etc/passwd", operations: ["openat"], existed: true),
-        ])
+        let document = TraceDocument(
+            image: "x.tar", command: ["/bin/x"],
+            entries: [
+                .init(path: "/etc/passwd", operations: ["openat"], existed: true)
+            ])
         let path = directory.path("t.json")
         try document.save(path: path)
         #expect(try TraceDocument.load(path: path) == document)
@@ -87,13 +93,17 @@ struct TraceDocumentTests {
     @Test func envOptionOverridesAddsAndUnsetsLikeDockerRun() throws {
         let image = try Flattened(busyboxImage())
         var document = image.image.rawConfig
-        document["config"] = .object(["Cmd": .array([.string("/bin/sh")]),
-                                      "Env": .array([.string("PATH=/bin"), .string("PORT=8080"), .string("DEBUG=1")])])
+        document["config"] = .object([
+            "Cmd": .array([.string("/bin/sh")]),
+            "Env": .array([.string("PATH=/bin"), .string("PORT=8080"), .string("DEBUG=1")]),
+        ])
         let config = ImageConfig(document)
-        let run = try RunConfiguration(config: config, tree: image.tree, override: [],
-                                       environment: ["PORT=9090", "EXTRA=a=b", "DEBUG"])
-        #expect(run.environment.filter { !$0.hasPrefix("HOSTNAME=") && !$0.hasPrefix("HOME=") }
-            == ["PATH=/bin", "PORT=9090", "EXTRA=a=b"])
+        let run = try RunConfiguration(
+            config: config, tree: image.tree, override: [],
+            environment: ["PORT=9090", "EXTRA=a=b", "DEBUG"])
+        #expect(
+            run.environment.filter { !$0.hasPrefix("HOSTNAME=") && !$0.hasPrefix("HOME=") }
+                == ["PATH=/bin", "PORT=9090", "EXTRA=a=b"])
         #expect(throws: TraceError.invalidEnvironment("=x")) {
             try RunConfiguration(config: config, tree: image.tree, override: [], environment: ["=x"])
         }
@@ -124,7 +134,9 @@ struct TraceTests {
         #expect(result.notifications > 0)
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
-        #expect(result.document.chainID == (try SavedImage(path: fixture("busybox-app.docker.tar"), scratch: scratch)).chainID)
+        #expect(
+            result.document.chainID
+                == (try SavedImage(path: fixture("busybox-app.docker.tar"), scratch: scratch)).chainID)
     }
 
     /// What strace records for the same command in the same root (a copy of it, run with
@@ -162,14 +174,17 @@ struct TraceTests {
                 // The same root as the trace sees: /proc, /dev and /tmp mounted, in a
                 // private mount namespace so nothing stays behind.
                 let quoted = command.map { "'" + $0 + "'" }.joined(separator: " ")
-                seen.straceOutput = try run("/usr/bin/unshare", [
-                    "--mount", "--propagation", "private", "/bin/sh", "-c", """
-                    mkdir -p \(copy)/proc \(copy)/dev && mount -t proc proc \(copy)/proc \
-                    && mount --rbind /dev \(copy)/dev && mount -t tmpfs tmpfs \(copy)/tmp \
-                    && exec /usr/bin/strace -f -qq -e trace=%file -o \(straceLog) \
-                    /usr/bin/env -i PATH=/bin /usr/sbin/chroot \(copy) \(quoted)
-                    """,
-                ])
+                seen.straceOutput = try run(
+                    "/usr/bin/unshare",
+                    [
+                        "--mount", "--propagation", "private", "/bin/sh", "-c",
+                        """
+                        mkdir -p \(copy)/proc \(copy)/dev && mount -t proc proc \(copy)/proc \
+                        && mount --rbind /dev \(copy)/dev && mount -t tmpfs tmpfs \(copy)/tmp \
+                        && exec /usr/bin/strace -f -qq -e trace=%file -o \(straceLog) \
+                        /usr/bin/env -i PATH=/bin /usr/sbin/chroot \(copy) \(quoted)
+                        """,
+                    ])
             } catch {
                 seen.error = "\(error)"
             }
@@ -203,7 +218,9 @@ struct TraceTests {
         let traced = Set(result.document.entries.map(\.path))
         #expect(existing.count >= 8, "strace saw too little: \(existing.sorted())")
         #expect(existing.subtracting(traced).isEmpty, "missed: \(existing.subtracting(traced).sorted())")
-        for path in ["/app/message.txt", "/app/current", "/app/data/numbers.txt", "/usr/lib/libfake.so.1", "/bin/busybox"] {
+        for path in [
+            "/app/message.txt", "/app/current", "/app/data/numbers.txt", "/usr/lib/libfake.so.1", "/bin/busybox",
+        ] {
             #expect(traced.contains(path), "\(path) missing")
         }
         #expect(!traced.contains("/app/unused.txt"))
@@ -249,12 +266,14 @@ struct TraceTests {
         builder.layers.append(web)
         let port = 20_000 + Int(getpid() % 10_000)
         builder.extraConfig["config"] = .object([
-            "Entrypoint": .array(["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", "/www"].map(JSONValue.string)),
+            "Entrypoint": .array(
+                ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:\(port)", "-h", "/www"].map(JSONValue.string)),
             "Env": .array([.string("PATH=/bin")]),
         ])
         let imagePath = try builder.writeArchive(in: work.url)
         var options = try TraceOptions(
-            imagePath: imagePath, httpProbes: ["http://127.0.0.1:\(port)/health", "http://127.0.0.1:\(port)/index.html"],
+            imagePath: imagePath,
+            httpProbes: ["http://127.0.0.1:\(port)/health", "http://127.0.0.1:\(port)/index.html"],
             execProbes: ["/bin/busybox cat /app/probe.txt"], timeoutSeconds: 30)
         let output = try CapturedOutput()
         options.stdoutFD = output.fd
@@ -263,14 +282,18 @@ struct TraceTests {
         #expect(result.stop == .probesDone)
         #expect(Date().timeIntervalSince(started) < 15)
         // Each answer is recorded with a digest of what came back, for `verify`.
-        #expect(result.document.probes == [
-            ProbeRecord(kind: .http, target: "http://127.0.0.1:\(port)/health", status: 200,
-                        digest: sha256Digest(of: Array("ok\n".utf8))),
-            ProbeRecord(kind: .http, target: "http://127.0.0.1:\(port)/index.html", status: 200,
-                        digest: sha256Digest(of: Array("<h1>traced</h1>\n".utf8))),
-            ProbeRecord(kind: .exec, target: "/bin/busybox cat /app/probe.txt", status: 0,
-                        digest: sha256Digest(of: Array("read by the exec probe\n".utf8))),
-        ], "\(result.probeResults)")
+        #expect(
+            result.document.probes == [
+                ProbeRecord(
+                    kind: .http, target: "http://127.0.0.1:\(port)/health", status: 200,
+                    digest: sha256Digest(of: Array("ok\n".utf8))),
+                ProbeRecord(
+                    kind: .http, target: "http://127.0.0.1:\(port)/index.html", status: 200,
+                    digest: sha256Digest(of: Array("<h1>traced</h1>\n".utf8))),
+                ProbeRecord(
+                    kind: .exec, target: "/bin/busybox cat /app/probe.txt", status: 0,
+                    digest: sha256Digest(of: Array("read by the exec probe\n".utf8))),
+            ], "\(result.probeResults)")
         let paths = Set(result.document.entries.filter(\.existed).map(\.path))
         for path in ["/www/index.html", "/www/health", "/app/probe.txt", "/bin/busybox"] {
             #expect(paths.contains(path), "\(path) missing")
@@ -306,7 +329,8 @@ struct TraceTests {
         let hostBefore = try String(contentsOfFile: "/etc/hosts", encoding: .utf8)
         let result = try Tracer(options: options).run()
         #expect(output.text == hostBefore)
-        #expect(try String(contentsOfFile: "/etc/hosts", encoding: .utf8) == hostBefore, "the host's /etc/hosts changed")
+        #expect(
+            try String(contentsOfFile: "/etc/hosts", encoding: .utf8) == hostBefore, "the host's /etc/hosts changed")
         #expect(result.stop == .timeout)
         #expect(result.warnings.contains { $0.contains("still running at the 2 s timeout") }, "\(result.warnings)")
         #expect(result.document.entries.contains { $0.path == "/etc/hosts" && !$0.existed })
@@ -316,7 +340,8 @@ struct TraceTests {
         let work = try TestDirectory()
         let imagePath = try busyboxImage().writeArchive(in: work.url)
         let options = TraceOptions(imagePath: imagePath, command: ["/no/such/program"], timeoutSeconds: 10)
-        #expect(throws: TraceError.commandNotFound(command: ["/no/such/program"], reason: "No such file or directory")) {
+        #expect(throws: TraceError.commandNotFound(command: ["/no/such/program"], reason: "No such file or directory"))
+        {
             try Tracer(options: options).run()
         }
     }
@@ -361,7 +386,10 @@ struct TraceTests {
         let imagePath = try builder.writeArchive(in: work.url)
         var options = TraceOptions(
             imagePath: imagePath,
-            command: ["/bin/sh", "-c", "echo x > /escape/at-run; echo y > /app/climb/at-run2; cat /escape/pwned; ls /sys /dev >/dev/null"],
+            command: [
+                "/bin/sh", "-c",
+                "echo x > /escape/at-run; echo y > /app/climb/at-run2; cat /escape/pwned; ls /sys /dev >/dev/null",
+            ],
             timeoutSeconds: 30, network: .none)
         let output = try CapturedOutput()
         options.stdoutFD = output.fd
@@ -378,7 +406,9 @@ struct TraceTests {
         let work = try TestDirectory()
         var builder = try busyboxImage()
         builder.extraConfig["config"] = .object([
-            "Entrypoint": .array([.string("/bin/sh"), .string("-c"), .string("pwd > /dev/null; cat /app/message.txt > /dev/null")]),
+            "Entrypoint": .array([
+                .string("/bin/sh"), .string("-c"), .string("pwd > /dev/null; cat /app/message.txt > /dev/null"),
+            ]),
             "Env": .array([.string("PATH=/bin")]),
             "WorkingDir": .string("/srv/missing/dir"),
         ])
@@ -441,7 +471,9 @@ struct TraceCostTests {
         let baseline = try timed { _ = try Tracer(options: short).run() }
         var result: TraceResult?
         let traced = try timed {
-            result = try Tracer(options: TraceOptions(imagePath: imagePath, command: ["/bin/sh", "-c", loop], timeoutSeconds: 120)).run()
+            result = try Tracer(
+                options: TraceOptions(imagePath: imagePath, command: ["/bin/sh", "-c", loop], timeoutSeconds: 120)
+            ).run()
         }
         let root = try TestDirectory()
         let scratch = try ScratchDirectory()
@@ -450,13 +482,18 @@ struct TraceCostTests {
         try RootWriter(tree: flattener.tree).write(into: root.url.path)
         let plain = try timed { try run("/usr/sbin/chroot", [root.url.path, "/bin/sh", "-c", loop]) }
         let straced = try timed {
-            try run("/usr/bin/strace", ["-f", "-qq", "-e", "trace=%file", "-o", "/dev/null",
-                                        "/usr/sbin/chroot", root.url.path, "/bin/sh", "-c", loop])
+            try run(
+                "/usr/bin/strace",
+                [
+                    "-f", "-qq", "-e", "trace=%file", "-o", "/dev/null",
+                    "/usr/sbin/chroot", root.url.path, "/bin/sh", "-c", loop,
+                ])
         }
         let notifications = Double(result?.notifications ?? 0)
         let perCall = (traced - baseline - plain) / notifications * 1e6
         let stracePerCall = (straced - plain) / Double(count) * 1e6
-        print("""
+        print(
+            """
             trace cost: \(Int(notifications)) notifications; whittle run \(traced) s (setup \(baseline) s), \
             plain \(plain) s, strace \(straced) s; ≈ \(perCall) µs per notified call under whittle, \
             \(stracePerCall) µs under strace
@@ -464,4 +501,3 @@ struct TraceCostTests {
         #expect(notifications >= Double(count))
     }
 }
-
