@@ -315,31 +315,25 @@ struct LanguageUse {
 
     // MARK: Ruby, PHP and Perl
 
-    /// As for Python: the app's own code follows every `require`, library code only into
-    /// the standard library; the packages of what is kept stay whole as they are claimed.
+    /// As for Python: the app's own code follows every `require` and `use`, library code
+    /// only into its language's standard library; the packages of what is kept stay whole
+    /// as they are claimed.
     private mutating func scanRuby(_ path: String, into keep: inout KeepList) {
         guard let text = Self.text(of: path, in: tree) else { return }
-        let isAppCode = !ruby.isLibrary(path)
-        let statements = ImportStatements.ruby(text)
-        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
-        for feature in statements.modules {
-            guard let file = ruby.resolve(feature, from: path, tree: tree),
-                isAppCode || ruby.isStandardLibrary(file)
-            else { continue }
-            keep.add(file, .closure(.importStatement), queue: &queue)
-        }
+        let (ruby, tree) = (ruby, tree)
+        follow(
+            ImportStatements.ruby(text), from: path, isLibrary: ruby.isLibrary,
+            isStandardLibrary: ruby.isStandardLibrary, into: &keep
+        ) { feature in ruby.resolve(feature, from: path, tree: tree).map { [$0] } ?? [] }
     }
 
     private mutating func scanPerl(_ path: String, into keep: inout KeepList) {
         guard let text = Self.text(of: path, in: tree) else { return }
-        let isAppCode = !perl.isLibrary(path)
-        let statements = ImportStatements.perl(text)
-        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
-        for module in statements.modules {
-            let files = perl.resolve(module, tree: tree)
-            guard let first = files.first, isAppCode || perl.isStandardLibrary(first) else { continue }
-            for file in files { keep.add(file, .closure(.importStatement), queue: &queue) }
-        }
+        let (perl, tree) = (perl, tree)
+        follow(
+            ImportStatements.perl(text), from: path, isLibrary: perl.isLibrary,
+            isStandardLibrary: perl.isStandardLibrary, into: &keep
+        ) { module in perl.resolve(module, tree: tree) }
     }
 
     /// A gem, Composer package, Perl distribution or Debian-packaged library the app used
@@ -349,6 +343,21 @@ struct LanguageUse {
         for path in libraries.contents(of: library) { keepSubtree(path, reason, into: &keep, runTimeOnly: true) }
         for dependency in libraries.dependencies(of: library) {
             use(library: dependency, .closure(.dependency), into: &keep)
+        }
+    }
+
+    /// Keeps what `statements` of the file at `path` load: every file `resolve` gives for a
+    /// module, the first of which decides whether library code may follow it.
+    private mutating func follow(
+        _ statements: ImportStatements, from path: String, isLibrary: (String) -> Bool,
+        isStandardLibrary: (String) -> Bool, into keep: inout KeepList, resolve: (String) -> [String]
+    ) {
+        let isAppCode = !isLibrary(path)
+        if isAppCode { dynamicImports += statements.dynamicLines.map { "/\(path):\($0)" } }
+        for module in statements.modules {
+            let files = resolve(module)
+            guard let first = files.first, isAppCode || isStandardLibrary(first) else { continue }
+            for file in files { keep.add(file, .closure(.importStatement), queue: &queue) }
         }
     }
 
