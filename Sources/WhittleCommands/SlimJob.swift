@@ -259,20 +259,8 @@ public struct SlimJob {
         let requests = removal.packageRequests(parts)
         let selects = !removal.isEmpty || !requests.isEmpty
         let packages = selects ? try PackageDatabase(tree: tree) : PackageDatabase(packages: [])
-        let traceKeep = merged.map { document in
-            TraceKeepSet(
-                use: TraceKeepSet.Use(
-                    paths: document.entries.map(\.path),
-                    changed: document.entries.filter(\.changesState).map(\.path)),
-                tree: tree, config: image.config, packages: packages, extent: removal.traceExtent)
-        }
-        if let dynamic = traceKeep?.dynamicImports, !dynamic.isEmpty {
-            warnings.append(
-                """
-                \(dynamic.count) import(s) in the app's code name their module at run time, so the keep set \
-                cannot follow them; trace the code paths that reach them: \
-                \(dynamic.prefix(5).joined(separator: ", "))\(dynamic.count > 5 ? ", …" : "")
-                """)
+        let traceKeep = merged.map {
+            keepSet(for: $0, image: image, tree: tree, packages: packages, warnings: &warnings)
         }
         var policy = SelectionPolicy(
             profiles: parts.profiles, keep: parts.keep, remove: parts.remove,
@@ -280,18 +268,8 @@ public struct SlimJob {
         var removedPackages = Set<Int>()
         var broken: [PackageSection.Broken] = []
         if !requests.isEmpty {
-            // Before anything is written: a dependent that stays stops the run here.
-            let plan = try PackageRemoval(
-                database: packages, tree: tree, requests: requests,
-                autoremove: removal.autoremove, force: removal.force)
-            policy.packageRecords = plan.rules
-            removedPackages = plan.removedPackages
-            broken = plan.plan.brokenDependents.map {
-                PackageSection.Broken(package: $0.package, requirement: $0.requirement)
-            }
-            warnings +=
-                plan.plan.warnings + plan.plan.brokenDependents.map { "--force leaves \($0) missing" }
-                + plan.plan.spared.map { "profile \($0.profile) keeps \($0.record.spec): \($0.reason)" }
+            (removedPackages, broken) = try planRemoval(
+                of: requests, packages: packages, tree: tree, into: &policy, warnings: &warnings)
         }
         let ownership = PackageOwnership(database: packages, tree: tree)
         let decided = Selector.select(
@@ -327,6 +305,47 @@ public struct SlimJob {
         result.delivered = delivered
         if case let .pushed(_, digest)? = delivered { result.report.pushedDigest = digest }
         return result
+    }
+
+    /// What the merged trace keeps, beyond what it saw; an import it cannot follow is a warning.
+    private func keepSet(
+        for document: TraceDocument, image: SavedImage, tree: FileTree, packages: PackageDatabase,
+        warnings: inout [String]
+    ) -> TraceKeepSet {
+        let keep = TraceKeepSet(
+            use: TraceKeepSet.Use(
+                paths: document.entries.map(\.path),
+                changed: document.entries.filter(\.changesState).map(\.path)),
+            tree: tree, config: image.config, packages: packages, extent: removal.traceExtent)
+        let dynamic = keep.dynamicImports
+        if !dynamic.isEmpty {
+            warnings.append(
+                """
+                \(dynamic.count) import(s) in the app's code name their module at run time, so the keep set \
+                cannot follow them; trace the code paths that reach them: \
+                \(dynamic.prefix(5).joined(separator: ", "))\(dynamic.count > 5 ? ", …" : "")
+                """)
+        }
+        return keep
+    }
+
+    /// The whole packages asked to go, planned before anything is written: a dependent that
+    /// stays stops the run here. Their rules join `policy`.
+    private func planRemoval(
+        of requests: [WhittlePackageGraph.RemovalRequest], packages: PackageDatabase, tree: FileTree,
+        into policy: inout SelectionPolicy, warnings: inout [String]
+    ) throws -> (removed: Set<Int>, broken: [PackageSection.Broken]) {
+        let plan = try PackageRemoval(
+            database: packages, tree: tree, requests: requests,
+            autoremove: removal.autoremove, force: removal.force)
+        policy.packageRecords = plan.rules
+        warnings +=
+            plan.plan.warnings + plan.plan.brokenDependents.map { "--force leaves \($0) missing" }
+            + plan.plan.spared.map { "profile \($0.profile) keeps \($0.record.spec): \($0.reason)" }
+        let broken = plan.plan.brokenDependents.map {
+            PackageSection.Broken(package: $0.package, requirement: $0.requirement)
+        }
+        return (plan.removedPackages, broken)
     }
 
     /// Writes the kept tree, verifies it when asked, and puts it in place: renamed to the

@@ -72,6 +72,27 @@ public struct ImageWriter {
         _ = try AtomicOutputFile(destination: path)
     }
 
+    /// The headers that go in the space reserved before the layer: the two directory headers
+    /// and a plain 512-byte layer header, or, for a layer over 8 GiB whose header needs a PAX
+    /// size record, that header alone (the directories then follow the layer).
+    private func frontHeaders(
+        layerDigest: String, layerSize: Int64, path: String
+    ) throws
+        -> (bytes: [UInt8], holdsDirectories: Bool)
+    {
+        let layerHeader = try TarWriter.encodeHeader(
+            TarEntry(
+                path: "blobs/sha256/" + hex(layerDigest), kind: .regular, permissions: 0o644, size: layerSize))
+        let directories = try ["blobs/", "blobs/sha256/"].map {
+            try TarWriter.encodeHeader(TarEntry(path: $0, kind: .directory, permissions: 0o755))
+        }
+        if layerHeader.count + directories.joined().count == Int(Self.reservedHeaderSpace) {
+            return (Array(directories.joined()) + layerHeader, true)
+        }
+        if layerHeader.count == Int(Self.reservedHeaderSpace) { return (layerHeader, false) }
+        throw OutputError.writeFailed(path: path, reason: "the layer's tar header does not fit its reserved space")
+    }
+
     private func writeImage(
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
         filter: LayerWriter.Filter?, meter: ByteMeter?
@@ -99,25 +120,7 @@ public struct ImageWriter {
         let diffID = diffHash.map { "sha256:" + $0.hexDigest } ?? layerDigest
         let layerSize = blobHash.byteCount
         try writePadding(after: layerSize, to: fileSink)
-        let layerHeader = try TarWriter.encodeHeader(
-            TarEntry(
-                path: "blobs/sha256/" + hex(layerDigest), kind: .regular, permissions: 0o644, size: layerSize))
-        let directories = try ["blobs/", "blobs/sha256/"].map {
-            try TarWriter.encodeHeader(TarEntry(path: $0, kind: .directory, permissions: 0o755))
-        }
-        // The reserved space holds the two directory headers and a plain 512-byte layer
-        // header; a layer over 8 GiB needs a PAX size record, which fills it alone.
-        let front: [UInt8]
-        let directoriesInFront: Bool
-        if layerHeader.count + directories.joined().count == Int(Self.reservedHeaderSpace) {
-            front = Array(directories.joined()) + layerHeader
-            directoriesInFront = true
-        } else if layerHeader.count == Int(Self.reservedHeaderSpace) {
-            front = layerHeader
-            directoriesInFront = false
-        } else {
-            throw OutputError.writeFailed(path: path, reason: "the layer's tar header does not fit its reserved space")
-        }
+        let (front, directoriesInFront) = try frontHeaders(layerDigest: layerDigest, layerSize: layerSize, path: path)
         try output.write(front, at: 0)
 
         // 2. Config: every original field kept, with one layer and an honest history.
