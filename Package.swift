@@ -89,7 +89,7 @@ let package = Package(
             name: "WhittleReport",
             dependencies: [
                 "WhittleFlatten", "WhittleImage", "WhittleSelect", "WhittleAnalysis", "WhittleProfiles",
-                "WhittlePackages",
+                "WhittlePackages", "WhittlePipeline",
             ]),
         // Writing the single-layer image tarball.
         .target(
@@ -111,14 +111,23 @@ let package = Package(
                 "WhittleTraceFormat",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        // The command tree.
+        // Slim as a library: the input argument read, then read → flatten → select → write as
+        // stages with a result type each, and the report built once from their results.
+        .target(
+            name: "WhittlePipeline",
+            dependencies: [
+                "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleOutput",
+                "WhittlePackageGraph", "WhittlePackages", "WhittleProfiles", "WhittleRegistry", "WhittleSelect",
+                "WhittleTrace", "WhittleTraceFormat",
+            ]),
+        // The command tree: options parsed, the library called, the results rendered.
         .target(
             name: "WhittleCommands",
             dependencies: [
                 "WhittleCompression", "WhittleFiles", "WhittleImage", "WhittleFlatten", "WhittleOutput",
                 "WhittleProfiles",
                 "WhittleELF", "WhittleAnalysis", "WhittleSelect", "WhittleReport", "WhittleTrace", "WhittleTraceFormat",
-                "WhittlePackages", "WhittlePackageGraph", "WhittleRegistry",
+                "WhittlePackages", "WhittlePackageGraph", "WhittleRegistry", "WhittlePipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
@@ -130,7 +139,8 @@ let package = Package(
         .target(
             name: "WhittleTestSupport",
             dependencies: [
-                "WhittleArchive", "WhittleCommands", "WhittleELF", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittlePipeline", "WhittleArchive", "WhittleCommands", "WhittleELF", "WhittleFiles", "WhittleFlatten",
+                "WhittleImage",
                 "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleReport", "WhittleSelect", "WhittleTrace",
                 "WhittleTraceFormat", "WhittleRegistry",
             ],
@@ -141,7 +151,8 @@ let package = Package(
         .testTarget(
             name: "WhittleAcceptanceTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleFiles", "WhittleFlatten",
+                "WhittleImage",
                 "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleReport", "WhittleSelect",
                 "WhittleTrace", "WhittleTraceFormat", "WhittleRegistry",
             ],
@@ -149,14 +160,16 @@ let package = Package(
         .testTarget(
             name: "WhittleAnalysisTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleAnalysis", "WhittleCommands", "WhittleFlatten", "WhittleImage",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleAnalysis", "WhittleCommands", "WhittleFlatten",
+                "WhittleImage",
                 "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleSelect",
             ],
             path: "Tests/WhittleAnalysisTests"),
         .testTarget(
             name: "WhittleCommandsTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleCompression", "WhittleFiles", "WhittleImage",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleCompression", "WhittleFiles",
+                "WhittleImage",
                 "WhittleOutput", "WhittleReport", "WhittleTrace",
             ],
             path: "Tests/WhittleCommandsTests"),
@@ -183,7 +196,10 @@ let package = Package(
             path: "Tests/WhittleImageTests"),
         .testTarget(
             name: "WhittleOutputTests",
-            dependencies: ["WhittleTestSupport", "WhittleArchive", "WhittleCommands", "WhittleImage", "WhittleOutput"],
+            dependencies: [
+                "WhittleTestSupport", "WhittlePipeline", "WhittleArchive", "WhittleCommands", "WhittleImage",
+                "WhittleOutput",
+            ],
             path: "Tests/WhittleOutputTests"),
         .testTarget(
             name: "WhittlePackageGraphTests",
@@ -194,27 +210,31 @@ let package = Package(
         .testTarget(
             name: "WhittlePackagesTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleFiles", "WhittleFlatten",
+                "WhittleImage",
                 "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleReport", "WhittleSelect",
             ],
             path: "Tests/WhittlePackagesTests"),
         .testTarget(
             name: "WhittleProfilesTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleFlatten", "WhittlePackageGraph", "WhittleProfiles",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleFlatten", "WhittlePackageGraph",
+                "WhittleProfiles",
                 "WhittleReport", "WhittleSelect",
             ],
             path: "Tests/WhittleProfilesTests"),
         .testTarget(
             name: "WhittleReportTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleOutput", "WhittleReport", "WhittleTraceFormat",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleOutput", "WhittleReport",
+                "WhittleTraceFormat",
             ],
             path: "Tests/WhittleReportTests"),
         .testTarget(
             name: "WhittleSelectTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleFiles", "WhittleFlatten",
+                "WhittleImage",
                 "WhittleOutput", "WhittlePackages", "WhittleProfiles", "WhittleSelect", "WhittleTraceFormat",
             ],
             path: "Tests/WhittleSelectTests"),
@@ -222,7 +242,8 @@ let package = Package(
         .testTarget(
             name: "WhittleTraceTests",
             dependencies: [
-                "WhittleTestSupport", "WhittleCommands", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleTestSupport", "WhittlePipeline", "WhittleCommands", "WhittleFiles", "WhittleFlatten",
+                "WhittleImage",
                 "WhittleSelect", "WhittleTrace", "WhittleTraceFormat",
             ],
             path: "Tests/WhittleTraceTests"),

@@ -331,8 +331,9 @@ private func readDatabases(_ tree: FileTree, scratch: ScratchDirectory, byName: 
     }
     let request =
         byName
-        ? RemovalRequest(specs: specs, origin: .commandLine, autoremove: true)
-        : RemovalRequest(specs: (try? PackageSpec.list("deb:*-dev,pypi:*,apk:busy?ox")) ?? [], origin: .profile("fuzz"))
+        ? PackageRemovalRequest(specs: specs, origin: .commandLine, autoremove: true)
+        : PackageRemovalRequest(
+            specs: (try? PackageSpec.list("deb:*-dev,pypi:*,apk:busy?ox")) ?? [], origin: .profile("fuzz"))
     if let removal = try? PackageRemoval(
         database: database, tree: tree, requests: [request],
         autoremove: byName, force: byName)

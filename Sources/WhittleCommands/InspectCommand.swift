@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WhittlePipeline
 import WhittleAnalysis
 import WhittleCompression
 import WhittleReport
@@ -116,7 +117,8 @@ struct InspectCommand: ParsableCommand {
         let inspection = try inspect(estimator: estimator, progress: progress)
         let results = gate.evaluate(CIFigures(inspection))
         if let junit {
-            try write(Data(CIGateRendering.junit(results, image: input.image).utf8), to: junit)
+            try writeRequestedFile(
+                Data(CIGateRendering.junit(results, image: input.image).utf8), to: junit, what: "the JUnit report")
         }
         return (CIGateRendering.text(results, image: input.image), !results.contains { $0.status == .fail })
     }
@@ -164,16 +166,8 @@ struct InspectCommand: ParsableCommand {
         progress.finish()
         if let report {
             let page = try treemap.map { try HTMLReport.inspection(inspection, treemap: $0) }
-            try write(page.map { Data($0.utf8) } ?? inspection.json(), to: report)
+            try writeRequestedFile(page.map { Data($0.utf8) } ?? inspection.json(), to: report, what: "the report")
         }
         return inspection
-    }
-
-    private func write(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw SlimJobError.cannotWriteReport(path: path, reason: error.localizedDescription)
-        }
     }
 }

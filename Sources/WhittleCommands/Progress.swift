@@ -34,7 +34,7 @@ struct ProgressOptions: ParsableArguments {
 /// few seconds for logs, or nothing. A phase's byte counts come from a `ByteMeter` the
 /// reading or writing stage advances; a timer thread only looks at it, so a phase that
 /// waits shows its clock still running.
-public final class ProgressDisplay: @unchecked Sendable {
+public final class ProgressDisplay: StageProgress, @unchecked Sendable {
     public enum Style: Sendable, Equatable {
         case bar, plain, silent
     }

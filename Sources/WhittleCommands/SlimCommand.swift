@@ -3,6 +3,7 @@ import Foundation
 import WhittleOutput
 import WhittleRegistry
 import WhittleReport
+import WhittlePipeline
 import WhittleSelect
 import WhittleTrace
 
@@ -163,7 +164,7 @@ struct SlimCommand: ParsableCommand {
     @OptionGroup var display: ProgressOptions
 
     /// `-o -`: standard output is the tarball's, so everything else goes to standard error.
-    var writesToStandardOutput: Bool { output == SlimJob.standardOutput }
+    var writesToStandardOutput: Bool { output == Slim.standardOutput }
 
     func validate() throws {
         if output == nil, !dryRun {
@@ -183,7 +184,7 @@ struct SlimCommand: ParsableCommand {
         }
         if let output {
             do {
-                _ = try SlimJob.Destination(output)
+                try Slim.checkOutput(output)
             } catch {
                 throw ValidationError("\(error)")
             }
@@ -217,7 +218,7 @@ struct SlimCommand: ParsableCommand {
         if !removePackages.isEmpty { recorded += " --remove-package " + removePackages.joined(separator: ",") }
         if autoremove { recorded += " --autoremove" }
         if force { recorded += " --force" }
-        let job = SlimJob(
+        let job = Slim(
             input: input.image, output: dryRun ? nil : output, selection: try input.selection(),
             options: WriteOptions(
                 tag: tag, compression: compression, createdBy: recorded,
@@ -228,7 +229,7 @@ struct SlimCommand: ParsableCommand {
                 traceExtent: traceKeep),
             verify: verify, access: input.registry.access())
         let progress = display.display()
-        let result: SlimJob.Result
+        let result: Slim.Result
         do {
             result = try job.run(progress: progress)
         } catch {
@@ -236,24 +237,20 @@ struct SlimCommand: ParsableCommand {
             throw error
         }
         progress.finish()
-        if let digestfile, case let .pushed(_, digest)? = result.delivered {
-            do {
-                try Data((digest + "\n").utf8).write(to: URL(fileURLWithPath: digestfile), options: .atomic)
-            } catch {
-                throw SlimJobError.cannotWriteReport(path: digestfile, reason: Self.systemReason(error))
-            }
+        if let digestfile, case let .pushed(_, digest)? = result.written?.delivery {
+            try writeRequestedFile(Data((digest + "\n").utf8), to: digestfile, what: "the digest")
         }
         try show(result)
     }
 
     /// The report (or dry-run listing) on standard output, or on standard error when
     /// standard output is the tarball's.
-    private func show(_ result: SlimJob.Result) throws {
+    private func show(_ result: Slim.Result) throws {
         let print: (String) -> Void =
             writesToStandardOutput
             ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { Swift.print($0) }
         for warning in result.warnings { say("warning: \(warning)") }
-        for line in result.verified { say(line) }
+        for line in result.written?.verified ?? [] { say(line) }
         if let report { try write(result, to: report) }
         if dryRun {
             let listing = DryRunListing(result.selection, packages: result.report.packageDatabases)
@@ -269,49 +266,40 @@ struct SlimCommand: ParsableCommand {
         case .text:
             guard let written = result.written else { return }
             print(result.report.text())
-            switch result.delivered {
-            case let .pushed(reference, digest)?:
-                print(
-                    """
-
-                    pushed \(reference) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
-                    \(written.outputSize) bytes
-                    digest: \(digest)
-                    pull it with: docker pull \(reference.host)/\(reference.repository)@\(digest)
-                    """)
-                return
-            case let .loaded(engine, message)?:
-                print(
-                    """
-
-                    loaded into the Docker engine at \(engine): \(message); \(result.inputLayers) layers flattened \
-                    into 1, \(written.outputSize) bytes
-                    run it with: docker run \(written.tag)
-                    """)
-                return
-            case nil:
-                break
-            }
-            guard !writesToStandardOutput else {
-                print(
-                    """
-
-                    sent \(written.tag) to standard output: \(result.inputLayers) layers flattened into 1, \
-                    \(written.outputSize) bytes
-                    """)
-                return
-            }
             print(
-                """
-
-                wrote \(result.report.output ?? written.path) (\(written.tag)): \(result.inputLayers) layers flattened into 1, \
-                \(written.outputSize) bytes
-                load it with: docker load -i \(result.report.output ?? written.path)
-                """)
+                "\n"
+                    + Self.whereItWent(
+                        written, layers: result.report.before.layers, toStandardOutput: writesToStandardOutput))
         }
     }
 
-    private func write(_ result: SlimJob.Result, to path: String) throws {
+    /// The last lines of a real run: where the image went, and the command that uses it.
+    private static func whereItWent(_ written: Written, layers: Int, toStandardOutput: Bool) -> String {
+        let file = written.file
+        let summary = "\(layers) layers flattened into 1, \(file.outputSize) bytes"
+        switch written.delivery {
+        case let .pushed(reference, digest)?:
+            return """
+                pushed \(reference) (\(file.tag)): \(summary)
+                digest: \(digest)
+                pull it with: docker pull \(reference.host)/\(reference.repository)@\(digest)
+                """
+        case let .loaded(engine, message)?:
+            return """
+                loaded into the Docker engine at \(engine): \(message); \(summary)
+                run it with: docker run \(file.tag)
+                """
+        case nil where toStandardOutput:
+            return "sent \(file.tag) to standard output: \(summary)"
+        case nil:
+            return """
+                wrote \(written.output) (\(file.tag)): \(summary)
+                load it with: docker load -i \(written.output)
+                """
+        }
+    }
+
+    private func write(_ result: Slim.Result, to path: String) throws {
         let report = result.report
         let data =
             path.hasSuffix(".md")
@@ -319,21 +307,7 @@ struct SlimCommand: ParsableCommand {
             : path.hasSuffix(".html")
                 ? Data(try HTMLReport.slim(report, selection: result.selection, tree: result.tree).utf8)
                 : try report.json()
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            // Not a usage error: the flags were right, the file system said no.
-            throw SlimJobError.cannotWriteReport(path: path, reason: Self.systemReason(error))
-        }
-    }
-
-    /// The operating system's words ("No such file or directory") rather than Foundation's
-    /// generic "The operation could not be completed".
-    private static func systemReason(_ error: any Error) -> String {
-        guard let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? POSIXError else {
-            return error.localizedDescription
-        }
-        return String(cString: strerror(underlying.code.rawValue))
+        try writeRequestedFile(data, to: path, what: "the report")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import WhittlePipeline
 import WhittleCompression
 import WhittleReport
 import WhittleTrace

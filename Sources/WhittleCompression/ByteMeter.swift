@@ -31,3 +31,25 @@ public final class ByteMeter: Sendable {
         return total < 0 ? nil : total
     }
 }
+
+/// Where a long stage says what it is doing: the commands' progress display, or nobody.
+/// The library's stages report through it, so they need not know how progress is drawn.
+public protocol StageProgress: AnyObject, Sendable {
+    /// Starts a phase; with a meter, its bytes are the phase's progress.
+    func begin(_ name: String, meter: ByteMeter?)
+    /// Where inside the phase it is ("2/4").
+    func note(_ detail: String)
+}
+
+extension StageProgress {
+    public func begin(_ name: String) {
+        begin(name, meter: nil)
+    }
+}
+
+/// Progress that goes nowhere: tests, and callers that draw none.
+public final class SilentProgress: StageProgress {
+    public init() {}
+    public func begin(_ name: String, meter: ByteMeter?) {}
+    public func note(_ detail: String) {}
+}

@@ -2,13 +2,16 @@ import WhittleCompression
 import WhittleFiles
 import WhittleImage
 
-/// A saved image read and flattened into one tree: how `slim`, `inspect` and `trace` all
-/// begin.
+/// A saved image read and flattened into one tree: the first stage of `slim`, `inspect` and
+/// `trace` alike.
 public struct FlattenedImage {
     public let image: SavedImage
     public let tree: FileTree
     /// One per layer, in the order they were applied.
     public let layers: [LayerSummary]
+
+    /// The sum of every layer's file content, overwritten and deleted files included.
+    public var layerContentBytes: Int64 { layers.reduce(0) { $0 + $1.fileBytes } }
 
     /// Reads the image at `path` and applies its layers in order. File contents stay in
     /// the input or in a spool file of `scratch`, which must outlive the tree.

@@ -13,7 +13,7 @@ struct Planner {
     let graph: PackageGraph
     let autoremoveAll: Bool
     /// Per record: the spec and request that named it.
-    private var named: [(spec: String, request: RemovalRequest)?]
+    private var named: [(spec: String, request: PackageRemovalRequest)?]
     private(set) var spared: [RemovalPlan.Spared] = []
     /// Python extras asked of each distribution before anything is removed.
     private let originalExtras: [Set<String>]
@@ -33,7 +33,7 @@ struct Planner {
 
     /// Matches every spec; command-line requests come first, so that their stricter rules
     /// win over a profile naming the same package.
-    mutating func name(_ requests: [RemovalRequest], force: Bool) throws {
+    mutating func name(_ requests: [PackageRemovalRequest], force: Bool) throws {
         let ordered = requests.filter { $0.origin == .commandLine } + requests.filter { $0.origin != .commandLine }
         var unmatched: [PackageSpec] = []
         var essential: [String] = []

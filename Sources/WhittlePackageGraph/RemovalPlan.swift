@@ -1,7 +1,7 @@
 import Foundation
 
 /// Packages to remove, from one source: `--remove-package` or one profile's `packages`.
-public struct RemovalRequest: Sendable, Hashable {
+public struct PackageRemovalRequest: Sendable, Hashable {
     public enum Origin: Sendable, Hashable, CustomStringConvertible {
         /// `--remove-package`: every spec must match, and a dependent that stays is an error.
         case commandLine
@@ -42,7 +42,7 @@ public struct RemovalRequest: Sendable, Hashable {
 public struct RemovalPlan: Sendable {
     public enum Reason: Sendable, Hashable, CustomStringConvertible {
         /// A spec named it.
-        case named(spec: String, origin: RemovalRequest.Origin)
+        case named(spec: String, origin: PackageRemovalRequest.Origin)
         /// Only removed packages needed it: `because` is the named package it was installed
         /// for, `neededBy` the removed package that needed it directly.
         case autoremoved(because: String, neededBy: String)
@@ -96,7 +96,7 @@ public struct RemovalPlan: Sendable {
     /// `.dependents` when packages that stay depend on removed ones; `force` turns the last
     /// two into a plan that lists the broken dependents.
     public init(
-        records: [PackageRecord], requests: [RemovalRequest], environment: PackageEnvironment,
+        records: [PackageRecord], requests: [PackageRemovalRequest], environment: PackageEnvironment,
         autoremove: Bool = false, force: Bool = false
     ) throws {
         var planner = Planner(graph: PackageGraph(records: records, environment: environment), autoremove: autoremove)

@@ -48,8 +48,8 @@ public struct Profile: Sendable {
     public var isConcrete: Bool { !remove.isEmpty || !packages.isEmpty }
 
     /// The profile's packages as a removal request, or nil when it names none.
-    public var packageRequest: RemovalRequest? {
-        packages.isEmpty ? nil : RemovalRequest(specs: packages, origin: .profile(name), autoremove: autoremove)
+    public var packageRequest: PackageRemovalRequest? {
+        packages.isEmpty ? nil : PackageRemovalRequest(specs: packages, origin: .profile(name), autoremove: autoremove)
     }
 
     /// The first line of `description`, for tables.

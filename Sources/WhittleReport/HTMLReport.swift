@@ -1,3 +1,4 @@
+import WhittlePipeline
 import Foundation
 import WhittleAnalysis
 import WhittleFlatten
@@ -113,18 +114,16 @@ public enum HTMLReport {
                 table(
                     ["package", "files", "bytes"],
                     report.packages.prefix(50).map {
-                        [$0.package, "\($0.files)", humanBytes($0.bytes)]
+                        [$0.package, "\($0.filesLost)", humanBytes($0.bytesLost)]
                     }, numeric: [1, 2]),
             ]
             if report.packages.count > 50 {
                 out.append("<p class=\"note\">… and \(report.packages.count - 50) more.</p>")
             }
         }
-        if let wasted = report.wasted {
-            out += wasteSection(
-                bytes: wasted.bytes, efficiency: wasted.efficiency,
-                userPercent: wasted.userWastedPercent)
-        }
+        out += wasteSection(
+            bytes: report.wasted.wastedBytes, efficiency: report.wasted.efficiency,
+            userPercent: report.wasted.userWastedPercent)
         if !report.danglingSymlinks.isEmpty {
             out += [
                 "<h2>Dangling symlinks</h2>",

@@ -1,3 +1,4 @@
+import WhittlePipeline
 import Foundation
 import WhittleSelect
 
@@ -59,18 +60,16 @@ extension SlimReport {
                 "\n"
                     + table(
                         ["OS package losing files", "files", "bytes"],
-                        packages.prefix(20).map { [$0.package, "\($0.files)", humanBytes($0.bytes)] }))
+                        packages.prefix(20).map { [$0.package, "\($0.filesLost)", humanBytes($0.bytesLost)] }))
             if packages.count > 20 { out.append("… and \(packages.count - 20) more packages") }
         }
         if let packageDatabases {
             out.append("\n" + packageDatabases.textLines(limit: 20).joined(separator: "\n"))
         }
-        if let wasted {
-            out.append(
-                String(
-                    format: "\nwasted across input layers: %@ (efficiency %.1f%%, dive's definitions)",
-                    humanBytes(wasted.bytes), wasted.efficiency * 100))
-        }
+        out.append(
+            String(
+                format: "\nwasted across input layers: %@ (efficiency %.1f%%, dive's definitions)",
+                humanBytes(wasted.wastedBytes), wasted.efficiency * 100))
         if !danglingSymlinks.isEmpty {
             out.append("dangling symlinks left by removals: \(danglingSymlinks.count)")
         }
@@ -108,18 +107,16 @@ extension SlimReport {
                     topDirectories.map { ["`/\($0.name)`", "\($0.entries)", "\($0.bytes)"] }),
             ]
         }
-        if let wasted {
-            out += [
-                "", "## Wasted bytes in the input", "",
-                "\(wasted.bytes) bytes wasted across layers; efficiency "
-                    + String(format: "%.4f", wasted.efficiency) + " (dive's definitions).",
-            ]
-        }
+        out += [
+            "", "## Wasted bytes in the input", "",
+            "\(wasted.wastedBytes) bytes wasted across layers; efficiency "
+                + String(format: "%.4f", wasted.efficiency) + " (dive's definitions).",
+        ]
         if !packages.isEmpty {
             out += [
                 "", "## OS packages that lost files", "",
                 markdownTable(
-                    ["package", "files", "bytes"], packages.map { [$0.package, "\($0.files)", "\($0.bytes)"] }),
+                    ["package", "files", "bytes"], packages.map { [$0.package, "\($0.filesLost)", "\($0.bytesLost)"] }),
             ]
         }
         if let packageDatabases { out += [""] + packageDatabases.markdownLines() }

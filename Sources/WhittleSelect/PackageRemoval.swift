@@ -41,7 +41,7 @@ public struct PackageRemoval: Sendable {
     public let removedPackages: Set<Int>
 
     public init(
-        database: PackageDatabase, tree: FileTree, requests: [RemovalRequest],
+        database: PackageDatabase, tree: FileTree, requests: [PackageRemovalRequest],
         autoremove: Bool, force: Bool
     ) throws {
         let vendored = Self.vendoredDistributions(database)

@@ -17,7 +17,7 @@ extension FileTree {
             }
             layer.file(path, "")
         }
-        return try Flattened(TestImageBuilder(layers: [layer])).tree
+        return try FlattenedTestImage(TestImageBuilder(layers: [layer])).tree
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleFiles
 import WhittleFlatten

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import WhittleCommands
+import WhittlePipeline
 import WhittleFlatten
 import WhittleOutput
 import WhittlePackageGraph
@@ -30,13 +31,13 @@ struct PackageRemovalScannerTests {
         let directory = try TestDirectory()
         let before = try syftInventory("docker-archive:" + image)
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        _ = try Slim(input: image, output: flattened, options: WriteOptions()).run()
         let unpackedInput = try TestDirectory()
         let baseline = try dpkgComplaints(root: try unpackLayer(of: flattened, into: unpackedInput))
         try FileManager.default.removeItem(atPath: flattened)
 
         let output = directory.path("out.tar")
-        let result = try SlimJob(
+        let result = try Slim(
             input: image, output: output, options: WriteOptions(),
             removal: RemovalRequest(packages: [spec], autoremove: true)
         ).run()
@@ -107,7 +108,7 @@ struct PythonDevProfileTests {
         let expected = try String(contentsOfFile: images + "/batch-naive.expected-stdout", encoding: .utf8)
         let directory = try TestDirectory()
         let output = directory.path("out.tar")
-        let result = try SlimJob(
+        let result = try Slim(
             input: image, output: output, options: WriteOptions(),
             removal: RemovalRequest(profiles: ["python-dev"], autoremove: true)
         ).run()
@@ -150,12 +151,12 @@ struct PythonDevProfileTests {
         let image = images + "/batch-naive.tar"
         let directory = try TestDirectory()
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        _ = try Slim(input: image, output: flattened, options: WriteOptions()).run()
         let unpackedInput = try TestDirectory()
         let inputRoot = try unpackLayer(of: flattened, into: unpackedInput)
         try FileManager.default.removeItem(atPath: flattened)
         let output = directory.path("all.tar")
-        let result = try SlimJob(
+        let result = try Slim(
             input: image, output: output, options: WriteOptions(),
             removal: RemovalRequest(profiles: ["all"])
         ).run()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleFiles
 import WhittleFlatten
@@ -20,7 +21,7 @@ struct PackageScannerTests {
         // syft reads the test builder's archives as empty; the same image flattened by a slim
         // that removes nothing (and so rewrites nothing) is a `docker save` archive it reads.
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(input: input, output: flattened, options: WriteOptions()).run()
+        _ = try Slim(input: input, output: flattened, options: WriteOptions()).run()
         let before = try syftInventory("docker-archive:" + flattened)
         #expect(before.contains("deb:tool@2.0") && before.contains("python:app@1.0"), "syft saw \(before)")
         let site = PackageImage.site
@@ -34,7 +35,7 @@ struct PackageScannerTests {
         ]
         for (number, request) in requests.enumerated() {
             let output = directory.path("out-\(number).tar")
-            let result = try SlimJob(input: input, output: output, options: WriteOptions(), removal: request).run()
+            let result = try Slim(input: input, output: output, options: WriteOptions(), removal: request).run()
             let section = try #require(result.report.packageDatabases)
             #expect(!section.removed.isEmpty && !section.partial.isEmpty)
             expectTruthful(input: before, output: try syftInventory("docker-archive:" + output), report: section)
@@ -57,14 +58,14 @@ struct PackageScannerTests {
         try TraceFixture.write(paths: ["/usr/sbin/nginx", "/etc/nginx/nginx.conf", "/etc/nginx/mime.types"], to: trace)
         // What dpkg says of the input as it is (an image may already lack files its lists name).
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        _ = try Slim(input: image, output: flattened, options: WriteOptions()).run()
         let unpackedInput = try TestDirectory()
         let inputRoot = try unpackLayer(of: flattened, into: unpackedInput)
         let baseline = try dpkgComplaints(root: inputRoot)
         let requests = [("docs", RemovalRequest(profiles: ["docs"])), ("trace", RemovalRequest(traces: [trace]))]
         for (name, request) in requests {
             let output = directory.path("\(name).tar")
-            let result = try SlimJob(input: image, output: output, options: WriteOptions(), removal: request).run()
+            let result = try Slim(input: image, output: output, options: WriteOptions(), removal: request).run()
             let section = try #require(result.report.packageDatabases)
             expectTruthful(input: before, output: try syftInventory("docker-archive:" + output), report: section)
             #expect(section.partial.contains { $0.name == "nginx" }, "\(name): nginx should stay, partly")
@@ -96,7 +97,7 @@ struct PackageScannerTests {
         let trace = directory.path("batch.trace.json")
         try run(try whittleExecutable(), ["trace", image, "-o", trace, "--network", "none", "--timeout", "600"])
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(input: image, output: flattened, options: WriteOptions()).run()
+        _ = try Slim(input: image, output: flattened, options: WriteOptions()).run()
         let unpackedInput = try TestDirectory()
         let inputRoot = try unpackLayer(of: flattened, into: unpackedInput)
         let baseline = try dpkgComplaints(root: inputRoot)
@@ -106,7 +107,7 @@ struct PackageScannerTests {
             ("trace", RemovalRequest(traces: [trace])), ("tests", RemovalRequest(profiles: ["tests"])),
         ] {
             let output = directory.path("\(name).tar")
-            let result = try SlimJob(input: image, output: output, options: WriteOptions(), removal: request).run()
+            let result = try Slim(input: image, output: output, options: WriteOptions(), removal: request).run()
             let section = try #require(result.report.packageDatabases)
             let after = try syftInventory("docker-archive:" + output)
             expectTruthful(input: before, output: after, report: section)

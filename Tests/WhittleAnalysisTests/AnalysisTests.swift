@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleAnalysis
 @testable import WhittleCommands
 import WhittleFlatten
@@ -213,8 +214,8 @@ private let diveExecutable = TestEnvironment.executable("dive")
 @Suite("Analysis: OS package ownership")
 struct PackageOwnershipAnalysisTests {
     /// A Debian-like usrmerge tree: `lib -> usr/lib`, dpkg lists under `/lib`.
-    static func debianTree() throws -> Flattened {
-        try Flattened(debianTreeBuilder())
+    static func debianTree() throws -> FlattenedTestImage {
+        try FlattenedTestImage(debianTreeBuilder())
     }
 
     static func debianTreeBuilder() -> TestImageBuilder {
@@ -338,7 +339,7 @@ struct PackageOwnershipAnalysisTests {
         base.file("bin/busybox", bytes(90))
         base.directory("etc")
         base.file("etc/securetty", bytes(4))
-        let image = try Flattened(TestImageBuilder(layers: [base]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [base]))
         let ownership = try PackageOwnership(tree: image.tree)
         #expect(ownership.packages(owning: "lib/ld-musl-x86_64.so.1") == ["musl"])
         #expect(ownership.packages(owning: "lib/libc.musl-x86_64.so.1") == ["musl"])
@@ -349,7 +350,7 @@ struct PackageOwnershipAnalysisTests {
 
     @Test("a tree without package databases owns nothing")
     func none() throws {
-        let image = try Flattened(TestImageBuilder(layers: [TestLayer()]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [TestLayer()]))
         #expect(try PackageOwnership(tree: image.tree).isEmpty)
     }
 }
@@ -575,7 +576,7 @@ struct InspectAnalysisTests {
         let catalog = try ProfileCatalog.load(directory: try #require(ProfileCatalog.defaultDirectory()))
         #expect(estimates.map(\.name) == catalog.names)
         for estimate in estimates {
-            let dry = try SlimJob(
+            let dry = try Slim(
                 input: input, output: nil, options: WriteOptions(),
                 removal: RemovalRequest(profiles: [estimate.name])
             ).run()

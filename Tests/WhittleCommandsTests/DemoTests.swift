@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleOutput
 import WhittleReport
@@ -7,8 +8,8 @@ import WhittleReport
 
 @Suite("The demo the README starts with", .serialized)
 struct DemoTests {
-    private func slim(output: String?) throws -> SlimJob.Result {
-        try SlimJob(
+    private func slim(output: String?) throws -> Slim.Result {
+        try Slim(
             input: fixture(DemoImage.file), output: output, options: WriteOptions(tag: "demo-app:slim"),
             removal: RemovalRequest(profiles: [DemoImage.profile])
         ).run()
@@ -29,7 +30,7 @@ struct DemoTests {
         // What the app needs stays: the removals never touch busybox, its links or the app.
         #expect(report.after.bytes >= 1_900_000)
         // The OS packages that lost files are named, from the fixture's dpkg database.
-        #expect(report.packages.contains { $0.package == "cpp-12" && $0.bytes >= 2_500_000 })
+        #expect(report.packages.contains { $0.package == "cpp-12" && $0.bytesLost >= 2_500_000 })
         #expect(report.text().contains("gcc-12"))
     }
 

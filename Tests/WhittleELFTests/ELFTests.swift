@@ -281,7 +281,7 @@ struct ELFTests {
         fixture.needed = ["libc.so.6"]
         var layer = TestLayer()
         layer.elfFixture("usr/bin/broken", Array(fixture.bytes().prefix(100)))
-        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         let closure = DependencyResolver(tree: image.tree).closure(of: ["usr/bin/broken", "usr/bin/absent"])
         #expect(closure.paths == ["usr/bin/broken"])
         #expect(closure.problems.map(\.path) == ["usr/bin/broken", "usr/bin/absent"])
@@ -303,7 +303,7 @@ struct ELFTests {
         layer.symlink("usr/lib/loop1", to: "loop2")
         layer.symlink("usr/lib/loop2", to: "loop1")
         layer.symlink("lib", to: "usr/lib")
-        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         let tree = image.tree
         let climb = tree.resolve("lib/climb")
         #expect(climb.path == "usr/lib/real")
@@ -336,7 +336,7 @@ struct ELFTests {
             expected[program] = paths
         }
         try collector.add("/etc/ld.so.cache")
-        let image = try Flattened(TestImageBuilder(layers: [collector.layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [collector.layer]))
         let resolver = DependencyResolver(tree: image.tree)
         #expect(!programs.isEmpty)
         for program in programs {
@@ -396,7 +396,7 @@ struct ELFTests {
         case .neither:
             break
         }
-        let image = try Flattened(TestImageBuilder(layers: [collector.layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [collector.layer]))
         let closure = DependencyResolver(tree: image.tree).closure(of: ["bin/ls"])
         #expect(Set(closure.paths) == expected)
         #expect(closure.unresolved.isEmpty)
@@ -810,8 +810,8 @@ private struct SyntheticTree {
     }
 
     /// The flattened image; keep it alive while its tree is used, as it owns the files.
-    func image() throws -> Flattened {
-        try Flattened(TestImageBuilder(layers: [layer]))
+    func image() throws -> FlattenedTestImage {
+        try FlattenedTestImage(TestImageBuilder(layers: [layer]))
     }
 }
 

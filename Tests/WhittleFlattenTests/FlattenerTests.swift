@@ -14,7 +14,7 @@ struct FlattenerTests {
         var upper = TestLayer()
         upper.directory("etc", mode: 0o700, uid: 7, mtime: 20)
         upper.file("etc/b", "b")
-        let result = try Flattened(TestImageBuilder(layers: [lower, upper]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [lower, upper]))
         #expect(result.paths == ["etc", "etc/a", "etc/b"])
         let etc = try #require(result.node("etc"))
         #expect(etc.attributes.permissions == 0o700)
@@ -32,7 +32,7 @@ struct FlattenerTests {
         upper.file("data", "now a file")
         upper.directory("plain")
         upper.file("plain/child", "c")
-        let result = try Flattened(TestImageBuilder(layers: [lower, upper]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [lower, upper]))
         #expect(result.paths == ["data", "plain", "plain/child"])
         #expect(try result.text("data") == "now a file")
     }
@@ -56,7 +56,7 @@ struct FlattenerTests {
         upper.whiteout("app/never-existed")
         upper.whiteout("app/redone")
         upper.file("app/redone", "upper")
-        let result = try Flattened(TestImageBuilder(layers: [lower, upper]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [lower, upper]))
         #expect(result.paths == ["app", "app/redone"])
         #expect(try result.text("app/redone") == "upper")
         #expect(!result.paths.contains { $0.contains(".wh.") })
@@ -76,7 +76,7 @@ struct FlattenerTests {
         upper.directory("d/sub")
         upper.file("d/sub/upper-child", "uc")
         if !markerFirst { upper.opaque("d") }
-        let result = try Flattened(TestImageBuilder(layers: [lower, upper]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [lower, upper]))
         #expect(result.paths == ["d", "d/new", "d/sub", "d/sub/upper-child"])
     }
 
@@ -87,7 +87,7 @@ struct FlattenerTests {
         first.hardlink("b", to: "a")
         var second = TestLayer()
         second.file("a", "replaced")
-        let result = try Flattened(TestImageBuilder(layers: [first, second]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [first, second]))
         #expect(try result.text("a") == "replaced")
         #expect(try result.text("b") == "original")
         #expect(result.node("a")?.inode !== result.node("b")?.inode)
@@ -100,7 +100,7 @@ struct FlattenerTests {
         first.hardlink("b", to: "a")
         var second = TestLayer()
         second.whiteout("a")
-        let result = try Flattened(TestImageBuilder(layers: [first, second]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [first, second]))
         #expect(result.paths == ["b"])
         #expect(try result.text("b") == "content")
     }
@@ -112,7 +112,7 @@ struct FlattenerTests {
         first.file("usr/tool", "binary", mode: 0o755)
         var second = TestLayer()
         second.hardlink("alias", to: "usr/tool")
-        let result = try Flattened(TestImageBuilder(layers: [first, second]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [first, second]))
         #expect(try result.text("alias") == "binary")
         #expect(result.node("alias")?.inode === result.node("usr/tool")?.inode)
     }
@@ -123,7 +123,7 @@ struct FlattenerTests {
         layer.symlink("abs", to: "/etc/passwd")
         layer.symlink("rel", to: "../../x")
         layer.symlink("dangling", to: "nowhere")
-        let result = try Flattened(TestImageBuilder(layers: [layer]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         #expect(result.node("abs")?.inode?.linkTarget == "/etc/passwd")
         #expect(result.node("rel")?.inode?.linkTarget == "../../x")
         #expect(result.node("dangling")?.inode?.kind == .symlink)
@@ -139,7 +139,7 @@ struct FlattenerTests {
         var second = TestLayer()
         second.file("lib/libx.so", "x")
         second.file("escape/y", "y")
-        let result = try Flattened(TestImageBuilder(layers: [first, second]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [first, second]))
         #expect(result.paths.contains("usr/lib/libx.so"))
         #expect(result.paths.contains("usr/y"))
         #expect(result.node("lib")?.inode?.kind == .symlink)
@@ -156,7 +156,7 @@ struct FlattenerTests {
         var upper = TestLayer()
         upper.file(link + "/pwned", "x")
         #expect {
-            _ = try Flattened(TestImageBuilder(layers: [lower, upper]))
+            _ = try FlattenedTestImage(TestImageBuilder(layers: [lower, upper]))
         } throws: { error in
             "\(error)".contains("layer 2 has an entry '\(link)/pwned'")
                 && "\(error)".contains("symlink '\(link)' -> '\(target)'")
@@ -164,7 +164,7 @@ struct FlattenerTests {
         var below = TestLayer()
         below.file("in/new/deeper/f", "f")
         lower.symlink("in", to: "/data")
-        let result = try Flattened(TestImageBuilder(layers: [lower, below]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [lower, below]))
         #expect(result.paths.contains("data/new/deeper/f"))
         #expect(result.node("data/new")?.attributes.permissions == 0o755)
         #expect(!result.paths.contains("tmp/x"))
@@ -186,10 +186,10 @@ struct FlattenerTests {
             return Array(repeating: directory, count: count).joined(separator: "/") + "/" + name
         }
         #expect(path(bytes: 4094).utf8.count == 4094)
-        #expect(try Flattened(image(path: path(bytes: 4094))).paths.contains(path(bytes: 4094)))
-        #expect { _ = try Flattened(image(path: path(bytes: 4095))) } throws: { "\($0)".contains("PATH_MAX") }
-        #expect(try Flattened(image(path: "a/" + String(repeating: "n", count: 255))).paths.count == 2)
-        #expect { _ = try Flattened(image(path: "a/" + String(repeating: "n", count: 256))) } throws: {
+        #expect(try FlattenedTestImage(image(path: path(bytes: 4094))).paths.contains(path(bytes: 4094)))
+        #expect { _ = try FlattenedTestImage(image(path: path(bytes: 4095))) } throws: { "\($0)".contains("PATH_MAX") }
+        #expect(try FlattenedTestImage(image(path: "a/" + String(repeating: "n", count: 255))).paths.count == 2)
+        #expect { _ = try FlattenedTestImage(image(path: "a/" + String(repeating: "n", count: 256))) } throws: {
             "\($0)".contains("NAME_MAX")
         }
     }
@@ -201,13 +201,13 @@ struct FlattenerTests {
         layer.file("etc/a", "one")
         layer.file("./etc//a", "two")
         #expect {
-            _ = try Flattened(TestImageBuilder(layers: [layer]))
+            _ = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         } throws: { "\($0)".contains("lists './etc//a' twice") }
         var distinct = TestLayer()
         distinct.file("a", "1")
         distinct.file("b", "2")
         distinct.whiteout("a")
-        #expect(try Flattened(TestImageBuilder(layers: [distinct])).paths == ["b"])
+        #expect(try FlattenedTestImage(TestImageBuilder(layers: [distinct])).paths == ["b"])
     }
 
     @Test("absolute and ./ names are taken relative to the root")
@@ -215,7 +215,7 @@ struct FlattenerTests {
         var layer = TestLayer()
         layer.file("/etc-abs", "a")
         layer.file("./dot", "d")
-        let result = try Flattened(TestImageBuilder(layers: [layer]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         #expect(result.paths == ["dot", "etc-abs"])
     }
 
@@ -224,7 +224,7 @@ struct FlattenerTests {
         var layer = TestLayer()
         layer.file(name, "x")
         #expect {
-            _ = try Flattened(TestImageBuilder(layers: [layer]))
+            _ = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         } throws: { error in
             "\(error)".contains("climbs out of the image root")
         }
@@ -239,7 +239,7 @@ struct FlattenerTests {
         var upper = TestLayer()
         upper.file(name, "")
         #expect {
-            _ = try Flattened(TestImageBuilder(layers: [lower, upper]))
+            _ = try FlattenedTestImage(TestImageBuilder(layers: [lower, upper]))
         } throws: { error in
             "\(error)".contains("whiteout '\(name)'") && "\(error)".contains("refusing it")
         }
@@ -250,7 +250,7 @@ struct FlattenerTests {
         var layer = TestLayer()
         layer.hardlink("x", to: "../../etc/shadow")
         #expect {
-            _ = try Flattened(TestImageBuilder(layers: [layer]))
+            _ = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         } throws: { error in
             "\(error)".contains("outside the image root")
         }
@@ -266,7 +266,7 @@ struct FlattenerTests {
                 ExtendedAttribute(name: "security.capability", value: capability),
                 ExtendedAttribute(name: "trusted.overlay.origin", value: [1]),
             ])
-        let result = try Flattened(TestImageBuilder(layers: [layer]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         let attributes = try #require(result.node("ping")).attributes
         #expect(attributes.xattrs == [ExtendedAttribute(name: "security.capability", value: capability)])
     }
@@ -278,7 +278,7 @@ struct FlattenerTests {
         first.file("compressed", "from a gzip layer")
         var second = TestLayer()
         second.file("plain", "from a plain layer")
-        let result = try Flattened(TestImageBuilder(layers: [first, second]), archive: true)
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [first, second]), archive: true)
         #expect(try result.text("compressed") == "from a gzip layer")
         #expect(try result.text("plain") == "from a plain layer")
     }

@@ -47,7 +47,7 @@ struct FuzzRegressionTests {
         #expect(name.utf8.count == FlattenError.maximumPathBytes)
         var layer = TestLayer()
         layer.file(name, "deep")
-        let result = try Flattened(TestImageBuilder(layers: [layer]))
+        let result = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         #expect(try result.text(name) == "deep")
     }
 
@@ -65,7 +65,7 @@ struct FuzzRegressionTests {
         layer.file("var/lib/dpkg/info/tool.list", "/usr\n/usr/bin\n/usr/bin/tool\n")
         layer.file(listed, "/usr/bin/tool\n")
         layer.file("var/lib/dpkg/info/:amd64.list", "/usr/bin/tool\n")
-        let packages = try PackageDatabase(tree: Flattened(TestImageBuilder(layers: [layer])).tree).packages
+        let packages = try PackageDatabase(tree: FlattenedTestImage(TestImageBuilder(layers: [layer])).tree).packages
         #expect(packages.map(\.name) == ["tool"])
         #expect(packages.first?.files == ["usr/bin/tool"])
     }
@@ -107,7 +107,7 @@ private func expectMarkerRefused(_ input: [UInt8]) throws {
         PackageRecord(kind: .pypi, name: "pkg"),
     ]
     let plan = try RemovalPlan(
-        records: records, requests: [RemovalRequest(specs: [PackageSpec("pypi:pkg")], origin: .commandLine)],
+        records: records, requests: [PackageRemovalRequest(specs: [PackageSpec("pypi:pkg")], origin: .commandLine)],
         environment: PackageEnvironment(python: PythonEnvironment(pythonVersion: "3.11.2")))
     #expect(plan.removals.map(\.record.name) == ["pkg"])
     #expect(plan.warnings.count == 1)

@@ -348,7 +348,7 @@ struct BadInputTests {
             try TestImageBuilder(layers: layers).writeOCILayout(in: directory.url),
             mentioning: "Docker loads at most 125")
         layers.removeLast()
-        let flattened = try Flattened(TestImageBuilder(layers: layers))
+        let flattened = try FlattenedTestImage(TestImageBuilder(layers: layers))
         #expect(flattened.paths.count == maximumLayerCount)
     }
 }

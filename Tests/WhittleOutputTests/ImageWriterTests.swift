@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleArchive
 import WhittleCommands
 import WhittleImage
@@ -43,11 +44,11 @@ struct ImageWriterTests {
     ) throws -> (String, WriteResult) {
         let input = try builder.writeArchive(in: directory.url)
         let output = directory.path(name)
-        let result = try SlimJob(
+        let result = try Slim(
             input: input, output: output,
             options: WriteOptions(tag: tag, compression: compression)
         ).run()
-        return (output, try #require(result.written))
+        return (output, try #require(result.written?.file))
     }
 
     static func open(_ path: String) throws -> Output {
@@ -217,7 +218,7 @@ struct ImageWriterTests {
         let outputDirectory = directory.path("out")
         try FileManager.default.createDirectory(atPath: outputDirectory, withIntermediateDirectories: true)
         #expect(throws: ImageError.self) {
-            _ = try SlimJob(input: input, output: outputDirectory + "/out.tar", options: WriteOptions()).run()
+            _ = try Slim(input: input, output: outputDirectory + "/out.tar", options: WriteOptions()).run()
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: outputDirectory).isEmpty)
     }

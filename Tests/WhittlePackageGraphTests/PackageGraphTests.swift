@@ -289,9 +289,9 @@ struct RemovalPlanTests {
         _ records: [PackageRecord], _ specs: String, autoremove: Bool = false, force: Bool = false,
         profile: String? = nil
     ) throws -> RemovalPlan {
-        let origin: RemovalRequest.Origin = profile.map { .profile($0) } ?? .commandLine
+        let origin: PackageRemovalRequest.Origin = profile.map { .profile($0) } ?? .commandLine
         return try RemovalPlan(
-            records: records, requests: [RemovalRequest(specs: try PackageSpec.list(specs), origin: origin)],
+            records: records, requests: [PackageRemovalRequest(specs: try PackageSpec.list(specs), origin: origin)],
             environment: environment, autoremove: autoremove, force: force)
     }
 

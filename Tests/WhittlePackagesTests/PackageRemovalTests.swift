@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import WhittleCommands
+import WhittlePipeline
 import WhittleFlatten
 import WhittleOutput
 import WhittlePackageGraph
@@ -125,10 +126,10 @@ struct PackageRemovalTests {
     static func slim(
         packages: [String], autoremove: Bool = false, force: Bool = false, dryRun: Bool = false,
         in directory: TestDirectory
-    ) throws -> (SlimJob.Result, SlimmedOutput?, String) {
+    ) throws -> (Slim.Result, SlimmedOutput?, String) {
         let input = try RemovalImage.builder().writeArchive(in: directory.url)
         let output = directory.path("out.tar")
-        let result = try SlimJob(
+        let result = try Slim(
             input: input, output: dryRun ? nil : output, options: WriteOptions(),
             removal: RemovalRequest(packages: packages, autoremove: autoremove, force: force)
         ).run()
@@ -136,7 +137,7 @@ struct PackageRemovalTests {
     }
 
     /// The rule of the removal that takes `path`: its own, or a directory's it left empty.
-    static func rule(_ result: SlimJob.Result, _ path: String) -> String? {
+    static func rule(_ result: Slim.Result, _ path: String) -> String? {
         result.selection.removals.first { path == $0.path || path.hasPrefix($0.path + "/") }?.rule
     }
 
@@ -282,7 +283,7 @@ struct PackageRemovalTests {
         var builder = RemovalImage.builder()
         builder.layers.append(layer)
         let output = directory.path("out.tar")
-        let result = try SlimJob(
+        let result = try Slim(
             input: try builder.writeArchive(in: directory.url), output: output, options: WriteOptions(),
             removal: RemovalRequest(packages: ["pypi:tool"], autoremove: true)
         ).run()
@@ -299,7 +300,7 @@ struct PackageRemovalTests {
         #expect(
             Set(result.report.packageDatabases?.removed.map(\.name) ?? []) == ["tool", "vend", "helper", "extra-only"])
         #expect {
-            _ = try SlimJob(
+            _ = try Slim(
                 input: try builder.writeArchive(in: directory.url), output: nil, options: WriteOptions(),
                 removal: RemovalRequest(packages: ["pypi:vend"])
             ).run()
@@ -317,7 +318,7 @@ struct PackageRemovalTests {
             _ = try WhittleCommand.parseAsRoot(["slim", "app.tar", "--dry-run", "--autoremove"])
         }
         _ = try WhittleCommand.parseAsRoot(["slim", "x.tar", "--dry-run", "--autoremove", "--remove-package", "deb:x"])
-        let job = SlimJob(
+        let job = Slim(
             input: "/no/such.tar", output: nil, options: WriteOptions(),
             removal: RemovalRequest(packages: ["python:pip"]))
         #expect { try job.run() } throws: { "\($0)".contains("pypi:NAME") }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleFiles
 import WhittleFlatten
@@ -32,7 +33,7 @@ final class SlimmedOutput {
 struct PackageDatabaseReadingTests {
     @Test("dpkg: status paragraphs, Multi-Arch list names, relations raw, apt's auto marks, files through usrmerge")
     func dpkg() throws {
-        let image = try Flattened(PackageImage.builder())
+        let image = try FlattenedTestImage(PackageImage.builder())
         let debs = try PackageDatabase(tree: image.tree).packages(of: .deb)
         #expect(debs.map(\.name) == ["libfoo1", "tool", "gone", "python3-app", "meta"])
         let libfoo = try #require(debs.first { $0.name == "libfoo1" })
@@ -55,7 +56,7 @@ struct PackageDatabaseReadingTests {
 
     @Test("apk: P, V, A, D, p, and F/R pairs resolved in the tree")
     func apk() throws {
-        let image = try Flattened(TestImageBuilder(layers: [ApkImage.layer()]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [ApkImage.layer()]))
         let packages = try PackageDatabase(tree: image.tree).packages
         #expect(packages.map(\.label) == ["apk:musl", "apk:busybox"])
         let busybox = try #require(packages.last)
@@ -69,7 +70,7 @@ struct PackageDatabaseReadingTests {
 
     @Test("Python: RECORD (quoted names, paths above the site), installed-files.txt, top_level.txt, REQUESTED")
     func python() throws {
-        let image = try Flattened(PackageImage.builder())
+        let image = try FlattenedTestImage(PackageImage.builder())
         let site = PackageImage.site
         let python = try PackageDatabase(tree: image.tree).packages(of: .python)
         #expect(python.map(\.name) == ["app", "debpkg", "devtool", "legacy"])
@@ -92,7 +93,7 @@ struct PackageDatabaseReadingTests {
         layer.directory("var/lib")
         layer.directory("var/lib/dpkg")
         layer.file("var/lib/dpkg/status", "Package: a\n")
-        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         #expect(try PackageDatabase(tree: image.tree).packages.map(\.files) == [[]])
     }
 }
@@ -148,10 +149,10 @@ struct PackageRewriteTests {
     static func slim(
         _ builder: TestImageBuilder, removing: [String] = [], traces: [String] = [],
         in directory: TestDirectory
-    ) throws -> (SlimJob.Result, SlimmedOutput) {
+    ) throws -> (Slim.Result, SlimmedOutput) {
         let input = try builder.writeArchive(in: directory.url)
         let output = directory.path("out.tar")
-        let result = try SlimJob(
+        let result = try Slim(
             input: input, output: output, options: WriteOptions(),
             removal: RemovalRequest(remove: removing, traces: traces)
         ).run()
@@ -316,7 +317,7 @@ struct PackageRewriteTests {
     func rendering() throws {
         let directory = try TestDirectory()
         let input = try PackageImage.builder().writeArchive(in: directory.url)
-        let result = try SlimJob(
+        let result = try Slim(
             input: input, output: nil, options: WriteOptions(),
             removal: RemovalRequest(remove: ["usr/bin/gone", "usr/share/doc"])
         ).run()

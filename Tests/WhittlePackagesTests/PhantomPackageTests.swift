@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleFlatten
 import WhittleOutput
@@ -129,10 +130,10 @@ enum DocsImage {
 
     static func slim(
         _ removal: RemovalRequest, in directory: TestDirectory
-    ) throws -> (SlimJob.Result, SlimmedOutput, String) {
+    ) throws -> (Slim.Result, SlimmedOutput, String) {
         let input = try builder().writeArchive(in: directory.url)
         let output = directory.path("out-\(UUID().uuidString).tar")
-        let result = try SlimJob(input: input, output: output, options: WriteOptions(), removal: removal).run()
+        let result = try Slim(input: input, output: output, options: WriteOptions(), removal: removal).run()
         return (result, try SlimmedOutput(output), output)
     }
 }
@@ -140,7 +141,7 @@ enum DocsImage {
 @Suite("No phantom packages: a package left with only its docs leaves its database")
 struct PhantomPackageTests {
     /// The packages the report names as removed, as `kind:name`.
-    static func removed(_ result: SlimJob.Result) -> Set<String> {
+    static func removed(_ result: Slim.Result) -> Set<String> {
         Set(result.report.packageDatabases?.removed.map { "\($0.kind):\($0.name)" } ?? [])
     }
 
@@ -227,10 +228,11 @@ struct PhantomPackageTests {
 
     @Test("the directories a package lists are read as the tree names them: dpkg's .list, apk's F: lines")
     func listedDirectories() throws {
-        let debs = try PackageDatabase(tree: try Flattened(DocsImage.builder()).tree).packages(of: .deb)
+        let debs = try PackageDatabase(tree: try FlattenedTestImage(DocsImage.builder()).tree).packages(of: .deb)
         #expect(debs.first { $0.name == "hdr" }?.directories == ["usr", "usr/include", "usr/include/hdr"])
         #expect(debs.first { $0.name == "tool" }?.directories == [])
-        let apks = try PackageDatabase(tree: try Flattened(TestImageBuilder(layers: [ApkImage.layer()])).tree).packages
+        let apks = try PackageDatabase(tree: try FlattenedTestImage(TestImageBuilder(layers: [ApkImage.layer()])).tree)
+            .packages
         #expect(apks.map { Array($0.directories) } == [["lib"], ["bin", "etc"]])
     }
 
@@ -265,7 +267,7 @@ struct PhantomPackageTests {
             RemovalRequest(profiles: ["docs"], remove: ["usr/bin/make"]),
             in: directory)
         let flattened = directory.path("flattened.tar")
-        _ = try SlimJob(
+        _ = try Slim(
             input: try DocsImage.builder().writeArchive(in: directory.url), output: flattened,
             options: WriteOptions()
         ).run()

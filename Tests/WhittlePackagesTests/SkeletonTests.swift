@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleOutput
 import WhittleReport
@@ -68,10 +69,10 @@ enum SkeletonImage {
     static func slim(
         _ removal: RemovalRequest, output: Bool = false,
         in directory: TestDirectory
-    ) throws -> (SlimJob.Result, SlimmedOutput?) {
+    ) throws -> (Slim.Result, SlimmedOutput?) {
         let input = try builder().writeArchive(in: directory.url)
         let out = directory.path("out.tar")
-        let result = try SlimJob(input: input, output: output ? out : nil, options: WriteOptions(), removal: removal)
+        let result = try Slim(input: input, output: output ? out : nil, options: WriteOptions(), removal: removal)
             .run()
         return (result, output ? try SlimmedOutput(out) : nil)
     }

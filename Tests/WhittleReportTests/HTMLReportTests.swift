@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleOutput
 import WhittleReport
@@ -79,7 +80,7 @@ struct HTMLReportTests {
     func treemapAddsUp() throws {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
-        let job = SlimJob(
+        let job = Slim(
             input: input, output: nil, options: WriteOptions(),
             removal: RemovalRequest(profiles: ["all"]))
         let result = try job.run()
@@ -118,7 +119,7 @@ struct HTMLReportTests {
                 .init(path: "/app/message.txt", operations: ["openat"], existed: true),
             ])
         try JSONEncoder().encode(document).write(to: URL(fileURLWithPath: trace))
-        let job = SlimJob(input: input, output: nil, options: WriteOptions(), removal: RemovalRequest(traces: [trace]))
+        let job = Slim(input: input, output: nil, options: WriteOptions(), removal: RemovalRequest(traces: [trace]))
         let result = try job.run()
         let treemap = Treemap(tree: result.tree, selection: result.selection)
         var bytes: [String: Int64] = [:], files: [String: Int] = [:]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WhittlePipeline
 import WhittleCommands
 import WhittleOutput
 import WhittleProfiles
@@ -13,10 +14,10 @@ struct SelectionTests {
     static func dryRun(
         profiles: [String] = [], profileFiles: [String] = [], keep: [String] = [],
         remove: [String] = []
-    ) throws -> SlimJob.Result {
+    ) throws -> Slim.Result {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
-        return try SlimJob(
+        return try Slim(
             input: input, output: nil, options: WriteOptions(),
             removal: RemovalRequest(
                 profiles: profiles, profileFiles: profileFiles, keep: keep,
@@ -162,8 +163,8 @@ struct SelectionTests {
         let directory = try TestDirectory()
         let input = try BloatImage.builder().writeArchive(in: directory.url)
         let removal = RemovalRequest(profiles: ["all"])
-        let dry = try SlimJob(input: input, output: nil, options: WriteOptions(), removal: removal).run()
-        let real = try SlimJob(
+        let dry = try Slim(input: input, output: nil, options: WriteOptions(), removal: removal).run()
+        let real = try Slim(
             input: input, output: directory.path("out.tar"), options: WriteOptions(),
             removal: removal
         ).run()
@@ -229,7 +230,7 @@ struct ProtectedLibraryTests {
           - usr/lib64/**
           - usr/bin/**
         """.write(toFile: greedy, atomically: true, encoding: .utf8)
-        let result = try SlimJob(
+        let result = try Slim(
             input: input, output: nil, options: WriteOptions(),
             removal: RemovalRequest(profileFiles: [greedy])
         ).run()
@@ -262,7 +263,7 @@ struct TraceSelectionTests {
                 "/bin/sh", "/app/message.txt",
                 "/usr/local/lib/python3.11/site-packages/requests/api.py",
             ], to: trace)
-        let result = try SlimJob(
+        let result = try Slim(
             input: input, output: nil, options: WriteOptions(),
             removal: RemovalRequest(traces: [trace])
         ).run()
@@ -302,7 +303,7 @@ struct TraceSelectionTests {
         try TraceFixture.write(paths: ["/bin/sh"], chainID: cornersChain, to: sameImage)
         let otherImage = directory.path("other.json")
         try TraceFixture.write(paths: ["/bin/sh"], chainID: sha256Digest(of: Array("another".utf8)), to: otherImage)
-        let result = try SlimJob(
+        let result = try Slim(
             input: fixture("corners.docker.tar"), output: nil, options: WriteOptions(),
             removal: RemovalRequest(traces: [sameImage, otherImage])
         ).run()

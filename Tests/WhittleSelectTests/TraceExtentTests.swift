@@ -69,7 +69,7 @@ struct TraceExtentTests {
 
     /// A Python image: an app with an unprobed route, two distributions (web needs util),
     /// one never used, the standard library, and a state directory.
-    private func pythonImage() throws -> Flattened {
+    private func pythonImage() throws -> FlattenedTestImage {
         var layer = TestLayer()
         for directory in [
             "usr", "usr/lib", "usr/local", "usr/local/lib", "usr/local/lib/python3.11", Self.site,
@@ -97,7 +97,7 @@ struct TraceExtentTests {
         distribution(&layer, "meta", files: ["meta/__init__.py": "\n"], requires: [])
         layer.file("var/lib/db/tables/users.db", "rows\n")
         layer.file("var/lib/db/tables/help.db", "rows\n")
-        return try Flattened(TestImageBuilder(layers: [layer]))
+        return try FlattenedTestImage(TestImageBuilder(layers: [layer]))
     }
 
     private func distribution(
@@ -118,7 +118,7 @@ struct TraceExtentTests {
     }
 
     private func keepSet(
-        _ image: Flattened, traced: [String], changed: [String] = [],
+        _ image: FlattenedTestImage, traced: [String], changed: [String] = [],
         extent: TraceKeepSet.Extent = .packages
     ) throws -> TraceKeepSet {
         TraceKeepSet(
@@ -207,7 +207,7 @@ struct TraceExtentTests {
         layer.file("app/node_modules/semver/package.json", #"{"name": "semver"}"#)
         layer.file("app/node_modules/semver/index.js", "\n")
         layer.file("app/node_modules/left-pad/index.js", "\n")
-        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         let keep = try keepSet(image, traced: ["/app/server.js", "/app/node_modules/express/index.js"])
         #expect(keep.reasons["app/node_modules/express/lib/app.js"] == .closure(.package))
         #expect(keep.reasons["app/node_modules/body/index.js"] == .closure(.dependency))
@@ -221,7 +221,7 @@ struct TraceExtentTests {
 @Suite("Trace keep set: Ruby, PHP and Perl packages")
 struct LibraryPackageExtentTests {
     private func keepSet(_ layer: TestLayer, traced: [String]) throws -> TraceKeepSet {
-        let image = try Flattened(TestImageBuilder(layers: [layer]))
+        let image = try FlattenedTestImage(TestImageBuilder(layers: [layer]))
         return TraceKeepSet(
             use: TraceKeepSet.Use(paths: traced, changed: []), tree: image.tree,
             config: ImageConfig(.object([:])), packages: try PackageDatabase(tree: image.tree),

@@ -17,7 +17,7 @@ import WhittleTraceFormat
 struct RuntimeDirectoryClosureTests {
     /// nginx's case: it creates /var/lib/nginx/body at start, and /var/run is a symlink
     /// to /run where it writes its pid file.
-    private func serverImage() throws -> Flattened {
+    private func serverImage() throws -> FlattenedTestImage {
         var layer = TestLayer()
         for directory in ["var", "var/lib", "run", "etc", "etc/app", "usr", "usr/share", "usr/share/doc"] {
             layer.directory(directory)
@@ -27,10 +27,10 @@ struct RuntimeDirectoryClosureTests {
         layer.symlink("var/run", to: "/run")
         layer.file("etc/app/app.conf", "listen 80\n")
         layer.file("usr/share/doc/readme", "docs\n")
-        return try Flattened(TestImageBuilder(layers: [layer]))
+        return try FlattenedTestImage(TestImageBuilder(layers: [layer]))
     }
 
-    private func keptPaths(_ image: Flattened, traced: [String]) -> Set<String> {
+    private func keptPaths(_ image: FlattenedTestImage, traced: [String]) -> Set<String> {
         let keep = TraceKeepSet(traced: traced, tree: image.tree, searchPath: [])
         let selection = Selector(
             policy: SelectionPolicy(

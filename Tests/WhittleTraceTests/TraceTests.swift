@@ -91,7 +91,7 @@ struct TraceDocumentTests {
     }
 
     @Test func envOptionOverridesAddsAndUnsetsLikeDockerRun() throws {
-        let image = try Flattened(busyboxImage())
+        let image = try FlattenedTestImage(busyboxImage())
         var document = image.image.rawConfig
         document["config"] = .object([
             "Cmd": .array([.string("/bin/sh")]),

@@ -4,7 +4,7 @@ import WhittleImage
 import WhittleFiles
 
 /// A test image flattened in memory, with helpers to look at the result.
-final class Flattened {
+final class FlattenedTestImage {
     let directory: TestDirectory
     let scratch: ScratchDirectory
     let image: SavedImage
