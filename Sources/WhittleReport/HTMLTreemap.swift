@@ -98,9 +98,12 @@ public struct Treemap: Encodable, Sendable {
     }
 
     /// The data as the page embeds it: JSON with `<`, `>` and `&` escaped, so that no
-    /// file name can end the script element it sits in.
+    /// file name can end the script element it sits in. Keys sorted, so that the same image
+    /// gives the same page.
     public func embeddedJSON() throws -> String {
-        let json = String(decoding: try JSONEncoder().encode(self), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let json = String(decoding: try encoder.encode(self), as: UTF8.self)
         return json.replacingOccurrences(of: "<", with: "\\u003c").replacingOccurrences(of: ">", with: "\\u003e")
             .replacingOccurrences(of: "&", with: "\\u0026")
     }
