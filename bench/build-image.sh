@@ -301,19 +301,25 @@ build_one() {
     save "whittle-bench/$name:latest" "$name"
 }
 
-# The batch image takes longest (pip's downloads, a 1.7 GB save) and waits mostly on the
-# network and the disk, so it builds in a lane of its own while the others build one after
-# another. Its answer runs with --network none, so it never meets a zoo app's port.
-batch_lane=""
-if [ ${#TODO[@]} -gt 1 ] && [[ " ${TODO[*]} " == *" batch-naive "* ]]; then
-    build_one batch-naive &
-    batch_lane=$!
-fi
+# Two lanes, about even: the pip images (Flask and the batch job, which wait mostly on PyPI
+# and the disk) in the background, the zoo and unprobed apps (Debian's packages) in the
+# foreground. Only the zoo's answers run on the host's network, all in one lane, so no two
+# apps ever meet on a port.
+PIP_IMAGES=()
+APT_IMAGES=()
 for name in "${TODO[@]}"; do
-    [ -n "$batch_lane" ] && [ "$name" = batch-naive ] && continue
-    build_one "$name"
+    case "$name" in
+        flask-*|batch-*) PIP_IMAGES+=("$name") ;;
+        *) APT_IMAGES+=("$name") ;;
+    esac
 done
-if [ -n "$batch_lane" ]; then
-    wait "$batch_lane" || die "the batch image's build failed (log: $OUTDIR/build-batch.log)"
+pip_lane=""
+if [ ${#PIP_IMAGES[@]} -gt 0 ]; then
+    ( for name in "${PIP_IMAGES[@]}"; do build_one "$name"; done ) &
+    pip_lane=$!
+fi
+for name in ${APT_IMAGES[@]+"${APT_IMAGES[@]}"}; do build_one "$name"; done
+if [ -n "$pip_lane" ]; then
+    wait "$pip_lane" || die "building the Flask or batch image failed (logs: $OUTDIR/build-*.log)"
 fi
 for name in ${REFERENCE_ONLY[@]+"${REFERENCE_ONLY[@]}"}; do load_and_record_reference "$name"; done

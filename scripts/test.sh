@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 # The test targets that run one test at a time (Package.swift says why); the rest run in parallel.
 SERIAL_TARGETS="WhittleAcceptanceTests|WhittleTraceTests"
+# Of those, the suites that run scanners on real images: a second serial stream.
+SCANNER_SUITES="PackageScannerTests|PackageRemovalScannerTests|PythonDevProfileTests"
 scripts/install-deps.sh
 # Formatting first: it takes seconds, and .swift-format says what it checks.
 swift-format lint --strict --recursive Sources Tests Fuzz Package.swift
@@ -46,7 +48,19 @@ if [ -n "$images_pid" ]; then
     images_pid=""
     echo "acceptance images ready ($(grep -c 'docker save' "$images_log" || true) built, the rest reused)" >&2
 fi
-# Serial: the trace tests check that no mount or temporary directory is left behind,
-# which other tests running at the same time would blur, and the acceptance tests each
-# start a private Docker engine and run real apps on the host's ports.
-swift test --skip-build --no-parallel --filter "$SERIAL_TARGETS"
+# Serial within each stream: the trace tests check that no mount or temporary directory is
+# left behind, which other tests running at the same time would blur, and the acceptance
+# tests each start a private Docker engine and run real apps on the host's ports. The
+# scanner suites (syft and dpkg on real images: mostly CPU, no ports, no engine) run as a
+# second stream beside them, while the apps mostly wait; its log follows when it is done.
+# --ignore-lock: both streams only read the one build.
+scanner_log=$(mktemp)
+swift test --skip-build --ignore-lock --no-parallel --filter "$SCANNER_SUITES" >"$scanner_log" 2>&1 &
+scanners_pid=$!
+status=0
+swift test --skip-build --ignore-lock --no-parallel --filter "$SERIAL_TARGETS" --skip "$SCANNER_SUITES" || status=$?
+wait "$scanners_pid" || status=$?
+echo "---- the scanner suites ----"
+cat "$scanner_log"
+rm -f "$scanner_log"
+exit "$status"
