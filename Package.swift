@@ -195,6 +195,10 @@ let package = Package(
             dependencies: ["WhittleTestSupport", "WhittleFiles", "WhittleFlatten", "WhittleImage"],
             path: "Tests/WhittleImageTests"),
         .testTarget(
+            name: "WhittlePipelineTests",
+            dependencies: ["WhittleTestSupport", "WhittleFiles", "WhittleImage", "WhittleOutput", "WhittlePipeline"],
+            path: "Tests/WhittlePipelineTests"),
+        .testTarget(
             name: "WhittleOutputTests",
             dependencies: [
                 "WhittleTestSupport", "WhittlePipeline", "WhittleArchive", "WhittleCommands", "WhittleImage",

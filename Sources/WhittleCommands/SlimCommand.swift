@@ -72,7 +72,8 @@ struct SlimCommand: ParsableCommand {
         name: .shortAndLong,
         help: ArgumentHelp(
             "Where to write the image (not needed with --dry-run): a tarball, - for standard output, "
-                + "docker://HOST/REPO:TAG to push, or docker-daemon:NAME:TAG to load into the Docker engine.",
+                + "docker://HOST/REPO:TAG to push, docker-daemon:NAME:TAG to load into the Docker engine, "
+                + "or oci:DIR[:REF] for a new OCI layout directory.",
             valueName: "out.tar"))
     var output: String?
 
@@ -288,6 +289,11 @@ struct SlimCommand: ParsableCommand {
             return """
                 loaded into the Docker engine at \(engine): \(message); \(summary)
                 run it with: docker run \(file.tag)
+                """
+        case let .unpacked(directory)?:
+            return """
+                wrote the OCI layout \(directory) (\(file.tag)): \(summary)
+                read it with: whittle inspect oci:\(directory)
                 """
         case nil where toStandardOutput:
             return "sent \(file.tag) to standard output: \(summary)"

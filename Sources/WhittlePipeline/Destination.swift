@@ -1,6 +1,8 @@
 import Foundation
 import WhittleCompression
 import WhittleFiles
+import WhittleImage
+import WhittleOutput
 import WhittleRegistry
 #if canImport(Glibc)
     import Glibc
@@ -13,6 +15,8 @@ enum Destination {
     case standardOutput
     case registry(RegistryReference)
     case daemon(String)
+    /// An OCI image layout directory, with the reference `oci:DIR:REF` gives the image.
+    case layout(String, reference: String?)
 
     init(_ argument: String) throws {
         guard argument != Slim.standardOutput else {
@@ -28,8 +32,8 @@ enum Destination {
             self = .registry(reference)
         case let .daemon(name):
             self = .daemon(name)
-        case .local(.ociLayout, _, _):
-            throw LocationError.unsupportedOutput(argument)
+        case let .local(.ociLayout, path, reference):
+            self = .layout(path, reference: reference)
         }
     }
 
@@ -39,13 +43,28 @@ enum Destination {
         return path
     }
 
+    /// Refuses, before the long work, a place that cannot take the image.
+    func check() throws {
+        switch self {
+        case let .file(path, _): try ImageWriter.checkDestination(path)
+        case let .layout(directory, _): try LayoutOutput.checkDestination(directory)
+        default: break
+        }
+    }
+
     /// The name the written image carries when `--tag` gives none: the destination's. The
-    /// engine files the image under the tarball's tag, so its name wins there.
-    func tag(given: String?) -> String? {
+    /// engine files the image under the tarball's tag, and a layout under its reference, so
+    /// their names win there. A bare layout reference (`oci:DIR:slim`) is a tag, of the
+    /// repository `--tag` or the input names.
+    func tag(given: String?, inputTags: [String]) -> String? {
         switch self {
         case let .daemon(name): return name
         case let .file(_, name?): return given ?? name
         case let .registry(reference) where reference.tag != nil: return given ?? reference.name
+        case let .layout(_, reference?) where reference.contains(":"): return reference
+        case let .layout(_, reference?):
+            let named = ImageName.familiar(given ?? inputTags.first ?? "whittled")
+            return named[..<(named.lastIndex(of: ":") ?? named.endIndex)] + ":" + reference
         default: return given
         }
     }
@@ -57,6 +76,11 @@ enum Destination {
         switch self {
         case .file:
             return nil
+        case let .layout(directory, _):
+            let meter = ByteMeter(total: size)
+            progress.begin("writing the OCI layout \(directory)", meter: meter)
+            try LayoutOutput.unpack(path, into: directory, meter: meter)
+            return .unpacked(directory: directory)
         case .standardOutput:
             try Self.send(path, size: size, progress: progress)
             return nil

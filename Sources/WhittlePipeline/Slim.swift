@@ -97,7 +97,7 @@ public struct Slim {
         if verify, output != nil { try Tracer.checkPrerequisites() }
         // A directory that cannot take the output is refused before the long work.
         let destination = try output.map(Destination.init)
-        if let file = destination?.filePath { try ImageWriter.checkDestination(file) }
+        try destination?.check()
         let source = try ImageInput(argument: input, progress: progress, access: access, platform: selection.platform)
         defer { source.remove() }
         return try source.reading { path in
@@ -183,7 +183,7 @@ public struct Slim {
         let meter = ByteMeter(total: chosen.after.bytes + Int64(chosen.after.files) * 768)
         progress.begin("writing", meter: meter)
         var options = options
-        options.tag = destination.tag(given: options.tag)
+        options.tag = destination.tag(given: options.tag, inputTags: flattened.saved.tags)
         let written = try ImageWriter().write(
             flattened.tree, from: flattened.saved, to: target, options: options,
             filter: { _, node in chosen.keeps(node) }, meter: meter)

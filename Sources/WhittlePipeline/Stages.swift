@@ -40,14 +40,16 @@ public struct Written {
     public let output: String
     /// With `verify`: one line per trace the output was checked against.
     public let verified: [String]
-    /// Where the image went when it left this machine's files; nil for a file.
+    /// Where the image went when it is not one tarball; nil for a file.
     public let delivery: Delivery?
 }
 
-/// Where the image went when it left this machine's files: pushed (with its digest) or loaded.
+/// Where the image went when it is not one tarball: pushed (with its digest), loaded, or
+/// unpacked into an OCI layout directory.
 public enum Delivery: Sendable {
     case pushed(RegistryReference, digest: String)
     case loaded(engine: String, message: String)
+    case unpacked(directory: String)
 
     var pushedDigest: String? {
         guard case let .pushed(_, digest) = self else { return nil }
