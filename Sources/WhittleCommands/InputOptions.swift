@@ -96,7 +96,8 @@ struct RegistryOptions: ParsableArguments {
             "--tls-verify=false accepts any certificate, and plain HTTP, from registries.", valueName: "bool"))
     var tlsVerify: Bool = true
 
-    func access() -> RegistryAccess {
-        RegistryAccess(credentials: creds, certificateDirectory: certDirectory, verifyTLS: tlsVerify)
+    /// With `credentials`, those in place of `--creds` (slim's `--src-creds`, `--dest-creds`).
+    func access(credentials: String? = nil) -> RegistryAccess {
+        RegistryAccess(credentials: credentials ?? creds, certificateDirectory: certDirectory, verifyTLS: tlsVerify)
     }
 }

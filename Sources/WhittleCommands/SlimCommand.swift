@@ -162,6 +162,18 @@ struct SlimCommand: ParsableCommand {
             valueName: "file"))
     var report: String?
 
+    @Option(
+        name: .customLong("src-creds"),
+        help: ArgumentHelp("Credentials for a docker:// image read, in place of --creds.", valueName: "user:password"))
+    var sourceCredentials: String?
+
+    @Option(
+        name: .customLong("dest-creds"),
+        help: ArgumentHelp(
+            "Credentials for -o docker://…, in place of --creds: another registry, another account.",
+            valueName: "user:password"))
+    var destinationCredentials: String?
+
     @OptionGroup var display: ProgressOptions
 
     /// `-o -`: standard output is the tarball's, so everything else goes to standard error.
@@ -179,6 +191,12 @@ struct SlimCommand: ParsableCommand {
             throw ValidationError(
                 "--autoremove and --force act on packages: name them with --remove-package SPEC "
                     + "(or a profile with packages:, such as --profile python-dev)")
+        }
+        if destinationCredentials != nil, !(output ?? "").hasPrefix("docker://") || dryRun {
+            throw ValidationError("--dest-creds is for a push: it needs -o docker://HOST/REPO:TAG")
+        }
+        if sourceCredentials != nil, !input.image.hasPrefix("docker://") {
+            throw ValidationError("--src-creds is for a pull: it needs an image docker://HOST/REPO[:TAG]")
         }
         if digestfile != nil, !(output ?? "").hasPrefix("docker://") || dryRun {
             throw ValidationError("--digestfile records a push: it needs -o docker://HOST/REPO:TAG")
@@ -228,7 +246,8 @@ struct SlimCommand: ParsableCommand {
                 profiles: names, profileFiles: profileFiles, keep: keep, remove: remove,
                 traces: traces, packages: removePackages, autoremove: autoremove, force: force,
                 traceExtent: traceKeep),
-            verify: verify, access: input.registry.access())
+            verify: verify, access: input.registry.access(credentials: sourceCredentials),
+            destinationAccess: input.registry.access(credentials: destinationCredentials))
         let progress = display.display()
         let result: Slim.Result
         do {

@@ -35,8 +35,10 @@ enum LayoutOutput {
     /// `directory`.
     static func unpack(_ archive: String, into directory: String, meter: ByteMeter) throws {
         let url = URL(fileURLWithPath: directory)
-        let staging = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).whittle-\(getpid())")
-            .path
+        let staging = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).whittle-\(getpid())"
+        )
+        .path
         Interruption.removeOnInterrupt(staging)
         do {
             try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false)

@@ -46,8 +46,10 @@ public struct Slim {
     /// Run the output the way each trace ran its original, and put it in place only if it
     /// answers the same.
     public var verify: Bool
-    /// Credentials and TLS trust for `docker://` images, read or written.
+    /// Credentials and TLS trust for a `docker://` input.
     public var access: RegistryAccess
+    /// The same for a `docker://` output; nil for `access`'s.
+    public var destinationAccess: RegistryAccess?
 
     /// `-o -`: the tarball goes to standard output.
     public static let standardOutput = "-"
@@ -55,7 +57,7 @@ public struct Slim {
     public init(
         input: String, output: String?, selection: ImageSelection = ImageSelection(),
         options: WriteOptions, removal: RemovalRequest = RemovalRequest(), verify: Bool = false,
-        access: RegistryAccess = RegistryAccess()
+        access: RegistryAccess = RegistryAccess(), destinationAccess: RegistryAccess? = nil
     ) {
         self.input = input
         self.output = output
@@ -64,6 +66,7 @@ public struct Slim {
         self.removal = removal
         self.verify = verify
         self.access = access
+        self.destinationAccess = destinationAccess
     }
 
     /// Every stage's result, and the report made from them.
@@ -188,7 +191,8 @@ public struct Slim {
             flattened.tree, from: flattened.saved, to: target, options: options,
             filter: { _, node in chosen.keeps(node) }, meter: meter)
         let verified = verify ? try Self.verify(target, against: traces, thenMoveTo: file, progress: progress) : []
-        let delivery = try destination.deliver(target, size: written.outputSize, access: access, progress: progress)
+        let delivery = try destination.deliver(
+            target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
         return Written(file: written, output: file ?? output ?? target, verified: verified, delivery: delivery)
     }
 }

@@ -22,11 +22,13 @@ final class LocalRegistry {
     let host: String
     /// Holds `ca.crt`: what `--cert-dir` takes.
     let certificates: String
-    let user = "whittle"
-    let password = "not-a-secret"
+    let user: String
+    let password: String
     private let process: Process
 
-    init(auth: Auth = .basic) throws {
+    init(auth: Auth = .basic, user: String = "whittle", password: String = "not-a-secret") throws {
+        self.user = user
+        self.password = password
         directory = try TestDirectory()
         certificates = directory.path("certs")
         try FileManager.default.createDirectory(atPath: certificates, withIntermediateDirectories: true)

@@ -176,6 +176,33 @@ struct RegistryTests {
         #expect(inspected.stdout.contains(registry.reference("app:1")))
     }
 
+    @Test("--src-creds and --dest-creds: from one registry to another, each with its own account")
+    func twoAccounts() throws {
+        let source = try LocalRegistry(user: "reader", password: "source-secret")
+        defer { source.stop() }
+        let target = try LocalRegistry(user: "writer", password: "target-secret")
+        defer { target.stop() }
+        try source.seed(fixture("busybox-app.docker.tar"), as: "app:1")
+        // One --cert-dir trusts both registries' CAs.
+        let work = try TestDirectory()
+        let trust = work.path("trust")
+        try FileManager.default.createDirectory(atPath: trust, withIntermediateDirectories: false)
+        for (name, registry) in [("source", source), ("target", target)] {
+            try FileManager.default.copyItem(atPath: registry.certificates + "/ca.crt", toPath: "\(trust)/\(name).crt")
+        }
+        let slim = "slim \(source.reference("app:1")) -o \(target.reference("app:slim")) --cert-dir \(quoted(trust))"
+        // --creds alone is the source's account, which the target refuses: nothing is pushed.
+        let refused = try whittle("\(slim) --creds reader:source-secret")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains(target.host), "\(refused.stderr)")
+        let pushed = try whittle("\(slim) --src-creds reader:source-secret --dest-creds writer:target-secret")
+        #expect(pushed.status == 0, "\(pushed.stderr)")
+        let inspected = try run(
+            "/usr/bin/skopeo",
+            ["inspect", "--cert-dir", trust, "--creds", "writer:target-secret", target.reference("app:slim")])
+        #expect(inspected.contains("\"Layers\""), "\(inspected)")
+    }
+
     @Test("a multi-platform index: --platform chooses, the host's platform is the default, a missing one is named")
     func multiPlatform() throws {
         let registry = try LocalRegistry()
