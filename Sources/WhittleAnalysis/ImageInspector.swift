@@ -100,11 +100,12 @@ public struct ImageInspector {
         let scratch = try ScratchDirectory()
         defer { scratch.remove() }
         progress?("reading \(path)")
-        let (flattened, waste) = try FlattenedImage.measuringWaste(
+        let measured = try FlattenedImage.measuringWaste(
             path: path, selection: selection, scratch: scratch, verifying: false, top: top, meter: meter
         ) { layer, count in
             progress?("read layer \(layer.index + 1)/\(count) (\(layer.entries) entries)")
         }
+        let flattened = measured.image
         let image = flattened.image
         let tree = flattened.tree
         let history = Self.layerHistory(image.config)
@@ -127,7 +128,7 @@ public struct ImageInspector {
                 layerFileBytes: layers.reduce(0) { $0 + $1.fileBytes },
                 storedBytes: layers.reduce(0) { $0 + $1.storedBytes },
                 flattenedFiles: size.files, flattenedBytes: size.bytes),
-            waste: waste,
+            waste: measured.waste,
             profiles: estimates,
             packages: ownership.map { $0.packageTotals })
     }

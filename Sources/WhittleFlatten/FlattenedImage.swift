@@ -35,3 +35,13 @@ public struct FlattenedImage {
         layers = flattener.layers
     }
 }
+
+/// The first stage of `slim` and `inspect`: the image read, flattened, and the bytes its
+/// layers waste measured on the way (`FlattenedImage.measuringWaste`).
+public struct Flattened {
+    public let image: FlattenedImage
+    public let waste: WasteReport
+
+    public var tree: FileTree { image.tree }
+    public var saved: SavedImage { image.image }
+}

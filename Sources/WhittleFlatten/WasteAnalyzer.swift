@@ -522,7 +522,7 @@ extension FlattenedImage {
         path: String, selection: ImageSelection, scratch: ScratchDirectory, verifying: Bool = true,
         top: Int = 20, meter: ByteMeter? = nil,
         progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
-    ) throws -> (image: FlattenedImage, waste: WasteReport) {
+    ) throws -> Flattened {
         let analyzer = WasteAnalyzer()
         let flattened = try FlattenedImage(
             path: path, selection: selection, scratch: scratch, verifying: verifying, observer: analyzer.observer,
@@ -532,6 +532,6 @@ extension FlattenedImage {
             analyzer.endLayer(layer.index + 1)
             progress(layer, count)
         }
-        return (flattened, analyzer.report(top: top))
+        return Flattened(image: flattened, waste: analyzer.report(top: top))
     }
 }

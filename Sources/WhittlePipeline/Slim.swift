@@ -121,12 +121,10 @@ public struct Slim {
     func flatten(_ path: String, scratch: ScratchDirectory, progress: any StageProgress) throws -> Flattened {
         let meter = ByteMeter()
         progress.begin("reading layers", meter: meter)
-        let (image, waste) = try FlattenedImage.measuringWaste(
-            path: path, selection: selection, scratch: scratch, meter: meter
-        ) { layer, count in
+        return try FlattenedImage.measuringWaste(path: path, selection: selection, scratch: scratch, meter: meter) {
+            layer, count in
             progress.note(Self.layerNote(finished: layer.index, of: count))
         }
-        return Flattened(image: image, waste: waste)
     }
 
     /// Stage two: the policy from the request, the trace's keep set and the packages asked to

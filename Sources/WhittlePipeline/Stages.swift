@@ -6,17 +6,8 @@ import WhittleRegistry
 import WhittleSelect
 
 // The results of `Slim`'s stages, each made once by its stage and read by the ones after:
-// read and flatten → `Flattened`, select → `Decided`, write → `Written`, and from all three
-// the `SlimReport`.
-
-/// Stage one: the image read, flattened, and the bytes its layers waste measured on the way.
-public struct Flattened {
-    public let image: FlattenedImage
-    public let waste: WasteReport
-
-    public var tree: FileTree { image.tree }
-    public var saved: SavedImage { image.image }
-}
+// read and flatten → `Flattened` (in WhittleFlatten, shared with inspect), select →
+// `Decided`, write → `Written`, and from all three the `SlimReport`.
 
 /// Stage two: what goes, with a reason for each decision, and the package databases
 /// rewritten to match. Made in a dry run too, so both report the same figures.
