@@ -67,6 +67,15 @@ def cases(whittle: str, image: Path, layers: list[Path], out: Path) -> dict[str,
         "pipe": b.Case("pipe", "cat IMAGE | whittle slim - -o - > OUT",
                        ["sh", "-c", 'cat "$1" | "$0" slim - -o - -q > "$2"', whittle, str(image), str(o("pipe"))],
                        o("pipe")),
+        # The trace's set-up (the flattened root written out, the sandbox started) against
+        # extracting every layer in order, each into a new directory removed afterwards, as
+        # the trace removes its root. Root only; the image needs /bin/true.
+        "extract": b.Case("extract", "bsdtar -xpf layer… -C DIR", [
+            "sh", "-c", 'd=$(mktemp -d "$0/x.XXXX") && for l; do bsdtar -xpf "$l" -C "$d" || exit 1; done; '
+            'rm -rf "$d"', str(out)] + [str(p) for p in layers], o("extract")),
+        "trace": b.Case("trace", "whittle trace IMAGE -o OUT -- /bin/true", [
+            whittle, "trace", str(image), "-o", str(o("trace")), "--network", "none", "-q", "--", "/bin/true"],
+            o("trace")),
     }
 
 
@@ -86,7 +95,8 @@ def main() -> int:
     ap.add_argument("--whittle", required=True)
     ap.add_argument("--workdir", type=Path, required=True, help="where results-floor.md goes")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="bsdtar,flatten,safe,pipe", help="comma-separated subset of the four")
+    ap.add_argument("--only", default="bsdtar,flatten,safe,pipe",
+                    help="comma-separated subset of bsdtar, flatten, safe, pipe, and (as root) extract, trace")
     ap.add_argument("--timeout", type=float, default=None, help="per-run timeout in seconds")
     a = ap.parse_args()
     wanted = a.only.split(",")
@@ -115,7 +125,7 @@ def main() -> int:
                 cx, cy = by_key.get(x), by_key.get(y)
                 return b.ratio(cx and cx.median_wall(), cy and cy.median_wall())
             ratios.append(f"| {image.name} | {r('flatten', 'bsdtar')} | {r('safe', 'flatten')} | "
-                          f"{r('pipe', 'flatten')} |")
+                          f"{r('pipe', 'flatten')} | {r('trace', 'extract')} |")
             shutil.rmtree(Path(tmp) / image.stem)
 
     text = "\n".join([
@@ -124,8 +134,8 @@ def main() -> int:
         f"{loadavg()} at the end. {a.runs} interleaved runs per command, warm page cache.", "",
         "| image | command | runs | median wall (s) | min–max (s) | median CPU (s) | peak RSS (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows, "",
-        "| image | flatten / bsdtar | `--profile safe` / flatten | pipe / file |",
-        "| --- | ---: | ---: | ---: |", *ratios, ""])
+        "| image | flatten / bsdtar | `--profile safe` / flatten | pipe / file | trace set-up / `bsdtar -x` |",
+        "| --- | ---: | ---: | ---: | ---: |", *ratios, ""])
     a.workdir.mkdir(parents=True, exist_ok=True)
     (a.workdir / "results-floor.md").write_text(text)
     print(text)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # whittle against the floor, bsdtar concatenating the same layers (bench/floor.py).
 #
-#   bench/floor.sh [--runs N] [--only bsdtar,flatten,safe,pipe] [--workdir DIR] [IMAGE.tar...]
+#   bench/floor.sh [--runs N] [--only bsdtar,flatten,safe,pipe,extract,trace] [--workdir DIR] [IMAGE.tar...]
+#
+# extract and trace (root only) compare the trace's set-up with bsdtar -x of the same layers.
 #
 # Without images: flask-naive.tar and batch-naive.tar from the workdir (bench/build-image.sh
 # makes them) and a synthetic image of 250,000 small files (bench/make_many_files.py, 1 GiB,
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --runs|--only|--timeout) ARGS+=("$1" "$2"); shift 2 ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) IMAGES+=("$1"); shift ;;
     esac
 done
