@@ -120,14 +120,14 @@ public final class LayerStream {
             case .unchecked:
                 return
             case let .separate(hasher):
-                blobDigest = "sha256:" + (try hasher.finish())
+                blobDigest = ContentDigest(finishedHex: try hasher.finish()).description
                 diffID = blobDigest
             case let .inline(blob, diff, inflated):
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
                 defer { buffer.deallocate() }
                 while try inflated.read(into: buffer) > 0 {}
-                blobDigest = "sha256:" + blob.hexDigest
-                diffID = "sha256:" + diff.hexDigest
+                blobDigest = ContentDigest(finishedHex: blob.hexDigest).description
+                diffID = ContentDigest(finishedHex: diff.hexDigest).description
             }
         } catch let error as CompressionError {
             throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")
