@@ -4,7 +4,7 @@ import WhittleFiles
 
 /// How a layer blob is compressed, from its first bytes (media types are not always given:
 /// a legacy `docker save` names layers only `layer.tar`).
-public enum LayerCompression: Sendable {
+public enum LayerCompression: String, Sendable, Codable {
     case none, gzip, zstd
 
     static func sniff(_ slice: FileSlice) throws -> LayerCompression {

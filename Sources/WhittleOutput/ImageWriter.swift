@@ -7,6 +7,14 @@ import WhittleImage
 /// How the output layer is stored.
 public enum OutputCompression: String, Sendable, CaseIterable {
     case none, gzip
+
+    /// The media type the manifest gives a layer stored this way.
+    var layerMediaType: String {
+        switch self {
+        case .none: return MediaType.ociLayer
+        case .gzip: return MediaType.ociLayerGzip
+        }
+    }
 }
 
 public struct WriteOptions: Sendable {
@@ -132,7 +140,7 @@ public struct ImageWriter {
                     mediaType: MediaType.ociConfig, digest: configDigest.description, size: Int64(config.count)),
                 layers: [
                     Descriptor(
-                        mediaType: options.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
+                        mediaType: options.compression.layerMediaType,
                         digest: layerDigest.description, size: layerSize)
                 ]))
         let manifestDigest = ContentDigest(of: manifest)
