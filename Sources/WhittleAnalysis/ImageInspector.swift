@@ -15,8 +15,8 @@ public struct LayerReport: Codable, Sendable, Equatable {
     public var fileBytes: Int64
     /// The blob as stored in the archive (compressed or not).
     public var storedBytes: Int64
-    /// `none`, `gzip` or `zstd`.
-    public var compression: String
+    /// Encoded as `none`, `gzip` or `zstd`.
+    public var compression: LayerCompression
     public var diffID: String
 
     // Optionals are written as null rather than left out, so the JSON keeps one shape.
@@ -114,7 +114,7 @@ public struct ImageInspector {
                 index: location.index + 1,
                 createdBy: location.index < history.count ? history[location.index] : nil,
                 entries: summary.entries, fileBytes: summary.fileBytes, storedBytes: summary.storedBytes,
-                compression: Self.name(of: summary.compression), diffID: location.diffID)
+                compression: summary.compression, diffID: location.diffID)
         }
         let size = tree.measure()
         let ownership = readPackages ? try PackageOwnership(tree: tree) : nil
@@ -136,13 +136,5 @@ public struct ImageInspector {
     /// `created_by` of the history entries that made a layer, in layer order.
     static func layerHistory(_ config: ImageConfig) -> [String] {
         config.history.filter { !$0.emptyLayer }.map(\.createdBy)
-    }
-
-    static func name(of compression: LayerCompression) -> String {
-        switch compression {
-        case .none: return "none"
-        case .gzip: return "gzip"
-        case .zstd: return "zstd"
-        }
     }
 }

@@ -1,22 +1,53 @@
 import Crypto
 
-/// `sha256:<hex>` of a small in-memory document.
-public func sha256Digest(of bytes: [UInt8]) -> String {
-    "sha256:"
-        + SHA256.hash(data: bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+/// A SHA-256 content digest, the only algorithm whittle accepts. The `sha256:` spelling and
+/// the blob path in an OCI layout live here alone.
+public struct ContentDigest: Hashable, Sendable, CustomStringConvertible {
+    /// The algorithm part of the spelling, as image references and image IDs carry it.
+    public static let prefix = "sha256:"
+    /// Where an OCI layout (and whittle's output) keeps blobs, named by their hex.
+    public static let blobDirectory = "blobs/sha256/"
+
+    /// 64 lowercase hex digits.
+    public let hex: String
+
+    /// From the hex a finished SHA-256 hasher gave, which needs no checking.
+    public init(finishedHex hex: String) {
+        self.hex = hex
+    }
+
+    public init(_ hash: SHA256.Digest) {
+        self.init(finishedHex: hash.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+    }
+
+    /// The digest of a small in-memory document.
+    public init(of bytes: [UInt8]) {
+        self.init(SHA256.hash(data: bytes))
+    }
+
+    /// Exactly 64 lowercase hex digits, or nil.
+    public init?(hex: String) {
+        guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+        self.init(finishedHex: hex)
+    }
+
+    /// `sha256:<64 lowercase hex>`; any other algorithm or spelling is refused.
+    public init(parsing text: String) throws {
+        guard text.hasPrefix(Self.prefix), let digest = Self(hex: String(text.dropFirst(Self.prefix.count))) else {
+            throw ImageError.unsupportedDigest(text)
+        }
+        self = digest
+    }
+
+    public var description: String { Self.prefix + hex }
+
+    /// The member name of the blob in an OCI layout.
+    public var blobPath: String { Self.blobDirectory + hex }
 }
 
-/// The hex part of a `sha256:` digest, or an error for any other algorithm.
-func sha256Hex(of digest: String) throws -> String {
-    guard digest.hasPrefix("sha256:") else { throw ImageError.unsupportedDigest(digest) }
-    let hex = String(digest.dropFirst("sha256:".count))
-    guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
-        throw ImageError.unsupportedDigest(digest)
-    }
-    return hex
+/// `sha256:<hex>` of a small in-memory document.
+public func sha256Digest(of bytes: [UInt8]) -> String {
+    ContentDigest(of: bytes).description
 }
 
 /// Reference spelling: `docker.io/library/app:1` and `app:1` name the same image.

@@ -4,7 +4,7 @@ import WhittleFiles
 
 /// How a layer blob is compressed, from its first bytes (media types are not always given:
 /// a legacy `docker save` names layers only `layer.tar`).
-public enum LayerCompression: Sendable {
+public enum LayerCompression: String, Sendable, Codable {
     case none, gzip, zstd
 
     static func sniff(_ slice: FileSlice) throws -> LayerCompression {
@@ -120,14 +120,14 @@ public final class LayerStream {
             case .unchecked:
                 return
             case let .separate(hasher):
-                blobDigest = "sha256:" + (try hasher.finish())
+                blobDigest = ContentDigest(finishedHex: try hasher.finish()).description
                 diffID = blobDigest
             case let .inline(blob, diff, inflated):
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
                 defer { buffer.deallocate() }
                 while try inflated.read(into: buffer) > 0 {}
-                blobDigest = "sha256:" + blob.hexDigest
-                diffID = "sha256:" + diff.hexDigest
+                blobDigest = ContentDigest(finishedHex: blob.hexDigest).description
+                diffID = ContentDigest(finishedHex: diff.hexDigest).description
             }
         } catch let error as CompressionError {
             throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")

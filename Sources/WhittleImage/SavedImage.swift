@@ -186,7 +186,7 @@ public final class SavedImage {
             if let mediaType = descriptor.mediaType, !MediaType.layers.contains(mediaType) {
                 throw ImageError.unknownMediaType(name: "layer \(descriptor.digest)", mediaType: mediaType)
             }
-            let name = "blobs/sha256/" + (try sha256Hex(of: descriptor.digest))
+            let name = try ContentDigest(parsing: descriptor.digest).blobPath
             let slice = try store.require(name)
             guard slice.length == descriptor.size else {
                 throw ImageError.sizeMismatch(name: name, expected: descriptor.size, actual: slice.length)
@@ -268,15 +268,16 @@ public final class SavedImage {
     private static func digestNamed(by member: String) -> String? {
         let last = member.split(separator: "/").last.map(String.init) ?? member
         let hex = last.hasSuffix(".json") ? String(last.dropLast(5)) : last
-        let isHex = hex.count == 64 && hex.allSatisfy { $0.isHexDigit && !$0.isUppercase }
-        guard isHex, member.hasPrefix("blobs/sha256/") || last.hasSuffix(".json") else { return nil }
-        return "sha256:" + hex
+        guard let digest = ContentDigest(hex: hex),
+            member.hasPrefix(ContentDigest.blobDirectory) || last.hasSuffix(".json")
+        else { return nil }
+        return digest.description
     }
 
     // MARK: helpers
 
     private static func verifiedDocument(_ descriptor: Descriptor, store: BlobStore) throws -> [UInt8] {
-        let name = "blobs/sha256/" + (try sha256Hex(of: descriptor.digest))
+        let name = try ContentDigest(parsing: descriptor.digest).blobPath
         let bytes = try store.readDocument(name)
         let actual = sha256Digest(of: bytes)
         guard actual == descriptor.digest else {
@@ -291,7 +292,7 @@ public final class SavedImage {
             throw ImageError.layerCountMismatch(layers: layerCount, diffIDs: ids.count)
         }
         guard ids.count <= maximumLayerCount else { throw ImageError.tooManyLayers(count: ids.count) }
-        for id in ids { _ = try sha256Hex(of: id) }
+        for id in ids { _ = try ContentDigest(parsing: id) }
         return ids
     }
 

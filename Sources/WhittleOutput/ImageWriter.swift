@@ -7,6 +7,14 @@ import WhittleImage
 /// How the output layer is stored.
 public enum OutputCompression: String, Sendable, CaseIterable {
     case none, gzip
+
+    /// The media type the manifest gives a layer stored this way.
+    var layerMediaType: String {
+        switch self {
+        case .none: return MediaType.ociLayer
+        case .gzip: return MediaType.ociLayerGzip
+        }
+    }
 }
 
 public struct WriteOptions: Sendable {
@@ -34,10 +42,10 @@ public struct WriteResult: Sendable {
     public let tag: String
     public let layer: LayerWriteSummary
     /// Digest and size of the stored layer blob (compressed when gzip).
-    public let layerDigest: String
+    public let layerDigest: ContentDigest
     public let layerSize: Int64
     /// Digest and size of the uncompressed layer tar.
-    public let diffID: String
+    public let diffID: ContentDigest
     public let uncompressedLayerSize: Int64
     public let outputSize: Int64
 }
@@ -76,14 +84,14 @@ public struct ImageWriter {
     /// and a plain 512-byte layer header, or, for a layer over 8 GiB whose header needs a PAX
     /// size record, that header alone (the directories then follow the layer).
     private func frontHeaders(
-        layerDigest: String, layerSize: Int64, path: String
+        layerDigest: ContentDigest, layerSize: Int64, path: String
     ) throws
         -> (bytes: [UInt8], holdsDirectories: Bool)
     {
         let layerHeader = try TarWriter.encodeHeader(
             TarEntry(
-                path: "blobs/sha256/" + hex(layerDigest), kind: .regular, permissions: 0o644, size: layerSize))
-        let directories = try ["blobs/", "blobs/sha256/"].map {
+                path: layerDigest.blobPath, kind: .regular, permissions: 0o644, size: layerSize))
+        let directories = try ["blobs/", ContentDigest.blobDirectory].map {
             try TarWriter.encodeHeader(TarEntry(path: $0, kind: .directory, permissions: 0o755))
         }
         if layerHeader.count + directories.joined().count == Int(Self.reservedHeaderSpace) {
@@ -116,8 +124,8 @@ public struct ImageWriter {
         let layer = try LayerWriter().write(
             tree, to: meter.map { MeteredSink(downstream: layerSink, meter: $0) } ?? layerSink, filter: filter)
         try encoder?.finish()
-        let layerDigest = "sha256:" + (try blobHash.finish())
-        let diffID = diffHash.map { "sha256:" + $0.hexDigest } ?? layerDigest
+        let layerDigest = ContentDigest(finishedHex: try blobHash.finish())
+        let diffID = diffHash.map { ContentDigest(finishedHex: $0.hexDigest) } ?? layerDigest
         let layerSize = blobHash.byteCount
         try writePadding(after: layerSize, to: fileSink)
         let (front, directoriesInFront) = try frontHeaders(layerDigest: layerDigest, layerSize: layerSize, path: path)
@@ -125,21 +133,22 @@ public struct ImageWriter {
 
         // 2. Config: every original field kept, with one layer and an honest history.
         let config = try canonicalJSON(newConfig(image.rawConfig, diffID: diffID, options: options))
-        let configDigest = sha256Digest(of: config)
+        let configDigest = ContentDigest(of: config)
         let manifest = try canonicalJSON(
             ImageManifest(
-                config: Descriptor(mediaType: MediaType.ociConfig, digest: configDigest, size: Int64(config.count)),
+                config: Descriptor(
+                    mediaType: MediaType.ociConfig, digest: configDigest.description, size: Int64(config.count)),
                 layers: [
                     Descriptor(
-                        mediaType: options.compression == .gzip ? MediaType.ociLayerGzip : MediaType.ociLayer,
-                        digest: layerDigest, size: layerSize)
+                        mediaType: options.compression.layerMediaType,
+                        digest: layerDigest.description, size: layerSize)
                 ]))
-        let manifestDigest = sha256Digest(of: manifest)
+        let manifestDigest = ContentDigest(of: manifest)
         let platform = image.config.platform
         let index = try canonicalJSON(
             ImageIndex(manifests: [
                 Descriptor(
-                    mediaType: MediaType.ociManifest, digest: manifestDigest, size: Int64(manifest.count),
+                    mediaType: MediaType.ociManifest, digest: manifestDigest.description, size: Int64(manifest.count),
                     annotations: [
                         "io.containerd.image.name": ImageName.qualified(tag),
                         "org.opencontainers.image.ref.name": ImageName.tag(tag),
@@ -148,8 +157,7 @@ public struct ImageWriter {
             ]))
         let dockerManifest = try canonicalJSON([
             DockerManifestEntry(
-                config: "blobs/sha256/" + hex(configDigest), repoTags: [tag],
-                layers: ["blobs/sha256/" + hex(layerDigest)])
+                config: configDigest.blobPath, repoTags: [tag], layers: [layerDigest.blobPath])
         ])
 
         // 3. The rest of the outer tar, after the layer.
@@ -157,10 +165,10 @@ public struct ImageWriter {
         let tar = try TarWriter(name: path) { try outputSink.write($0) }
         if !directoriesInFront {
             try writeDirectory("blobs/", to: tar)
-            try writeDirectory("blobs/sha256/", to: tar)
+            try writeDirectory(ContentDigest.blobDirectory, to: tar)
         }
-        try writeFile("blobs/sha256/" + hex(configDigest), bytes: config, to: tar)
-        try writeFile("blobs/sha256/" + hex(manifestDigest), bytes: manifest, to: tar)
+        try writeFile(configDigest.blobPath, bytes: config, to: tar)
+        try writeFile(manifestDigest.blobPath, bytes: manifest, to: tar)
         try writeFile("index.json", bytes: index, to: tar)
         try writeFile("manifest.json", bytes: dockerManifest, to: tar)
         try writeFile("oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: tar)
@@ -184,9 +192,9 @@ public struct ImageWriter {
         return familiar
     }
 
-    private func newConfig(_ original: JSONValue, diffID: String, options: WriteOptions) -> JSONValue {
+    private func newConfig(_ original: JSONValue, diffID: ContentDigest, options: WriteOptions) -> JSONValue {
         var config = original
-        config["rootfs"] = .object(["type": .string("layers"), "diff_ids": .array([.string(diffID)])])
+        config["rootfs"] = .object(["type": .string("layers"), "diff_ids": .array([.string(diffID.description)])])
         var history: [JSONValue] = (original["history"]?.arrayValue ?? []).map { entry in
             var entry = entry
             entry["empty_layer"] = .bool(true)
@@ -199,10 +207,6 @@ public struct ImageWriter {
         history.append(.object(added))
         config["history"] = .array(history)
         return config
-    }
-
-    private func hex(_ digest: String) -> String {
-        String(digest.dropFirst("sha256:".count))
     }
 
     private func writeDirectory(_ name: String, to tar: TarWriter) throws {

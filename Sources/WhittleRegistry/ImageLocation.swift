@@ -1,3 +1,5 @@
+import WhittleImage
+
 /// Where an image lives, in the transport syntax skopeo and podman use:
 /// `docker://HOST[:PORT]/REPO[:TAG|@DIGEST]`, `docker-daemon:NAME:TAG`, `docker-archive:PATH`,
 /// `oci-archive:PATH`, `oci:DIR[:REF]`. Anything without a known transport is a path, as before.
@@ -66,7 +68,7 @@ public enum ImageLocation: Equatable, Sendable, CustomStringConvertible {
     }
 
     private static func isImageID(_ text: String) -> Bool {
-        let hex = text.hasPrefix("sha256:") ? String(text.dropFirst(7)) : text
+        let hex = text.hasPrefix(ContentDigest.prefix) ? String(text.dropFirst(ContentDigest.prefix.count)) : text
         return hex.count >= 12 && hex.allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 }
@@ -149,9 +151,7 @@ public struct RegistryReference: Equatable, Sendable, CustomStringConvertible {
     }
 
     static func isDigest(_ text: String) -> Bool {
-        guard text.hasPrefix("sha256:") else { return false }
-        let hex = text.dropFirst(7)
-        return hex.count == 64 && hex.allSatisfy { $0.isHexDigit && !$0.isUppercase }
+        (try? ContentDigest(parsing: text)) != nil
     }
 }
 

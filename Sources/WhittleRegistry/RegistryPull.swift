@@ -62,7 +62,7 @@ public enum RegistryPull {
             try await group.waitForAll()
         }
         let descriptor = Descriptor(
-            mediaType: mediaType, digest: document.digest, size: Int64(document.bytes.count),
+            mediaType: mediaType, digest: document.digest.description, size: Int64(document.bytes.count),
             annotations: ["org.opencontainers.image.ref.name": reference.name])
         try writeFile(layout + "/index.json", try JSONEncoder.canonical.encode(ImageIndex(manifests: [descriptor])))
         try writeFile(layout + "/oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
@@ -100,20 +100,23 @@ public enum RegistryPull {
     }
 
     private static func blobPath(_ digest: String, in layout: String, session: RegistrySession) throws -> String {
-        guard RegistryReference.isDigest(digest) else {
+        guard let parsed = try? ContentDigest(parsing: digest) else {
             throw RegistryError.badResponse(
                 registry: session.host, step: "send manifest",
                 reason: "unsupported digest '\(digest)': only sha256 is supported")
         }
-        let directory = layout + "/blobs/sha256"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return directory + "/" + digest.dropFirst(7)
+        return try blobPath(parsed, in: layout)
     }
 
-    private static func write(_ bytes: [UInt8], named digest: String, in layout: String) throws {
-        let directory = layout + "/blobs/sha256"
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try writeFile(directory + "/" + digest.dropFirst(7), Data(bytes))
+    /// The blob's path in the layout, its directory created on first use.
+    private static func blobPath(_ digest: ContentDigest, in layout: String) throws -> String {
+        try? FileManager.default.createDirectory(
+            atPath: layout + "/" + ContentDigest.blobDirectory, withIntermediateDirectories: true)
+        return layout + "/" + digest.blobPath
+    }
+
+    private static func write(_ bytes: [UInt8], named digest: ContentDigest, in layout: String) throws {
+        try writeFile(try blobPath(digest, in: layout), Data(bytes))
     }
 
     private static func writeFile(_ path: String, _ data: Data) throws {

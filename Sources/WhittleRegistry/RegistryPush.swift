@@ -65,7 +65,7 @@ struct ArchivedImage: Sendable {
         guard index.manifests.count == 1, let descriptor = index.manifests.first else {
             throw ImageError.notAnImage(path: path, reason: "index.json does not name exactly one image")
         }
-        manifest = try bytes("blobs/sha256/" + descriptor.digest.dropFirst(7))
+        manifest = try bytes(try ContentDigest(parsing: descriptor.digest).blobPath)
         manifestDigest = sha256Digest(of: manifest)
         guard manifestDigest == descriptor.digest else {
             throw ImageError.digestMismatch(name: "manifest", expected: descriptor.digest, actual: manifestDigest)
@@ -73,7 +73,7 @@ struct ArchivedImage: Sendable {
         manifestMediaType = descriptor.mediaType ?? MediaType.ociManifest
         let parsed = try JSONDecoder().decode(ImageManifest.self, from: Data(manifest))
         blobs = try (parsed.layers + [parsed.config]).map {
-            ($0.digest, try member("blobs/sha256/" + $0.digest.dropFirst(7)))
+            ($0.digest, try member(try ContentDigest(parsing: $0.digest).blobPath))
         }
     }
 }

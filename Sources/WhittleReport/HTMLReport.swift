@@ -160,7 +160,7 @@ public enum HTMLReport {
                 inspection.layers.map {
                     [
                         "\($0.index)",
-                        humanBytes($0.storedBytes) + ($0.compression == "none" ? "" : " " + $0.compression),
+                        humanBytes($0.storedBytes) + ($0.compression == .none ? "" : " " + $0.compression.rawValue),
                         humanBytes($0.fileBytes), "\($0.entries)", ImageInspection.shortCommand($0.createdBy),
                     ]
                 }, numeric: [0, 1, 2, 3]),

@@ -26,7 +26,7 @@ extension ImageInspection {
             rows.append([
                 "\(layer.index)",
                 humanBytes(layer.storedBytes)
-                    + (layer.compression == "none" ? "" : " " + layer.compression),
+                    + (layer.compression == .none ? "" : " " + layer.compression.rawValue),
                 humanBytes(layer.fileBytes), "\(layer.entries)", Self.shortCommand(layer.createdBy),
             ])
         }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import WhittleImage
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -61,6 +62,6 @@ final class OutputCapture: @unchecked Sendable {
     func digest() -> String {
         finished.wait()
         finished.signal()
-        return "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return ContentDigest(hasher.finalize()).description
     }
 }

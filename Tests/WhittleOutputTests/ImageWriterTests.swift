@@ -90,7 +90,7 @@ struct ImageWriterTests {
             output.index["manifests"]?.arrayValue?.first?["annotations"]?["io.containerd.image.name"]
                 == .string("docker.io/test/app:1"))
         let diffIDs = output.config["rootfs"]?["diff_ids"]?.arrayValue
-        #expect(diffIDs == [.string(result.diffID)])
+        #expect(diffIDs == [.string(result.diffID.description)])
         #expect(result.outputSize == Int64(try Data(contentsOf: URL(fileURLWithPath: path)).count))
     }
 
@@ -151,7 +151,7 @@ struct ImageWriterTests {
         let (path, result) = try Self.slim(Self.sampleBuilder(), compression: .gzip, in: directory)
         let output = try Self.open(path)
         #expect(result.layerDigest != result.diffID)
-        let layerBlob = try #require(output.members["blobs/sha256/" + result.layerDigest.dropFirst(7)])
+        let layerBlob = try #require(output.members["blobs/sha256/" + result.layerDigest.hex])
         #expect(layerBlob.starts(with: [0x1f, 0x8b]))
         #expect(output.layer.contains { $0.entry.path == "bin/app" })
     }
