@@ -157,15 +157,11 @@ public struct RegistryReference: Equatable, Sendable, CustomStringConvertible {
 
 public enum LocationError: Error, CustomStringConvertible, Sendable {
     case malformed(String, String)
-    case unsupportedOutput(String)
 
     public var description: String {
         switch self {
         case let .malformed(text, hint):
             return "cannot read the image reference '\(text)': \(hint)"
-        case let .unsupportedOutput(text):
-            return "cannot write to '\(text)': -o takes a file, -, docker-archive:PATH, oci-archive:PATH, "
-                + "docker://HOST/REPO[:TAG] or docker-daemon:NAME:TAG"
         }
     }
 }
