@@ -44,7 +44,8 @@ public struct RegistryAccess: Sendable {
                     let key = directory + "/" + name.dropLast(5) + ".key"
                     do {
                         tls.certificateChain = try NIOSSLCertificate.fromPEMFile(path).map { .certificate($0) }
-                        tls.privateKey = .file(key)
+                        // Read here as PEM: given a path, the TLS library takes a `.key` file for DER.
+                        tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
                     } catch {
                         throw RegistryError.badCredentials(source: path, reason: "\(error)")
                     }

@@ -26,13 +26,20 @@ final class LocalRegistry {
     let password: String
     private let process: Process
 
-    init(auth: Auth = .basic, user: String = "whittle", password: String = "not-a-secret") throws {
+    /// With `requireClientCertificate`, the registry refuses a TLS client without a
+    /// certificate its CA signed; `certificates` then holds one (`client.cert`, `client.key`).
+    init(
+        auth: Auth = .basic, user: String = "whittle", password: String = "not-a-secret",
+        requireClientCertificate: Bool = false
+    ) throws {
         self.user = user
         self.password = password
         directory = try TestDirectory()
         certificates = directory.path("certs")
         try FileManager.default.createDirectory(atPath: certificates, withIntermediateDirectories: true)
         try Self.makeCertificates(in: directory, caDirectory: certificates)
+        if requireClientCertificate { try Self.makeClientCertificate(in: directory, into: certificates) }
+        let clientCAs = requireClientCertificate ? "\n    clientcas:\n      - \(certificates)/ca.crt" : ""
         let port = try freePort()
         host = "127.0.0.1:\(port)"
         let authSection: String
@@ -67,7 +74,7 @@ final class LocalRegistry {
               addr: \(host)
               tls:
                 certificate: \(directory.path("server.crt"))
-                key: \(directory.path("server.key"))
+                key: \(directory.path("server.key"))\(clientCAs)
             auth:
             \(authSection)
             """
@@ -135,18 +142,39 @@ final class LocalRegistry {
     private func waitUntilServing() throws {
         for _ in 0..<200 {
             guard process.isRunning else { break }
+            let client = certificates + "/client.cert"
+            let identity =
+                FileManager.default.fileExists(atPath: client)
+                ? ["--cert", client, "--key", certificates + "/client.key"] : []
             let probe = try? run(
                 "/usr/bin/curl",
-                [
-                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
-                    certificates + "/ca.crt", "https://\(host)/v2/",
-                ])
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", certificates + "/ca.crt"] + identity
+                    + ["https://\(host)/v2/"])
             if probe == "401" { return }
             usleep(50_000)
         }
         let log = (try? String(contentsOfFile: directory.path("log"), encoding: .utf8)) ?? ""
         stop()
         throw CommandFailure(command: "docker-registry serve", status: -1, output: "did not start: \(log)")
+    }
+
+    /// A client certificate the CA of `makeCertificates` signs, where `--cert-dir` looks for one.
+    static func makeClientCertificate(in directory: TestDirectory, into certificates: String) throws {
+        let openssl = "/usr/bin/openssl"
+        try run(
+            openssl,
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", certificates + "/client.key", "-out", directory.path("client.csr"),
+                "-subj", "/CN=whittle test client",
+            ])
+        try run(
+            openssl,
+            [
+                "x509", "-req", "-in", directory.path("client.csr"), "-CA", certificates + "/ca.crt",
+                "-CAkey", directory.path("ca.key"), "-CAcreateserial", "-out", certificates + "/client.cert",
+                "-days", "2",
+            ])
     }
 
     /// A CA, and a certificate it signs for 127.0.0.1 and localhost.

@@ -176,6 +176,34 @@ struct RegistryTests {
         #expect(inspected.stdout.contains(registry.reference("app:1")))
     }
 
+    @Test("a registry that asks for a client certificate: --cert-dir's *.cert and *.key answer it")
+    func clientCertificate() throws {
+        let registry = try LocalRegistry(requireClientCertificate: true)
+        defer { registry.stop() }
+        try registry.seed(fixture("busybox-app.docker.tar"), as: "app:1")
+        let work = try TestDirectory()
+        // The same CA without the client's certificate: the registry ends the handshake.
+        let caOnly = work.path("ca-only")
+        try FileManager.default.createDirectory(atPath: caOnly, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: registry.certificates + "/ca.crt", toPath: caOnly + "/ca.crt")
+        let credentials = "--creds \(registry.user):\(registry.password)"
+        let refused = try whittle(
+            "slim \(registry.reference("app:1")) -o \(quoted(work.path("refused.tar"))) --cert-dir \(quoted(caOnly)) \(credentials)"
+        )
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains(registry.host), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work.path("refused.tar")))
+        let expected = work.path("expected.tar")
+        #expect(
+            try whittle("slim \(quoted(fixture("busybox-app.docker.tar"))) -o \(quoted(expected)) --tag t:1").status
+                == 0)
+        let pulled = work.path("pulled.tar")
+        let answered = try whittle(
+            "slim \(registry.reference("app:1")) -o \(quoted(pulled)) --tag t:1 \(registry.whittleFlags)")
+        #expect(answered.status == 0, "\(answered.stderr)")
+        #expect(sameBytes(pulled, expected))
+    }
+
     @Test("--src-creds and --dest-creds: from one registry to another, each with its own account")
     func twoAccounts() throws {
         let source = try LocalRegistry(user: "reader", password: "source-secret")
