@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(pkg-config libarchive-dev zlib1g-dev libzstd-dev libseccomp-dev
           docker.io skopeo busybox-static strace python3 tar gzip ca-certificates mmdebstrap uidmap
-          docker-registry apache2-utils openssl curl)
+          docker-registry apache2-utils openssl curl binutils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -38,7 +38,19 @@ final class PrivateDockerEngine {
 
     @discardableResult
     func docker(_ arguments: String...) throws -> String {
+        try docker(arguments)
+    }
+
+    @discardableResult
+    func docker(_ arguments: [String]) throws -> String {
         try run("/usr/bin/env", ["docker", "-H", host] + arguments)
+    }
+
+    /// `docker build` on the host's network (the engine has no bridge), with the CLI's legacy
+    /// builder: Debian's docker.io comes without buildx.
+    @discardableResult
+    func build(_ arguments: String...) throws -> String {
+        try run("/usr/bin/env", ["DOCKER_BUILDKIT=0", "docker", "-H", host, "build", "--network", "host"] + arguments)
     }
 }
 
