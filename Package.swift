@@ -116,9 +116,9 @@ let package = Package(
         .target(
             name: "WhittlePipeline",
             dependencies: [
-                "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage", "WhittleOutput",
-                "WhittlePackageGraph", "WhittlePackages", "WhittleProfiles", "WhittleRegistry", "WhittleSelect",
-                "WhittleTrace", "WhittleTraceFormat",
+                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleProfiles", "WhittleRegistry",
+                "WhittleSelect", "WhittleTrace", "WhittleTraceFormat",
             ]),
         // The command tree: options parsed, the library called, the results rendered.
         .target(
@@ -263,7 +263,8 @@ let package = Package(
             name: "FuzzLayer",
             dependencies: ["FuzzSupport", "WhittleImage", "WhittleFlatten", "WhittleFiles", "WhittleELF"],
             path: "Fuzz/Layer"),
-        .executableTarget(name: "FuzzELF", dependencies: ["FuzzSupport", "WhittleELF"], path: "Fuzz/ELF"),
+        .executableTarget(
+            name: "FuzzELF", dependencies: ["FuzzSupport", "WhittleELF", "WhittleFiles"], path: "Fuzz/ELF"),
         .executableTarget(name: "FuzzProfile", dependencies: ["FuzzSupport", "WhittleProfiles"], path: "Fuzz/Profile"),
         .executableTarget(name: "FuzzTrace", dependencies: ["FuzzSupport", "WhittleTraceFormat"], path: "Fuzz/Trace"),
         .executableTarget(
