@@ -157,6 +157,13 @@ public final class Node {
         return contents.children[index]
     }
 
+    /// The same, for a name given as bytes (a slice of a longer path), so a walk need not
+    /// make a string of each component.
+    func child(nameBytes: UnsafeBufferPointer<UInt8>) -> Node? {
+        guard let contents, case .found(let index) = contents.position(ofBytes: nameBytes) else { return nil }
+        return contents.children[index]
+    }
+
     /// Puts `child` in this directory, replacing a child of the same name.
     func setChild(_ child: Node) {
         guard let contents else { return }
@@ -194,6 +201,11 @@ private final class DirectoryContents {
     /// Where `name` is, or where it would go. Layers list a directory's entries in order, so
     /// a new name usually goes last, which is checked first.
     func position(of name: String) -> Position {
+        var name = name
+        return name.withUTF8 { position(ofBytes: $0) }
+    }
+
+    func position(ofBytes name: UnsafeBufferPointer<UInt8>) -> Position {
         guard let last = children.last else { return .insert(0) }
         let order = compareNameBytes(last.name, name)
         if order < 0 { return .insert(children.count) }
@@ -213,17 +225,19 @@ private final class DirectoryContents {
 /// Orders two names by their bytes, as the kernel tells names apart: two spellings Swift
 /// calls equal (composed and decomposed accents) are two names.
 public func compareNameBytes(_ left: String, _ right: String) -> Int {
-    var left = left
     var right = right
+    return right.withUTF8 { compareNameBytes(left, $0) }
+}
+
+func compareNameBytes(_ left: String, _ rightBytes: UnsafeBufferPointer<UInt8>) -> Int {
+    var left = left
     return left.withUTF8 { leftBytes in
-        right.withUTF8 { rightBytes in
-            let common = min(leftBytes.count, rightBytes.count)
-            if common > 0, let a = leftBytes.baseAddress, let b = rightBytes.baseAddress {
-                let order = memcmp(a, b, common)
-                if order != 0 { return Int(order) }
-            }
-            return leftBytes.count - rightBytes.count
+        let common = min(leftBytes.count, rightBytes.count)
+        if common > 0, let a = leftBytes.baseAddress, let b = rightBytes.baseAddress {
+            let order = memcmp(a, b, common)
+            if order != 0 { return Int(order) }
         }
+        return leftBytes.count - rightBytes.count
     }
 }
 
@@ -251,6 +265,11 @@ public final class FileTree {
 
     /// The node at a path, following symlinks on the way but not a final one.
     public func lookup(_ path: String) -> Node? {
+        switch plainWalk(path, followFinal: false) {
+        case let .found(node, _): return node
+        case .missing: return nil
+        case .notPlain: break
+        }
         let walk = walk(
             components: pathComponents(path), followFinal: false,
             creatingMissingIn: nil)

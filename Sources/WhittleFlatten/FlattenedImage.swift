@@ -9,6 +9,8 @@ public struct FlattenedImage {
     public let tree: FileTree
     /// One per layer, in the order they were applied.
     public let layers: [LayerSummary]
+    /// The layers' digest checks still running, when the caller deferred them.
+    public let layerChecks: LayerChecks
 
     /// The sum of every layer's file content, overwritten and deleted files included.
     public var layerContentBytes: Int64 { layers.reduce(0) { $0 + $1.fileBytes } }
@@ -18,19 +20,24 @@ public struct FlattenedImage {
     /// - Parameters:
     ///   - verifying: true checks every layer's digests; false (for `inspect`) reads
     ///     uncompressed layers headers-only and checks nothing.
+    ///   - deferringChecks: true leaves the last layers' checks running in `layerChecks`,
+    ///     for the caller to finish.
     ///   - observer: sees each entry before it is applied (the wasted-bytes analysis).
     ///   - meter: counts the layers' stored bytes as they are read; its total is set to theirs.
     ///   - progress: called after each layer, with the number of layers in the image.
     public init(
         path: String, selection: ImageSelection = ImageSelection(), scratch: ScratchDirectory,
-        verifying: Bool = true, observer: Flattener.EntryObserver? = nil, meter: ByteMeter? = nil,
-        progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
+        verifying: Bool = true, deferringChecks: Bool = false, observer: Flattener.EntryObserver? = nil,
+        meter: ByteMeter? = nil, progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
     ) throws {
         image = try SavedImage(path: path, selection: selection, scratch: scratch)
         let flattener = Flattener(scratch: scratch)
         flattener.entryObserver = observer
         let count = image.layers.count
-        try flattener.apply(image, verifying: verifying, meter: meter) { progress($0, count) }
+        layerChecks = LayerChecks()
+        try flattener.apply(
+            image, verifying: verifying, deferringTo: deferringChecks ? layerChecks : nil, meter: meter
+        ) { progress($0, count) }
         tree = flattener.tree
         layers = flattener.layers
     }
@@ -44,4 +51,19 @@ public struct Flattened {
 
     public var tree: FileTree { image.tree }
     public var saved: SavedImage { image.image }
+
+    /// Runs `body` while the layers' deferred digest checks finish beside it, then waits for
+    /// them. A layer whose digest is wrong is the error, whatever `body` threw: its bytes
+    /// were not the image's, so nothing made from them counts.
+    public func checkingLayers<T>(during body: () throws -> T) throws -> T {
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            try image.layerChecks.finish()
+            throw error
+        }
+        try image.layerChecks.finish()
+        return result
+    }
 }

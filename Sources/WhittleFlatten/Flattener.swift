@@ -17,6 +17,28 @@ public struct LayerSummary: Sendable {
     public let compression: LayerCompression
 }
 
+/// The digest checks of layers already applied whose hashes are still being taken, each on
+/// a thread of its own (`LayerStream`). A few run at once: one more layer waits for the
+/// oldest, so the threads stay few on an image of a hundred layers.
+public final class LayerChecks {
+    private var pending: [LayerStream] = []
+    private let running: Int
+
+    public init(running: Int = 3) {
+        self.running = running
+    }
+
+    func add(_ stream: LayerStream) throws {
+        pending.append(stream)
+        while pending.count > running { try pending.removeFirst().verify() }
+    }
+
+    /// Waits for every pending hash and checks it; the first layer that fails is the error.
+    public func finish() throws {
+        while !pending.isEmpty { try pending.removeFirst().verify() }
+    }
+}
+
 /// Applies layers one by one into a `FileTree`, following the image-spec changeset rules
 /// with Docker's applier as the reference.
 ///
@@ -53,13 +75,23 @@ public final class Flattener {
     ///   digests. Either way the file data of uncompressed layers is not read here (see
     ///   `LayerStream`): it is addressed in the input by offset.
     /// - Parameter meter: counts the layers' stored bytes as they are read, for progress.
+    /// - Parameter checks: when given, a layer's digests are not waited for once it is
+    ///   applied: its check joins `checks`, and the caller finishes them later. The hashing
+    ///   then runs beside whatever the caller does next instead of holding up the flatten.
     public func apply(
-        _ image: SavedImage, verifying: Bool = true, meter: ByteMeter? = nil,
+        _ image: SavedImage, verifying: Bool = true, deferringTo checks: LayerChecks? = nil, meter: ByteMeter? = nil,
         progress: (LayerSummary) -> Void = { _ in }
     ) throws {
         meter?.expect(image.layers.reduce(0) { $0 + $1.slice.length })
         for location in image.layers {
-            let summary = try apply(LayerStream(location, verifying: verifying, meter: meter))
+            let stream = try LayerStream(location, verifying: verifying, meter: meter)
+            let summary: LayerSummary
+            if let checks {
+                summary = try applyEntries(of: stream)
+                try checks.add(stream)
+            } else {
+                summary = try apply(stream)
+            }
             progress(summary)
         }
     }
@@ -67,6 +99,12 @@ public final class Flattener {
     /// Applies one layer and checks its digests once it has been read to the end.
     @discardableResult
     public func apply(_ stream: LayerStream) throws -> LayerSummary {
+        let summary = try applyEntries(of: stream)
+        try stream.verify()
+        return summary
+    }
+
+    private func applyEntries(of stream: LayerStream) throws -> LayerSummary {
         let layer = stream.location.index + 1
         let direct = stream.directFile
         var entries = 0
@@ -121,7 +159,6 @@ public final class Flattener {
                 parent.setChild(Node(name: name, inode: Inode(entry: entry, content: content), layer: layer))
             }
         }
-        try stream.verify()
         let summary = LayerSummary(
             index: stream.location.index, entries: entries, fileBytes: fileBytes,
             storedBytes: stream.location.slice.length, compression: stream.compression)

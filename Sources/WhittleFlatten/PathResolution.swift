@@ -37,6 +37,17 @@ extension FileTree {
     /// restart at the image root, `..` never climbs above it, and loops end after 40 links.
     /// With `followFinal` false a final symlink is the answer itself, as `lstat` sees it.
     public func resolve(_ path: String, followFinal: Bool = true) -> PathResolution {
+        if case let .found(node, treePath) = plainWalk(path, followFinal: followFinal) {
+            let parent = treePath.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(treePath[..<$0]) } ?? ""
+            return PathResolution(
+                outcome: .found, path: treePath, node: node, symlinks: [],
+                existingDirectory: node.isDirectory ? treePath : parent, reachedPath: treePath, blocker: nil)
+        }
+        return resolveByFullWalk(path, followFinal: followFinal)
+    }
+
+    /// `resolve` without the plain walk's shortcut: what the shortcut must always agree with.
+    func resolveByFullWalk(_ path: String, followFinal: Bool) -> PathResolution {
         let walk = walk(components: pathComponents(path), followFinal: followFinal, creatingMissingIn: nil)
         let directory = walk.stack.map(\.name).joined(separator: "/")
         guard walk.outcome == .found else {
@@ -125,5 +136,62 @@ extension FileTree {
             result.stack.append((component, child))
         }
         return result
+    }
+}
+
+/// What `plainWalk` found.
+enum PlainWalk {
+    /// The node, and its tree path (a slice of the path asked for, copied once).
+    case found(Node, String)
+    /// A name the tree does not have, with no symlink or non-directory on the way.
+    case missing
+    /// Anything the full walk must handle: a symlink to follow, `.` or `..` past the
+    /// start, doubled slashes, a non-directory used as a directory.
+    case notPlain
+}
+
+extension FileTree {
+    /// The walk most lookups need, on the path's bytes without a string per name: names
+    /// looked up one after the other, no symlink followed. Package databases and traces
+    /// resolve hundreds of thousands of such paths; whatever this cannot answer exactly as
+    /// `walk` does goes to `walk`.
+    func plainWalk(_ path: String, followFinal: Bool) -> PlainWalk {
+        var path = path
+        return path.withUTF8 { bytes in
+            let slash = UInt8(ascii: "/")
+            let dot = UInt8(ascii: ".")
+            var end = bytes.count
+            while end > 0, bytes[end - 1] == slash { end -= 1 }
+            // Leading slashes and `./` name the root, as a tree path has no prefix.
+            var start = 0
+            while start < end {
+                if bytes[start] == slash {
+                    start += 1
+                } else if bytes[start] == dot, start + 1 == end || bytes[start + 1] == slash {
+                    start += 1
+                } else {
+                    break
+                }
+            }
+            var node = root
+            var index = start
+            while index < end {
+                var next = index
+                while next < end, bytes[next] != slash { next += 1 }
+                let name = UnsafeBufferPointer(rebasing: bytes[index..<next])
+                // `.`, `..` and an empty name (doubled slash) would make the tree path differ from the text.
+                if name.isEmpty || (name.first == dot && (name.count == 1 || (name.count == 2 && name[1] == dot))) {
+                    return .notPlain
+                }
+                guard node.isDirectory else { return .notPlain }
+                guard let child = node.child(nameBytes: name) else { return .missing }
+                if child.inode?.kind == .symlink, followFinal || next < end { return .notPlain }
+                node = child
+                index = next + 1
+            }
+            let treePath =
+                start < end ? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) : ""
+            return .found(node, treePath)
+        }
     }
 }

@@ -118,7 +118,8 @@ enum PythonDistributions {
     static func recordPath(_ line: Substring) -> String? {
         guard !line.isEmpty else { return nil }
         guard line.first == "\"" else {
-            return line.split(separator: ",", omittingEmptySubsequences: false).first.map(String.init)
+            // On bytes: splitting by `Character` was most of the cost of reading a `RECORD`.
+            return String(line[..<(line.utf8.firstIndex(of: UInt8(ascii: ",")) ?? line.endIndex)])
         }
         var path = ""
         var index = line.index(after: line.startIndex)

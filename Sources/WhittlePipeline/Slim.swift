@@ -107,7 +107,11 @@ public struct Slim {
             let scratch = try ScratchDirectory()
             defer { scratch.remove() }
             let flattened = try flatten(path, scratch: scratch, progress: progress)
-            let decided = try decide(flattened, removal: removal, scratch: scratch, progress: progress)
+            // The last layers' digests are still being taken on the second core while the
+            // selection runs; the write starts only once every layer has passed its check.
+            let decided = try flattened.checkingLayers {
+                try decide(flattened, removal: removal, scratch: scratch, progress: progress)
+            }
             let written = try destination.map {
                 try write(flattened, decided, to: $0, traces: removal.traces, scratch: scratch, progress: progress)
             }
@@ -121,8 +125,9 @@ public struct Slim {
     func flatten(_ path: String, scratch: ScratchDirectory, progress: any StageProgress) throws -> Flattened {
         let meter = ByteMeter()
         progress.begin("reading layers", meter: meter)
-        return try FlattenedImage.measuringWaste(path: path, selection: selection, scratch: scratch, meter: meter) {
-            layer, count in
+        return try FlattenedImage.measuringWaste(
+            path: path, selection: selection, scratch: scratch, deferringChecks: true, meter: meter
+        ) { layer, count in
             progress.note(Self.layerNote(finished: layer.index, of: count))
         }
     }

@@ -1,0 +1,70 @@
+import Testing
+@testable import WhittleFlatten
+@testable import WhittleTestSupport
+
+@Suite("Path resolution: the plain walk's shortcut agrees with the full walk")
+struct PlainWalkTests {
+    /// usrmerge's links, a link in the middle of a path, a final link, a dangling one, a
+    /// file used as a directory, names that sort either side of each other.
+    static func tree() throws -> FileTree {
+        var layer = TestLayer()
+        layer.directory("usr/lib/x86_64-linux-gnu")
+        layer.file("usr/lib/x86_64-linux-gnu/libc.so.6", "libc")
+        layer.symlink("lib", to: "usr/lib")
+        layer.symlink("usr/lib/current", to: "x86_64-linux-gnu")
+        layer.symlink("usr/lib/dangling", to: "/nowhere")
+        layer.file("etc/os-release", "ID=test")
+        layer.file("etc/os-release.d", "a file, sorted after os-release")
+        layer.directory("app/.hidden")
+        layer.file("app/.hidden/x", "x")
+        layer.file("app/main.py", "print()")
+        return try FlattenedTestImage(TestImageBuilder(layers: [layer])).tree
+    }
+
+    static let paths = [
+        "", "/", ".", "./", "usr", "/usr/lib/", "usr//lib", "/lib/x86_64-linux-gnu/libc.so.6",
+        "usr/lib/x86_64-linux-gnu/libc.so.6", "./usr/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/current",
+        "usr/lib/current/libc.so.6", "usr/lib/dangling", "usr/lib/dangling/x", "etc/os-release",
+        "etc/os-release/x", "etc/os-release.d", "etc/missing", "missing/deeper", "app/.hidden/x",
+        "/app/./main.py", "app/../app/main.py", "..", "app/main.py/", ".hidden", "app/.hidden/../main.py",
+    ]
+
+    @Test("resolve gives what the full walk gives, for every path, following the final link or not")
+    func agrees() throws {
+        let tree = try Self.tree()
+        for path in Self.paths {
+            for followFinal in [true, false] {
+                let fast = tree.resolve(path, followFinal: followFinal)
+                let full = tree.resolveByFullWalk(path, followFinal: followFinal)
+                let context = "\(path) followFinal=\(followFinal)"
+                #expect(fast.outcome == full.outcome, "\(context)")
+                #expect(fast.path == full.path, "\(context)")
+                #expect(fast.node === full.node, "\(context)")
+                #expect(fast.symlinks == full.symlinks, "\(context)")
+                #expect(fast.existingDirectory == full.existingDirectory, "\(context)")
+                #expect(fast.reachedPath == full.reachedPath, "\(context)")
+                #expect(fast.blocker == full.blocker, "\(context)")
+            }
+            let found = tree.resolveByFullWalk(path, followFinal: false)
+            #expect(tree.lookup(path) === (found.outcome == .found ? found.node : nil), "lookup \(path)")
+        }
+    }
+
+    @Test("the shortcut answers plain paths itself and leaves links, dots and doubled slashes to the full walk")
+    func shortcutScope() throws {
+        let tree = try Self.tree()
+        func isPlain(_ path: String, followFinal: Bool = true) -> Bool {
+            if case .notPlain = tree.plainWalk(path, followFinal: followFinal) { return false }
+            return true
+        }
+        #expect(isPlain("/usr/lib/x86_64-linux-gnu/libc.so.6"))
+        #expect(isPlain("./etc/os-release"))
+        #expect(isPlain("etc/missing"))
+        #expect(isPlain("usr/lib/current", followFinal: false))
+        #expect(!isPlain("usr/lib/current"))
+        #expect(!isPlain("lib/x86_64-linux-gnu/libc.so.6"))
+        #expect(!isPlain("app/./main.py"))
+        #expect(!isPlain("usr//lib"))
+        #expect(!isPlain("etc/os-release/x"))
+    }
+}
