@@ -5,9 +5,32 @@
 /// `base` with `components` appended and folded; a `..` at the root stays at the root, as
 /// the kernel's `/..` does.
 public func foldLexically(_ base: String, _ components: [String]) -> String {
+    let texts = [base] + components
+    // Most paths (a `RECORD` line below its site directory) are folded already: joining is all.
+    if texts.allSatisfy(isFolded) {
+        let named = texts.filter { !$0.isEmpty }
+        return named.count == 1 ? named[0] : named.joined(separator: "/")
+    }
     var parts: [String] = []
-    for text in [base] + components { _ = appendFolding(text, to: &parts, clamping: true) }
+    for text in texts { _ = appendFolding(text, to: &parts, clamping: true) }
     return parts.joined(separator: "/")
+}
+
+/// Whether folding `text` would leave it as it is: no `.`, `..` or empty name, no slash at
+/// either end.
+private func isFolded(_ text: String) -> Bool {
+    var text = text
+    return text.withUTF8 { bytes in
+        var start = 0
+        for index in 0...bytes.count where index == bytes.count || bytes[index] == UInt8(ascii: "/") {
+            let count = index - start
+            if count == 0, !bytes.isEmpty { return false }
+            if count == 1, bytes[start] == dot { return false }
+            if count == 2, bytes[start] == dot, bytes[start + 1] == dot { return false }
+            start = index + 1
+        }
+        return true
+    }
 }
 
 /// The components of `path` folded, or nil when a `..` would climb above where it starts

@@ -61,6 +61,14 @@ struct DatabaseRewriter {
     func dpkgInfo(_ key: String) throws -> [(String, String)] {
         var files: [(String, String)] = []
         let base = DpkgDatabase.info + "/" + key
+        // `.md5sums` names the files `.list` names: each is resolved once.
+        var answers: [String: Bool] = [:]
+        func remains(_ listed: String) -> Bool {
+            if let known = answers[listed] { return known }
+            let answer = self.remains(listed)
+            answers[listed] = answer
+            return answer
+        }
         if let list = try DatabaseText.read(tree, base + ".list") {
             files.append((base + ".list", keptLines(list) { remains(String($0)) }))
         }

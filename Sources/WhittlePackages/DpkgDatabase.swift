@@ -79,7 +79,7 @@ enum DpkgDatabase {
     private static func entries(of key: String, _ tree: FileTree) throws -> (files: [String], directories: [String]) {
         guard let text = try DatabaseText.read(tree, info + "/" + key + ".list") else { return ([], []) }
         let lines = DatabaseText.lines(text)
-        return (ListedPaths.dpkgFiles(lines, in: tree), ListedPaths.dpkgDirectories(lines, in: tree))
+        return ListedPaths.dpkgEntries(lines, in: tree)
     }
 
     /// The architectures of each package apt marked auto-installed ("" when none is given;

@@ -26,19 +26,10 @@ enum ListedPaths {
         return path
     }
 
-    /// The directories of a dpkg `.list` that the tree has as directories.
-    static func dpkgDirectories(_ lines: [Substring], in tree: FileTree) -> [String] {
-        var seen = Set<String>()
-        return lines.compactMap { line in
-            guard let path = directory(String(line), in: tree), seen.insert(path).inserted else { return nil }
-            return path
-        }
-    }
-
-    /// The files of a dpkg `.list`. A listed path that has listed children is a directory
-    /// to dpkg, even where the tree has a symlink (usrmerge's `lib -> usr/lib`): not a file
-    /// the package owns.
-    static func dpkgFiles(_ lines: [Substring], in tree: FileTree) -> [String] {
+    /// The files and the directories of a dpkg `.list`, each listed path resolved once. A
+    /// listed path that has listed children is a directory to dpkg, even where the tree has
+    /// a symlink (usrmerge's `lib -> usr/lib`): not a file the package owns.
+    static func dpkgEntries(_ lines: [Substring], in tree: FileTree) -> (files: [String], directories: [String]) {
         var parents = Set<Substring>()
         for line in lines {
             var end = line.endIndex
@@ -47,12 +38,18 @@ enum ListedPaths {
                 end = slash
             }
         }
+        var files: [String] = []
+        var directories: [String] = []
         var seen = Set<String>()
-        return lines.compactMap { line in
-            guard !line.isEmpty, !parents.contains(line), let path = file(String(line), in: tree),
-                seen.insert(path).inserted
-            else { return nil }
-            return path
+        for line in lines where !line.isEmpty {
+            let resolution = tree.resolve(String(line), followFinal: false)
+            guard let node = resolution.node, let path = resolution.path else { continue }
+            if node.isDirectory {
+                if !path.isEmpty, seen.insert(path).inserted { directories.append(path) }
+            } else if !parents.contains(line), seen.insert(path).inserted {
+                files.append(path)
+            }
         }
+        return (files, directories)
     }
 }

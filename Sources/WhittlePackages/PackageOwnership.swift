@@ -123,11 +123,7 @@ public struct PackageOwnership: Sendable {
 
     /// Package lists name paths as `/usr/bin/x` or `./usr/bin/x`; the tree names them `usr/bin/x`.
     static func normalize(_ path: String) -> String {
-        // Most paths come from the tree already clean: those are returned as they are.
-        let clean =
-            !path.hasPrefix("/") && !path.hasPrefix(".") && !path.hasSuffix("/")
-            && !path.contains("//") && !path.contains("/.")
-        return clean ? path : foldLexically("", [path])
+        foldLexically("", [path])
     }
 
 }
