@@ -52,18 +52,21 @@ public struct Flattened {
     public var tree: FileTree { image.tree }
     public var saved: SavedImage { image.image }
 
-    /// Runs `body` while the layers' deferred digest checks finish beside it, then waits for
-    /// them. A layer whose digest is wrong is the error, whatever `body` threw: its bytes
-    /// were not the image's, so nothing made from them counts.
-    public func checkingLayers<T>(during body: () throws -> T) throws -> T {
-        let result: T
+    /// Waits for the layers' deferred digest checks (`deferringChecks`); a layer whose
+    /// digest is wrong is the error.
+    public func finishLayerChecks() throws {
+        try image.layerChecks.finish()
+    }
+
+    /// Runs `body` while the layers' deferred digest checks go on beside it. When `body`
+    /// throws, a layer that fails its check is the error instead: its bytes were not the
+    /// image's, so nothing made from them counts.
+    public func besideLayerChecks<T>(_ body: () throws -> T) throws -> T {
         do {
-            result = try body()
+            return try body()
         } catch {
-            try image.layerChecks.finish()
+            try finishLayerChecks()
             throw error
         }
-        try image.layerChecks.finish()
-        return result
     }
 }

@@ -56,13 +56,18 @@ public struct WriteResult: Sendable {
 public struct ImageWriter {
     public init() {}
 
-    /// - Parameter meter: counts the layer's uncompressed bytes as they are written, for progress.
+    /// - Parameters:
+    ///   - meter: counts the layer's uncompressed bytes as they are written, for progress.
+    ///   - beforeCommit: runs once everything is written, before the file is put in place; an
+    ///     error leaves nothing (the input's last digest checks, which run beside the write).
     public func write(
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
-        filter: LayerWriter.Filter? = nil, meter: ByteMeter? = nil
+        filter: LayerWriter.Filter? = nil, meter: ByteMeter? = nil, beforeCommit: () throws -> Void = {}
     ) throws -> WriteResult {
         do {
-            return try writeImage(tree, from: image, to: path, options: options, filter: filter, meter: meter)
+            return try writeImage(
+                tree, from: image, to: path, options: options, filter: filter, meter: meter,
+                beforeCommit: beforeCommit)
         } catch let CompressionError.writeFailed(code) {
             // The sink knows only the errno; the user needs the path too (a full disk, say).
             throw OutputError.writeFailed(path: path, reason: OutputError.reason(code))
@@ -103,7 +108,7 @@ public struct ImageWriter {
 
     private func writeImage(
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
-        filter: LayerWriter.Filter?, meter: ByteMeter?
+        filter: LayerWriter.Filter?, meter: ByteMeter?, beforeCommit: () throws -> Void
     ) throws -> WriteResult {
         let tag = try resolveTag(options.tag, image: image)
 
@@ -174,6 +179,7 @@ public struct ImageWriter {
         try writeFile("oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: tar)
         try tar.finish()
         let outputSize = output.size
+        try beforeCommit()
         try output.commit()
         return WriteResult(
             path: path, tag: tag, layer: layer, layerDigest: layerDigest, layerSize: layerSize, diffID: diffID,

@@ -108,13 +108,19 @@ public struct Slim {
             defer { scratch.remove() }
             let flattened = try flatten(path, scratch: scratch, progress: progress)
             // The last layers' digests are still being taken on the second core while the
-            // selection runs; the write starts only once every layer has passed its check.
-            let decided = try flattened.checkingLayers {
+            // selection runs and the output is written; it is put in place only once every
+            // layer has passed its check.
+            let decided = try flattened.besideLayerChecks {
                 try decide(flattened, removal: removal, scratch: scratch, progress: progress)
             }
-            let written = try destination.map {
-                try write(flattened, decided, to: $0, traces: removal.traces, scratch: scratch, progress: progress)
+            let written = try destination.map { destination in
+                try flattened.besideLayerChecks {
+                    try write(
+                        flattened, decided, to: destination, traces: removal.traces, scratch: scratch,
+                        progress: progress)
+                }
             }
+            try flattened.finishLayerChecks()
             return Result(
                 flattened: flattened, decided: decided, written: written,
                 report: SlimReport(input: input, flattened: flattened, decided: decided, written: written))
@@ -192,7 +198,7 @@ public struct Slim {
         options.tag = destination.tag(given: options.tag, inputTags: flattened.saved.tags)
         let written = try ImageWriter().write(
             flattened.tree, from: flattened.saved, to: target, options: options,
-            filter: { _, node in chosen.keeps(node) }, meter: meter)
+            filter: { _, node in chosen.keeps(node) }, meter: meter, beforeCommit: flattened.finishLayerChecks)
         let verified = verify ? try Self.verify(target, against: traces, thenMoveTo: file, progress: progress) : []
         let delivery = try destination.deliver(
             target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
