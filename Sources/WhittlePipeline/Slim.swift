@@ -170,27 +170,46 @@ public struct Slim {
     /// Stage three: writes the kept tree, verifies it when asked, and puts it in place:
     /// renamed to the output path, or sent on from the scratch directory (to standard output,
     /// a registry or the engine). The writer fills in the layer's header once the layer's
-    /// digest is known, so output that is sent on is assembled in the scratch directory first.
+    /// digest is known, so output that is sent on is assembled in the scratch directory first,
+    /// except on standard output redirected to an empty file, which is written in place.
     func write(
         _ flattened: Flattened, _ decided: Decided, to destination: Destination, traces: [LoadedTrace],
         scratch: ScratchDirectory, progress: any StageProgress
     ) throws -> Written {
+        if case .standardOutput = destination, !verify,
+            let file = OpenedOutputFile(adopting: STDOUT_FILENO, name: "standard output")
+        {
+            let written = try writeLayer(flattened, decided, tag: destination, progress: progress) {
+                try ImageWriter().write(
+                    flattened.tree, from: flattened.saved, into: file, options: $0, filter: $1, meter: $2)
+            }
+            return Written(file: written, output: Self.standardOutput, verified: [], delivery: nil)
+        }
         let file = destination.filePath
         let target = file.map { verify ? Self.stagingPath(for: $0) : $0 } ?? scratch.path + "/output.tar"
         // The scratch directory is removed on an interruption; a staging file beside the output is not.
         if verify, file != nil { Interruption.removeOnInterrupt(target) }
+        let written = try writeLayer(flattened, decided, tag: destination, progress: progress) {
+            try ImageWriter().write(
+                flattened.tree, from: flattened.saved, to: target, options: $0, filter: $1, meter: $2)
+        }
+        let verified = verify ? try Self.verify(target, against: traces, thenMoveTo: file, progress: progress) : []
+        let delivery = try destination.deliver(
+            target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
+        return Written(file: written, output: file ?? output ?? target, verified: verified, delivery: delivery)
+    }
+
+    /// Runs `writer` with the options, the filter of kept nodes and a meter, under "writing".
+    private func writeLayer(
+        _ flattened: Flattened, _ decided: Decided, tag destination: Destination, progress: any StageProgress,
+        _ writer: (WriteOptions, @escaping LayerWriter.Filter, ByteMeter) throws -> WriteResult
+    ) throws -> WriteResult {
         let chosen = decided.selection
         // The layer tar: kept bytes, plus a header (and on average half a block of padding) per entry.
         let meter = ByteMeter(total: chosen.after.bytes + Int64(chosen.after.files) * 768)
         progress.begin("writing", meter: meter)
         var options = options
         options.tag = destination.tag(given: options.tag, inputTags: flattened.saved.tags)
-        let written = try ImageWriter().write(
-            flattened.tree, from: flattened.saved, to: target, options: options,
-            filter: { _, node in chosen.keeps(node) }, meter: meter)
-        let verified = verify ? try Self.verify(target, against: traces, thenMoveTo: file, progress: progress) : []
-        let delivery = try destination.deliver(
-            target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
-        return Written(file: written, output: file ?? output ?? target, verified: verified, delivery: delivery)
+        return try writer(options, { _, node in chosen.keeps(node) }, meter)
     }
 }
