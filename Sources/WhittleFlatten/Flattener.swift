@@ -59,7 +59,8 @@ public final class Flattener {
     ) throws {
         meter?.expect(image.layers.reduce(0) { $0 + $1.slice.length })
         for location in image.layers {
-            let summary = try apply(LayerStream(location, verifying: verifying, meter: meter))
+            let summary = try apply(
+                LayerStream(location, verifying: verifying, meter: meter, recorded: image.recordedDigests))
             progress(summary)
         }
     }

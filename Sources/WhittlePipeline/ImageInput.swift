@@ -12,7 +12,8 @@ import WhittleRegistry
 /// in place when it is a regular file (`< app.tar`), otherwise copied to a spool file in a
 /// private directory of $TMPDIR that `remove()` (or the end of the process's use of this
 /// object) deletes. Only the outer tar is spooled: layers are then read from the spool in
-/// place, as from any file.
+/// place, as from any file. Asked to, the spool's members are hashed as it is written
+/// (`recordedDigests`), so that the flatten need not read its layers again to check them.
 public final class ImageInput {
     public static let standardInput = "-"
 
@@ -20,14 +21,19 @@ public final class ImageInput {
     public let path: String
     /// How reports name it: the argument, `-` for standard input.
     public let name: String
+    /// The spooled members' digests, when standard input was spooled with `hashingMembers`.
+    public let recordedDigests: MemberDigests?
     private let scratch: ScratchDirectory?
 
+    /// - Parameter hashingMembers: hash the members of a spooled standard input as they come
+    ///   (for a run that checks every layer's digest).
     public init(
         argument: String, progress: any StageProgress, access: RegistryAccess = RegistryAccess(),
-        platform: Platform = .host
+        platform: Platform = .host, hashingMembers: Bool = false
     ) throws {
         name = argument
         guard argument == Self.standardInput else {
+            recordedDigests = nil
             let location = try ImageLocation(parsing: argument)
             if let local = location.localPath {
                 path = local
@@ -49,14 +55,25 @@ public final class ImageInput {
         if fstat(STDIN_FILENO, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
             path = "/dev/stdin"
             scratch = nil
+            recordedDigests = nil
             return
         }
         let scratch = try ScratchDirectory()
         self.scratch = scratch
         path = scratch.path + "/stdin.tar"
+        let file: OpenFile
         do {
-            try Self.spool(to: try scratch.createFile(named: "stdin.tar"), progress: progress)
+            file = try scratch.createFile(named: "stdin.tar")
         } catch {
+            scratch.remove()
+            throw error
+        }
+        let recorded = hashingMembers ? MemberDigests(file: file) : nil
+        recordedDigests = recorded
+        do {
+            try Self.spool(to: file, recording: recorded, progress: progress)
+        } catch {
+            recorded?.cancel()
             scratch.remove()
             throw error
         }
@@ -113,7 +130,8 @@ public final class ImageInput {
     /// moved with splice(2), which spares its two copies through user space; the kernel may
     /// refuse that (standard input a socket, a file system without splice), and then it is
     /// read and written like the gzip stream. Memory: one buffer.
-    private static func spool(to file: OpenFile, progress: any StageProgress) throws {
+    private static func spool(to file: OpenFile, recording digests: MemberDigests?, progress: any StageProgress) throws
+    {
         let meter = ByteMeter()
         progress.begin("reading standard input", meter: meter)
         let input = StandardInputSource(meter: meter)
@@ -126,10 +144,14 @@ public final class ImageInput {
                 let head = input.takePending()
                 try head.withUnsafeBytes { try sink.write($0) }
                 total += Int64(head.count)
-                while let count = try input.splice(to: file.descriptor), count > 0 { total += Int64(count) }
+                while let count = try input.splice(to: file.descriptor), count > 0 {
+                    total += Int64(count)
+                    digests?.extend(to: total)
+                }
             }
             let source: ByteSource = compressed ? GzipDecodingSource(upstream: input) : input
-            total += try copy(source, to: sink)
+            total = try copy(source, to: sink, after: total, recording: digests)
+            digests?.close()
         } catch let error as CompressionError {
             switch error {
             case .writeFailed: throw InputError.cannotSpool(file: file.path, reason: "\(error)")
@@ -139,16 +161,20 @@ public final class ImageInput {
         guard total > 0 else { throw InputError.standardInputEmpty }
     }
 
-    /// Copies what is left of `source` to `sink`; the number of bytes.
-    private static func copy(_ source: ByteSource, to sink: FileSink) throws -> Int64 {
+    /// Copies what is left of `source` to `sink`, which holds `start` bytes already; how many
+    /// it holds then.
+    private static func copy(
+        _ source: ByteSource, to sink: FileSink, after start: Int64, recording digests: MemberDigests?
+    ) throws -> Int64 {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
-        var total: Int64 = 0
+        var total = start
         while true {
             let count = try source.read(into: buffer)
             if count == 0 { return total }
             try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
             total += Int64(count)
+            digests?.extend(to: total)
         }
     }
 }

@@ -101,12 +101,14 @@ public struct Slim {
         // A directory that cannot take the output is refused before the long work.
         let destination = try output.map(Destination.init)
         try destination?.check()
-        let source = try ImageInput(argument: input, progress: progress, access: access, platform: selection.platform)
+        let source = try ImageInput(
+            argument: input, progress: progress, access: access, platform: selection.platform, hashingMembers: true)
         defer { source.remove() }
         return try source.reading { path in
             let scratch = try ScratchDirectory()
             defer { scratch.remove() }
-            let flattened = try flatten(path, scratch: scratch, progress: progress)
+            let flattened = try flatten(
+                path, recordedDigests: source.recordedDigests, scratch: scratch, progress: progress)
             let decided = try decide(flattened, removal: removal, scratch: scratch, progress: progress)
             let written = try destination.map {
                 try write(flattened, decided, to: $0, traces: removal.traces, scratch: scratch, progress: progress)
@@ -118,10 +120,14 @@ public struct Slim {
     }
 
     /// Stage one: read every layer and apply it, measuring the waste on the way.
-    func flatten(_ path: String, scratch: ScratchDirectory, progress: any StageProgress) throws -> Flattened {
+    func flatten(
+        _ path: String, recordedDigests: MemberDigests?, scratch: ScratchDirectory, progress: any StageProgress
+    ) throws -> Flattened {
         let meter = ByteMeter()
         progress.begin("reading layers", meter: meter)
-        return try FlattenedImage.measuringWaste(path: path, selection: selection, scratch: scratch, meter: meter) {
+        return try FlattenedImage.measuringWaste(
+            path: path, selection: selection, scratch: scratch, meter: meter, recordedDigests: recordedDigests
+        ) {
             layer, count in
             progress.note(Self.layerNote(finished: layer.index, of: count))
         }
