@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(
             name: "CZstd", pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"])]),
+        // splice(2), which the Glibc module leaves out.
+        .systemLibrary(name: "CSplice"),
 
         // Open files, slices of them, and scratch space: what every stage below shares.
         .target(name: "WhittleFiles"),
@@ -79,7 +81,7 @@ let package = Package(
         .target(
             name: "WhittleAnalysis",
             dependencies: [
-                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "CSplice", "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage",
                 "WhittleProfiles", "WhittleSelect", "WhittlePackages",
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -116,7 +118,7 @@ let package = Package(
         .target(
             name: "WhittlePipeline",
             dependencies: [
-                "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage",
+                "CSplice", "WhittleArchive", "WhittleCompression", "WhittleFiles", "WhittleFlatten", "WhittleImage",
                 "WhittleOutput", "WhittlePackageGraph", "WhittlePackages", "WhittleProfiles", "WhittleRegistry",
                 "WhittleSelect", "WhittleTrace", "WhittleTraceFormat",
             ]),

@@ -8,9 +8,11 @@ timed); then, interleaved round by round on a warm page cache, with `sync` betwe
              archive; no whiteouts, no hashing: nothing that flattens can be faster)
   flatten    whittle slim IMAGE -o OUT                    (no removals)
   safe       whittle slim IMAGE -o OUT --profile safe
-  pipe       cat IMAGE | whittle slim - -o - > OUT
+  pipe       cat IMAGE | whittle slim - -o - > OUT            (standard output a file)
+  pipeout    cat IMAGE | whittle slim - -o - | cat > OUT      (standard output a pipe)
 
-and prints medians with three ratios: flatten / bsdtar, safe / flatten, pipe / flatten.
+and prints medians with four ratios: flatten / bsdtar, safe / flatten, and pipe and
+pipeout / flatten.
 Figures go to stdout and to WORKDIR/results-floor.md. A benchmark, not a test: the exit
 status is non-zero only when a command fails.
 """
@@ -67,6 +69,9 @@ def cases(whittle: str, image: Path, layers: list[Path], out: Path) -> dict[str,
         "pipe": b.Case("pipe", "cat IMAGE | whittle slim - -o - > OUT",
                        ["sh", "-c", 'cat "$1" | "$0" slim - -o - -q > "$2"', whittle, str(image), str(o("pipe"))],
                        o("pipe")),
+        "pipeout": b.Case("pipeout", "cat IMAGE | whittle slim - -o - | cat > OUT",
+                          ["sh", "-c", 'cat "$1" | "$0" slim - -o - -q | cat > "$2"', whittle, str(image),
+                           str(o("pipeout"))], o("pipeout")),
         # The trace's set-up (the flattened root written out, the sandbox started) against
         # extracting every layer in order, each into a new directory removed afterwards, as
         # the trace removes its root. Root only; the image needs /bin/true.
@@ -96,7 +101,7 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, required=True, help="where results-floor.md goes")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--only", default="bsdtar,flatten,safe,pipe",
-                    help="comma-separated subset of bsdtar, flatten, safe, pipe, and (as root) extract, trace")
+                    help="comma-separated subset of bsdtar, flatten, safe, pipe, pipeout, and (as root) extract, trace")
     ap.add_argument("--timeout", type=float, default=None, help="per-run timeout in seconds")
     a = ap.parse_args()
     wanted = a.only.split(",")
@@ -125,7 +130,7 @@ def main() -> int:
                 cx, cy = by_key.get(x), by_key.get(y)
                 return b.ratio(cx and cx.median_wall(), cy and cy.median_wall())
             ratios.append(f"| {image.name} | {r('flatten', 'bsdtar')} | {r('safe', 'flatten')} | "
-                          f"{r('pipe', 'flatten')} | {r('trace', 'extract')} |")
+                          f"{r('pipe', 'flatten')} | {r('pipeout', 'flatten')} | {r('trace', 'extract')} |")
             shutil.rmtree(Path(tmp) / image.stem)
 
     text = "\n".join([
@@ -134,8 +139,9 @@ def main() -> int:
         f"{loadavg()} at the end. {a.runs} interleaved runs per command, warm page cache.", "",
         "| image | command | runs | median wall (s) | min–max (s) | median CPU (s) | peak RSS (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows, "",
-        "| image | flatten / bsdtar | `--profile safe` / flatten | pipe / file | trace set-up / `bsdtar -x` |",
-        "| --- | ---: | ---: | ---: | ---: |", *ratios, ""])
+        "| image | flatten / bsdtar | `--profile safe` / flatten | pipe / file | pipe to pipe / file "
+        "| trace set-up / `bsdtar -x` |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |", *ratios, ""])
     a.workdir.mkdir(parents=True, exist_ok=True)
     (a.workdir / "results-floor.md").write_text(text)
     print(text)

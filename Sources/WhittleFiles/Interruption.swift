@@ -4,7 +4,8 @@ import Foundation
 #endif
 
 /// Ctrl-C and SIGTERM, handled in one place, which also owns the list of temporary paths
-/// (scratch directories, staging outputs) to remove when they arrive.
+/// (scratch directories, staging outputs) to remove when they arrive, and of open output
+/// files (standard output redirected to a file) to empty.
 ///
 /// No signal handler runs: `install()` blocks both signals before any other thread exists,
 /// so every later thread inherits the mask, and one thread takes them with `sigwait`. It
@@ -49,6 +50,33 @@ public enum Interruption {
         }
     }
 
+    /// Empties `file` if the run is interrupted before `settleFile(_:_:)` is called for it;
+    /// `writer`, the descriptor the output is written through, is cut off first.
+    public static func emptyOnInterrupt(_ file: Int32, writtenThrough writer: Int32) {
+        registry.withFiles { $0[file] = writer }
+    }
+
+    /// Runs `body` (the output kept, or emptied) so that an interruption sees the file
+    /// either before or after it, then stops watching the file.
+    public static func settleFile<T>(_ file: Int32, _ body: () throws -> T) rethrows -> T {
+        try registry.withFiles { files in
+            defer { files[file] = nil }
+            return try body()
+        }
+    }
+
+    /// Points `writer` at /dev/null, so that no write still under way lands after the
+    /// truncation, then truncates `file` to nothing.
+    public static func emptyFile(_ file: Int32, cuttingOff writer: Int32) {
+        let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
+        if null >= 0 {
+            dup2(null, writer)
+            close(null)
+        }
+        _ = ftruncate(file, 0)
+        _ = lseek(file, 0, SEEK_SET)
+    }
+
     /// While `body` runs, an interruption calls `handler` instead of ending the process: for
     /// a run that stops itself cleanly and reports what it had (a trace).
     public static func deferring<T>(
@@ -87,12 +115,20 @@ public enum Interruption {
 private final class InterruptRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var paths: Set<String> = []
+    /// Output files to empty, each with the descriptor it is written through.
+    private var files: [Int32: Int32] = [:]
     private var handler: (@Sendable (Int32) -> Void)?
 
     func withLock<T>(_ body: (inout Set<String>) throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body(&paths)
+    }
+
+    func withFiles<T>(_ body: (inout [Int32: Int32]) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&files)
     }
 
     func swapHandler(_ new: (@Sendable (Int32) -> Void)?) -> (@Sendable (Int32) -> Void)? {
@@ -112,6 +148,7 @@ private final class InterruptRegistry: @unchecked Sendable {
             handler(signal)
             return
         }
+        for (file, writer) in files { Interruption.emptyFile(file, cuttingOff: writer) }
         for path in paths.sorted() { removeTree(path) }
         let name = signal == SIGINT ? "SIGINT" : "SIGTERM"
         let count = paths.count == 1 ? "1 temporary path" : "\(paths.count) temporary paths"

@@ -25,12 +25,14 @@ public struct FlattenedImage {
     ///   - observer: sees each entry before it is applied (the wasted-bytes analysis).
     ///   - meter: counts the layers' stored bytes as they are read; its total is set to theirs.
     ///   - progress: called after each layer, with the number of layers in the image.
+    ///   - recordedDigests: the members' digests taken as standard input was spooled to `path`.
     public init(
         path: String, selection: ImageSelection = ImageSelection(), scratch: ScratchDirectory,
         verifying: Bool = true, deferringChecks: Bool = false, observer: Flattener.EntryObserver? = nil,
-        meter: ByteMeter? = nil, progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
+        meter: ByteMeter? = nil, recordedDigests: MemberDigests? = nil,
+        progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
     ) throws {
-        image = try SavedImage(path: path, selection: selection, scratch: scratch)
+        image = try SavedImage(path: path, selection: selection, scratch: scratch, recordedDigests: recordedDigests)
         let flattener = Flattener(scratch: scratch)
         flattener.entryObserver = observer
         let count = image.layers.count

@@ -84,7 +84,7 @@ public final class Flattener {
     ) throws {
         meter?.expect(image.layers.reduce(0) { $0 + $1.slice.length })
         for location in image.layers {
-            let stream = try LayerStream(location, verifying: verifying, meter: meter)
+            let stream = try LayerStream(location, verifying: verifying, meter: meter, recorded: image.recordedDigests)
             let summary: LayerSummary
             if let checks {
                 summary = try applyEntries(of: stream)

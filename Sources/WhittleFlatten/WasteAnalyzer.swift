@@ -520,13 +520,14 @@ extension FlattenedImage {
     /// caller's later stages (selection, package databases) build their own structures.
     public static func measuringWaste(
         path: String, selection: ImageSelection, scratch: ScratchDirectory, verifying: Bool = true,
-        deferringChecks: Bool = false, top: Int = 20, meter: ByteMeter? = nil,
+        deferringChecks: Bool = false, top: Int = 20, meter: ByteMeter? = nil, recordedDigests: MemberDigests? = nil,
         progress: (_ layer: LayerSummary, _ layerCount: Int) -> Void = { _, _ in }
     ) throws -> Flattened {
         let analyzer = WasteAnalyzer()
         let flattened = try FlattenedImage(
             path: path, selection: selection, scratch: scratch, verifying: verifying,
-            deferringChecks: deferringChecks, observer: analyzer.observer, meter: meter
+            deferringChecks: deferringChecks, observer: analyzer.observer, meter: meter,
+            recordedDigests: recordedDigests
         ) { layer, count in
             // Each finished layer's own tree is counted and let go at once.
             analyzer.endLayer(layer.index + 1)

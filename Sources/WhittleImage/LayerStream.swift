@@ -35,6 +35,8 @@ public final class LayerStream {
         /// Uncompressed, the blob is the tar: the blob digest and the diff_id are one hash,
         /// taken by a thread of its own over the blob in the file.
         case separate(FileRangeHasher)
+        /// The same hash, taken already while standard input was spooled.
+        case recorded(MemberDigests)
         /// Compressed, both hashes see the stream as it is decoded, which is counted against
         /// the layer's inflation limit.
         case inline(blob: HashingSource, diff: HashingSource, inflated: LimitedSource)
@@ -43,7 +45,10 @@ public final class LayerStream {
     /// - Parameters:
     ///   - verifying: false skips the digest checks (for `inspect`).
     ///   - meter: counts the blob's bytes as they are read (or skipped), for progress.
-    public init(_ location: LayerLocation, verifying: Bool = true, meter: ByteMeter? = nil) throws {
+    ///   - recorded: the members' digests taken as the input was spooled, if it was.
+    public init(
+        _ location: LayerLocation, verifying: Bool = true, meter: ByteMeter? = nil, recorded: MemberDigests? = nil
+    ) throws {
         self.location = location
         self.verifying = verifying
         compression = try LayerCompression.sniff(location.slice)
@@ -52,13 +57,13 @@ public final class LayerStream {
             // The flattener addresses file data in the input by offset, so the tar reader
             // takes only the headers, and the hash (the one cost that grows with the bytes)
             // runs on the second core meanwhile.
-            digests =
-                verifying
-                ? .separate(
-                    FileRangeHasher(
-                        fileDescriptor: slice.file.descriptor, offset: slice.offset,
-                        available: slice.length))
-                : .unchecked
+            if !verifying {
+                digests = .unchecked
+            } else if let recorded, recorded.path == slice.file.path {
+                digests = .recorded(recorded)
+            } else {
+                digests = .separate(Self.hasher(of: slice))
+            }
             tar = try Self.headersOnly(slice, name: "layer \(location.index + 1) (\(location.name))", meter: meter)
             return
         }
@@ -78,6 +83,10 @@ public final class LayerStream {
                 throw ImageError.corruptLayer(layer: layer, reason: "\(error)")
             }
         }
+    }
+
+    private static func hasher(of slice: FileSlice) -> FileRangeHasher {
+        FileRangeHasher(fileDescriptor: slice.file.descriptor, offset: slice.offset, available: slice.length)
     }
 
     /// A reader of an uncompressed blob that skips file data without reading it.
@@ -121,6 +130,12 @@ public final class LayerStream {
                 return
             case let .separate(hasher):
                 blobDigest = ContentDigest(finishedHex: try hasher.finish()).description
+                diffID = blobDigest
+            case let .recorded(members):
+                // A member the walk did not record is hashed now.
+                blobDigest =
+                    try members.digest(of: location.slice)
+                    ?? ContentDigest(finishedHex: try Self.hasher(of: location.slice).finish()).description
                 diffID = blobDigest
             case let .inline(blob, diff, inflated):
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)

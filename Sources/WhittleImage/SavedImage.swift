@@ -63,9 +63,15 @@ public final class SavedImage {
     }
     /// Keeps the outer archive or its decompressed copy open while layers are read.
     private let store: BlobStore
+    /// Digests of the archive's members, taken while standard input was spooled to `path`.
+    public let recordedDigests: MemberDigests?
 
-    public init(path: String, selection: ImageSelection = ImageSelection(), scratch: ScratchDirectory) throws {
+    public init(
+        path: String, selection: ImageSelection = ImageSelection(), scratch: ScratchDirectory,
+        recordedDigests: MemberDigests? = nil
+    ) throws {
         self.path = path
+        self.recordedDigests = recordedDigests
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw ImageError.cannotOpen(path: path, reason: "no such file or directory")

@@ -5,6 +5,50 @@ import WhittleFiles
     import Glibc
 #endif
 
+/// Where `ImageWriter` puts a tarball: a file it can seek in, write at offsets, and read
+/// back (to hash the layer it just wrote), which is kept only once `commit()` is called.
+protocol OutputFile: AnyObject {
+    /// The output as messages name it.
+    var name: String { get }
+    /// Open for writing.
+    var descriptor: Int32 { get }
+    /// Open for reading the same file.
+    var readDescriptor: Int32 { get }
+    func commit() throws
+}
+
+extension OutputFile {
+    var sink: FileSink { FileSink(fileDescriptor: descriptor) }
+
+    func seek(to offset: Int64) throws {
+        guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
+            throw OutputError.writeFailed(path: name, reason: OutputError.reason(errno))
+        }
+    }
+
+    /// Writes at a position without moving the file offset.
+    func write(_ bytes: [UInt8], at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return pwrite(descriptor, base + done, bytes.count - done, off_t(offset) + off_t(done))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw OutputError.writeFailed(path: name, reason: OutputError.reason(errno))
+            }
+            done += written
+        }
+    }
+
+    var size: Int64 {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { return 0 }
+        return Int64(info.st_size)
+    }
+}
+
 /// A file written beside its destination and given the destination's name only by
 /// `commit()`. Dropped without a commit, it removes itself: a failed run leaves no partial
 /// output.
@@ -13,7 +57,7 @@ import WhittleFiles
 /// name at all until the commit links it in, so even a run killed outright leaves nothing.
 /// Elsewhere it has a hidden name, `.OUT.whittle-XXXXXX`, which Ctrl-C and SIGTERM remove
 /// (`Interruption`).
-final class AtomicOutputFile {
+final class AtomicOutputFile: OutputFile {
     let destination: String
     /// Nil while the file has no name.
     let temporaryPath: String?
@@ -64,7 +108,8 @@ final class AtomicOutputFile {
         return url.deletingLastPathComponent().path + "/.\(url.lastPathComponent).whittle-XXXXXX"
     }
 
-    var sink: FileSink { FileSink(fileDescriptor: descriptor) }
+    var name: String { destination }
+    var readDescriptor: Int32 { descriptor }
 
     func commit() throws {
         // The file was made 0600; an image tarball is an ordinary file, so honour the umask.
@@ -97,33 +142,5 @@ final class AtomicOutputFile {
             }
         }
         throw OutputError.writeFailed(path: destination, reason: OutputError.reason(EEXIST))
-    }
-
-    func seek(to offset: Int64) throws {
-        guard lseek(descriptor, off_t(offset), SEEK_SET) == off_t(offset) else {
-            throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
-        }
-    }
-
-    /// Writes at a position without moving the file offset.
-    func write(_ bytes: [UInt8], at offset: Int64) throws {
-        var done = 0
-        while done < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return pwrite(descriptor, base + done, bytes.count - done, off_t(offset) + off_t(done))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw OutputError.writeFailed(path: destination, reason: OutputError.reason(errno))
-            }
-            done += written
-        }
-    }
-
-    var size: Int64 {
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return 0 }
-        return Int64(info.st_size)
     }
 }

@@ -52,7 +52,8 @@ public struct WriteResult: Sendable {
 
 /// Writes a flattened tree as a single-layer image: an OCI layout plus Docker's
 /// `manifest.json` in one tar, which Docker 20.10, skopeo, podman and containerd all load
-/// (design notes §4). The tar is assembled under a temporary name and renamed into place.
+/// (design notes §4). The tar is assembled under a temporary name and renamed into place, or
+/// written straight into an empty file already open (`OpenedOutputFile`).
 public struct ImageWriter {
     public init() {}
 
@@ -64,13 +65,31 @@ public struct ImageWriter {
         _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
         filter: LayerWriter.Filter? = nil, meter: ByteMeter? = nil, beforeCommit: () throws -> Void = {}
     ) throws -> WriteResult {
-        do {
-            return try writeImage(
-                tree, from: image, to: path, options: options, filter: filter, meter: meter,
+        try mappingWriteErrors(path) {
+            try writeImage(
+                tree, from: image, to: try AtomicOutputFile(destination: path), options: options, filter: filter,
+                meter: meter, beforeCommit: beforeCommit)
+        }
+    }
+
+    /// The same, into a file already open (standard output redirected to an empty file).
+    public func write(
+        _ tree: FileTree, from image: SavedImage, into file: OpenedOutputFile, options: WriteOptions,
+        filter: LayerWriter.Filter? = nil, meter: ByteMeter? = nil, beforeCommit: () throws -> Void = {}
+    ) throws -> WriteResult {
+        try mappingWriteErrors(file.name) {
+            try writeImage(
+                tree, from: image, to: file, options: options, filter: filter, meter: meter,
                 beforeCommit: beforeCommit)
+        }
+    }
+
+    private func mappingWriteErrors(_ name: String, _ body: () throws -> WriteResult) throws -> WriteResult {
+        do {
+            return try body()
         } catch let CompressionError.writeFailed(code) {
             // The sink knows only the errno; the user needs the path too (a full disk, say).
-            throw OutputError.writeFailed(path: path, reason: OutputError.reason(code))
+            throw OutputError.writeFailed(path: name, reason: OutputError.reason(code))
         }
     }
 
@@ -107,20 +126,20 @@ public struct ImageWriter {
     }
 
     private func writeImage(
-        _ tree: FileTree, from image: SavedImage, to path: String, options: WriteOptions,
+        _ tree: FileTree, from image: SavedImage, to output: any OutputFile, options: WriteOptions,
         filter: LayerWriter.Filter?, meter: ByteMeter?, beforeCommit: () throws -> Void
     ) throws -> WriteResult {
         let tag = try resolveTag(options.tag, image: image)
+        let path = output.name
 
         // 1. The layer, streamed straight into the output file after a reserved space. Its
         //    tar header names it by a digest known only at the end, so the header is
         //    filled in afterwards; this saves writing and re-reading the layer once more.
-        let output = try AtomicOutputFile(destination: path)
         try output.seek(to: Self.reservedHeaderSpace)
         let fileSink = output.sink
         // The blob is hashed back from the file on the second core while this one writes.
         let blobHash = FileHashingSink(
-            downstream: fileSink, fileDescriptor: output.descriptor,
+            downstream: fileSink, fileDescriptor: output.readDescriptor,
             offset: Self.reservedHeaderSpace)
         let encoder = options.compression == .gzip ? ParallelGzipEncoder(downstream: blobHash) : nil
         // Uncompressed, the blob digest and the diff_id are the same hash: compute it once.

@@ -1,3 +1,4 @@
+import CSplice
 import Foundation
 import WhittleCompression
 import WhittleFiles
@@ -11,7 +12,8 @@ import WhittleRegistry
 /// in place when it is a regular file (`< app.tar`), otherwise copied to a spool file in a
 /// private directory of $TMPDIR that `remove()` (or the end of the process's use of this
 /// object) deletes. Only the outer tar is spooled: layers are then read from the spool in
-/// place, as from any file.
+/// place, as from any file. Asked to, the spool's members are hashed as it is written
+/// (`recordedDigests`), so that the flatten need not read its layers again to check them.
 public final class ImageInput {
     public static let standardInput = "-"
 
@@ -19,14 +21,19 @@ public final class ImageInput {
     public let path: String
     /// How reports name it: the argument, `-` for standard input.
     public let name: String
+    /// The spooled members' digests, when standard input was spooled with `hashingMembers`.
+    public let recordedDigests: MemberDigests?
     private let scratch: ScratchDirectory?
 
+    /// - Parameter hashingMembers: hash the members of a spooled standard input as they come
+    ///   (for a run that checks every layer's digest).
     public init(
         argument: String, progress: any StageProgress, access: RegistryAccess = RegistryAccess(),
-        platform: Platform = .host
+        platform: Platform = .host, hashingMembers: Bool = false
     ) throws {
         name = argument
         guard argument == Self.standardInput else {
+            recordedDigests = nil
             let location = try ImageLocation(parsing: argument)
             if let local = location.localPath {
                 path = local
@@ -48,14 +55,25 @@ public final class ImageInput {
         if fstat(STDIN_FILENO, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
             path = "/dev/stdin"
             scratch = nil
+            recordedDigests = nil
             return
         }
         let scratch = try ScratchDirectory()
         self.scratch = scratch
         path = scratch.path + "/stdin.tar"
+        let file: OpenFile
         do {
-            try Self.spool(to: try scratch.createFile(named: "stdin.tar"), progress: progress)
+            file = try scratch.createFile(named: "stdin.tar")
         } catch {
+            scratch.remove()
+            throw error
+        }
+        let recorded = hashingMembers ? MemberDigests(file: file) : nil
+        recordedDigests = recorded
+        do {
+            try Self.spool(to: file, recording: recorded, progress: progress)
+        } catch {
+            recorded?.cancel()
             scratch.remove()
             throw error
         }
@@ -108,24 +126,32 @@ public final class ImageInput {
     }
 
     /// Copies standard input to `file`, inflating a gzip stream (`docker save | gzip`) on the way
-    /// so that the reader need not make a second copy. Memory: one buffer.
-    private static func spool(to file: OpenFile, progress: any StageProgress) throws {
+    /// so that the reader need not make a second copy. A plain tar coming through a pipe is
+    /// moved with splice(2), which spares its two copies through user space; the kernel may
+    /// refuse that (standard input a socket, a file system without splice), and then it is
+    /// read and written like the gzip stream. Memory: one buffer.
+    private static func spool(to file: OpenFile, recording digests: MemberDigests?, progress: any StageProgress) throws
+    {
         let meter = ByteMeter()
         progress.begin("reading standard input", meter: meter)
         let input = StandardInputSource(meter: meter)
         let compressed = try input.peek(2) == [0x1f, 0x8b]
-        let source: ByteSource = compressed ? GzipDecodingSource(upstream: input) : input
         let sink = FileSink(fileDescriptor: file.descriptor)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        var total = 0
+        var total: Int64 = 0
         do {
-            while true {
-                let count = try source.read(into: buffer)
-                if count == 0 { break }
-                try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-                total += count
+            if !compressed {
+                input.enlargePipe()
+                let head = input.takePending()
+                try head.withUnsafeBytes { try sink.write($0) }
+                total += Int64(head.count)
+                while let count = try input.splice(to: file.descriptor), count > 0 {
+                    total += Int64(count)
+                    digests?.extend(to: total)
+                }
             }
+            let source: ByteSource = compressed ? GzipDecodingSource(upstream: input) : input
+            total = try copy(source, to: sink, after: total, recording: digests)
+            digests?.close()
         } catch let error as CompressionError {
             switch error {
             case .writeFailed: throw InputError.cannotSpool(file: file.path, reason: "\(error)")
@@ -133,6 +159,23 @@ public final class ImageInput {
             }
         }
         guard total > 0 else { throw InputError.standardInputEmpty }
+    }
+
+    /// Copies what is left of `source` to `sink`, which holds `start` bytes already; how many
+    /// it holds then.
+    private static func copy(
+        _ source: ByteSource, to sink: FileSink, after start: Int64, recording digests: MemberDigests?
+    ) throws -> Int64 {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var total = start
+        while true {
+            let count = try source.read(into: buffer)
+            if count == 0 { return total }
+            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            total += Int64(count)
+            digests?.extend(to: total)
+        }
     }
 }
 
@@ -165,6 +208,44 @@ final class StandardInputSource: ByteSource {
             return count
         }
         return try readInput(into: buffer, limit: buffer.count)
+    }
+
+    /// The bytes `peek` looked at and nobody has read yet, now taken out.
+    func takePending() -> [UInt8] {
+        defer { pending = [] }
+        return pending
+    }
+
+    /// Asks for a pipe as large as an unprivileged process may make it (a mebibyte by
+    /// default): the writer before the pipe then waits far less often for this process
+    /// to take what it wrote. Best effort: nothing changes when it is no pipe or the
+    /// limit is lower.
+    func enlargePipe() {
+        let limit = (try? String(contentsOfFile: "/proc/sys/fs/pipe-max-size", encoding: .utf8))
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        _ = fcntl(STDIN_FILENO, Self.setPipeSize, min(limit ?? 1 << 20, 1 << 24))
+    }
+
+    /// `F_SETPIPE_SZ` (Linux's `F_LINUX_SPECIFIC_BASE + 7`), which the Glibc module leaves out.
+    private static let setPipeSize: Int32 = 1031
+
+    /// Moves the next bytes of standard input to `descriptor` at its offset with splice(2):
+    /// their count, 0 at the end of input, nil when the kernel will not splice these two.
+    func splice(to descriptor: Int32) throws -> Int? {
+        while true {
+            let moved = whittle_splice(STDIN_FILENO, descriptor, 1 << 24)
+            if moved >= 0 {
+                meter.add(moved)
+                return moved
+            }
+            switch errno {
+            case EINTR: continue
+            case EINVAL, ENOSYS, EBADF, EOPNOTSUPP: return nil
+            // Failures of the file being written, not of the pipe.
+            case ENOSPC, EDQUOT, EFBIG, EIO, EROFS: throw CompressionError.writeFailed(errno: errno)
+            default: throw CompressionError.readFailed(errno: errno)
+            }
+        }
     }
 
     private func readInput(into buffer: UnsafeMutableRawBufferPointer, limit: Int) throws -> Int {

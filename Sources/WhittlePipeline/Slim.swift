@@ -101,12 +101,14 @@ public struct Slim {
         // A directory that cannot take the output is refused before the long work.
         let destination = try output.map(Destination.init)
         try destination?.check()
-        let source = try ImageInput(argument: input, progress: progress, access: access, platform: selection.platform)
+        let source = try ImageInput(
+            argument: input, progress: progress, access: access, platform: selection.platform, hashingMembers: true)
         defer { source.remove() }
         return try source.reading { path in
             let scratch = try ScratchDirectory()
             defer { scratch.remove() }
-            let flattened = try flatten(path, scratch: scratch, progress: progress)
+            let flattened = try flatten(
+                path, recordedDigests: source.recordedDigests, scratch: scratch, progress: progress)
             // The last layers' digests are still being taken on the second core while the
             // selection runs and the output is written; it is put in place only once every
             // layer has passed its check.
@@ -128,11 +130,14 @@ public struct Slim {
     }
 
     /// Stage one: read every layer and apply it, measuring the waste on the way.
-    func flatten(_ path: String, scratch: ScratchDirectory, progress: any StageProgress) throws -> Flattened {
+    func flatten(
+        _ path: String, recordedDigests: MemberDigests?, scratch: ScratchDirectory, progress: any StageProgress
+    ) throws -> Flattened {
         let meter = ByteMeter()
         progress.begin("reading layers", meter: meter)
         return try FlattenedImage.measuringWaste(
-            path: path, selection: selection, scratch: scratch, deferringChecks: true, meter: meter
+            path: path, selection: selection, scratch: scratch, deferringChecks: true, meter: meter,
+            recordedDigests: recordedDigests
         ) { layer, count in
             progress.note(Self.layerNote(finished: layer.index, of: count))
         }
@@ -181,27 +186,48 @@ public struct Slim {
     /// Stage three: writes the kept tree, verifies it when asked, and puts it in place:
     /// renamed to the output path, or sent on from the scratch directory (to standard output,
     /// a registry or the engine). The writer fills in the layer's header once the layer's
-    /// digest is known, so output that is sent on is assembled in the scratch directory first.
+    /// digest is known, so output that is sent on is assembled in the scratch directory first,
+    /// except on standard output redirected to an empty file, which is written in place.
     func write(
         _ flattened: Flattened, _ decided: Decided, to destination: Destination, traces: [LoadedTrace],
         scratch: ScratchDirectory, progress: any StageProgress
     ) throws -> Written {
+        if case .standardOutput = destination, !verify,
+            let file = OpenedOutputFile(adopting: STDOUT_FILENO, name: "standard output")
+        {
+            let written = try writeLayer(flattened, decided, tag: destination, progress: progress) {
+                try ImageWriter().write(
+                    flattened.tree, from: flattened.saved, into: file, options: $0, filter: $1, meter: $2,
+                    beforeCommit: flattened.finishLayerChecks)
+            }
+            return Written(file: written, output: Self.standardOutput, verified: [], delivery: nil)
+        }
         let file = destination.filePath
         let target = file.map { verify ? Self.stagingPath(for: $0) : $0 } ?? scratch.path + "/output.tar"
         // The scratch directory is removed on an interruption; a staging file beside the output is not.
         if verify, file != nil { Interruption.removeOnInterrupt(target) }
+        let written = try writeLayer(flattened, decided, tag: destination, progress: progress) {
+            try ImageWriter().write(
+                flattened.tree, from: flattened.saved, to: target, options: $0, filter: $1, meter: $2,
+                beforeCommit: flattened.finishLayerChecks)
+        }
+        let verified = verify ? try Self.verify(target, against: traces, thenMoveTo: file, progress: progress) : []
+        let delivery = try destination.deliver(
+            target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
+        return Written(file: written, output: file ?? output ?? target, verified: verified, delivery: delivery)
+    }
+
+    /// Runs `writer` with the options, the filter of kept nodes and a meter, under "writing".
+    private func writeLayer(
+        _ flattened: Flattened, _ decided: Decided, tag destination: Destination, progress: any StageProgress,
+        _ writer: (WriteOptions, @escaping LayerWriter.Filter, ByteMeter) throws -> WriteResult
+    ) throws -> WriteResult {
         let chosen = decided.selection
         // The layer tar: kept bytes, plus a header (and on average half a block of padding) per entry.
         let meter = ByteMeter(total: chosen.after.bytes + Int64(chosen.after.files) * 768)
         progress.begin("writing", meter: meter)
         var options = options
         options.tag = destination.tag(given: options.tag, inputTags: flattened.saved.tags)
-        let written = try ImageWriter().write(
-            flattened.tree, from: flattened.saved, to: target, options: options,
-            filter: { _, node in chosen.keeps(node) }, meter: meter, beforeCommit: flattened.finishLayerChecks)
-        let verified = verify ? try Self.verify(target, against: traces, thenMoveTo: file, progress: progress) : []
-        let delivery = try destination.deliver(
-            target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
-        return Written(file: written, output: file ?? output ?? target, verified: verified, delivery: delivery)
+        return try writer(options, { _, node in chosen.keeps(node) }, meter)
     }
 }

@@ -68,6 +68,86 @@ struct PipeTests {
         #expect(json.stderr.contains("\"outputTarballBytes\""))
     }
 
+    @Test(
+        "-o - gives the same bytes into an empty file (in place), a pipe, a file opened with <> or >> (staged)",
+        arguments: [
+            ("cat %@ |", "> %@", true, ""), ("cat %@ |", "| cat > %@", false, ""),
+            ("cat %@ |", "1<> %@", false, "old"), ("cat %@ |", ">> %@", false, "old old"),
+            ("python3 -c \(Self.socketFeed) %@", "> %@", true, ""),
+        ])
+    func slimToStandardOutput(feed: String, output: String, inPlace: Bool, before: String) throws {
+        let whittle = quoted(try whittleExecutable())
+        let work = try TestDirectory()
+        let input = fixture("corners.docker25.tar")
+        let reference = work.path("file.tar")
+        let file = try shell("\(whittle) slim \(quoted(input)) -o \(quoted(reference)) --profile safe")
+        #expect(file.status == 0, "\(file.stderr)")
+        let out = work.path("out.tar")
+        try Data(before.utf8).write(to: URL(fileURLWithPath: out))
+        let command =
+            feed.replacingOccurrences(of: "%@", with: quoted(input))
+            + " \(whittle) slim - -o - --profile safe --progress plain "
+            + output.replacingOccurrences(of: "%@", with: quoted(out))
+        let run = try shell(command, environment: ["TMPDIR": work.path("")])
+        #expect(run.status == 0, "\(run.stderr)")
+        // Only `>>` keeps what was there; `<>` writes over it from the start.
+        let kept = output.hasPrefix(">>") ? Data(before.utf8) : Data()
+        let expected = kept + (try Data(contentsOf: URL(fileURLWithPath: reference)))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == expected)
+        #expect(run.stderr.contains("sending to standard output") != inPlace, "\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work.path("")).sorted() == ["file.tar", "out.tar"])
+    }
+
+    /// Runs the rest of the command line with a socket as standard input, fed the file named
+    /// last: a stream the kernel will not splice from.
+    private static let socketFeed = quoted(
+        """
+        import socket, subprocess, sys
+        ours, theirs = socket.socketpair()
+        child = subprocess.Popen(sys.argv[2:], stdin=theirs)
+        theirs.close()
+        ours.sendall(open(sys.argv[1], "rb").read())
+        ours.close()
+        sys.exit(child.wait())
+        """)
+
+    @Test(
+        "a layer corrupted in a piped archive is refused, naming the layer, and nothing is written",
+        arguments: [
+            ("corners.docker.tar", "layer 1 does not match its diff_id"),
+            ("corners.docker25.tar", "digest mismatch for blobs/sha256/efbbd748"),
+        ])
+    func corruptLayerFromStandardInput(name: String, message: String) throws {
+        let whittle = quoted(try whittleExecutable())
+        let work = try TestDirectory()
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: fixture(name))))
+        // Flips a byte of a file's content inside the first (uncompressed) layer.
+        let layer = try #require(
+            try readTar(bytes).first { $0.entry.path.hasSuffix(".tar") || $0.entry.path.contains("efbbd748") })
+        let content = try #require(try readTar(layer.data).first { $0.entry.path.hasSuffix("attrs/keep") }).data
+        let at = try #require(Self.offset(of: content, in: bytes))
+        bytes[at] ^= 0x20
+        let corrupt = work.path("corrupt.tar")
+        try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+        for output in ["-o \(quoted(work.path("out.tar")))", "-o - > \(quoted(work.path("stdout.tar")))"] {
+            let run = try shell(
+                "cat \(quoted(corrupt)) | \(whittle) slim - \(output)", environment: ["TMPDIR": work.path("")])
+            #expect(run.status == 1)
+            #expect(run.stderr.contains(message), "\(run.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: work.path("out.tar")))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work.path("stdout.tar"))).isEmpty)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: work.path("")).sorted() == [
+                "corrupt.tar", "stdout.tar",
+            ])
+    }
+
+    private static func offset(of needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard !needle.isEmpty, haystack.count >= needle.count else { return nil }
+        return (0...(haystack.count - needle.count)).first { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+
     @Test("--dry-run with -o - writes nothing to stdout and lists the removals on stderr")
     func dryRunToStandardOutput() throws {
         let whittle = quoted(try whittleExecutable())
