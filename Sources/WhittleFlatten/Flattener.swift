@@ -17,9 +17,10 @@ public struct LayerSummary: Sendable {
     public let compression: LayerCompression
 }
 
-/// The digest checks of layers already applied whose hashes are still being taken, each on
-/// a thread of its own (`LayerStream`). A few run at once: one more layer waits for the
-/// oldest, so the threads stay few on an image of a hundred layers.
+/// The digest checks of layers already applied whose hashes are still being taken: each on
+/// a thread of its own (`LayerStream`), or by the walk that follows a spooled standard
+/// input, in the archive's order rather than the layers'. A few threads run at once: one
+/// more waits for the oldest, so they stay few on an image of a hundred layers.
 public final class LayerChecks {
     private var pending: [LayerStream] = []
     private let running: Int
@@ -30,7 +31,11 @@ public final class LayerChecks {
 
     func add(_ stream: LayerStream) throws {
         pending.append(stream)
-        while pending.count > running { try pending.removeFirst().verify() }
+        while pending.filter(\.hashesOnItsOwnThread).count > running,
+            let oldest = pending.firstIndex(where: \.hashesOnItsOwnThread)
+        {
+            try pending.remove(at: oldest).verify()
+        }
     }
 
     /// Waits for every pending hash and checks it; the first layer that fails is the error.

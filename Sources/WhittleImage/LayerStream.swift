@@ -112,6 +112,13 @@ public final class LayerStream {
             })
     }
 
+    /// Whether the digest is being taken by a thread of this layer's own (rather than inline,
+    /// or by the spool's walk, or not at all).
+    public var hashesOnItsOwnThread: Bool {
+        if case .separate = digests { return true }
+        return false
+    }
+
     /// For an uncompressed layer, entry data lives in the input file itself: at
     /// `directOffset + tar.consumedBytes` right after its header. Nil when compressed.
     public var directFile: (file: OpenFile, baseOffset: Int64)? {
