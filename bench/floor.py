@@ -6,13 +6,16 @@ timed); then, interleaved round by round on a warm page cache, with `sync` betwe
 
   bsdtar     bsdtar -cf OUT @layer1.tar @layer2.tar …   (reads every layer once, writes one
              archive; no whiteouts, no hashing: nothing that flattens can be faster)
+  hashed     the same bsdtar, its output and every layer through sha256sum on the second
+             core: the floor for a flatten that checks its input and names its output by
+             digest, as whittle does
   flatten    whittle slim IMAGE -o OUT                    (no removals)
   safe       whittle slim IMAGE -o OUT --profile safe
   pipe       cat IMAGE | whittle slim - -o - > OUT            (standard output a file)
   pipeout    cat IMAGE | whittle slim - -o - | cat > OUT      (standard output a pipe)
 
-and prints medians with four ratios: flatten / bsdtar, safe / flatten, and pipe and
-pipeout / flatten.
+and prints medians with five ratios: flatten / bsdtar, flatten / hashed, safe / flatten,
+and pipe and pipeout / flatten.
 Figures go to stdout and to WORKDIR/results-floor.md. A benchmark, not a test: the exit
 status is non-zero only when a command fails.
 """
@@ -62,6 +65,9 @@ def cases(whittle: str, image: Path, layers: list[Path], out: Path) -> dict[str,
     return {
         "bsdtar": b.Case("bsdtar", "bsdtar -cf OUT @layer…", ["bsdtar", "-cf", str(o("bsdtar"))]
                          + ["@" + str(p) for p in layers], o("bsdtar")),
+        "hashed": b.Case("hashed", "bsdtar … | tee OUT | sha256sum, sha256sum layer… beside it", [
+            "bash", "-c", 'sha256sum "$@" > /dev/null & bsdtar -cf - "${@/#/@}" | tee "$0" | sha256sum > /dev/null '
+            '&& wait $!', str(o("hashed"))] + [str(p) for p in layers], o("hashed")),
         "flatten": b.Case("flatten", "whittle slim IMAGE -o OUT", [whittle, "slim", str(image), "-o",
                           str(o("flatten")), "-q"], o("flatten")),
         "safe": b.Case("safe", "whittle slim IMAGE -o OUT --profile safe", [whittle, "slim", str(image), "-o",
@@ -100,8 +106,9 @@ def main() -> int:
     ap.add_argument("--whittle", required=True)
     ap.add_argument("--workdir", type=Path, required=True, help="where results-floor.md goes")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", default="bsdtar,flatten,safe,pipe",
-                    help="comma-separated subset of bsdtar, flatten, safe, pipe, pipeout, and (as root) extract, trace")
+    ap.add_argument("--only", default="bsdtar,hashed,flatten,safe,pipe,pipeout",
+                    help="comma-separated subset of bsdtar, hashed, flatten, safe, pipe, pipeout, and (as root) "
+                    "extract, trace")
     ap.add_argument("--timeout", type=float, default=None, help="per-run timeout in seconds")
     a = ap.parse_args()
     wanted = a.only.split(",")
@@ -129,7 +136,8 @@ def main() -> int:
             def r(x: str, y: str) -> str:
                 cx, cy = by_key.get(x), by_key.get(y)
                 return b.ratio(cx and cx.median_wall(), cy and cy.median_wall())
-            ratios.append(f"| {image.name} | {r('flatten', 'bsdtar')} | {r('safe', 'flatten')} | "
+            ratios.append(f"| {image.name} | {r('flatten', 'bsdtar')} | {r('flatten', 'hashed')} | "
+                          f"{r('safe', 'flatten')} | "
                           f"{r('pipe', 'flatten')} | {r('pipeout', 'flatten')} | {r('trace', 'extract')} |")
             shutil.rmtree(Path(tmp) / image.stem)
 
@@ -139,9 +147,9 @@ def main() -> int:
         f"{loadavg()} at the end. {a.runs} interleaved runs per command, warm page cache.", "",
         "| image | command | runs | median wall (s) | min–max (s) | median CPU (s) | peak RSS (MiB) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |", *rows, "",
-        "| image | flatten / bsdtar | `--profile safe` / flatten | pipe / file | pipe to pipe / file "
+        "| image | flatten / bsdtar | flatten / hashed | `--profile safe` / flatten | pipe / file | pipe to pipe / file "
         "| trace set-up / `bsdtar -x` |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |", *ratios, ""])
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |", *ratios, ""])
     a.workdir.mkdir(parents=True, exist_ok=True)
     (a.workdir / "results-floor.md").write_text(text)
     print(text)

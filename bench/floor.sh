@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # whittle against the floor, bsdtar concatenating the same layers (bench/floor.py).
 #
-#   bench/floor.sh [--runs N] [--only bsdtar,flatten,safe,pipe,pipeout,extract,trace] [--workdir DIR] [IMAGE.tar...]
+#   bench/floor.sh [--runs N] [--only bsdtar,hashed,flatten,safe,pipe,pipeout,extract,trace] [--workdir DIR] [IMAGE.tar...]
 #
 # extract and trace (root only) compare the trace's set-up with bsdtar -x of the same layers.
 #
