@@ -39,6 +39,8 @@ public final class Flattener {
 
     /// Called with each entry before it is applied.
     public var entryObserver: EntryObserver?
+    /// Digest checks of layers already applied, left until the last layer is read.
+    private var recordedChecks: [RecordedDigestCheck] = []
 
     public init(scratch: ScratchDirectory) {
         self.scratch = scratch
@@ -63,9 +65,18 @@ public final class Flattener {
                 LayerStream(location, verifying: verifying, meter: meter, recorded: image.recordedDigests))
             progress(summary)
         }
+        try checkRecordedDigests()
     }
 
-    /// Applies one layer and checks its digests once it has been read to the end.
+    /// Runs the digest checks that layers handed back (`LayerStream.verify()`); a layer
+    /// applied alone through `apply(_:)` must be followed by this too.
+    public func checkRecordedDigests() throws {
+        defer { recordedChecks = [] }
+        for check in recordedChecks { try check.run() }
+    }
+
+    /// Applies one layer and checks its digests once it has been read to the end (a digest
+    /// recorded as standard input was spooled: in `checkRecordedDigests()`).
     @discardableResult
     public func apply(_ stream: LayerStream) throws -> LayerSummary {
         let layer = stream.location.index + 1
@@ -122,7 +133,7 @@ public final class Flattener {
                 parent.setChild(Node(name: name, inode: Inode(entry: entry, content: content), layer: layer))
             }
         }
-        try stream.verify()
+        if let check = try stream.verify() { recordedChecks.append(check) }
         let summary = LayerSummary(
             index: stream.location.index, entries: entries, fileBytes: fileBytes,
             storedBytes: stream.location.slice.length, compression: stream.compression)

@@ -85,10 +85,6 @@ public final class LayerStream {
         }
     }
 
-    private static func hasher(of slice: FileSlice) -> FileRangeHasher {
-        FileRangeHasher(fileDescriptor: slice.file.descriptor, offset: slice.offset, available: slice.length)
-    }
-
     /// A reader of an uncompressed blob that skips file data without reading it.
     private static func headersOnly(_ slice: FileSlice, name: String, meter: ByteMeter?) throws -> TarReader {
         var position: Int64 = 0
@@ -119,23 +115,22 @@ public final class LayerStream {
     }
 
     /// Reads whatever follows the tar's end marker, then checks both digests. Call after
-    /// `tar.nextEntry()` returned nil.
-    public func verify() throws {
-        guard verifying else { return }
+    /// `tar.nextEntry()` returned nil. A digest recorded while standard input was spooled may
+    /// still be being taken, so that check is handed back instead, to be run once every
+    /// layer is read: the layers that follow are read meanwhile rather than after it (the
+    /// spool's members come in archive order, rarely the layers' order).
+    public func verify() throws -> RecordedDigestCheck? {
+        guard verifying else { return nil }
         let blobDigest: String
         let diffID: String
         do {
             switch digests {
             case .unchecked:
-                return
+                return nil
+            case let .recorded(members):
+                return RecordedDigestCheck(location: location, digests: members)
             case let .separate(hasher):
                 blobDigest = ContentDigest(finishedHex: try hasher.finish()).description
-                diffID = blobDigest
-            case let .recorded(members):
-                // A member the walk did not record is hashed now.
-                blobDigest =
-                    try members.digest(of: location.slice)
-                    ?? ContentDigest(finishedHex: try Self.hasher(of: location.slice).finish()).description
                 diffID = blobDigest
             case let .inline(blob, diff, inflated):
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
@@ -147,12 +142,44 @@ public final class LayerStream {
         } catch let error as CompressionError {
             throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")
         }
+        try Self.compare(blobDigest: blobDigest, diffID: diffID, with: location)
+        return nil
+    }
+
+    fileprivate static func compare(blobDigest: String, diffID: String, with location: LayerLocation) throws {
         if let expected = location.blobDigest, blobDigest != expected {
             throw ImageError.digestMismatch(name: location.name, expected: expected, actual: blobDigest)
         }
         guard diffID == location.diffID else {
             throw ImageError.diffIDMismatch(layer: location.index, expected: location.diffID, actual: diffID)
         }
+    }
+
+    fileprivate static func hasher(of slice: FileSlice) -> FileRangeHasher {
+        FileRangeHasher(fileDescriptor: slice.file.descriptor, offset: slice.offset, available: slice.length)
+    }
+}
+
+/// The digest check of an uncompressed layer whose hash was taken as standard input was
+/// spooled (`LayerStream.verify()`).
+public struct RecordedDigestCheck {
+    let location: LayerLocation
+    let digests: MemberDigests
+
+    /// Waits for the recorded digest (a member the walk did not record is hashed now) and
+    /// compares it, as `verify()` would have.
+    public func run() throws {
+        let digest: String
+        if let recorded = digests.digest(of: location.slice) {
+            digest = recorded
+        } else {
+            do {
+                digest = ContentDigest(finishedHex: try LayerStream.hasher(of: location.slice).finish()).description
+            } catch let error as CompressionError {
+                throw ImageError.corruptLayer(layer: location.index, reason: "\(error)")
+            }
+        }
+        try LayerStream.compare(blobDigest: digest, diffID: digest, with: location)
     }
 }
 
