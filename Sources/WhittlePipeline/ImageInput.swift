@@ -144,6 +144,7 @@ public final class ImageInput {
                 let head = input.takePending()
                 try head.withUnsafeBytes { try sink.write($0) }
                 total += Int64(head.count)
+                digests?.extend(to: total)
                 while let count = try input.splice(to: file.descriptor), count > 0 {
                     total += Int64(count)
                     digests?.extend(to: total)

@@ -32,6 +32,14 @@ struct FaultTests {
         #expect(result.errors.contains("No space left on device") && result.errors.contains("disk"), "\(result.errors)")
         #expect(try work.leftIn(disk.path).isEmpty, "left on the full disk")
         #expect(try work.leftInTemporaryDirectory().isEmpty)
+
+        // -o - into an empty file on that disk, written in place: emptied again.
+        let redirected = try work.start(shell: "exec \"$0\" \"$@\" > '\(output)'", ["slim", input, "-o", "-"])
+        redirected.waitUntilExit()
+        #expect(redirected.terminationStatus == 1)
+        #expect(work.errors(of: redirected).contains("No space left on device"), "\(work.errors(of: redirected))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)).isEmpty)
+        #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
     @Test(
@@ -79,6 +87,24 @@ struct FaultTests {
         #expect(process.terminationStatus == 128 + signal, "\(work.errors(of: process))")
         #expect(work.errors(of: process).contains("interrupted by"), "\(work.errors(of: process))")
         #expect(try work.leftIn(outputs).isEmpty)
+        #expect(try work.leftInTemporaryDirectory().isEmpty)
+    }
+
+    @Test("SIGINT while -o - is written in place into an empty file on standard output leaves it empty")
+    func interruptedWriteToStandardOutput() throws {
+        let work = try FaultWork()
+        let input = try bigImage(in: work)
+        // `start` gives whittle an empty regular file as standard output: written in place.
+        let process = try work.start(["slim", input, "-o", "-", "--compression", "gzip"])
+        try work.waitFor("the output to be written", process: process) {
+            let size = (try? FileManager.default.attributesOfItem(atPath: work.path("stdout"))[.size]) as? Int
+            return (size ?? 0) > 4 << 20
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+
+        #expect(process.terminationStatus == 128 + SIGINT, "\(work.errors(of: process))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work.path("stdout"))).isEmpty)
         #expect(try work.leftInTemporaryDirectory().isEmpty)
     }
 
