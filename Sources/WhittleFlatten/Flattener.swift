@@ -19,13 +19,15 @@ public struct LayerSummary: Sendable {
 
 /// The digest checks of layers already applied whose hashes are still being taken: each on
 /// a thread of its own (`LayerStream`), or by the walk that follows a spooled standard
-/// input, in the archive's order rather than the layers'. A few threads run at once: one
-/// more waits for the oldest, so they stay few on an image of a hundred layers.
+/// input, in the archive's order rather than the layers'. By default one such thread runs
+/// behind the flatten (with the flatten's own, both cores are busy, and each hashing thread
+/// holds a buffer, which on the ML image was the margin of its memory limit); one more waits
+/// for the oldest.
 public final class LayerChecks {
     private var pending: [LayerStream] = []
     private let running: Int
 
-    public init(running: Int = 3) {
+    public init(running: Int = 1) {
         self.running = running
     }
 
