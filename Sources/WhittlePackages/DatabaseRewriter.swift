@@ -63,14 +63,14 @@ struct DatabaseRewriter {
         let base = DpkgDatabase.info + "/" + key
         // `.md5sums` names the files `.list` names: each is resolved once.
         var answers: [String: Bool] = [:]
-        func remains(_ listed: String) -> Bool {
+        func remainsOnce(_ listed: String) -> Bool {
             if let known = answers[listed] { return known }
-            let answer = self.remains(listed)
+            let answer = remains(listed)
             answers[listed] = answer
             return answer
         }
         if let list = try DatabaseText.read(tree, base + ".list") {
-            files.append((base + ".list", keptLines(list) { remains(String($0)) }))
+            files.append((base + ".list", keptLines(list) { remainsOnce(String($0)) }))
         }
         if let sums = try DatabaseText.read(tree, base + ".md5sums") {
             // `md5  path`, the path relative to the root.
@@ -79,7 +79,7 @@ struct DatabaseRewriter {
                     base + ".md5sums",
                     keptLines(sums) { line in
                         guard let space = line.firstIndex(of: " ") else { return true }
-                        return remains("/" + line[space...].drop { $0 == " " })
+                        return remainsOnce("/" + line[space...].drop { $0 == " " })
                     }
                 ))
         }
@@ -89,7 +89,7 @@ struct DatabaseRewriter {
                 (
                     base + ".conffiles",
                     keptLines(conffiles) { line in
-                        remains(String(line.split(separator: " ").last ?? line))
+                        remainsOnce(String(line.split(separator: " ").last ?? line))
                     }
                 ))
         }

@@ -122,6 +122,7 @@ public struct Slim {
                         progress: progress)
                 }
             }
+            // A dry run's checks; a write has finished them before putting the output in place.
             try flattened.finishLayerChecks()
             return Result(
                 flattened: flattened, decided: decided, written: written,
