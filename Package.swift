@@ -27,6 +27,7 @@ let package = Package(
             providers: [.apt(["libzstd-dev"])]),
         // splice(2), which the Glibc module leaves out.
         .systemLibrary(name: "CSplice"),
+        .systemLibrary(name: "CMalloc"),
 
         // Open files, slices of them, and scratch space: what every stage below shares.
         .target(name: "WhittleFiles"),
@@ -132,7 +133,7 @@ let package = Package(
                 "WhittlePackages", "WhittlePackageGraph", "WhittleRegistry", "WhittlePipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "whittle", dependencies: ["WhittleCommands"]),
+        .executableTarget(name: "whittle", dependencies: ["CMalloc", "WhittleCommands"]),
         // Which whole packages go: specs, dependency graphs of dpkg, apk and Python
         // distributions, autoremove, with a reason for each.
         .target(name: "WhittlePackageGraph"),

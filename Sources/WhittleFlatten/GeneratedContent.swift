@@ -4,10 +4,13 @@ import WhittleFiles
 /// Gives regular files of a tree new content: package databases rewritten to list only
 /// what a slim keeps. Each file's bytes are appended to one spool file in the scratch
 /// directory as soon as they are made, and its inode points at its part, so the writer
-/// copies them like any other file and no generated file stays in memory.
-public final class GeneratedContent {
+/// copies them like any other file and no generated file stays in memory. Two threads may
+/// replace files at once, as long as they are different files.
+public final class GeneratedContent: @unchecked Sendable {
     private let tree: FileTree
     private let scratch: ScratchDirectory
+    /// Guards the spool, its end and the count.
+    private let lock = NSLock()
     private var spool: OpenFile?
     private var offset: Int64 = 0
     /// New bytes less replaced bytes, over every replacement so far: what the output gains.
@@ -24,6 +27,8 @@ public final class GeneratedContent {
         guard let inode = tree.lookup(path)?.inode, inode.kind == .regular else {
             throw FlattenError.notARegularFile(path: path)
         }
+        lock.lock()
+        defer { lock.unlock() }
         let file = try spool ?? scratch.createFile(named: "generated-content")
         spool = file
         try bytes.withUnsafeBytes { buffer in

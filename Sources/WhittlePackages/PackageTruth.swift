@@ -1,3 +1,4 @@
+import WhittleFiles
 import WhittleFlatten
 
 /// What a selection leaves of one package.
@@ -33,27 +34,40 @@ public struct PackageTruth: Sendable {
     /// the database even when a file they share with a package that stays remains. A package
     /// left with nothing but docs goes the same way: listed, a scanner would report it and
     /// its CVEs although nothing of it can run.
-    public init(database: PackageDatabase, tree: FileTree, removing: Set<Int> = [], keeps: (String) -> Bool) {
-        outcomes = database.packages.enumerated().map { index, package in
-            var lost = 0
-            var bytes: Int64 = 0
-            var nonDocs = 0
-            var nonDocsKept = 0
-            for path in package.files {
-                let isDoc = Self.isDocumentation(path)
-                if !isDoc { nonDocs += 1 }
-                if keeps(path) {
-                    if !isDoc { nonDocsKept += 1 }
-                    continue
-                }
-                lost += 1
-                bytes += tree.lookup(path)?.inode?.size ?? 0
-            }
-            let kept = package.files.count - lost
-            let gone = removing.contains(index) || (lost > 0 && kept == 0) || (nonDocs > 0 && nonDocsKept == 0)
-            let state: PackageOutcome.State = gone ? .removed : lost == 0 ? .kept : .partial
-            return PackageOutcome(index: index, state: state, filesLost: lost, bytesLost: bytes, filesKept: kept)
+    public init(
+        database: PackageDatabase, tree: FileTree, removing: Set<Int> = [], keeps: @escaping (String) -> Bool
+    ) {
+        // Each package's outcome only reads the tree and the selection: two halves, side by side.
+        let packages = database.packages
+        let middle = packages.count / 2
+        let outcome = { (index: Int) in
+            Self.outcome(of: packages[index], index: index, tree: tree, removing: removing, keeps: keeps)
         }
+        let (low, high) = sideBySide({ (0..<middle).map(outcome) }, { (middle..<packages.count).map(outcome) })
+        outcomes = low + high
+    }
+
+    private static func outcome(
+        of package: InstalledPackage, index: Int, tree: FileTree, removing: Set<Int>, keeps: (String) -> Bool
+    ) -> PackageOutcome {
+        var lost = 0
+        var bytes: Int64 = 0
+        var nonDocs = 0
+        var nonDocsKept = 0
+        for path in package.files {
+            let isDoc = Self.isDocumentation(path)
+            if !isDoc { nonDocs += 1 }
+            if keeps(path) {
+                if !isDoc { nonDocsKept += 1 }
+                continue
+            }
+            lost += 1
+            bytes += tree.lookup(path)?.inode?.size ?? 0
+        }
+        let kept = package.files.count - lost
+        let gone = removing.contains(index) || (lost > 0 && kept == 0) || (nonDocs > 0 && nonDocsKept == 0)
+        let state: PackageOutcome.State = gone ? .removed : lost == 0 ? .kept : .partial
+        return PackageOutcome(index: index, state: state, filesLost: lost, bytesLost: bytes, filesKept: kept)
     }
 
     /// Docs and licence notices: what Debian Policy (§12.3) forbids a package to need in
@@ -89,46 +103,68 @@ public struct PackageTruth: Sendable {
     }
 
     /// Gives the database files that change their new content, one file at a time, so no
-    /// more than one rewritten file is in memory.
+    /// more than one rewritten file per core is in memory.
     public func rewrite(
         _ database: PackageDatabase, tree: FileTree, keeps: @escaping (String) -> Bool,
         into generated: GeneratedContent
     ) throws {
-        let removed = Set(outcomes(.removed).map(\.index))
-        let partial = Set(outcomes(.partial).map(\.index))
+        let removed = Set(outcomes(.removed).map { database.packages[$0.index].key })
+        let partial = outcomes(.partial).map { database.packages[$0.index] }
         guard !removed.isEmpty || !partial.isEmpty else { return }
         let rewriter = DatabaseRewriter(tree: tree, keeps: keeps)
-        // The MD5 of every rewritten file: a dpkg package that owns one lists its checksum.
-        var checksums: [String: String] = [:]
-        func emit(_ file: (path: String, text: String)) throws {
-            let bytes = Array(file.text.utf8)
-            checksums[file.path] = DatabaseRewriter.md5(bytes)
-            try generated.replace(file.path, with: bytes)
-        }
-        let changed = removed.union(partial)
-        func changes(_ kind: PackageKind) -> Bool {
-            changed.contains { database.packages[$0].kind == kind }
-        }
-        if changes(.deb) {
-            let partialKeys = Set(partial.map { database.packages[$0].key })
-            if let status = try rewriter.dpkgStatus(
-                removing: Set(removed.map { database.packages[$0].key }),
-                trimming: partialKeys)
+        let kinds = Set(outcomes.filter { $0.state != .kept }.map { database.packages[$0.index].kind })
+        // dpkg's and apk's files and Python's RECORDs are different files, and each side reads
+        // only its own: they are rewritten side by side.
+        let (system, python) = try sideBySide(
             {
+                try Self.emitting(into: generated) { emit in
+                    try Self.rewriteSystem(rewriter, kinds: kinds, removing: removed, partial: partial, emit: emit)
+                }
+            },
+            {
+                try Self.emitting(into: generated) { emit in
+                    for package in partial where package.kind == .python {
+                        try rewriter.pythonRecord(package.key).forEach(emit)
+                    }
+                }
+            })
+        // The MD5 of every rewritten file: a dpkg package that owns one lists its checksum.
+        let checksums = system.merging(python) { first, _ in first }
+        try Self.emitting(into: generated) { emit in
+            try rewriter.updatedChecksumLists(for: checksums, database: database).forEach(emit)
+        }
+    }
+
+    /// dpkg's status and the `info/` files of partial packages, and apk's database.
+    private static func rewriteSystem(
+        _ rewriter: DatabaseRewriter, kinds: Set<PackageKind>, removing removed: Set<String>,
+        partial: [InstalledPackage], emit: ((path: String, text: String)) throws -> Void
+    ) throws {
+        let trimmed = { (kind: PackageKind) in Set(partial.filter { $0.kind == kind }.map(\.key)) }
+        if kinds.contains(.deb) {
+            let partialKeys = trimmed(.deb)
+            if let status = try rewriter.dpkgStatus(removing: removed, trimming: partialKeys) {
                 try emit((DpkgDatabase.status, status))
             }
             for key in partialKeys.sorted() { try rewriter.dpkgInfo(key).forEach(emit) }
         }
-        if changes(.apk),
-            let installed = try rewriter.apkInstalled(
-                removing: Set(removed.map { database.packages[$0].key }),
-                trimming: Set(partial.map { database.packages[$0].key }))
+        if kinds.contains(.apk),
+            let installed = try rewriter.apkInstalled(removing: removed, trimming: trimmed(.apk))
         {
             try emit((ApkDatabase.installed, installed))
         }
-        for index in partial.sorted() where database.packages[index].kind == .python {
-            try rewriter.pythonRecord(database.packages[index].key).forEach(emit)
+    }
+
+    /// Runs `body` with a function that gives a file its new text; returns the MD5 of each.
+    private static func emitting(
+        into generated: GeneratedContent, _ body: (((path: String, text: String)) throws -> Void) throws -> Void
+    ) throws -> [String: String] {
+        var checksums: [String: String] = [:]
+        try body { file in
+            let bytes = Array(file.text.utf8)
+            checksums[file.path] = DatabaseRewriter.md5(bytes)
+            try generated.replace(file.path, with: bytes)
         }
-        try rewriter.updatedChecksumLists(for: checksums, database: database).forEach(emit)
+        return checksums
     }
 }

@@ -40,7 +40,8 @@ extension Selector {
         policy.lastingDirectories.formUnion(PackageDatabase.directories)
         var first = policy
         first.protected = protecting(databases, in: policy.protected)
-        let decided = Selector(policy: first).select(tree)
+        // Only which paths go matters here; the figures come from the second round.
+        let decided = Selector(policy: first).select(tree, findingDanglingSymlinks: false)
         let fate = PackageTruth(database: packages, tree: tree, removing: removingPackages, keeps: decided.keeps(path:))
 
         let gone = fate.recordsToRemove(packages)

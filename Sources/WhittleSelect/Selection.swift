@@ -41,7 +41,7 @@ public struct Selection: Sendable {
     /// are measured with it: a package loses a path it lists whichever name keeps the content.
     public let removedFiles: [String: Int64]
     private let removedNodes: Set<ObjectIdentifier>
-    private let removedPaths: Set<Substring>
+    private let removedPaths: PathPrefixSet
 
     init(
         removals: [Removal], kept: [KeptPath], danglingSymlinks: [String], before: Tally, after: Tally,
@@ -54,21 +54,13 @@ public struct Selection: Sendable {
         self.after = after
         self.removedFiles = removedFiles
         self.removedNodes = removedNodes
-        removedPaths = Set(removals.map { $0.path[...] })
+        removedPaths = PathPrefixSet(removals.map(\.path))
     }
 
     /// Whether the tree path (no leading slash) stays: neither it nor a directory above it
     /// is removed. The root ("") always stays.
     public func keeps(path: String) -> Bool {
-        guard !removedPaths.isEmpty else { return true }
-        // On bytes, and by substring: a Substring hashes as its text, so no prefix is copied.
-        let utf8 = path.utf8
-        var end = utf8.startIndex
-        while end < utf8.endIndex {
-            end = utf8[utf8.index(after: end)...].firstIndex(of: UInt8(ascii: "/")) ?? utf8.endIndex
-            if removedPaths.contains(path[..<end]) { return false }
-        }
-        return true
+        !removedPaths.containsPathOrParent(of: path)
     }
 
     /// Whether the writer keeps this node; false for a directory skips its subtree.

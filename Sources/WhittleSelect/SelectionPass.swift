@@ -114,17 +114,11 @@ struct SelectionPass {
     /// Kept symlinks whose target lies in something removed (read lexically, as a user would).
     private func danglingSymlinks() -> [String] {
         guard !decisions.isEmpty else { return [] }
-        // Substrings hash as their text, so the target's prefixes are looked up uncopied.
-        let removedPaths = Set(decisions.map { $0.path[...] })
+        let removedPaths = PathPrefixSet(decisions.map(\.path))
         return keptSymlinks.compactMap { link in
             let parent = link.path.lastIndex(of: "/").map { String(link.path[..<$0]) } ?? ""
             let target = foldLexically(link.target.hasPrefix("/") ? "" : parent, [link.target])
-            var candidate = target[...]
-            while !candidate.isEmpty {
-                if removedPaths.contains(candidate) { return link.path }
-                candidate = candidate[..<(candidate.lastIndex(of: "/") ?? candidate.startIndex)]
-            }
-            return nil
+            return removedPaths.containsPathOrParent(of: target) ? link.path : nil
         }
     }
 }
