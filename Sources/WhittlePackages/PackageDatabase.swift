@@ -23,6 +23,9 @@ public struct PackageDatabase: Sendable {
 
     public var isEmpty: Bool { packages.isEmpty }
 
+    /// Whether dpkg or apk lists any package: what `PackageOwnership` maps.
+    public var hasSystemPackages: Bool { packages.contains { $0.kind != .python } }
+
     public func packages(of kind: PackageKind) -> [InstalledPackage] {
         packages.filter { $0.kind == kind }
     }

@@ -48,7 +48,7 @@ public struct PackageOwnership: Sendable {
     public let database: PackageDatabase
 
     /// True when the tree has neither database.
-    public var isEmpty: Bool { managers.isEmpty }
+    public var isEmpty: Bool { !database.hasSystemPackages }
 
     /// Reads the package databases of `tree`. A tree without any gives an empty mapping.
     public init(tree: FileTree) throws {

@@ -169,11 +169,14 @@ public struct Slim {
             (removedPackages, broken) = try planRemoval(
                 of: requests, removal: removal, packages: packages, tree: tree, into: &policy, warnings: &warnings)
         }
-        // Package losses need the removed files listed.
-        let ownership = PackageOwnership(database: packages, tree: tree)
-        let decided = Selector.select(
-            tree, policy: policy, packages: packages, removingPackages: removedPackages,
-            listingRemovedFiles: !ownership.isEmpty)
+        // Package losses need the removed files listed. Who owns what only reads the tree,
+        // so it is worked out beside the selection.
+        let (decided, ownership) = sideBySide(
+            {
+                Selector.select(
+                    tree, policy: policy, packages: packages, removingPackages: removedPackages,
+                    listingRemovedFiles: packages.hasSystemPackages)
+            }, { PackageOwnership(database: packages, tree: tree) })
         let generated = GeneratedContent(tree: tree, scratch: scratch)
         try decided.truth?.rewrite(packages, tree: tree, keeps: decided.selection.keeps(path:), into: generated)
         var section = decided.truth.map { PackageSection(truth: $0, database: packages) }
