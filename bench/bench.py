@@ -107,8 +107,10 @@ def run_once(case: Case, timeout: float | None) -> None:
         f"output {mib(size_of(case.stdout_to or case.output))}")
 
 
-def run_rounds(cases: list[Case], runs: int, timeout: float | None) -> None:
-    """Interleave the cases round by round so both sides see the same cache state."""
+def run_rounds(cases: list[Case], runs: int, timeout: float | None, drop_after: bool = False) -> None:
+    """Interleave the cases round by round so both sides see the same cache state. With
+    `drop_after`, each output is deleted as soon as it is measured, so no case runs with the
+    page cache holding the outputs of the cases before it in the round."""
     for r in range(runs):
         log(f"round {r + 1}/{runs}")
         for c in cases:
@@ -116,6 +118,8 @@ def run_rounds(cases: list[Case], runs: int, timeout: float | None) -> None:
                 continue
             try:
                 run_once(c, timeout)
+                if drop_after:
+                    drop_output(c)
             except subprocess.TimeoutExpired:
                 c.error = f"timed out after {timeout:.0f} s"
                 log(f"  {c.label}: {c.error}")

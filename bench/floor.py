@@ -125,7 +125,7 @@ def main() -> int:
             for layer in layers:
                 b.warm_cache(layer)
             chosen = [c for k, c in cases(a.whittle, image, layers, Path(tmp)).items() if k in wanted]
-            b.run_rounds(chosen, a.runs, a.timeout)
+            b.run_rounds(chosen, a.runs, a.timeout, drop_after=True)
             by_key = {c.key: c for c in chosen}
             for c in chosen:
                 failed |= c.error is not None

@@ -105,6 +105,7 @@ enum Destination {
         let meter = ByteMeter(total: size)
         progress.begin("sending to standard output", meter: meter)
         signal(SIGPIPE, SIG_IGN)
+        enlargePipe(STDOUT_FILENO)
         var sent: Int64 = 0
         while sent < size {
             let count = sendfile(STDOUT_FILENO, file.descriptor, nil, Int(min(size - sent, 1 << 24)))

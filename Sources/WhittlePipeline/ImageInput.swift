@@ -140,7 +140,7 @@ public final class ImageInput {
         var total: Int64 = 0
         do {
             if !compressed {
-                input.enlargePipe()
+                enlargePipe(STDIN_FILENO)
                 let head = input.takePending()
                 try head.withUnsafeBytes { try sink.write($0) }
                 total += Int64(head.count)
@@ -216,19 +216,6 @@ final class StandardInputSource: ByteSource {
         defer { pending = [] }
         return pending
     }
-
-    /// Asks for a pipe as large as an unprivileged process may make it (a mebibyte by
-    /// default): the writer before the pipe then waits far less often for this process
-    /// to take what it wrote. Best effort: nothing changes when it is no pipe or the
-    /// limit is lower.
-    func enlargePipe() {
-        let limit = (try? String(contentsOfFile: "/proc/sys/fs/pipe-max-size", encoding: .utf8))
-            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        _ = fcntl(STDIN_FILENO, Self.setPipeSize, min(limit ?? 1 << 20, 1 << 24))
-    }
-
-    /// `F_SETPIPE_SZ` (Linux's `F_LINUX_SPECIFIC_BASE + 7`), which the Glibc module leaves out.
-    private static let setPipeSize: Int32 = 1031
 
     /// Moves the next bytes of standard input to `descriptor` at its offset with splice(2):
     /// their count, 0 at the end of input, nil when the kernel will not splice these two.
