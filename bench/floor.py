@@ -2,7 +2,8 @@
 """whittle against the floor: `bsdtar -cf OUT @layer1 @layer2 …` (driven by bench/floor.sh).
 
 For each saved image, its layer blobs are extracted once to a temporary directory (not
-timed); then, interleaved round by round on a warm page cache, with `sync` between runs:
+timed); then, interleaved round by round on a warm page cache, with `sync` between runs and
+each output deleted once measured:
 
   bsdtar     bsdtar -cf OUT @layer1.tar @layer2.tar …   (reads every layer once, writes one
              archive; no whiteouts, no hashing: nothing that flattens can be faster)

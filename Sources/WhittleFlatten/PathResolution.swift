@@ -1,3 +1,4 @@
+import Glibc
 import WhittleFiles
 
 /// Where a path leads inside the image, and every symlink followed to get there. Keeping a
@@ -37,7 +38,14 @@ extension FileTree {
     /// restart at the image root, `..` never climbs above it, and loops end after 40 links.
     /// With `followFinal` false a final symlink is the answer itself, as `lstat` sees it.
     public func resolve(_ path: String, followFinal: Bool = true) -> PathResolution {
-        if case let .found(node, treePath) = plainWalk(path, followFinal: followFinal) {
+        var start: WalkStart?
+        return resolve(path, followFinal: followFinal, start: &start)
+    }
+
+    /// `resolve`, with the plain walk starting from `start` when the path lies below it, and
+    /// `start` moved to the directory of what it finds (see `PathWalker`).
+    func resolve(_ path: String, followFinal: Bool, start: inout WalkStart?) -> PathResolution {
+        if case let .found(node, treePath) = plainWalk(path, followFinal: followFinal, start: &start) {
             let parent = treePath.utf8.lastIndex(of: UInt8(ascii: "/")).map { String(treePath[..<$0]) } ?? ""
             return PathResolution(
                 outcome: .found, path: treePath, node: node, symlinks: [],
@@ -156,6 +164,14 @@ extension FileTree {
     /// resolve hundreds of thousands of such paths; whatever this cannot answer exactly as
     /// `walk` does goes to `walk`.
     func plainWalk(_ path: String, followFinal: Bool) -> PlainWalk {
+        var start: WalkStart?
+        return plainWalk(path, followFinal: followFinal, start: &start)
+    }
+
+    /// The plain walk, from `start`'s directory when the path names something below it
+    /// (its text begins with `start`'s path and a slash). On success `start` becomes the
+    /// directory the found node is in.
+    func plainWalk(_ path: String, followFinal: Bool, start remembered: inout WalkStart?) -> PlainWalk {
         var path = path
         return path.withUTF8 { bytes in
             let slash = UInt8(ascii: "/")
@@ -175,6 +191,14 @@ extension FileTree {
             }
             var node = root
             var index = start
+            if let remembered, let skip = remembered.prefixLength(in: UnsafeBufferPointer(rebasing: bytes[start..<end]))
+            {
+                node = remembered.directory
+                index = start + skip
+            }
+            // The directory the last name is looked up in, and where that name begins.
+            var parent = node
+            var lastName = index
             while index < end {
                 var next = index
                 while next < end, bytes[next] != slash { next += 1 }
@@ -186,12 +210,59 @@ extension FileTree {
                 guard node.isDirectory else { return .notPlain }
                 guard let child = node.child(nameBytes: name) else { return .missing }
                 if child.inode?.kind == .symlink, followFinal || next < end { return .notPlain }
+                parent = node
+                lastName = index
                 node = child
                 index = next + 1
+            }
+            if lastName > start + 1 {
+                WalkStart.remember(
+                    UnsafeBufferPointer(rebasing: bytes[start..<(lastName - 1)]), parent, in: &remembered)
             }
             let treePath =
                 start < end ? String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self) : ""
             return .found(node, treePath)
         }
+    }
+}
+
+/// A directory a plain walk may start from instead of the root: its tree path and its node.
+/// Only valid while the tree does not change.
+struct WalkStart {
+    private(set) var path: [UInt8]
+    let directory: Node
+
+    /// How many bytes of `path` (a tree path) this directory and the slash after it cover,
+    /// or nil when `path` does not lie below it.
+    func prefixLength(in path: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard path.count > self.path.count, path[self.path.count] == UInt8(ascii: "/") else { return nil }
+        let same = self.path.withUnsafeBufferPointer { own in
+            memcmp(own.baseAddress!, path.baseAddress!, own.count) == 0
+        }
+        return same ? self.path.count + 1 : nil
+    }
+
+    /// Makes `start` the directory at `path`, copying the path only when it changes.
+    static func remember(_ path: UnsafeBufferPointer<UInt8>, _ directory: Node, in start: inout WalkStart?) {
+        if let start, start.directory === directory { return }
+        start = WalkStart(path: Array(path), directory: directory)
+    }
+}
+
+/// Resolves paths one after another, each plain walk starting from the directory the one
+/// before found its answer in when the path lies below it: a package database lists files
+/// directory by directory, so most names are looked up once instead of once per file. Only
+/// for a tree that does not change meanwhile, and for one thread.
+public final class PathWalker {
+    public let tree: FileTree
+    private var start: WalkStart?
+
+    public init(_ tree: FileTree) {
+        self.tree = tree
+    }
+
+    /// As `FileTree.resolve`.
+    public func resolve(_ path: String, followFinal: Bool = true) -> PathResolution {
+        tree.resolve(path, followFinal: followFinal, start: &start)
     }
 }

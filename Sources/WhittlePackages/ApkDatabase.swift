@@ -45,6 +45,7 @@ enum ApkDatabase {
         var files: [String] = []
         var directories: [String] = []
         var seen = Set<String>()
+        let walker = PathWalker(tree)
         for line in record {
             guard let (letter, value) = field(line) else { continue }
             switch letter {
@@ -55,12 +56,12 @@ enum ApkDatabase {
             case "p": relations.provides = String(value)
             case "F":
                 folder = String(value)
-                if let path = ListedPaths.directory(folder, in: tree), seen.insert(path).inserted {
+                if let path = ListedPaths.directory(folder, in: walker), seen.insert(path).inserted {
                     directories.append(path)
                 }
             case "R":
                 let listed = folder.isEmpty ? String(value) : folder + "/" + value
-                if let path = ListedPaths.file(listed, in: tree), seen.insert(path).inserted { files.append(path) }
+                if let path = ListedPaths.file(listed, in: walker), seen.insert(path).inserted { files.append(path) }
             default: continue
             }
         }

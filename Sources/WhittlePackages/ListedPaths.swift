@@ -4,24 +4,25 @@ import WhittleFlatten
 /// Listed paths as the tree names them. Databases list paths as installed (`/lib/x`,
 /// `./usr/bin/x`, `../../../bin/tool` beside a site directory); the tree's one resolver
 /// follows the symlinks on the way (usrmerge's `lib -> usr/lib`), but not a final one:
-/// a listed symlink is the package's own file.
+/// a listed symlink is the package's own file. A list is resolved with one `PathWalker`,
+/// as its paths come directory by directory.
 enum ListedPaths {
     /// The tree path of the non-directory `listed` names, nil for a directory or nothing.
-    static func file(_ listed: String, in tree: FileTree) -> String? {
-        let resolution = tree.resolve(listed, followFinal: false)
+    static func file(_ listed: String, in walker: PathWalker) -> String? {
+        let resolution = walker.resolve(listed, followFinal: false)
         guard let node = resolution.node, !node.isDirectory else { return nil }
         return resolution.path
     }
 
     /// The tree path of whatever `listed` names, directories included.
-    static func entry(_ listed: String, in tree: FileTree) -> String? {
-        let resolution = tree.resolve(listed, followFinal: false)
+    static func entry(_ listed: String, in walker: PathWalker) -> String? {
+        let resolution = walker.resolve(listed, followFinal: false)
         return resolution.node == nil ? nil : resolution.path
     }
 
     /// The tree path of the directory `listed` names, nil for anything else (the root too).
-    static func directory(_ listed: String, in tree: FileTree) -> String? {
-        let resolution = tree.resolve(listed, followFinal: false)
+    static func directory(_ listed: String, in walker: PathWalker) -> String? {
+        let resolution = walker.resolve(listed, followFinal: false)
         guard resolution.node?.isDirectory == true, let path = resolution.path, !path.isEmpty else { return nil }
         return path
     }
@@ -41,8 +42,9 @@ enum ListedPaths {
         var files: [String] = []
         var directories: [String] = []
         var seen = Set<String>()
+        let walker = PathWalker(tree)
         for line in lines where !line.isEmpty {
-            let resolution = tree.resolve(String(line), followFinal: false)
+            let resolution = walker.resolve(String(line), followFinal: false)
             guard let node = resolution.node, let path = resolution.path else { continue }
             if node.isDirectory {
                 if !path.isEmpty, seen.insert(path).inserted { directories.append(path) }

@@ -114,7 +114,8 @@ public struct PackageTruth: Sendable {
         let rewriter = DatabaseRewriter(tree: tree, keeps: keeps)
         let kinds = Set(outcomes.filter { $0.state != .kept }.map { database.packages[$0.index].kind })
         // dpkg's and apk's files and Python's RECORDs are different files, and each side reads
-        // only its own: they are rewritten side by side.
+        // only its own: they are rewritten side by side, each with a rewriter of its own.
+        let pythonRewriter = DatabaseRewriter(tree: tree, keeps: keeps)
         let (system, python) = try sideBySide(
             {
                 try Self.emitting(into: generated) { emit in
@@ -124,7 +125,7 @@ public struct PackageTruth: Sendable {
             {
                 try Self.emitting(into: generated) { emit in
                     for package in partial where package.kind == .python {
-                        try rewriter.pythonRecord(package.key).forEach(emit)
+                        try pythonRewriter.pythonRecord(package.key).forEach(emit)
                     }
                 }
             })

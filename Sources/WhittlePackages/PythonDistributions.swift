@@ -68,8 +68,9 @@ enum PythonDistributions {
             return nil
         }
         var seen = Set<String>()
+        let walker = PathWalker(tree)
         return entries.compactMap { entry in
-            guard let path = ListedPaths.file(entry, in: tree), !path.hasPrefix(directory + "/"),
+            guard let path = ListedPaths.file(entry, in: walker), !path.hasPrefix(directory + "/"),
                 seen.insert(path).inserted
             else { return nil }
             return path

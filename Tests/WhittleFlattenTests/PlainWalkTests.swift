@@ -50,6 +50,34 @@ struct PlainWalkTests {
         }
     }
 
+    @Test("a walker that starts where the last path was found gives what resolve gives, in any order")
+    func walkerAgrees() throws {
+        let tree = try Self.tree()
+        // Siblings, a parent after its child, a name sorting beside a remembered directory,
+        // and links met after the walker settled in a directory.
+        let extra = [
+            "usr/lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnuX/a", "usr/lib", "app/main.py", "app/.hidden",
+            "app/.hiddenx", "app/.hidden/y", "usr/lib/x86_64-linux-gnu/libc.so.6/z",
+        ]
+        let orders = [Self.paths + extra, (Self.paths + extra).reversed(), (Self.paths + extra).sorted()]
+        for paths in orders {
+            for followFinal in [true, false] {
+                let walker = PathWalker(tree)
+                for path in paths + paths {
+                    let walked = walker.resolve(path, followFinal: followFinal)
+                    let direct = tree.resolve(path, followFinal: followFinal)
+                    let context = "\(path) followFinal=\(followFinal)"
+                    #expect(walked.outcome == direct.outcome, "\(context)")
+                    #expect(walked.path == direct.path, "\(context)")
+                    #expect(walked.node === direct.node, "\(context)")
+                    #expect(walked.symlinks == direct.symlinks, "\(context)")
+                    #expect(walked.existingDirectory == direct.existingDirectory, "\(context)")
+                    #expect(walked.reachedPath == direct.reachedPath, "\(context)")
+                }
+            }
+        }
+    }
+
     @Test("the shortcut answers plain paths itself and leaves links, dots and doubled slashes to the full walk")
     func shortcutScope() throws {
         let tree = try Self.tree()
