@@ -229,7 +229,7 @@ extension FileTree {
 /// A directory a plain walk may start from instead of the root: its tree path and its node.
 /// Only valid while the tree does not change.
 struct WalkStart {
-    private(set) var path: [UInt8]
+    let path: [UInt8]
     let directory: Node
 
     /// How many bytes of `path` (a tree path) this directory and the slash after it cover,

@@ -29,21 +29,26 @@ struct PlainWalkTests {
         "/app/./main.py", "app/../app/main.py", "..", "app/main.py/", ".hidden", "app/.hidden/../main.py",
     ]
 
+    /// Every field of two resolutions agrees.
+    static func expectSame(_ one: PathResolution, _ other: PathResolution, _ context: String) {
+        #expect(one.outcome == other.outcome, "\(context)")
+        #expect(one.path == other.path, "\(context)")
+        #expect(one.node === other.node, "\(context)")
+        #expect(one.symlinks == other.symlinks, "\(context)")
+        #expect(one.existingDirectory == other.existingDirectory, "\(context)")
+        #expect(one.reachedPath == other.reachedPath, "\(context)")
+        #expect(one.blocker == other.blocker, "\(context)")
+    }
+
     @Test("resolve gives what the full walk gives, for every path, following the final link or not")
     func agrees() throws {
         let tree = try Self.tree()
         for path in Self.paths {
             for followFinal in [true, false] {
-                let fast = tree.resolve(path, followFinal: followFinal)
-                let full = tree.resolveByFullWalk(path, followFinal: followFinal)
-                let context = "\(path) followFinal=\(followFinal)"
-                #expect(fast.outcome == full.outcome, "\(context)")
-                #expect(fast.path == full.path, "\(context)")
-                #expect(fast.node === full.node, "\(context)")
-                #expect(fast.symlinks == full.symlinks, "\(context)")
-                #expect(fast.existingDirectory == full.existingDirectory, "\(context)")
-                #expect(fast.reachedPath == full.reachedPath, "\(context)")
-                #expect(fast.blocker == full.blocker, "\(context)")
+                Self.expectSame(
+                    tree.resolve(path, followFinal: followFinal),
+                    tree.resolveByFullWalk(path, followFinal: followFinal),
+                    "\(path) followFinal=\(followFinal)")
             }
             let found = tree.resolveByFullWalk(path, followFinal: false)
             #expect(tree.lookup(path) === (found.outcome == .found ? found.node : nil), "lookup \(path)")
@@ -64,15 +69,9 @@ struct PlainWalkTests {
             for followFinal in [true, false] {
                 let walker = PathWalker(tree)
                 for path in paths + paths {
-                    let walked = walker.resolve(path, followFinal: followFinal)
-                    let direct = tree.resolve(path, followFinal: followFinal)
-                    let context = "\(path) followFinal=\(followFinal)"
-                    #expect(walked.outcome == direct.outcome, "\(context)")
-                    #expect(walked.path == direct.path, "\(context)")
-                    #expect(walked.node === direct.node, "\(context)")
-                    #expect(walked.symlinks == direct.symlinks, "\(context)")
-                    #expect(walked.existingDirectory == direct.existingDirectory, "\(context)")
-                    #expect(walked.reachedPath == direct.reachedPath, "\(context)")
+                    Self.expectSame(
+                        walker.resolve(path, followFinal: followFinal), tree.resolve(path, followFinal: followFinal),
+                        "\(path) followFinal=\(followFinal)")
                 }
             }
         }
