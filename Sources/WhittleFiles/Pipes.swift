@@ -12,3 +12,10 @@ public func enlargePipe(_ descriptor: Int32) {
 
 /// `F_SETPIPE_SZ` (Linux's `F_LINUX_SPECIFIC_BASE + 7`), which the Glibc module leaves out.
 private let setPipeSize: Int32 = 1031
+
+/// Whether `descriptor` is a pipe or a socket: a stream that cannot seek back.
+public func isPipe(_ descriptor: Int32) -> Bool {
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else { return false }
+    return info.st_mode & S_IFMT == S_IFIFO || info.st_mode & S_IFMT == S_IFSOCK
+}

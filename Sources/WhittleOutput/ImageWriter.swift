@@ -84,6 +84,43 @@ public struct ImageWriter {
         }
     }
 
+    /// The same tarball into a descriptor that cannot seek back (a pipe), with no staged
+    /// copy: the tree is written twice, first only to hash the layer, whose digest names it
+    /// in the header that comes first, then to send it. Uncompressed layers only. Write
+    /// errors of the descriptor are thrown as they are (`CompressionError.writeFailed`).
+    /// - Parameters:
+    ///   - meter: counts the first pass; `sendMeter` counts every byte sent.
+    ///   - beforeSending: runs between the passes; an error leaves the descriptor untouched.
+    public func stream(
+        _ tree: FileTree, from image: SavedImage, to descriptor: Int32, name: String, options: WriteOptions,
+        filter: LayerWriter.Filter? = nil, meter: ByteMeter? = nil, sendMeter: ByteMeter = ByteMeter(),
+        beforeSending: () throws -> Void = {}
+    ) throws -> WriteResult {
+        precondition(options.compression == .none, "a compressed layer is written to a file first")
+        let tag = try resolveTag(options.tag, image: image)
+        let hash = ThreadedHashingSink()
+        let layer = try LayerWriter().write(
+            tree, to: meter.map { MeteredSink(downstream: hash, meter: $0) } ?? hash, filter: filter)
+        let blob = LayerBlob(digest: ContentDigest(finishedHex: hash.finish()), size: hash.byteCount)
+        try beforeSending()
+
+        let out = MeteredSink(downstream: FileSink(fileDescriptor: descriptor), meter: sendMeter)
+        let (front, directoriesInFront) = try frontHeaders(layerDigest: blob.digest, layerSize: blob.size, path: name)
+        try front.withUnsafeBytes { try out.write($0) }
+        let layerStart = sendMeter.done
+        _ = try LayerWriter().write(tree, to: out, filter: filter)
+        // The tree and the files behind it are the ones the first pass read: only an input
+        // cut short meanwhile could change the count, and the copy already refuses that.
+        guard sendMeter.done - layerStart == blob.size else { throw OutputError.inputChanged(path: image.path) }
+        try writePadding(after: blob.size, to: out)
+        try writeTail(
+            after: blob, directoriesInFront: directoriesInFront, image: image, tag: tag, options: options, to: out,
+            name: name)
+        return WriteResult(
+            path: name, tag: tag, layer: layer, layerDigest: blob.digest, layerSize: blob.size, diffID: blob.digest,
+            uncompressedLayerSize: blob.size, outputSize: sendMeter.done)
+    }
+
     private func mappingWriteErrors(_ name: String, _ body: () throws -> WriteResult) throws -> WriteResult {
         do {
             return try body()
@@ -155,8 +192,41 @@ public struct ImageWriter {
         let (front, directoriesInFront) = try frontHeaders(layerDigest: layerDigest, layerSize: layerSize, path: path)
         try output.write(front, at: 0)
 
-        // 2. Config: every original field kept, with one layer and an honest history.
-        let config = try canonicalJSON(newConfig(image.rawConfig, diffID: diffID, options: options))
+        // 2. Config, manifests and the rest of the outer tar, after the layer.
+        try writeTail(
+            after: LayerBlob(digest: layerDigest, diffID: diffID, size: layerSize),
+            directoriesInFront: directoriesInFront,
+            image: image, tag: tag, options: options, to: output.sink, name: path)
+        let outputSize = output.size
+        try beforeCommit()
+        try output.commit()
+        return WriteResult(
+            path: path, tag: tag, layer: layer, layerDigest: layerDigest, layerSize: layerSize, diffID: diffID,
+            uncompressedLayerSize: diffHash?.byteCount ?? layerSize, outputSize: outputSize)
+    }
+
+    /// The layer blob's digest, its diff_id (the same when uncompressed) and its size.
+    private struct LayerBlob {
+        let digest: ContentDigest
+        let diffID: ContentDigest
+        let size: Int64
+
+        /// Uncompressed, the blob's digest is its diff_id.
+        init(digest: ContentDigest, diffID: ContentDigest? = nil, size: Int64) {
+            self.digest = digest
+            self.diffID = diffID ?? digest
+            self.size = size
+        }
+    }
+
+    /// Everything after the layer: the config (every original field kept, with one layer and
+    /// an honest history), the OCI manifest and index, Docker's `manifest.json` and
+    /// `oci-layout`, with the two directory headers when they did not fit in front.
+    private func writeTail(
+        after layer: LayerBlob, directoriesInFront: Bool, image: SavedImage, tag: String, options: WriteOptions,
+        to sink: ByteSink, name: String
+    ) throws {
+        let config = try canonicalJSON(newConfig(image.rawConfig, diffID: layer.diffID, options: options))
         let configDigest = ContentDigest(of: config)
         let manifest = try canonicalJSON(
             ImageManifest(
@@ -165,10 +235,9 @@ public struct ImageWriter {
                 layers: [
                     Descriptor(
                         mediaType: options.compression.layerMediaType,
-                        digest: layerDigest.description, size: layerSize)
+                        digest: layer.digest.description, size: layer.size)
                 ]))
         let manifestDigest = ContentDigest(of: manifest)
-        let platform = image.config.platform
         let index = try canonicalJSON(
             ImageIndex(manifests: [
                 Descriptor(
@@ -177,16 +246,13 @@ public struct ImageWriter {
                         "io.containerd.image.name": ImageName.qualified(tag),
                         "org.opencontainers.image.ref.name": ImageName.tag(tag),
                     ],
-                    platform: platform)
+                    platform: image.config.platform)
             ]))
         let dockerManifest = try canonicalJSON([
             DockerManifestEntry(
-                config: configDigest.blobPath, repoTags: [tag], layers: [layerDigest.blobPath])
+                config: configDigest.blobPath, repoTags: [tag], layers: [layer.digest.blobPath])
         ])
-
-        // 3. The rest of the outer tar, after the layer.
-        let outputSink = output.sink
-        let tar = try TarWriter(name: path) { try outputSink.write($0) }
+        let tar = try TarWriter(name: name) { try sink.write($0) }
         if !directoriesInFront {
             try writeDirectory("blobs/", to: tar)
             try writeDirectory(ContentDigest.blobDirectory, to: tar)
@@ -197,12 +263,6 @@ public struct ImageWriter {
         try writeFile("manifest.json", bytes: dockerManifest, to: tar)
         try writeFile("oci-layout", bytes: Array(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: tar)
         try tar.finish()
-        let outputSize = output.size
-        try beforeCommit()
-        try output.commit()
-        return WriteResult(
-            path: path, tag: tag, layer: layer, layerDigest: layerDigest, layerSize: layerSize, diffID: diffID,
-            uncompressedLayerSize: diffHash?.byteCount ?? layerSize, outputSize: outputSize)
     }
 
     private func resolveTag(_ requested: String?, image: SavedImage) throws -> String {

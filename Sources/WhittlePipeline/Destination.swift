@@ -128,7 +128,7 @@ enum Destination {
         }
     }
 
-    private static func sendFailure(_ code: Int32) -> String {
+    static func sendFailure(_ code: Int32) -> String {
         String(cString: strerror(code)) + (code == EPIPE ? " (the command reading the pipe stopped)" : "")
     }
 }

@@ -206,6 +206,9 @@ public struct Slim {
             }
             return Written(file: written, output: Self.standardOutput, verified: [], delivery: nil)
         }
+        if case .standardOutput = destination, !verify, options.compression == .none, isPipe(STDOUT_FILENO) {
+            return try stream(flattened, decided, tag: destination, progress: progress)
+        }
         let file = destination.filePath
         let target = file.map { verify ? Self.stagingPath(for: $0) : $0 } ?? scratch.path + "/output.tar"
         // The scratch directory is removed on an interruption; a staging file beside the output is not.
@@ -219,6 +222,34 @@ public struct Slim {
         let delivery = try destination.deliver(
             target, size: written.outputSize, access: destinationAccess ?? access, progress: progress)
         return Written(file: written, output: file ?? output ?? target, verified: verified, delivery: delivery)
+    }
+
+    /// Standard output a pipe, the layer uncompressed: the tarball is streamed in two passes
+    /// over the tree (`ImageWriter.stream`), so the image is not staged in the scratch
+    /// directory first, and the reader starts while the layer is still being written.
+    private func stream(
+        _ flattened: Flattened, _ decided: Decided, tag destination: Destination, progress: any StageProgress
+    ) throws -> Written {
+        let sending = ByteMeter()
+        // A reader that goes away is an error like any other, reported as such.
+        signal(SIGPIPE, SIG_IGN)
+        let written = try writeLayer(flattened, decided, tag: destination, progress: progress) {
+            options, filter, meter in
+            do {
+                return try ImageWriter().stream(
+                    flattened.tree, from: flattened.saved, to: STDOUT_FILENO, name: "standard output", options: options,
+                    filter: filter, meter: meter, sendMeter: sending
+                ) {
+                    // Every layer has passed its check before the first byte goes out.
+                    try flattened.finishLayerChecks()
+                    enlargePipe(STDOUT_FILENO)
+                    progress.begin("sending to standard output", meter: sending)
+                }
+            } catch CompressionError.writeFailed(let code) {
+                throw SlimError.cannotSend(reason: Destination.sendFailure(code))
+            }
+        }
+        return Written(file: written, output: Self.standardOutput, verified: [], delivery: nil)
     }
 
     /// Runs `writer` with the options, the filter of kept nodes and a meter, under "writing".

@@ -129,17 +129,24 @@ struct PipeTests {
         bytes[at] ^= 0x20
         let corrupt = work.path("corrupt.tar")
         try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
-        for output in ["-o \(quoted(work.path("out.tar")))", "-o - > \(quoted(work.path("stdout.tar")))"] {
+        // A pipe too: the layer is streamed only after every layer passed its check.
+        let outputs = [
+            "-o \(quoted(work.path("out.tar")))", "-o - > \(quoted(work.path("stdout.tar")))",
+            "-o - | cat > \(quoted(work.path("piped.tar")))",
+        ]
+        for output in outputs {
             let run = try shell(
-                "cat \(quoted(corrupt)) | \(whittle) slim - \(output)", environment: ["TMPDIR": work.path("")])
+                "cat \(quoted(corrupt)) | \(whittle) slim - \(output)",
+                environment: ["TMPDIR": work.path("")])
             #expect(run.status == 1)
             #expect(run.stderr.contains(message), "\(run.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: work.path("out.tar")))
         #expect(try Data(contentsOf: URL(fileURLWithPath: work.path("stdout.tar"))).isEmpty)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: work.path("piped.tar"))).isEmpty)
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: work.path("")).sorted() == [
-                "corrupt.tar", "stdout.tar",
+                "corrupt.tar", "piped.tar", "stdout.tar",
             ])
     }
 
