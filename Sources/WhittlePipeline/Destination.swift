@@ -98,37 +98,45 @@ enum Destination {
     }
 
     /// Copies the finished tarball to standard output: with sendfile(2), which spares a copy
-    /// through user space, or by reads and writes where the kernel cannot. A reader that goes
-    /// away (SIGPIPE) is an error like any other, so the scratch directory is still removed.
+    /// through user space, or by reads and writes where the kernel cannot.
     private static func send(_ path: String, size: Int64, progress: any StageProgress) throws {
         let file = try OpenFile(path: path)
         let meter = ByteMeter(total: size)
         progress.begin("sending to standard output", meter: meter)
+        try sendingToStandardOutput {
+            var sent: Int64 = 0
+            while sent < size {
+                let count = sendfile(STDOUT_FILENO, file.descriptor, nil, Int(min(size - sent, 1 << 24)))
+                if count < 0, errno == EINTR { continue }
+                if count < 0, sent == 0, errno == EINVAL || errno == ENOSYS { break }
+                guard count > 0 else {
+                    throw SlimError.cannotSend(reason: count == 0 ? "\(path) ended early" : Self.sendFailure(errno))
+                }
+                sent += Int64(count)
+                meter.add(count)
+            }
+            guard sent < size else { return }
+            let sink = MeteredSink(downstream: FileSink(fileDescriptor: STDOUT_FILENO), meter: meter)
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            try FileSlice(file: file, offset: 0, length: size).forEachChunk(through: buffer) { try sink.write($0) }
+        }
+    }
+
+    /// Runs `body`, which writes to standard output, as every send does: a reader that goes
+    /// away (SIGPIPE) is an error like any other, named as a failed send, so the scratch
+    /// directory is still removed; and the pipe is enlarged first.
+    static func sendingToStandardOutput<Result>(_ body: () throws -> Result) throws -> Result {
         signal(SIGPIPE, SIG_IGN)
         enlargePipe(STDOUT_FILENO)
-        var sent: Int64 = 0
-        while sent < size {
-            let count = sendfile(STDOUT_FILENO, file.descriptor, nil, Int(min(size - sent, 1 << 24)))
-            if count < 0, errno == EINTR { continue }
-            if count < 0, sent == 0, errno == EINVAL || errno == ENOSYS { break }
-            guard count > 0 else {
-                throw SlimError.cannotSend(reason: count == 0 ? "\(path) ended early" : Self.sendFailure(errno))
-            }
-            sent += Int64(count)
-            meter.add(count)
-        }
-        guard sent < size else { return }
-        let sink = MeteredSink(downstream: FileSink(fileDescriptor: STDOUT_FILENO), meter: meter)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
         do {
-            try FileSlice(file: file, offset: 0, length: size).forEachChunk(through: buffer) { try sink.write($0) }
+            return try body()
         } catch CompressionError.writeFailed(let code) {
             throw SlimError.cannotSend(reason: Self.sendFailure(code))
         }
     }
 
-    static func sendFailure(_ code: Int32) -> String {
+    private static func sendFailure(_ code: Int32) -> String {
         String(cString: strerror(code)) + (code == EPIPE ? " (the command reading the pipe stopped)" : "")
     }
 }

@@ -231,22 +231,16 @@ public struct Slim {
         _ flattened: Flattened, _ decided: Decided, tag destination: Destination, progress: any StageProgress
     ) throws -> Written {
         let sending = ByteMeter()
-        // A reader that goes away is an error like any other, reported as such.
-        signal(SIGPIPE, SIG_IGN)
-        let written = try writeLayer(flattened, decided, tag: destination, progress: progress) {
-            options, filter, meter in
-            do {
-                return try ImageWriter().stream(
+        let written = try Destination.sendingToStandardOutput {
+            try writeLayer(flattened, decided, tag: destination, progress: progress) { options, filter, meter in
+                try ImageWriter().stream(
                     flattened.tree, from: flattened.saved, to: STDOUT_FILENO, name: "standard output", options: options,
                     filter: filter, meter: meter, sendMeter: sending
                 ) {
                     // Every layer has passed its check before the first byte goes out.
                     try flattened.finishLayerChecks()
-                    enlargePipe(STDOUT_FILENO)
                     progress.begin("sending to standard output", meter: sending)
                 }
-            } catch CompressionError.writeFailed(let code) {
-                throw SlimError.cannotSend(reason: Destination.sendFailure(code))
             }
         }
         return Written(file: written, output: Self.standardOutput, verified: [], delivery: nil)
